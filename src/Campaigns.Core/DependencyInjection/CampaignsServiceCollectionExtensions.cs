@@ -1,0 +1,82 @@
+using Campaigns;
+using Campaigns.Modeling;
+using Campaigns.Storage;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using NodaTime;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers the Campaigns SDK in a service collection.</summary>
+public static class CampaignsServiceCollectionExtensions
+{
+    /// <summary>Registers the SDK with default options.</summary>
+    /// <param name="services">The host's services.</param>
+    /// <returns>A builder to add channels and stores.</returns>
+    public static ICampaignsBuilder AddCampaigns(this IServiceCollection services) => services.AddCampaigns(static _ => { });
+
+    /// <summary>Registers the SDK, configuring <see cref="CampaignsOptions"/> in code.</summary>
+    /// <param name="services">The host's services.</param>
+    /// <param name="configure">Sets options.</param>
+    /// <returns>A builder to add channels and stores.</returns>
+    public static ICampaignsBuilder AddCampaigns(this IServiceCollection services, Action<CampaignsOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        services.AddOptions<CampaignsOptions>().Configure(configure);
+        return AddCore(services);
+    }
+
+    /// <summary>Registers the SDK, binding <see cref="CampaignsOptions"/> from a configuration section (e.g. <c>configuration.GetSection("Campaigns")</c>).</summary>
+    /// <param name="services">The host's services.</param>
+    /// <param name="configuration">The section to bind.</param>
+    /// <returns>A builder to add channels and stores.</returns>
+    public static ICampaignsBuilder AddCampaigns(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<CampaignsOptions>().Bind(configuration);
+        return AddCore(services);
+    }
+
+    /// <summary>Adds a catalogue document (campaign types and forms) of the host's own, merged after the built-in catalogue and the configured files.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="document">The document; checked when the catalogue is first resolved.</param>
+    /// <param name="source">A name for error messages.</param>
+    /// <returns>The builder.</returns>
+    public static ICampaignsBuilder AddCatalogue(this ICampaignsBuilder builder, CatalogueDocument document, string source = "code")
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(document);
+        builder.Services.AddSingleton(new CatalogueRegistration(source, document));
+        return builder;
+    }
+
+    private static CampaignsBuilder AddCore(IServiceCollection services)
+    {
+        services.AddOptions<CampaignsOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CampaignsOptions>, CampaignsOptionsValidator>());
+#pragma warning disable RS0030 // The one place that names the system clock: the replaceable default.
+        services.TryAddSingleton<IClock>(SystemClock.Instance);
+#pragma warning restore RS0030
+        services.TryAddSingleton<ICampaignCatalogue>(static sp => BuildCatalogue(sp));
+        services.TryAddSingleton<ICampaignStore, InMemoryCampaignStore>();
+        services.TryAddSingleton<ICampaignService, CampaignService>();
+        return new CampaignsBuilder(services);
+    }
+
+    private static CampaignCatalogue BuildCatalogue(IServiceProvider sp)
+    {
+        var options = sp.GetRequiredService<IOptions<CampaignsOptions>>().Value;
+        var documents = new List<(string, CatalogueDocument)>();
+        if (options.IncludeBuiltInCatalogue)
+        {
+            documents.Add(("built-in", CampaignCatalogue.ReadBuiltIn()));
+        }
+
+        documents.AddRange(options.CatalogueFiles.Select(path => (path, CampaignCatalogue.ReadFile(path))));
+        documents.AddRange(sp.GetServices<CatalogueRegistration>().Select(r => (r.Source, r.Document)));
+        return new CampaignCatalogue(documents);
+    }
+}

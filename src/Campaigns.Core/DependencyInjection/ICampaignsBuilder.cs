@@ -1,0 +1,20 @@
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Campaigns;
+
+/// <summary>Returned by <c>AddCampaigns</c>; channel adapters and storage packages add themselves through it.</summary>
+public interface ICampaignsBuilder
+{
+    /// <summary>The host's service collection.</summary>
+    IServiceCollection Services { get; }
+}
+
+internal sealed class CampaignsBuilder(IServiceCollection services) : ICampaignsBuilder
+{
+    public IServiceCollection Services { get; } = services;
+}
+
+/// <summary>A catalogue document added in code with <c>AddCatalogue</c>; merged after the configured files.</summary>
+/// <param name="Source">A name for messages.</param>
+/// <param name="Document">The document.</param>
+internal sealed record CatalogueRegistration(string Source, Modeling.CatalogueDocument Document);
