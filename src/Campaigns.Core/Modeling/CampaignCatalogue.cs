@@ -106,10 +106,12 @@ public sealed class CampaignCatalogue : ICampaignCatalogue
         _forms = forms.ToDictionary(f => f.Id, StringComparer.Ordinal);
         for (var i = 0; i < types.Count; i++)
         {
-            var formId = types[i].Template.RegistrationFormId;
-            if (formId is not null && !_forms.ContainsKey(formId))
+            var type = types[i];
+            var typePath = $"$.types[?(@.id=='{type.Id}')].template";
+            RequireForm(typeSource[type.Id], typePath + ".registrationFormId", type.Template.RegistrationFormId);
+            for (var p = 0; p < type.Template.MicroPages.Count; p++)
             {
-                throw new CatalogueException(typeSource[types[i].Id], $"$.types[?(@.id=='{types[i].Id}')].template.registrationFormId", $"form '{formId}' is not in any catalogue document.");
+                RequireForm(typeSource[type.Id], $"{typePath}.microPages[{p}].formId", type.Template.MicroPages[p].FormId);
             }
         }
 
@@ -186,6 +188,14 @@ public sealed class CampaignCatalogue : ICampaignCatalogue
     {
         ArgumentNullException.ThrowIfNull(formId);
         return _forms.TryGetValue(formId, out var form) ? form : throw new EntityNotFoundException("registration form", formId);
+    }
+
+    private void RequireForm(string source, string path, string? formId)
+    {
+        if (formId is not null && !_forms.ContainsKey(formId))
+        {
+            throw new CatalogueException(source, path, $"form '{formId}' is not in any catalogue document.");
+        }
     }
 
     private static void ReplaceOrAdd<T>(List<T> list, T item, Func<T, string> id)

@@ -510,6 +510,19 @@ public partial class CatalogueTests
     }
 
     [Fact]
+    public void An_unknown_micro_page_form_is_rejected_with_the_pages_path()
+    {
+        var type = BuiltIn().Types.Single(t => t.Id == "live-stream");
+        var page = new MicroPageDefinition { Key = "dl", Kind = MicroPageKind.GatedDownload, Title = "白皮书下载", FormId = "missing-gate" };
+        var orphan = type with { Id = "orphan", Template = type.Template with { MicroPages = [page] } };
+
+        var ex = BuildFails(new CatalogueDocument { SchemaVersion = 1, Types = [orphan] });
+
+        Assert.Equal("$.types[?(@.id=='orphan')].template.microPages[0].formId", ex.Path);
+        Assert.Contains("missing-gate", ex.Problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_choice_form_field_without_options_is_rejected()
     {
         var form = BuiltIn().Forms.Single(f => f.Id == "offline-seminar-standard");
