@@ -63,6 +63,8 @@ public static class CampaignsServiceCollectionExtensions
         services.TryAddSingleton<ICampaignCatalogue>(static sp => BuildCatalogue(sp));
         services.TryAddSingleton<ICampaignStore, InMemoryCampaignStore>();
         services.TryAddSingleton<ICampaignService, CampaignService>();
+        services.TryAddSingleton<IParticipantStore, InMemoryParticipantStore>();
+        services.TryAddSingleton<IParticipantService, ParticipantService>();
         return new CampaignsBuilder(services);
     }
 
