@@ -7,7 +7,11 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 var quick = args.Contains("--quick", StringComparer.Ordinal);
-var builder = Host.CreateApplicationBuilder(args.Where(a => a != "--quick").ToArray());
+var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+{
+    Args = args.Where(a => a != "--quick").ToArray(),
+    ContentRootPath = AppContext.BaseDirectory, // appsettings.json sits beside the executable
+});
 builder.Services.AddCampaigns(builder.Configuration.GetSection("Campaigns"));
 builder.Services.AddSingleton<SampleRun>();
 

@@ -196,7 +196,7 @@ internal sealed class SampleRun(ICampaignCatalogue catalogue, ICampaignService c
             {
                 ["registrations"] = registered,
                 ["check-in-rate"] = registered == 0 ? 0 : Math.Round(100m * summary.CheckedIn / registered, 1),
-                ["live-view-rate"] = registered == 0 ? 0 : Math.Round(100m * summary.WatchedLive / registered, 1),
+                ["live-watch-rate"] = registered == 0 ? 0 : Math.Round(100m * summary.WatchedLive / registered, 1),
             };
             foreach (var goal in await campaigns.EvaluateGoalsAsync(id, figures).ConfigureAwait(false))
             {
@@ -227,7 +227,7 @@ internal sealed class SampleRun(ICampaignCatalogue catalogue, ICampaignService c
         }
         else
         {
-            o.WriteLine($"  ✗ rejected ({submission.GetValueOrDefault("name")}): {string.Join("; ", result.Errors.Select(e => e.Message))}");
+            o.WriteLine($"  ✗ rejected ({submission.GetValueOrDefault("name")}): {string.Join(" ", result.Errors.Select(e => e.Message))}");
         }
     }
 
