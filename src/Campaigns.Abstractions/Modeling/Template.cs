@@ -83,7 +83,7 @@ public sealed record SopDefinition
     /// <summary>The moment the step is relative to.</summary>
     public SopAnchor Anchor { get; init; }
 
-    /// <summary>The offset from the anchor (negative = before), e.g. <c>-P1D</c> for T-1 day.</summary>
+    /// <summary>The offset from the anchor (negative = before), e.g. <c>P-1D</c> for T-1 day (ISO-8601 with the sign on each unit; <c>-P1D</c> is not accepted).</summary>
     public Period Offset { get; init; } = Period.Zero;
 
     /// <summary>For day-based anchors: the local time of day in the campaign's time zone, e.g. 08:00.</summary>
