@@ -151,15 +151,15 @@ internal static class DefinitionGen
         };
 
     public static readonly Gen<ApprovalChain> ApprovalChain = Gen.OneOf(
-        Gen.Constant(Modeling.ApprovalChain.None),
+        Gen.Constant(Campaigns.Modeling.ApprovalChain.None),
         from submitter in OptionalText
         from levels in ListOf(Gen.Zip(Text, Text).Select(p => new ApprovalLevel(p.Item1, p.Item2)), 3)
         from allow in Bool
         select new ApprovalChain { SubmitterRole = submitter, Levels = levels, AllowSubmitterToApprove = allow });
 
     public static readonly Gen<LeadPoolRoute> LeadPoolRoute = Gen.OneOf(
-        Gen.Elements(Modeling.LeadPoolRoute.SalesLeads, Modeling.LeadPoolRoute.MarketingPool),
-        Text.Select(Modeling.LeadPoolRoute.BusinessPool),
+        Gen.Elements(Campaigns.Modeling.LeadPoolRoute.SalesLeads, Campaigns.Modeling.LeadPoolRoute.MarketingPool),
+        Text.Select(Campaigns.Modeling.LeadPoolRoute.BusinessPool),
         from kind in Enum<LeadPoolKind>()
         from name in OptionalText
         select new LeadPoolRoute(kind, name));
