@@ -1,5 +1,6 @@
 using System.Globalization;
 using Campaigns.Modeling;
+using Campaigns.Serialization;
 using NodaTime;
 using NodaTime.Text;
 
@@ -209,6 +210,21 @@ internal sealed class SampleRun(ICampaignCatalogue catalogue, ICampaignService c
                 var b = BudgetCalculator.Summarize(budget);
                 o.WriteLine($"    budget {budget.Total:N0} {budget.Currency}: planned {b.Planned:N0}, spent {b.Actual:N0}, over-planned {b.OverPlanned}");
             }
+        }
+
+        o.WriteLine();
+        o.WriteLine("== Definitions as JSON");
+        var stored = await campaigns.GetAsync(seminar.Id).ConfigureAwait(false);
+        var json = DefinitionJson.Serialize(stored);
+        var reloaded = DefinitionJson.Deserialize<Campaign>(json);
+        o.WriteLine($"  {DefinitionJson.GetKind<Campaign>()} v{DefinitionJson.GetSchemaVersion<Campaign>()}: {json.Length:N0} characters; reloaded '{reloaded.Name}' with {reloaded.History.Count} history entries and {reloaded.Sops.Count} SOPs");
+        try
+        {
+            DefinitionJson.Deserialize<Campaign>(json.Replace("\"schemaVersion\":1", "\"schemaVersion\":9", StringComparison.Ordinal));
+        }
+        catch (DefinitionJsonException ex)
+        {
+            o.WriteLine($"  a document from the future is refused: {ex.Message}");
         }
 
         return 0;
