@@ -1,4 +1,6 @@
 using Campaigns;
+using Campaigns.Channels;
+using Campaigns.Delivery;
 using Campaigns.Modeling;
 using Campaigns.Storage;
 using Microsoft.Extensions.Configuration;
@@ -57,6 +59,9 @@ public static class CampaignsServiceCollectionExtensions
     {
         services.AddOptions<CampaignsOptions>().ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CampaignsOptions>, CampaignsOptionsValidator>());
+        services.AddOptions<ChannelRegistrationCheck>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ChannelRegistrationCheck>, ChannelRegistrationValidator>());
+        services.TryAddSingleton<IChannelRegistry, ChannelRegistry>();
 #pragma warning disable RS0030 // The one place that names the system clock: the replaceable default.
         services.TryAddSingleton<IClock>(SystemClock.Instance);
 #pragma warning restore RS0030

@@ -2,13 +2,6 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Campaigns;
 
-/// <summary>Returned by <c>AddCampaigns</c>; channel adapters and storage packages add themselves through it.</summary>
-public interface ICampaignsBuilder
-{
-    /// <summary>The host's service collection.</summary>
-    IServiceCollection Services { get; }
-}
-
 internal sealed class CampaignsBuilder(IServiceCollection services) : ICampaignsBuilder
 {
     public IServiceCollection Services { get; } = services;

@@ -1,0 +1,27 @@
+namespace Campaigns.Channels.Webhook;
+
+/// <summary>
+/// Settings of one webhook channel instance, bound from configuration (by convention <c>Campaigns:Channels:Webhook</c>)
+/// or set in code. Validated when the host starts; a bad setting fails the start with a message naming it.
+/// </summary>
+public sealed class WebhookChannelOptions
+{
+    /// <summary>The absolute http(s) URL every message is POSTed to. Required.</summary>
+    public Uri? Endpoint { get; set; }
+
+    /// <summary>
+    /// The signing secrets, each <c>whsec_</c> followed by base64 of 24–64 random bytes. At least one. During a rotation list
+    /// the new and the old secret: every request then carries one signature per secret, space-separated, and the receiver
+    /// accepts any. Never logged.
+    /// </summary>
+    public IList<string> Secrets { get; } = [];
+
+    /// <summary>How long one request may take, 1 s – 5 min (default 10 s); when it expires the result is <c>Failed(Timeout, retryable: true)</c>.</summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The <c>type</c> field of the JSON payload (default <c>campaigns.message</c>).</summary>
+    public string EventType { get; set; } = "campaigns.message";
+
+    /// <summary>The configuration path the options were bound from, used in validation messages.</summary>
+    internal string ConfigurationPath { get; set; } = "Campaigns:Channels:Webhook";
+}

@@ -1,0 +1,233 @@
+using System.Globalization;
+using Campaigns.Channels;
+using NodaTime;
+
+namespace Campaigns.Testing;
+
+/// <summary>One send seen by a <see cref="RecordingChannel"/>: the message and the result it returned.</summary>
+/// <param name="Message">The message as passed to <see cref="IChannel.SendAsync"/>.</param>
+/// <param name="Result">What the channel returned.</param>
+public sealed record RecordedSend(ChannelMessage Message, DeliveryResult Result);
+
+/// <summary>
+/// A channel for host tests: records every message and returns <see cref="DeliveryResult.Accepted"/> with ids
+/// <c>recording-1</c>, <c>recording-2</c>, ... unless told to fail. Thread-safe: sends may run concurrently with
+/// scripting and reading. It honours its <see cref="Capabilities"/> like a real adapter (a body longer than
+/// <see cref="ChannelCapabilities.MaxContentLength"/> fails with <see cref="DeliveryFailureReason.ContentRejected"/>, a
+/// malformed e-mail, E.164 phone or URL address with <see cref="DeliveryFailureReason.InvalidAddress"/>) and passes
+/// <see cref="ChannelConformanceTests"/>.
+/// </summary>
+/// <remarks>
+/// Scripted failures apply in this order: a per-address failure (<see cref="FailAlwaysFor"/>), then the queue of
+/// <see cref="FailNext"/>. A delay (<see cref="DelaySendsTo"/>, else <see cref="DelayEachSend"/>) runs before either and honours cancellation:
+/// a cancelled send throws <see cref="OperationCanceledException"/> and is not recorded.
+/// </remarks>
+public sealed class RecordingChannel : IChannel
+{
+    private readonly Lock _gate = new();
+    private readonly List<RecordedSend> _sends = [];
+    private readonly Dictionary<string, DeliveryResult> _failAddresses = new(StringComparer.Ordinal);
+    private readonly Queue<DeliveryResult> _failNext = new();
+    private readonly Dictionary<string, TimeSpan> _delayAddresses = new(StringComparer.Ordinal);
+    private TimeSpan _delay = TimeSpan.Zero;
+    private long _sequence;
+
+    /// <summary>Creates a recording channel.</summary>
+    /// <param name="name">Its name (default <c>recording</c>).</param>
+    /// <param name="capabilities">What it claims (default: custom addresses, no length limit, rich content, batch).</param>
+    public RecordingChannel(string name = "recording", ChannelCapabilities? capabilities = null)
+    {
+        ChannelRegistration.ValidateName(name);
+        Name = name;
+        Capabilities = capabilities ?? new ChannelCapabilities { AddressKind = ChannelAddressKind.Custom, SupportsRichContent = true, SupportsBatch = true };
+    }
+
+    /// <inheritdoc />
+    public string Name { get; }
+
+    /// <inheritdoc />
+    public ChannelCapabilities Capabilities { get; }
+
+    /// <summary>Every completed send, in completion order (a snapshot).</summary>
+    public IReadOnlyList<RecordedSend> Sends
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _sends];
+            }
+        }
+    }
+
+    /// <summary>The messages of every completed send, accepted or failed, in completion order (a snapshot).</summary>
+    public IReadOnlyList<ChannelMessage> Messages => [.. Sends.Select(s => s.Message)];
+
+    /// <summary>The messages that were accepted (a snapshot).</summary>
+    public IReadOnlyList<ChannelMessage> Accepted => [.. Sends.Where(s => s.Result.IsAccepted).Select(s => s.Message)];
+
+    /// <summary>Makes the next <paramref name="count"/> sends fail (after any per-address failure).</summary>
+    /// <param name="count">How many sends; at least 1.</param>
+    /// <param name="reason">The reason to return.</param>
+    /// <param name="retryable">Whether the failures are retryable (default: true for rate limit, provider error and timeout).</param>
+    /// <param name="retryAfter">The retry-after to return, if any.</param>
+    /// <returns>This channel.</returns>
+    public RecordingChannel FailNext(int count, DeliveryFailureReason reason, bool? retryable = null, Duration? retryAfter = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        var result = DeliveryResult.Failed(reason, retryable ?? IsRetryableByDefault(reason), $"scripted failure: {reason}", retryAfter);
+        lock (_gate)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                _failNext.Enqueue(result);
+            }
+        }
+
+        return this;
+    }
+
+    /// <summary>Makes every send to <paramref name="recipient"/> fail until <see cref="Reset"/>.</summary>
+    /// <param name="recipient">The address (ordinal comparison).</param>
+    /// <param name="reason">The reason to return.</param>
+    /// <param name="retryable">Whether the failures are retryable (default: true for rate limit, provider error and timeout).</param>
+    /// <returns>This channel.</returns>
+    public RecordingChannel FailAlwaysFor(string recipient, DeliveryFailureReason reason, bool? retryable = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(recipient);
+        lock (_gate)
+        {
+            _failAddresses[recipient] = DeliveryResult.Failed(reason, retryable ?? IsRetryableByDefault(reason), $"scripted failure for {recipient}: {reason}");
+        }
+
+        return this;
+    }
+
+    /// <summary>Makes each send wait before answering; the wait ends early with <see cref="OperationCanceledException"/> when the send is cancelled.</summary>
+    /// <param name="delay">How long (real time); <see cref="Timeout.InfiniteTimeSpan"/> waits until cancelled; zero for none.</param>
+    /// <returns>This channel.</returns>
+    public RecordingChannel DelayEachSend(TimeSpan delay)
+    {
+        if (delay < TimeSpan.Zero && delay != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(delay), delay, "A delay is zero, positive or Timeout.InfiniteTimeSpan.");
+        }
+
+        lock (_gate)
+        {
+            _delay = delay;
+        }
+
+        return this;
+    }
+
+    /// <summary>Makes each send to one address wait (in place of <see cref="DelayEachSend"/>); cancellation ends the wait with <see cref="OperationCanceledException"/>.</summary>
+    /// <param name="recipient">The address (ordinal comparison).</param>
+    /// <param name="delay">How long (real time); <see cref="Timeout.InfiniteTimeSpan"/> waits until cancelled.</param>
+    /// <returns>This channel.</returns>
+    public RecordingChannel DelaySendsTo(string recipient, TimeSpan delay)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(recipient);
+        if (delay < TimeSpan.Zero && delay != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(delay), delay, "A delay is zero, positive or Timeout.InfiniteTimeSpan.");
+        }
+
+        lock (_gate)
+        {
+            _delayAddresses[recipient] = delay;
+        }
+
+        return this;
+    }
+
+    /// <summary>Forgets the recorded sends and every scripted failure and delay.</summary>
+    public void Reset()
+    {
+        lock (_gate)
+        {
+            _sends.Clear();
+            _failAddresses.Clear();
+            _failNext.Clear();
+            _delayAddresses.Clear();
+            _delay = TimeSpan.Zero;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<DeliveryResult> SendAsync(ChannelMessage message, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        cancellationToken.ThrowIfCancellationRequested();
+        TimeSpan delay;
+        lock (_gate)
+        {
+            delay = _delayAddresses.TryGetValue(message.Recipient, out var forAddress) ? forAddress : _delay;
+        }
+
+        if (delay != TimeSpan.Zero)
+        {
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+        }
+
+        DeliveryResult result;
+        lock (_gate)
+        {
+            if (!AddressRules.IsWellFormed(Capabilities.AddressKind, message.Recipient))
+            {
+                result = DeliveryResult.Failed(DeliveryFailureReason.InvalidAddress, false, $"'{message.Recipient}' is not a well-formed {Capabilities.AddressKind} address.");
+            }
+            else if (message.TextBody.Length > Capabilities.MaxContentLength)
+            {
+                result = DeliveryResult.Failed(DeliveryFailureReason.ContentRejected, false, $"The body has {message.TextBody.Length} characters; the channel takes at most {Capabilities.MaxContentLength}.");
+            }
+            else if (_failAddresses.TryGetValue(message.Recipient, out var failure) || _failNext.TryDequeue(out failure))
+            {
+                result = failure;
+            }
+            else
+            {
+                result = DeliveryResult.Accepted("recording-" + (++_sequence).ToString(CultureInfo.InvariantCulture));
+            }
+
+            _sends.Add(new RecordedSend(message, result));
+        }
+
+        return result;
+    }
+
+    private static bool IsRetryableByDefault(DeliveryFailureReason reason) =>
+        reason is DeliveryFailureReason.RateLimited or DeliveryFailureReason.ProviderError or DeliveryFailureReason.Timeout;
+}
+
+/// <summary>An <see cref="IDeliveryReceiptSink"/> that keeps every receipt. Thread-safe.</summary>
+public sealed class RecordingDeliveryReceiptSink : IDeliveryReceiptSink
+{
+    private readonly Lock _gate = new();
+    private readonly List<DeliveryReceipt> _receipts = [];
+
+    /// <summary>The receipts taken, in order (a snapshot).</summary>
+    public IReadOnlyList<DeliveryReceipt> Receipts
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _receipts];
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask OnReceiptAsync(DeliveryReceipt receipt, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(receipt);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_gate)
+        {
+            _receipts.Add(receipt);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}

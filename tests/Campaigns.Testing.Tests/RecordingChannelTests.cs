@@ -1,0 +1,120 @@
+using Campaigns.Channels;
+using Campaigns.Testing;
+using NodaTime;
+
+namespace Campaigns.Tests;
+
+public class RecordingChannelTests
+{
+    private static ChannelMessage Message(string recipient, string key = "k") => new(key, recipient, "hello");
+
+    [Fact]
+    public async Task Records_every_message_and_accepts_by_default()
+    {
+        var channel = new RecordingChannel();
+        var first = await channel.SendAsync(Message("a", "k1"), CancellationToken.None);
+        var second = await channel.SendAsync(Message("b", "k2"), CancellationToken.None);
+        Assert.Equal(DeliveryResult.Accepted("recording-1"), first);
+        Assert.Equal(DeliveryResult.Accepted("recording-2"), second);
+        Assert.Equal(["k1", "k2"], channel.Messages.Select(m => m.IdempotencyKey));
+        Assert.Equal(2, channel.Accepted.Count);
+    }
+
+    [Fact]
+    public async Task FailNext_fails_that_many_sends_then_accepts()
+    {
+        var channel = new RecordingChannel().FailNext(2, DeliveryFailureReason.RateLimited, retryAfter: Duration.FromSeconds(10));
+        var r1 = await channel.SendAsync(Message("a"), CancellationToken.None);
+        var r2 = await channel.SendAsync(Message("a"), CancellationToken.None);
+        var r3 = await channel.SendAsync(Message("a"), CancellationToken.None);
+        Assert.Equal(DeliveryFailureReason.RateLimited, r1.FailureReason);
+        Assert.True(r1.IsRetryable);
+        Assert.Equal(Duration.FromSeconds(10), r2.RetryAfter);
+        Assert.True(r3.IsAccepted);
+        Assert.Single(channel.Accepted);
+        Assert.Equal(3, channel.Sends.Count);
+    }
+
+    [Fact]
+    public async Task FailAlwaysFor_fails_one_address_until_reset()
+    {
+        var channel = new RecordingChannel().FailAlwaysFor("bad", DeliveryFailureReason.InvalidAddress);
+        var bad = await channel.SendAsync(Message("bad"), CancellationToken.None);
+        Assert.Equal(DeliveryFailureReason.InvalidAddress, bad.FailureReason);
+        Assert.False(bad.IsRetryable);
+        Assert.True((await channel.SendAsync(Message("good"), CancellationToken.None)).IsAccepted);
+        channel.Reset();
+        Assert.Empty(channel.Sends);
+        Assert.True((await channel.SendAsync(Message("bad"), CancellationToken.None)).IsAccepted);
+    }
+
+    [Fact]
+    public async Task A_delayed_send_honours_cancellation_and_is_not_recorded()
+    {
+        var channel = new RecordingChannel().DelayEachSend(Timeout.InfiniteTimeSpan);
+        using var cts = new CancellationTokenSource();
+        var send = channel.SendAsync(Message("a"), cts.Token).AsTask();
+        Assert.False(send.IsCompleted);
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => send);
+        Assert.Empty(channel.Sends);
+    }
+
+    [Fact]
+    public async Task Capabilities_are_enforced_like_a_real_adapter()
+    {
+        var channel = new RecordingChannel("sms", new ChannelCapabilities { AddressKind = ChannelAddressKind.Phone, MaxContentLength = 5 });
+        Assert.Equal(DeliveryFailureReason.InvalidAddress, (await channel.SendAsync(Message("13800138000"), CancellationToken.None)).FailureReason);
+        Assert.Equal(DeliveryFailureReason.ContentRejected, (await channel.SendAsync(new ChannelMessage("k", "+8613800138000", "123456"), CancellationToken.None)).FailureReason);
+        Assert.True((await channel.SendAsync(new ChannelMessage("k", "+8613800138000", "12345"), CancellationToken.None)).IsAccepted);
+    }
+
+    [Fact]
+    public async Task Concurrent_sends_are_all_recorded()
+    {
+        var channel = new RecordingChannel();
+        await Task.WhenAll(Enumerable.Range(0, 1000).Select(i => Task.Run(async () => await channel.SendAsync(Message("a", "k" + i), CancellationToken.None))));
+        Assert.Equal(1000, channel.Sends.Count);
+        Assert.Equal(1000, channel.Sends.Select(s => s.Result.ProviderMessageId).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task The_receipt_sink_records_receipts()
+    {
+        var sink = new RecordingDeliveryReceiptSink();
+        var receipt = new DeliveryReceipt("email", DeliveryReceiptKind.Unsubscribed, Instant.FromUtc(2026, 5, 1, 0, 0)) { ProviderMessageId = "m-1" };
+        await sink.OnReceiptAsync(receipt, CancellationToken.None);
+        Assert.Equal([receipt], sink.Receipts);
+    }
+}
+
+/// <summary>The recording channel passes the kit it ships with, as an e-mail-like channel with a length limit.</summary>
+public sealed class RecordingChannelConformanceTests : ChannelConformanceTests
+{
+    private readonly RecordingChannel _channel = new("recording", new ChannelCapabilities { AddressKind = ChannelAddressKind.Email, MaxContentLength = 1000, SupportsRichContent = true });
+
+    protected override ValueTask<IChannel> CreateChannelAsync() => ValueTask.FromResult<IChannel>(_channel);
+
+    protected override string CreateRecipient(string tag) => $"{tag}@example.test";
+
+    protected override ValueTask ArrangeFaultAsync(string recipient, ConformanceFault fault)
+    {
+        switch (fault)
+        {
+            case ConformanceFault.PermanentRejection:
+                _channel.FailAlwaysFor(recipient, DeliveryFailureReason.InvalidAddress);
+                break;
+            case ConformanceFault.TransientFailure:
+                _channel.FailAlwaysFor(recipient, DeliveryFailureReason.ProviderError);
+                break;
+            default:
+                _channel.DelaySendsTo(recipient, Timeout.InfiniteTimeSpan);
+                break;
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    protected override ValueTask<bool> WasDeliveredWithKeyAsync(ChannelMessage sent) =>
+        ValueTask.FromResult(_channel.Accepted.Any(m => m.IdempotencyKey == sent.IdempotencyKey));
+}
