@@ -49,6 +49,12 @@ public abstract class ChannelConformanceTests : IAsyncLifetime
 {
     private readonly List<IChannel> _created = [];
 
+    /// <summary>
+    /// Why the kit cannot run here (e.g. the provider's test server is not installed), or null to run. When not null,
+    /// every check is reported as skipped with this reason instead of failing.
+    /// </summary>
+    protected virtual string? SkipReason => null;
+
     /// <summary>How long a cancelled send may take to give up (default 5 s).</summary>
     protected virtual TimeSpan CancellationGrace => TimeSpan.FromSeconds(5);
 
@@ -109,9 +115,10 @@ public abstract class ChannelConformanceTests : IAsyncLifetime
 
     /// <summary>The name is a valid channel name and the capabilities are consistent.</summary>
     /// <returns>A task.</returns>
-    [Fact]
+    [SkippableFact]
     public async Task Name_and_capabilities_are_well_formed()
     {
+        Skip.If(SkipReason is not null, SkipReason);
         var channel = await NewChannelAsync().ConfigureAwait(false);
         ChannelRegistration.ValidateName(channel.Name);
         Assert.NotNull(channel.Capabilities);
@@ -122,9 +129,10 @@ public abstract class ChannelConformanceTests : IAsyncLifetime
 
     /// <summary>A plain message is accepted.</summary>
     /// <returns>A task.</returns>
-    [Fact]
+    [SkippableFact]
     public async Task A_plain_message_is_accepted()
     {
+        Skip.If(SkipReason is not null, SkipReason);
         var channel = await NewChannelAsync().ConfigureAwait(false);
         var result = await channel.SendAsync(CreateMessage(CreateRecipient("plain")), CancellationToken.None).ConfigureAwait(false);
         Assert.True(result.IsAccepted, $"Expected Accepted, got {result}.");
@@ -132,9 +140,10 @@ public abstract class ChannelConformanceTests : IAsyncLifetime
 
     /// <summary>The idempotency key reaches the provider.</summary>
     /// <returns>A task.</returns>
-    [Fact]
+    [SkippableFact]
     public async Task The_idempotency_key_is_carried_to_the_provider()
     {
+        Skip.If(SkipReason is not null, SkipReason);
         var channel = await NewChannelAsync().ConfigureAwait(false);
         var message = CreateMessage(CreateRecipient("idempotency"));
         var result = await channel.SendAsync(message, CancellationToken.None).ConfigureAwait(false);
@@ -144,18 +153,20 @@ public abstract class ChannelConformanceTests : IAsyncLifetime
 
     /// <summary>A null message is a programming error.</summary>
     /// <returns>A task.</returns>
-    [Fact]
+    [SkippableFact]
     public async Task A_null_message_throws_ArgumentNullException()
     {
+        Skip.If(SkipReason is not null, SkipReason);
         var channel = await NewChannelAsync().ConfigureAwait(false);
         await Assert.ThrowsAsync<ArgumentNullException>(async () => await channel.SendAsync(null!, CancellationToken.None).ConfigureAwait(false)).ConfigureAwait(false);
     }
 
     /// <summary>An already-cancelled token makes the send throw <see cref="OperationCanceledException"/>.</summary>
     /// <returns>A task.</returns>
-    [Fact]
+    [SkippableFact]
     public async Task A_cancelled_token_throws_OperationCanceledException()
     {
+        Skip.If(SkipReason is not null, SkipReason);
         var channel = await NewChannelAsync().ConfigureAwait(false);
         using var cts = new CancellationTokenSource();
         await cts.CancelAsync().ConfigureAwait(false);
@@ -165,9 +176,10 @@ public abstract class ChannelConformanceTests : IAsyncLifetime
 
     /// <summary>Cancelling while the provider does not answer ends the send promptly with <see cref="OperationCanceledException"/>.</summary>
     /// <returns>A task.</returns>
-    [Fact]
+    [SkippableFact]
     public async Task Cancelling_while_the_provider_hangs_throws_OperationCanceledException_promptly()
     {
+        Skip.If(SkipReason is not null, SkipReason);
         var channel = await NewChannelAsync().ConfigureAwait(false);
         var recipient = CreateRecipient("hang");
         await ArrangeFaultAsync(recipient, ConformanceFault.Unresponsive).ConfigureAwait(false);
@@ -180,9 +192,10 @@ public abstract class ChannelConformanceTests : IAsyncLifetime
 
     /// <summary>A permanent rejection is a non-retryable failure value with a reason.</summary>
     /// <returns>A task.</returns>
-    [Fact]
+    [SkippableFact]
     public async Task A_permanent_rejection_is_a_non_retryable_value_with_a_reason()
     {
+        Skip.If(SkipReason is not null, SkipReason);
         var channel = await NewChannelAsync().ConfigureAwait(false);
         var recipient = CreateRecipient("rejected");
         await ArrangeFaultAsync(recipient, ConformanceFault.PermanentRejection).ConfigureAwait(false);
@@ -195,9 +208,10 @@ public abstract class ChannelConformanceTests : IAsyncLifetime
 
     /// <summary>A transient failure is a retryable failure value.</summary>
     /// <returns>A task.</returns>
-    [Fact]
+    [SkippableFact]
     public async Task A_transient_failure_is_a_retryable_value()
     {
+        Skip.If(SkipReason is not null, SkipReason);
         var channel = await NewChannelAsync().ConfigureAwait(false);
         var recipient = CreateRecipient("transient");
         await ArrangeFaultAsync(recipient, ConformanceFault.TransientFailure).ConfigureAwait(false);
@@ -209,9 +223,10 @@ public abstract class ChannelConformanceTests : IAsyncLifetime
 
     /// <summary>The maximum content length is truthful: the limit is accepted, one more is rejected before the provider.</summary>
     /// <returns>A task.</returns>
-    [Fact]
+    [SkippableFact]
     public async Task The_max_content_length_is_truthful()
     {
+        Skip.If(SkipReason is not null, SkipReason);
         var channel = await NewChannelAsync().ConfigureAwait(false);
         var max = channel.Capabilities.MaxContentLength;
         var atLimit = await channel.SendAsync(CreateMessage(CreateRecipient("at-limit"), new string('x', max ?? UnlimitedContentProbeLength)), CancellationToken.None).ConfigureAwait(false);
@@ -227,9 +242,10 @@ public abstract class ChannelConformanceTests : IAsyncLifetime
 
     /// <summary>A malformed address of the channel's kind fails as <see cref="DeliveryFailureReason.InvalidAddress"/>, not retryable.</summary>
     /// <returns>A task.</returns>
-    [Fact]
+    [SkippableFact]
     public async Task A_malformed_address_is_an_invalid_address_value()
     {
+        Skip.If(SkipReason is not null, SkipReason);
         var channel = await NewChannelAsync().ConfigureAwait(false);
         if (channel.Capabilities.AddressKind is not (ChannelAddressKind.Email or ChannelAddressKind.Phone or ChannelAddressKind.Url))
         {
@@ -244,9 +260,10 @@ public abstract class ChannelConformanceTests : IAsyncLifetime
 
     /// <summary>A batch returns one result per message, in order, failures included.</summary>
     /// <returns>A task.</returns>
-    [Fact]
+    [SkippableFact]
     public async Task A_batch_returns_one_result_per_message_in_order()
     {
+        Skip.If(SkipReason is not null, SkipReason);
         var channel = await NewChannelAsync().ConfigureAwait(false);
         var rejected = CreateRecipient("batch-rejected");
         await ArrangeFaultAsync(rejected, ConformanceFault.PermanentRejection).ConfigureAwait(false);
@@ -260,9 +277,10 @@ public abstract class ChannelConformanceTests : IAsyncLifetime
 
     /// <summary>Concurrent sends through one instance all complete and are accepted.</summary>
     /// <returns>A task.</returns>
-    [Fact]
+    [SkippableFact]
     public async Task Concurrent_sends_through_one_instance_all_complete()
     {
+        Skip.If(SkipReason is not null, SkipReason);
         var channel = await NewChannelAsync().ConfigureAwait(false);
         var sends = Enumerable.Range(0, 8).Select(i => channel.SendAsync(CreateMessage(CreateRecipient("concurrent-" + i)), CancellationToken.None).AsTask());
         var results = await Task.WhenAll(sends).ConfigureAwait(false);
