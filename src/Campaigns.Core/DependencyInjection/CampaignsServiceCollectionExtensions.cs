@@ -1,4 +1,5 @@
 using Campaigns;
+using Campaigns.Contacts;
 using Campaigns.Modeling;
 using Campaigns.Storage;
 using Microsoft.Extensions.Configuration;
@@ -65,6 +66,11 @@ public static class CampaignsServiceCollectionExtensions
         services.TryAddSingleton<ICampaignService, CampaignService>();
         services.TryAddSingleton<IParticipantStore, InMemoryParticipantStore>();
         services.TryAddSingleton<IParticipantService, ParticipantService>();
+        services.TryAddSingleton<IContactStore, InMemoryContactStore>();
+        services.TryAddSingleton<IEventStore, InMemoryEventStore>();
+        services.TryAddSingleton<ContactChangeNotifier>();
+        services.TryAddSingleton<IContactService, ContactService>();
+        services.TryAddSingleton<IContactEvents, ContactEvents>();
         return new CampaignsBuilder(services);
     }
 
