@@ -71,6 +71,7 @@ public static class CampaignsServiceCollectionExtensions
         services.TryAddSingleton<ContactChangeNotifier>();
         services.TryAddSingleton<IContactService, ContactService>();
         services.TryAddSingleton<IContactEvents, ContactEvents>();
+        services.TryAddSingleton<IContactImporter, ContactImporter>();
         return new CampaignsBuilder(services);
     }
 

@@ -31,6 +31,8 @@ internal sealed class ContactTestHost : IDisposable
 
     public IEventStore EventStore => Provider.GetRequiredService<IEventStore>();
 
+    public IContactImporter Importer => Provider.GetRequiredService<IContactImporter>();
+
     public Task<Contact> CreateAsync(string phone = "13800138000", string? email = null) =>
         Contacts.CreateAsync(new ContactDraft { Identities = new ContactIdentities { Phone = phone, Email = email }, Name = "Ann" });
 
