@@ -93,6 +93,20 @@ public class ContactImporterTests
     }
 
     [Fact]
+    public async Task A_row_with_bad_quoting_is_kept_and_flagged_with_its_raw_record()
+    {
+        using var host = Host();
+        var report = await host.Importer.ImportCsvTextAsync(
+            new StringReader("姓名,手机号,邮箱,行业,预算,城市\n王\"五,13900139000,w@x.com,零售,10,上海\n赵六,13700137000,,,,\n"), Mapping);
+        Assert.Equal((2L, 1L, 1L), (report.RowsRead, report.Created, report.Flagged));
+        var issue = Assert.Single(report.Issues);
+        Assert.Equal((2L, "malformed-row", ImportIssueKind.Flag), (issue.Row, issue.Code, issue.Kind));
+        Assert.Contains("13900139000", issue.Value, StringComparison.Ordinal);
+        var wang = (await host.Store.FindAsync(IdentityKind.Phone, "+8613900139000"))!;
+        Assert.Equal("row", Assert.Single(wang.QualityFlags).Field);
+    }
+
+    [Fact]
     public async Task A_stream_with_a_byte_order_mark_reads_like_text()
     {
         using var host = Host();

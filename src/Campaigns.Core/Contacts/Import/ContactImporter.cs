@@ -155,6 +155,7 @@ internal sealed class ContactImporter : IContactImporter
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             var row = reader.RowNumber + 1;
+            CsvMalformedRecord? recovered = null;
             if (malformed() is { } bad)
             {
                 clearMalformed();
@@ -164,8 +165,7 @@ internal sealed class ContactImporter : IContactImporter
                 }
                 else if (bad.RecordNumber == row)
                 {
-                    run.Reject(row, string.Empty, bad.RawRecord, "malformed-row", $"Row {row} is malformed CSV ({bad.Reason}): {bad.RawRecord}");
-                    continue;
+                    recovered = bad;
                 }
             }
 
@@ -175,7 +175,10 @@ internal sealed class ContactImporter : IContactImporter
                 raw[i] = index < 0 ? null : index < reader.FieldCount ? reader.GetString(index) : string.Empty;
             }
 
-            await run.ProcessAsync(row, raw, cancellationToken).ConfigureAwait(false);
+            var flag = recovered is { } r
+                ? (r.RawRecord, $"Row {row} is malformed CSV ({r.Reason}); it was read as well as possible: {r.RawRecord}")
+                : default((string, string)?);
+            await run.ProcessAsync(row, raw, cancellationToken, flag).ConfigureAwait(false);
         }
 
         return run.Finish();
@@ -274,9 +277,14 @@ internal sealed class ContactImporter : IContactImporter
             Report();
         }
 
-        public async Task ProcessAsync(long row, string?[] raw, CancellationToken cancellationToken)
+        public async Task ProcessAsync(long row, string?[] raw, CancellationToken cancellationToken, (string Raw, string Reason)? malformed = null)
         {
             _rowFlags.Clear();
+            if (malformed is { } m)
+            {
+                Flag(string.Empty, m.Raw, "malformed-row", m.Reason, "row");
+            }
+
             _phones.Clear();
             _emails.Clear();
             _others.Clear();

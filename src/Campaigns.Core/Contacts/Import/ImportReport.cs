@@ -16,7 +16,7 @@ public enum ImportIssueKind
 /// <param name="Row">The row number: in a CSV the header is row 1 and the first data row is row 2 (as a spreadsheet numbers them when no cell spans lines); in programmatic rows the first row is 1.</param>
 /// <param name="Column">The column at fault, or empty when the problem is the whole row.</param>
 /// <param name="Value">The value at fault (the raw record for malformed CSV).</param>
-/// <param name="Code">A stable code: <c>invalid-phone</c>, <c>invalid-email</c>, <c>invalid-attribute</c>, <c>invalid-time-zone</c>, <c>identity-conflict</c>, <c>no-identity</c>, <c>missing-column</c>, <c>malformed-row</c>.</param>
+/// <param name="Code">A stable code: <c>invalid-phone</c>, <c>invalid-email</c>, <c>invalid-attribute</c>, <c>invalid-time-zone</c>, <c>identity-conflict</c>, <c>no-identity</c>, <c>missing-column</c>, <c>malformed-row</c> (bad CSV quoting: the row is read as well as possible and flagged; one the reader had to skip is rejected).</param>
 /// <param name="Reason">A sentence naming the column and value.</param>
 /// <param name="Kind">Flag or rejection.</param>
 public sealed record ImportIssue(long Row, string Column, string Value, string Code, string Reason, ImportIssueKind Kind);
