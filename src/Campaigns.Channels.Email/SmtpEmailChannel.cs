@@ -127,8 +127,10 @@ internal sealed class SmtpEmailChannel : IChannel, IAsyncDisposable, IDisposable
                 await CloseAsync(quit: false).ConfigureAwait(false);
                 throw;
             }
-            catch (OperationCanceledException)
+            catch (Exception ex) when (ex is OperationCanceledException or TimeoutException)
             {
+                // Our linked timeout cancels the token; MailKit's own socket timeout (the same length) throws
+                // TimeoutException. Whichever fires first, it is the same retryable timeout.
                 await CloseAsync(quit: false).ConfigureAwait(false);
                 return TimedOut("sending");
             }

@@ -23,7 +23,50 @@ public sealed record ContactIdentities
 
     /// <summary>The id of the contact in the host's CRM.</summary>
     public string? CrmId { get; init; }
+
+    /// <summary>
+    /// Further phone numbers (E.164) the contact is known by, e.g. a second number met when two import rows were
+    /// merged. Indexed like <see cref="Phone"/>: finding by any of them finds the contact.
+    /// </summary>
+    public IReadOnlyList<string> AdditionalPhones { get; init; } = [];
+
+    /// <summary>Further e-mail addresses (normalized) the contact is known by; indexed like <see cref="Email"/>.</summary>
+    public IReadOnlyList<string> AdditionalEmails { get; init; } = [];
 }
+
+/// <summary>The kinds of identity a contact can be found by (F-2.1).</summary>
+public enum IdentityKind
+{
+    /// <summary>A phone number in E.164 form (<see cref="ContactIdentities.Phone"/> or one of <see cref="ContactIdentities.AdditionalPhones"/>).</summary>
+    Phone = 0,
+
+    /// <summary>A normalized e-mail address (<see cref="ContactIdentities.Email"/> or one of <see cref="ContactIdentities.AdditionalEmails"/>).</summary>
+    Email = 1,
+
+    /// <summary>A WeChat official-account openid.</summary>
+    WeChatOpenId = 2,
+
+    /// <summary>A WeChat unionid.</summary>
+    WeChatUnionId = 3,
+
+    /// <summary>A WeCom external user id.</summary>
+    WeComExternalUserId = 4,
+
+    /// <summary>A CRM id.</summary>
+    CrmId = 5,
+}
+
+/// <summary>
+/// A data-quality problem found on a contact (F-2.3): a value that was given but could not be used, kept here so that
+/// it is never silently dropped (the seed's "invalid phone format marked red").
+/// </summary>
+/// <param name="Field">What the value was for: an identity (<c>phone</c>, <c>email</c>, ...) or <c>attributes.NAME</c>.</param>
+/// <param name="Value">The value as given.</param>
+/// <param name="Code">A stable code, e.g. <c>invalid-phone</c>, <c>invalid-email</c>, <c>invalid-attribute</c>, <c>identity-conflict</c>.</param>
+/// <param name="Reason">A sentence saying what was wrong.</param>
+/// <param name="At">When it was found.</param>
+/// <param name="Source">Where the value came from, e.g. <c>import customers.csv row 17</c>; null when unknown.</param>
+public sealed record DataQualityFlag(string Field, string Value, string Code, string Reason, Instant At, string? Source = null);
 
 /// <summary>The lifecycle stages of a contact (F-2.4).</summary>
 public enum LifecycleStage
@@ -152,6 +195,9 @@ public sealed record Contact
 
     /// <summary>The tags on the contact.</summary>
     public IReadOnlyList<ContactTag> Tags { get; init; } = [];
+
+    /// <summary>Data-quality problems found on the contact's data (invalid phone or e-mail, unusable attribute values), oldest first.</summary>
+    public IReadOnlyList<DataQualityFlag> QualityFlags { get; init; } = [];
 
     /// <summary>The scores, or null before any scoring.</summary>
     public ContactScores? Scores { get; init; }

@@ -1,3 +1,5 @@
+using Campaigns.Contacts;
+
 namespace Campaigns;
 
 /// <summary>
@@ -17,4 +19,7 @@ public sealed class CampaignsOptions
 
     /// <summary>Paths of catalogue JSON documents loaded after the built-in one; later documents override earlier ones by id.</summary>
     public IList<string> CatalogueFiles { get; } = [];
+
+    /// <summary>Settings of contacts, events and import (section <c>Campaigns:Contacts</c>).</summary>
+    public ContactsOptions Contacts { get; } = new();
 }

@@ -28,6 +28,7 @@ internal sealed class CampaignsOptionsValidator : IValidateOptions<CampaignsOpti
             }
         }
 
+        Contacts.ContactsOptions.Validate(options.Contacts, "Campaigns:Contacts", failures);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

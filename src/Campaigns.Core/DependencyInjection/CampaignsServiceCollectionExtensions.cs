@@ -1,6 +1,7 @@
 using Campaigns;
 using Campaigns.Channels;
 using Campaigns.Delivery;
+using Campaigns.Contacts;
 using Campaigns.Modeling;
 using Campaigns.Storage;
 using Microsoft.Extensions.Configuration;
@@ -70,6 +71,12 @@ public static class CampaignsServiceCollectionExtensions
         services.TryAddSingleton<ICampaignService, CampaignService>();
         services.TryAddSingleton<IParticipantStore, InMemoryParticipantStore>();
         services.TryAddSingleton<IParticipantService, ParticipantService>();
+        services.TryAddSingleton<IContactStore, InMemoryContactStore>();
+        services.TryAddSingleton<IEventStore, InMemoryEventStore>();
+        services.TryAddSingleton<ContactChangeNotifier>();
+        services.TryAddSingleton<IContactService, ContactService>();
+        services.TryAddSingleton<IContactEvents, ContactEvents>();
+        services.TryAddSingleton<IContactImporter, ContactImporter>();
         return new CampaignsBuilder(services);
     }
 

@@ -1,0 +1,653 @@
+using System.Runtime.CompilerServices;
+using Campaigns.Modeling;
+using CsvHelper;
+using Microsoft.Extensions.Options;
+using NodaTime;
+
+namespace Campaigns.Contacts;
+
+/// <summary>
+/// Imports contacts (F-2.3) from CSV (read with CsvHelper) or from programmatic rows, through a
+/// <see cref="ContactImportMapping"/>. Cleans as it goes: phones to E.164 (libphonenumber, default region from
+/// <see cref="ContactsOptions.DefaultPhoneRegion"/>), e-mails normalized, defaults for empty values (industry →
+/// <c>unclassified</c>); dedupes and merges by normalized identity (phone, then e-mail, CRM id, WeChat unionid and
+/// openid, WeCom id: the same phone is one contact, every identity kept); flags invalid values instead of dropping
+/// them. Streaming: one row is held at a time, so memory does not grow with the input (the store and the capped issue
+/// list aside). Thread-safe; concurrent imports and other writers are reconciled through the store's optimistic
+/// versions.
+/// </summary>
+public interface IContactImporter
+{
+    /// <summary>Imports a CSV stream (UTF-8 unless a byte order mark says otherwise) with a header row. The stream is left open.</summary>
+    /// <param name="csv">The CSV input, read sequentially.</param>
+    /// <param name="mapping">The field mapping.</param>
+    /// <param name="progress">Told the counts every <see cref="ContactImportMapping.ProgressInterval"/> rows and at the end; may be null.</param>
+    /// <param name="cancellationToken">Cancels the import; rows already imported stay.</param>
+    /// <returns>The report, whose counts add up.</returns>
+    /// <exception cref="ContactImportException">The mapping is invalid or a required column is missing; nothing was imported.</exception>
+    Task<ImportReport> ImportCsvAsync(Stream csv, ContactImportMapping mapping, IProgress<ImportProgress>? progress = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Imports CSV text with a header row. The reader is left open.</summary>
+    /// <param name="csv">The CSV text.</param>
+    /// <param name="mapping">The field mapping.</param>
+    /// <param name="progress">Told the counts as the import goes; may be null.</param>
+    /// <param name="cancellationToken">Cancels the import; rows already imported stay.</param>
+    /// <returns>The report.</returns>
+    /// <exception cref="ContactImportException">The mapping is invalid or a required column is missing; nothing was imported.</exception>
+    Task<ImportReport> ImportCsvTextAsync(TextReader csv, ContactImportMapping mapping, IProgress<ImportProgress>? progress = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Imports rows given as dictionaries of column → text (a null or missing value is empty), e.g. from a CRM API or a database reader.</summary>
+    /// <param name="rows">The rows, enumerated once.</param>
+    /// <param name="mapping">The field mapping.</param>
+    /// <param name="progress">Told the counts as the import goes; may be null.</param>
+    /// <param name="cancellationToken">Cancels the import; rows already imported stay.</param>
+    /// <returns>The report.</returns>
+    /// <exception cref="ContactImportException">The mapping is invalid; nothing was imported.</exception>
+    Task<ImportReport> ImportAsync(IAsyncEnumerable<IReadOnlyDictionary<string, string?>> rows, ContactImportMapping mapping, IProgress<ImportProgress>? progress = null, CancellationToken cancellationToken = default);
+}
+
+/// <summary>The default <see cref="IContactImporter"/>.</summary>
+internal sealed class ContactImporter : IContactImporter
+{
+    private readonly IContactStore _store;
+    private readonly IClock _clock;
+    private readonly ContactChangeNotifier _notifier;
+    private readonly ContactsOptions _options;
+    private readonly Dictionary<string, FieldValue> _defaults;
+
+    public ContactImporter(IContactStore store, IClock clock, ContactChangeNotifier notifier, IOptions<CampaignsOptions> options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _store = store;
+        _clock = clock;
+        _notifier = notifier;
+        _options = options.Value.Contacts;
+        _defaults = ContactAttributes.ResolveDefaults(_options);
+    }
+
+    public async Task<ImportReport> ImportCsvAsync(Stream csv, ContactImportMapping mapping, IProgress<ImportProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(csv);
+        var run = Start(mapping, progress);
+        CsvMalformedRecord? malformed = null;
+        var reader = CsvReader.Create(csv, ReaderOptions(mapping, r => malformed = r), leaveOpen: true);
+        await using (reader.ConfigureAwait(false))
+        {
+            return await ReadCsvAsync(reader, run, () => malformed, () => malformed = null, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public async Task<ImportReport> ImportCsvTextAsync(TextReader csv, ContactImportMapping mapping, IProgress<ImportProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(csv);
+        var run = Start(mapping, progress);
+        CsvMalformedRecord? malformed = null;
+        var reader = CsvReader.Create(csv, ReaderOptions(mapping, r => malformed = r), leaveOpen: true);
+        await using (reader.ConfigureAwait(false))
+        {
+            return await ReadCsvAsync(reader, run, () => malformed, () => malformed = null, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public async Task<ImportReport> ImportAsync(IAsyncEnumerable<IReadOnlyDictionary<string, string?>> rows, ContactImportMapping mapping, IProgress<ImportProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        var run = Start(mapping, progress);
+        var columns = run.Columns;
+        var raw = new string?[columns.Length];
+        long number = 0;
+        await foreach (var row in rows.WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            number++;
+            string? missing = null;
+            for (var i = 0; i < columns.Length; i++)
+            {
+                if (row is not null && row.TryGetValue(columns[i].Mapping.Column, out var value))
+                {
+                    raw[i] = value ?? string.Empty;
+                }
+                else
+                {
+                    raw[i] = null;
+                    missing ??= columns[i].Mapping.Required ? columns[i].Mapping.Column : null;
+                }
+            }
+
+            if (missing is not null)
+            {
+                run.Reject(number, missing, string.Empty, "missing-column", $"Row {number} has no value for the required column '{missing}'.");
+                continue;
+            }
+
+            await run.ProcessAsync(number, raw, cancellationToken).ConfigureAwait(false);
+        }
+
+        return run.Finish();
+    }
+
+    private static CsvReaderOptions ReaderOptions(ContactImportMapping mapping, Action<CsvMalformedRecord> onMalformed) => new()
+    {
+        Separator = mapping.Separator,
+        HasHeader = true,
+        TrimWhitespace = false,
+        OnMalformedRecord = onMalformed,
+    };
+
+    private static async Task<ImportReport> ReadCsvAsync(CsvReader reader, ImportRun run, Func<CsvMalformedRecord?> malformed, Action clearMalformed, CancellationToken cancellationToken)
+    {
+        await reader.ReadHeaderAsync(cancellationToken).ConfigureAwait(false);
+        var columns = run.Columns;
+        var indexes = new int[columns.Length];
+        for (var i = 0; i < columns.Length; i++)
+        {
+            var column = columns[i].Mapping;
+            if (!reader.TryGetFieldIndex(column.Column, out indexes[i]))
+            {
+                indexes[i] = -1;
+                if (column.Required)
+                {
+                    throw new ContactImportException(column.Column, $"The CSV has no column '{column.Column}', which the mapping requires; nothing was imported.");
+                }
+            }
+        }
+
+        var raw = new string?[columns.Length];
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var row = reader.RowNumber + 1;
+            CsvMalformedRecord? recovered = null;
+            if (malformed() is { } bad)
+            {
+                clearMalformed();
+                if (bad.Skipped)
+                {
+                    run.Reject(bad.RecordNumber, string.Empty, bad.RawRecord, "malformed-row", $"Row {bad.RecordNumber} is malformed CSV ({bad.Reason}) and was skipped.");
+                }
+                else if (bad.RecordNumber == row)
+                {
+                    recovered = bad;
+                }
+            }
+
+            for (var i = 0; i < columns.Length; i++)
+            {
+                var index = indexes[i];
+                raw[i] = index < 0 ? null : index < reader.FieldCount ? reader.GetString(index) : string.Empty;
+            }
+
+            var flag = recovered is { } r
+                ? (r.RawRecord, $"Row {row} is malformed CSV ({r.Reason}); it was read as well as possible: {r.RawRecord}")
+                : default((string, string)?);
+            await run.ProcessAsync(row, raw, cancellationToken, flag).ConfigureAwait(false);
+        }
+
+        return run.Finish();
+    }
+
+    private ImportRun Start(ContactImportMapping mapping, IProgress<ImportProgress>? progress)
+    {
+        ArgumentNullException.ThrowIfNull(mapping);
+        if (mapping.Columns is null || mapping.Columns.Count == 0)
+        {
+            throw new ContactImportException(string.Empty, "The import mapping has no columns.");
+        }
+
+        if (mapping.MaxIssues < 0 || mapping.ProgressInterval <= 0)
+        {
+            throw new ContactImportException(string.Empty, $"The import mapping needs MaxIssues ≥ 0 (is {mapping.MaxIssues}) and ProgressInterval > 0 (is {mapping.ProgressInterval}).");
+        }
+
+        var columns = new PlannedColumn[mapping.Columns.Count];
+        var targets = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < columns.Length; i++)
+        {
+            var column = mapping.Columns[i] ?? throw new ContactImportException(string.Empty, $"Column mapping {i} is null.");
+            if (string.IsNullOrWhiteSpace(column.Column))
+            {
+                throw new ContactImportException(string.Empty, $"Column mapping {i} has no column name.");
+            }
+
+            if ((column.Transforms & (ValueTransforms.Lower | ValueTransforms.Upper)) == (ValueTransforms.Lower | ValueTransforms.Upper))
+            {
+                throw new ContactImportException(column.Column, $"Column '{column.Column}' asks for both lower and upper case.");
+            }
+
+            AttributeDefinition? definition = null;
+            string target;
+            switch (column.Target)
+            {
+                case ImportTarget.Identity:
+                    var kind = column.Identity ?? throw new ContactImportException(column.Column, $"Column '{column.Column}' maps to an identity but does not say which (ColumnMapping.Identity).");
+                    target = kind is IdentityKind.Phone or IdentityKind.Email ? $"{kind}:{i}" : kind.ToString();
+                    break;
+                case ImportTarget.Attribute:
+                    definition = _options.Schema.Find(column.Attribute ?? string.Empty)
+                        ?? throw new ContactImportException(column.Column, $"Column '{column.Column}' maps to attribute '{column.Attribute}', which the attribute schema does not declare.");
+                    target = "attribute:" + definition.Name;
+                    break;
+                case ImportTarget.Name:
+                case ImportTarget.Owner:
+                case ImportTarget.TimeZone:
+                    target = column.Target.ToString();
+                    break;
+                default:
+                    throw new ContactImportException(column.Column, $"Column '{column.Column}' has an unknown target {column.Target}.");
+            }
+
+            if (!targets.Add(target))
+            {
+                throw new ContactImportException(column.Column, $"Column '{column.Column}' maps to {target}, which another column maps to already (only phone and e-mail may come from several columns).");
+            }
+
+            columns[i] = new PlannedColumn(column, definition);
+        }
+
+        return new ImportRun(this, mapping, columns, progress);
+    }
+
+    private sealed record PlannedColumn(ColumnMapping Mapping, AttributeDefinition? Definition);
+
+    /// <summary>The state of one import: counts, issues, and the row being processed. Not shared between threads.</summary>
+    private sealed class ImportRun(ContactImporter owner, ContactImportMapping mapping, PlannedColumn[] columns, IProgress<ImportProgress>? progress)
+    {
+        private const int MaxAttempts = 8;
+
+        private readonly Instant _started = owner._clock.GetCurrentInstant();
+        private readonly List<ImportIssue> _issues = [];
+        private readonly List<(string Column, string Value, string Code, string Reason, string Field)> _rowFlags = [];
+        private readonly List<string> _phones = [];
+        private readonly List<string> _emails = [];
+        private readonly Dictionary<IdentityKind, (string Value, string Column)> _others = [];
+        private readonly List<(PlannedColumn Column, FieldValue Value)> _attributes = [];
+        private long _read;
+        private long _created;
+        private long _merged;
+        private long _flagged;
+        private long _rejected;
+        private long _contactsCreated;
+        private long _omitted;
+
+        public PlannedColumn[] Columns { get; } = columns;
+
+        public void Reject(long row, string column, string value, string code, string reason)
+        {
+            _read++;
+            _rejected++;
+            AddIssue(new ImportIssue(row, column, value, code, reason, ImportIssueKind.Rejection));
+            Report();
+        }
+
+        public async Task ProcessAsync(long row, string?[] raw, CancellationToken cancellationToken, (string Raw, string Reason)? malformed = null)
+        {
+            _rowFlags.Clear();
+            if (malformed is { } m)
+            {
+                Flag(string.Empty, m.Raw, "malformed-row", m.Reason, "row");
+            }
+
+            _phones.Clear();
+            _emails.Clear();
+            _others.Clear();
+            _attributes.Clear();
+            (string Value, MergePolicy Merge)? name = null, ownerId = null, zone = null;
+            var identityGiven = false;
+            var region = owner._options.DefaultPhoneRegion;
+            var phoneColumns = new Dictionary<string, string>(StringComparer.Ordinal);
+            var emailColumns = new Dictionary<string, string>(StringComparer.Ordinal);
+
+            for (var i = 0; i < Columns.Length; i++)
+            {
+                var (column, definition) = Columns[i];
+                if (Prepare(raw[i], column) is not { } text)
+                {
+                    continue;
+                }
+
+                switch (column.Target)
+                {
+                    case ImportTarget.Identity:
+                        identityGiven = true;
+                        var kind = column.Identity!.Value;
+                        if (!ContactIdentityNormalizer.TryNormalize(kind, text, region, out var value))
+                        {
+                            var (code, what) = kind == IdentityKind.Phone
+                                ? ("invalid-phone", $"is not a valid phone number (default region {region})")
+                                : ("invalid-email", "is not an e-mail address");
+                            Flag(column.Column, text, code, $"Row {row}, column '{column.Column}': '{text}' {what}; the row is kept without it.", IdentityNames.Of(kind));
+                        }
+                        else if (kind == IdentityKind.Phone)
+                        {
+                            AddDistinct(_phones, phoneColumns, value, column.Column);
+                        }
+                        else if (kind == IdentityKind.Email)
+                        {
+                            AddDistinct(_emails, emailColumns, value, column.Column);
+                        }
+                        else
+                        {
+                            _others[kind] = (value, column.Column);
+                        }
+
+                        break;
+                    case ImportTarget.Attribute:
+                        if (ContactAttributes.TryParse(definition!, text, out var parsed, out var error, column.ListSeparator))
+                        {
+                            _attributes.Add((Columns[i], parsed));
+                        }
+                        else
+                        {
+                            Flag(column.Column, text, "invalid-attribute", $"Row {row}, column '{column.Column}': {error.Message}", "attributes." + definition!.Name);
+                        }
+
+                        break;
+                    case ImportTarget.Name:
+                        name = (text, column.Merge);
+                        break;
+                    case ImportTarget.Owner:
+                        ownerId = (text, column.Merge);
+                        break;
+                    case ImportTarget.TimeZone:
+                        if (DateTimeZoneProviders.Tzdb.GetZoneOrNull(text) is null)
+                        {
+                            Flag(column.Column, text, "invalid-time-zone", $"Row {row}, column '{column.Column}': '{text}' is not an IANA time zone id known to tzdb.", "timeZoneId");
+                        }
+                        else
+                        {
+                            zone = (text, column.Merge);
+                        }
+
+                        break;
+                }
+            }
+
+            if (_phones.Count + _emails.Count + _others.Count == 0 && !identityGiven)
+            {
+                var identityColumns = string.Join(", ", Columns.Where(c => c.Mapping.Target == ImportTarget.Identity).Select(c => c.Mapping.Column));
+                Reject(row, identityColumns, string.Empty, "no-identity", $"Row {row} has no value in any identity column ({identityColumns}); a contact cannot be found again without one.");
+                return;
+            }
+
+            var baseFlags = _rowFlags.Count;
+            for (var attempt = 1; ; attempt++)
+            {
+                _rowFlags.RemoveRange(baseFlags, _rowFlags.Count - baseFlags);
+                var (target, conflicts) = await FindAsync(row, phoneColumns, emailColumns, cancellationToken).ConfigureAwait(false);
+                var now = owner._clock.GetCurrentInstant();
+                try
+                {
+                    Contact stored;
+                    var created = target is null;
+                    if (target is null)
+                    {
+                        var contact = Build(row, now, conflicts, name, ownerId, zone);
+                        stored = await owner._store.AddAsync(contact, cancellationToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        var merged = Merge(row, now, target, conflicts, name, ownerId, zone);
+                        stored = await owner._store.UpdateAsync(merged, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    _read++;
+                    if (created)
+                    {
+                        _contactsCreated++;
+                    }
+
+                    if (_rowFlags.Count > 0)
+                    {
+                        _flagged++;
+                        foreach (var f in _rowFlags)
+                        {
+                            AddIssue(new ImportIssue(row, f.Column, f.Value, f.Code, f.Reason, ImportIssueKind.Flag));
+                        }
+                    }
+                    else if (created)
+                    {
+                        _created++;
+                    }
+                    else
+                    {
+                        _merged++;
+                    }
+
+                    Report();
+                    await owner._notifier.ChangedAsync(target, stored, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+                catch (Exception ex) when (ex is ConcurrencyException or DuplicateEntityException && attempt < MaxAttempts)
+                {
+                    // Another writer changed the contact or took one of the identities meanwhile: look again.
+                }
+            }
+        }
+
+        public ImportReport Finish()
+        {
+            progress?.Report(Current);
+            return new ImportReport
+            {
+                RowsRead = _read,
+                Created = _created,
+                Merged = _merged,
+                Flagged = _flagged,
+                Rejected = _rejected,
+                ContactsCreated = _contactsCreated,
+                Issues = [.. _issues],
+                IssuesOmitted = _omitted,
+                Elapsed = owner._clock.GetCurrentInstant() - _started,
+            };
+        }
+
+        private ImportProgress Current => new(_read, _created, _merged, _flagged, _rejected);
+
+        private static string? Prepare(string? raw, ColumnMapping column)
+        {
+            var text = raw ?? string.Empty;
+            if (column.Transforms.HasFlag(ValueTransforms.Trim))
+            {
+                text = text.Trim();
+            }
+
+            if (column.Transforms.HasFlag(ValueTransforms.Lower))
+            {
+                text = text.ToLowerInvariant();
+            }
+            else if (column.Transforms.HasFlag(ValueTransforms.Upper))
+            {
+                text = text.ToUpperInvariant();
+            }
+
+            if (column.ValueMap.TryGetValue(text, out var mapped))
+            {
+                text = mapped;
+            }
+
+            if (string.IsNullOrWhiteSpace(text))
+            {
+                text = column.Default;
+            }
+
+            return string.IsNullOrWhiteSpace(text) ? null : text;
+        }
+
+        private static void AddDistinct(List<string> values, Dictionary<string, string> columnsOf, string value, string column)
+        {
+            if (!values.Contains(value))
+            {
+                values.Add(value);
+                columnsOf[value] = column;
+            }
+        }
+
+        private void Report()
+        {
+            if (progress is not null && _read % mapping.ProgressInterval == 0)
+            {
+                progress.Report(Current);
+            }
+        }
+
+        private void AddIssue(ImportIssue issue)
+        {
+            if (_issues.Count < mapping.MaxIssues)
+            {
+                _issues.Add(issue);
+            }
+            else
+            {
+                _omitted++;
+            }
+        }
+
+        private void Flag(string column, string value, string code, string reason, string field) => _rowFlags.Add((column, value, code, reason, field));
+
+        /// <summary>Finds the contact the row belongs to; identities that belong to another contact are conflicts.</summary>
+        private async Task<(Contact? Target, HashSet<(IdentityKind, string)> Conflicts)> FindAsync(
+            long row, Dictionary<string, string> phoneColumns, Dictionary<string, string> emailColumns, CancellationToken cancellationToken)
+        {
+            Contact? target = null;
+            var conflicts = new HashSet<(IdentityKind, string)>();
+            foreach (var kind in IdentityNames.All)
+            {
+                foreach (var (value, column) in Values(kind))
+                {
+                    var found = await owner._store.FindAsync(kind, value, cancellationToken).ConfigureAwait(false);
+                    if (found is null)
+                    {
+                        continue;
+                    }
+
+                    if (target is null)
+                    {
+                        target = found;
+                    }
+                    else if (found.Id != target.Id)
+                    {
+                        conflicts.Add((kind, value));
+                        Flag(column, value, "identity-conflict", $"Row {row}, column '{column}': {IdentityNames.Of(kind)} '{value}' belongs to another contact ({found.Id}); the row was merged into {target.Id} without it.", IdentityNames.Of(kind));
+                    }
+                }
+            }
+
+            return (target, conflicts);
+
+            IEnumerable<(string Value, string Column)> Values(IdentityKind kind) => kind switch
+            {
+                IdentityKind.Phone => _phones.Select(p => (p, phoneColumns[p])),
+                IdentityKind.Email => _emails.Select(e => (e, emailColumns[e])),
+                _ => _others.TryGetValue(kind, out var v) ? [v] : [],
+            };
+        }
+
+        private Contact Build(long row, Instant now, HashSet<(IdentityKind, string)> conflicts, (string Value, MergePolicy Merge)? name, (string Value, MergePolicy Merge)? ownerId, (string Value, MergePolicy Merge)? zone)
+        {
+            var contact = new Contact { Id = ContactId.New(), CreatedAt = now, Name = name?.Value, OwnerId = ownerId?.Value, TimeZoneId = zone?.Value };
+            return Merge(row, now, contact, conflicts, null, null, null);
+        }
+
+        private Contact Merge(long row, Instant now, Contact contact, HashSet<(IdentityKind, string)> conflicts, (string Value, MergePolicy Merge)? name, (string Value, MergePolicy Merge)? ownerId, (string Value, MergePolicy Merge)? zone)
+        {
+            var identities = contact.Identities;
+            var phones = new List<string>(identities.AdditionalPhones);
+            var emails = new List<string>(identities.AdditionalEmails);
+            foreach (var phone in _phones.Where(p => !conflicts.Contains((IdentityKind.Phone, p)) && !IdentityNames.Holds(identities, IdentityKind.Phone, p)))
+            {
+                if (identities.Phone is null)
+                {
+                    identities = identities with { Phone = phone };
+                }
+                else if (!phones.Contains(phone))
+                {
+                    phones.Add(phone);
+                }
+            }
+
+            foreach (var email in _emails.Where(e => !conflicts.Contains((IdentityKind.Email, e)) && !IdentityNames.Holds(identities, IdentityKind.Email, e)))
+            {
+                if (identities.Email is null)
+                {
+                    identities = identities with { Email = email };
+                }
+                else if (!emails.Contains(email))
+                {
+                    emails.Add(email);
+                }
+            }
+
+            identities = identities with { AdditionalPhones = [.. phones], AdditionalEmails = [.. emails] };
+            foreach (var (kind, (value, column)) in _others)
+            {
+                if (conflicts.Contains((kind, value)))
+                {
+                    continue;
+                }
+
+                var existing = IdentityNames.Get(identities, kind);
+                if (existing is null)
+                {
+                    identities = IdentityNames.Set(identities, kind, value);
+                }
+                else if (existing != value)
+                {
+                    Flag(column, value, "identity-conflict", $"Row {row}, column '{column}': the contact already has {IdentityNames.Of(kind)} '{existing}'; '{value}' was not stored.", IdentityNames.Of(kind));
+                }
+            }
+
+            var attributes = new Dictionary<string, FieldValue>(contact.Attributes, StringComparer.Ordinal);
+            foreach (var (column, value) in _attributes)
+            {
+                var attribute = column.Definition!;
+                attributes.TryGetValue(attribute.Name, out var current);
+                var empty = ContactAttributes.IsEmpty(current) || (current is not null && owner._defaults.TryGetValue(attribute.Name, out var d) && Same(d, current));
+                switch (column.Mapping.Merge)
+                {
+                    case MergePolicy.KeepExisting when !empty:
+                        break;
+                    case MergePolicy.Union when attribute.Type == AttributeType.StringList && !empty && current is ChoicesValue list && value is ChoicesValue items:
+                        attributes[attribute.Name] = new ChoicesValue([.. list.Values, .. items.Values.Where(v => !list.Values.Contains(v))]);
+                        break;
+                    default:
+                        attributes[attribute.Name] = value;
+                        break;
+                }
+            }
+
+            if (mapping.ApplyAttributeDefaults)
+            {
+                foreach (var (attribute, value) in owner._defaults)
+                {
+                    attributes.TryAdd(attribute, value);
+                }
+            }
+
+            var flags = contact.QualityFlags;
+            if (_rowFlags.Count > 0)
+            {
+                var source = $"{mapping.Source} row {row}";
+                flags = [.. flags, .. _rowFlags.Select(f => new DataQualityFlag(f.Field, f.Value, f.Code, f.Reason, now, source))];
+            }
+
+            return contact with
+            {
+                Identities = identities,
+                Attributes = attributes,
+                QualityFlags = flags,
+                Name = Pick(contact.Name, name),
+                OwnerId = Pick(contact.OwnerId, ownerId),
+                TimeZoneId = Pick(contact.TimeZoneId, zone),
+            };
+        }
+
+        private static string? Pick(string? current, (string Value, MergePolicy Merge)? incoming) =>
+            incoming is not { } i ? current
+            : i.Merge == MergePolicy.KeepExisting && !string.IsNullOrWhiteSpace(current) ? current
+            : i.Value;
+
+        private static bool Same(FieldValue a, FieldValue b) => (a, b) switch
+        {
+            (ChoicesValue x, ChoicesValue y) => x.Values.SequenceEqual(y.Values),
+            _ => a.Equals(b),
+        };
+    }
+}
