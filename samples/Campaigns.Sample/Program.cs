@@ -14,9 +14,11 @@ var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
 });
 builder.Services.AddCampaigns(builder.Configuration.GetSection("Campaigns"));
 builder.Services.AddSingleton<SampleRun>();
+builder.Services.AddSingleton<ContactsDemo>();
 
 using var host = builder.Build();
 await host.StartAsync();
 var exitCode = await host.Services.GetRequiredService<SampleRun>().RunAsync(quick ? 8 : 40, Console.Out);
+await host.Services.GetRequiredService<ContactsDemo>().RunAsync(quick ? 20 : 2_000, Console.Out);
 await host.StopAsync();
 return exitCode;
