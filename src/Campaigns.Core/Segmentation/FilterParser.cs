@@ -204,7 +204,7 @@ public static class FilterParser
                     "consent" => ParseSingle(s => new ConsentFilter(s), "channel", "a channel"),
                     "in_segment" => ParseSingle(s => new SegmentFilter(s), "segmentId", "a segment id"),
                     "count" or "visited" or "did" or "never" => ParseBehaviour(word),
-                    _ => throw Error(FilterErrorCodes.UnexpectedToken, token, $"unknown function '{token.Text}'" + FilterText.DidYouMean(token.Text, Functions) + "; expected one of " + string.Join(", ", Functions), string.Join(", ", Functions)),
+                    _ => throw Error(FilterErrorCodes.UnexpectedToken, token, $"unknown function '{token.Text}'" + (FilterText.Suggest(token.Text, Functions) is { } function ? $"; did you mean '{function}'?" : "; expected one of " + string.Join(", ", Functions)), string.Join(", ", Functions)),
                 };
             }
 

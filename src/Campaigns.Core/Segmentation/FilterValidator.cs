@@ -302,7 +302,7 @@ public static class FilterValidator
                 }
                 else if (definition.Type == AttributeType.Enum && definition.AllowedValues.Count > 0 && !definition.AllowedValues.Contains(TextOf(value), StringComparer.Ordinal))
                 {
-                    Report(filter, path, member, FilterErrorCodes.BadValue, $"'{TextOf(value)}' is not a value of '{filter.Field}'" + FilterText.DidYouMean(TextOf(value), definition.AllowedValues), "'" + TextOf(value) + "'", "one of " + string.Join(", ", definition.AllowedValues));
+                    Report(filter, path, member, FilterErrorCodes.BadValue, $"'{TextOf(value)}' is not a value of '{filter.Field}'" + (FilterText.Suggest(TextOf(value), definition.AllowedValues) is { } close ? $"; did you mean '{close}'?" : "; expected one of " + string.Join(", ", definition.AllowedValues)), "'" + TextOf(value) + "'", "one of " + string.Join(", ", definition.AllowedValues));
                 }
             }
 
@@ -566,7 +566,7 @@ public static class FilterValidator
 
             if (context.Segments?.Find(filter.SegmentId) is not { } definition)
             {
-                Report(filter, path, "segmentId", FilterErrorCodes.UnknownSegment, $"unknown segment '{filter.SegmentId}'", "'" + filter.SegmentId + "'", "the id of a defined segment");
+                Report(filter, path, "segmentId", FilterErrorCodes.UnknownSegment, $"unknown segment '{filter.SegmentId}'; expected the id of a defined segment", "'" + filter.SegmentId + "'", "the id of a defined segment");
                 return;
             }
 
