@@ -54,6 +54,9 @@ public static class FilterErrorCodes
     /// <summary>A required part of a node is missing or blank (JSON form).</summary>
     public const string Missing = "missing";
 
+    /// <summary>Text that nests parentheses and <c>not</c> more than 25 levels deep.</summary>
+    public const string TooDeep = "too-deep";
+
     /// <summary>JSON that is not well formed or does not have the shape of a filter.</summary>
     public const string InvalidJson = "invalid-json";
 }

@@ -59,8 +59,13 @@ public static class FilterParser
         }
     }
 
+    /// <summary>The deepest nesting of parentheses and <c>not</c>s the text form accepts (so the JSON form stays within System.Text.Json's default depth of 64).</summary>
+    internal const int MaxDepth = 25;
+
     private sealed class Parser(string text, FilterContext context)
     {
+        private int depth;
+
         private readonly List<Token> tokens = FilterLexer.Tokenize(text);
         private readonly Dictionary<Filter, Dictionary<string, (int Offset, int Length)>> spans = new(ReferenceEqualityComparer.Instance);
         private int position;
@@ -158,8 +163,11 @@ public static class FilterParser
         {
             if (Peek.IsKeyword("not"))
             {
+                Enter();
                 var start = Take().Offset;
-                return Span(new NotFilter(ParseUnary()), start);
+                var negated = Span(new NotFilter(ParseUnary()), start);
+                depth--;
+                return negated;
             }
 
             return ParsePrimary();
@@ -172,6 +180,7 @@ public static class FilterParser
             {
                 case TokenKind.LeftParen:
                     {
+                        Enter();
                         position++;
                         var inner = ParseOr();
                         if (Peek.Kind != TokenKind.RightParen)
@@ -181,6 +190,7 @@ public static class FilterParser
                         }
 
                         position++;
+                        depth--;
                         return inner;
                     }
 
@@ -793,6 +803,14 @@ public static class FilterParser
 
             var node = Span(create(values), nameToken.Offset);
             return negate ? Span(new NotFilter(node), nameToken.Offset) : node;
+        }
+
+        private void Enter()
+        {
+            if (++depth > MaxDepth)
+            {
+                throw Error(FilterErrorCodes.TooDeep, Peek, $"the filter nests more than {MaxDepth} levels of parentheses and 'not'", $"at most {MaxDepth} levels");
+            }
         }
 
         private Token Take() => tokens[position++];

@@ -198,4 +198,17 @@ public class FilterErrorTests
 
         Assert.Equal(["1:18: unknown tag 'chruned'; did you mean 'churned'?", "1:47: unknown tag group 'campaign'"], e.Errors.Select(x => x.ToString()));
     }
+
+    [Fact]
+    public void Nesting_is_limited_so_hostile_text_cannot_exhaust_the_stack()
+    {
+        var ok = new string('(', 25) + "consent(sms)" + new string(')', 25);
+        Assert.Equal("consent(sms)", FilterPrinter.Print(Parse(ok)));
+        var deepest = Parse(string.Concat(Enumerable.Repeat("consent(sms) or (has_tag(a) and (", 12)) + "not consent(sms)" + new string(')', 24));
+        Assert.Equal(FilterJson.Serialize(deepest), FilterJson.Serialize(FilterJson.Parse(FilterJson.Serialize(deepest), Context)));
+        Assert.Equal(FilterErrorCodes.TooDeep, Assert.Throws<FilterException>(() => Parse(new string('(', 100_000) + "consent(sms)")).Error.Code);
+        Assert.Equal(
+            "1:101: the filter nests more than 25 levels of parentheses and 'not'",
+            Assert.Throws<FilterException>(() => Parse(string.Concat(Enumerable.Repeat("not ", 26)) + "consent(sms)")).Error.ToString());
+    }
 }
