@@ -177,10 +177,10 @@ public enum ScoreKind
 }
 
 /// <summary>Compares a score: <c>score &gt;= 20</c>, <c>fit_score between 10 and 30</c>. A contact without scores has 0.</summary>
-/// <param name="Kind">Which score.</param>
+/// <param name="Kind">Which score. In JSON it is the <c>score</c> property, because <c>kind</c> is the node discriminator.</param>
 /// <param name="Operator">A numeric comparison (Equal … GreaterOrEqual, Between).</param>
 /// <param name="Values">The values: one, or two for Between.</param>
-public sealed record ScoreFilter(ScoreKind Kind, CompareOperator Operator, IReadOnlyList<decimal> Values) : Filter;
+public sealed record ScoreFilter([property: JsonPropertyName("score")] ScoreKind Kind, CompareOperator Operator, IReadOnlyList<decimal> Values) : Filter;
 
 /// <summary><c>grade in (A, B)</c>: the contact's fit grade is one of these.</summary>
 /// <param name="Grades">The grades.</param>
