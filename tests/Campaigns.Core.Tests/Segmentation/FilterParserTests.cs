@@ -133,6 +133,15 @@ public class FilterParserTests
     }
 
     [Fact]
+    public void The_json_discriminator_may_follow_other_members()
+    {
+        var read = FilterJson.Parse("""{"match":"any","tags":["vip"],"kind":"tags"}""", Context);
+
+        Assert.Equal(new TagFilter(TagMatch.Any, ["vip"]).Match, Assert.IsType<TagFilter>(read).Match);
+        Assert.Equal("""{"kind":"tags","match":"any","tags":["vip"]}""", FilterJson.Serialize(read));
+    }
+
+    [Fact]
     public void The_issue_example_parses()
     {
         var filter = Parse("industry = \"manufacturing\" and region in (\"east\", \"north\") and visited(\"product\") >= 2 within 7d and budget between 10 and 50 and not has_tag(\"churned\")");
