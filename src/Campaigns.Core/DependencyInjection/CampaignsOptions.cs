@@ -17,4 +17,7 @@ public sealed class CampaignsOptions
 
     /// <summary>Paths of catalogue JSON documents loaded after the built-in one; later documents override earlier ones by id.</summary>
     public IList<string> CatalogueFiles { get; } = [];
+
+    /// <summary>Settings of the delivery pipeline (section <c>Campaigns:Delivery</c>).</summary>
+    public Delivery.DeliveryOptions Delivery { get; set; } = new();
 }

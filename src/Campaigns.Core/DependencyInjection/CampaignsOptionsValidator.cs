@@ -28,6 +28,7 @@ internal sealed class CampaignsOptionsValidator : IValidateOptions<CampaignsOpti
             }
         }
 
+        failures.AddRange(Delivery.DeliveryOptionsValidator.Validate(options.Delivery));
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

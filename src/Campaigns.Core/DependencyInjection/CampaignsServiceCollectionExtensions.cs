@@ -70,6 +70,12 @@ public static class CampaignsServiceCollectionExtensions
         services.TryAddSingleton<ICampaignService, CampaignService>();
         services.TryAddSingleton<IParticipantStore, InMemoryParticipantStore>();
         services.TryAddSingleton<IParticipantService, ParticipantService>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IIdempotencyStore, InMemoryIdempotencyStore>();
+        services.TryAddSingleton<IFrequencyCapStore, InMemoryFrequencyCapStore>();
+        services.TryAddSingleton<IDoNotContactList, InMemoryDoNotContactList>();
+        services.TryAddSingleton<IExecutionRecords, InMemoryExecutionRecords>();
+        services.TryAddSingleton<IDeliveryPipeline, DeliveryPipeline>();
         return new CampaignsBuilder(services);
     }
 
