@@ -142,7 +142,7 @@ public sealed class FrequencyCapOptions
     /// <summary>The most sends in the window (at least 1).</summary>
     public int Limit { get; set; } = 1;
 
-    /// <summary>A rolling window (e.g. 24:00:00): sends in the last <see cref="Window"/> count. Give this or <see cref="PerCalendarDay"/>.</summary>
+    /// <summary>A rolling window (e.g. <c>1.00:00:00</c> for 24 h; note that <c>24:00:00</c> parses as 24 days): sends in the last <see cref="Window"/> count. Give this or <see cref="PerCalendarDay"/>.</summary>
     public TimeSpan? Window { get; set; }
 
     /// <summary>Count sends since local midnight of the current day in the contact's time zone.</summary>
@@ -206,7 +206,7 @@ internal static class DeliveryOptionsValidator
 
             if (cap.Window.HasValue == cap.PerCalendarDay)
             {
-                failures.Add($"{key}: give either Window (e.g. 24:00:00) or PerCalendarDay: true.");
+                failures.Add($"{key}: give either Window (e.g. 1.00:00:00 for 24 h) or PerCalendarDay: true.");
             }
             else if (cap.Window <= TimeSpan.Zero)
             {

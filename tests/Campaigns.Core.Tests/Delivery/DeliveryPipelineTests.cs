@@ -5,6 +5,7 @@ using Campaigns.Delivery;
 using Campaigns.Testing;
 using FsCheck;
 using FsCheck.Fluent;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -249,6 +250,34 @@ public class DeliveryGateTests
         Assert.Contains("Campaigns:Delivery:Sms:MaxSegments: 0 is not a segment count", ex.Message, StringComparison.Ordinal);
         Assert.Contains("Campaigns:Delivery:FrequencyCaps:0: give either Window", ex.Message, StringComparison.Ordinal);
         Assert.Contains("Campaigns:Delivery:Channels:sms:Window: '9h' is not a time of day", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Options_bind_from_configuration()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Campaigns:Delivery:Sms:Signature"] = "【示例科技】",
+            ["Campaigns:Delivery:Sms:MaxSegments"] = "2",
+            ["Campaigns:Delivery:BannedWords:0"] = "顶级",
+            ["Campaigns:Delivery:FrequencyCaps:0:Channel"] = "sms",
+            ["Campaigns:Delivery:FrequencyCaps:0:Window"] = "1.00:00:00",
+            ["Campaigns:Delivery:Channels:email:Window:Days:0"] = "Monday",
+            ["Campaigns:Delivery:Channels:email:Window:Opens"] = "09:00",
+            ["Campaigns:Delivery:Channels:email:Window:Closes"] = "18:00",
+            ["Campaigns:Delivery:Channels:sms:FailoverTo"] = "sms-backup",
+            ["Campaigns:Delivery:Channels:sms:Resilience:MaxRetryAttempts"] = "5",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddCampaigns(configuration.GetSection("Campaigns"));
+        using var sp = services.BuildServiceProvider();
+        var o = sp.GetRequiredService<IOptions<CampaignsOptions>>().Value.Delivery;
+        Assert.Equal(("【示例科技】", 2, "顶级"), (o.Sms.Signature, o.Sms.MaxSegments, Assert.Single(o.BannedWords!)));
+        Assert.Equal(TimeSpan.FromHours(24), Assert.Single(o.FrequencyCaps).Window);
+        var window = o.ForChannel("email").Window!.ToSendWindow();
+        Assert.Equal([IsoDayOfWeek.Monday], window.Days);
+        Assert.Equal((new LocalTime(9, 0), new LocalTime(18, 0)), (window.Opens!.Value, window.Closes!.Value));
+        Assert.Equal(("sms-backup", 5), (o.ForChannel("sms").FailoverTo, o.ForChannel("sms").Resilience.MaxRetryAttempts));
     }
 
     [Fact]
