@@ -22,4 +22,7 @@ public sealed class CampaignsOptions
 
     /// <summary>Settings of contacts, events and import (section <c>Campaigns:Contacts</c>).</summary>
     public ContactsOptions Contacts { get; } = new();
+
+    /// <summary>Settings of the delivery pipeline (section <c>Campaigns:Delivery</c>).</summary>
+    public Delivery.DeliveryOptions Delivery { get; set; } = new();
 }

@@ -77,6 +77,12 @@ public static class CampaignsServiceCollectionExtensions
         services.TryAddSingleton<IContactService, ContactService>();
         services.TryAddSingleton<IContactEvents, ContactEvents>();
         services.TryAddSingleton<IContactImporter, ContactImporter>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IIdempotencyStore, InMemoryIdempotencyStore>();
+        services.TryAddSingleton<IFrequencyCapStore, InMemoryFrequencyCapStore>();
+        services.TryAddSingleton<IDoNotContactList, InMemoryDoNotContactList>();
+        services.TryAddSingleton<IExecutionRecords, InMemoryExecutionRecords>();
+        services.TryAddSingleton<IDeliveryPipeline, DeliveryPipeline>();
         return new CampaignsBuilder(services);
     }
 

@@ -1,0 +1,161 @@
+using System.Collections.Concurrent;
+using System.Runtime.ExceptionServices;
+using System.Threading.RateLimiting;
+using Campaigns.Channels;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.RateLimiting;
+using Polly.Retry;
+using Polly.Timeout;
+
+namespace Campaigns.Delivery;
+
+/// <summary>What the channel sender did: the result, the channel that produced it, whether it failed over.</summary>
+internal readonly record struct SendAttempt(DeliveryResult Result, string Channel, bool FailedOver);
+
+/// <summary>
+/// Sends through a channel's Polly v8 pipeline (retry on retryable results honouring Retry-After → circuit breaker →
+/// rate limiter → per-attempt timeout), built once per channel instance from its options, and fails over to the
+/// channel's secondary when the circuit is open or the result is a provider error. Thread-safe.
+/// </summary>
+internal sealed class ChannelSender(IChannelRegistry registry, DeliveryOptions options, TimeProvider timeProvider) : IDisposable
+{
+    private readonly ConcurrentDictionary<string, Lazy<ResiliencePipeline<DeliveryResult>>> _pipelines = new(StringComparer.Ordinal);
+    private readonly ConcurrentBag<RateLimiter> _limiters = [];
+
+    public async ValueTask<SendAttempt> SendAsync(string channelName, ChannelMessage message, CancellationToken cancellationToken)
+    {
+        var (result, exception) = await SendOnceAsync(channelName, message, cancellationToken).ConfigureAwait(false);
+        var secondary = options.ForChannel(channelName).FailoverTo;
+        var failOver = exception is BrokenCircuitException || result.FailureReason == DeliveryFailureReason.ProviderError && !result.IsAccepted;
+        if (secondary is not null && failOver)
+        {
+            var (second, _) = await SendOnceAsync(secondary, message, cancellationToken).ConfigureAwait(false);
+            return new SendAttempt(second, secondary, true);
+        }
+
+        return new SendAttempt(result, channelName, false);
+    }
+
+    private async ValueTask<(DeliveryResult Result, Exception? Exception)> SendOnceAsync(string channelName, ChannelMessage message, CancellationToken cancellationToken)
+    {
+        var channel = registry.GetChannel(channelName);
+        var pipeline = _pipelines.GetOrAdd(channelName, n => new Lazy<ResiliencePipeline<DeliveryResult>>(() => Build(n))).Value;
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        try
+        {
+            var outcome = await pipeline.ExecuteOutcomeAsync(
+                static async (ctx, state) =>
+                {
+                    try
+                    {
+                        return Outcome.FromResult(await state.channel.SendAsync(state.message, ctx.CancellationToken).ConfigureAwait(false));
+                    }
+#pragma warning disable CA1031 // Every exception becomes an outcome so the strategies (timeout) can see it; rethrown below.
+                    catch (Exception e)
+#pragma warning restore CA1031
+                    {
+                        return Outcome.FromException<DeliveryResult>(e);
+                    }
+                },
+                context,
+                (channel, message)).ConfigureAwait(false);
+
+            return outcome.Exception switch
+            {
+                null => (outcome.Result, null),
+                OperationCanceledException when cancellationToken.IsCancellationRequested => Rethrow(outcome.Exception),
+                TimeoutRejectedException e => (DeliveryResult.Failed(DeliveryFailureReason.Timeout, true, $"no answer within {e.Timeout}"), e),
+                RateLimiterRejectedException e => (DeliveryResult.RateLimited(e.RetryAfter is { } r ? NodaTime.Duration.FromTimeSpan(r) : null, "the channel's rate limit is reached"), e),
+                BrokenCircuitException e => (DeliveryResult.Failed(DeliveryFailureReason.ProviderError, true, $"the circuit of '{channelName}' is open"), e),
+                _ => Rethrow(outcome.Exception),
+            };
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    private static (DeliveryResult, Exception?) Rethrow(Exception e)
+    {
+        ExceptionDispatchInfo.Capture(e).Throw();
+        return default;
+    }
+
+    private ResiliencePipeline<DeliveryResult> Build(string channelName)
+    {
+        var r = options.ForChannel(channelName).Resilience;
+        var builder = new ResiliencePipelineBuilder<DeliveryResult> { Name = "Campaigns.Delivery." + channelName, TimeProvider = timeProvider };
+        if (r.MaxRetryAttempts > 0)
+        {
+            var maxDelay = r.RetryMaxDelay;
+            builder.AddRetry(new RetryStrategyOptions<DeliveryResult>
+            {
+                MaxRetryAttempts = r.MaxRetryAttempts,
+                Delay = r.RetryBaseDelay,
+                MaxDelay = maxDelay,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = r.UseJitter,
+                ShouldHandle = static args => new ValueTask<bool>(args.Outcome.Exception switch
+                {
+                    null => args.Outcome.Result is { IsAccepted: false, IsRetryable: true },
+                    TimeoutRejectedException or RateLimiterRejectedException => true,
+                    _ => false,
+                }),
+                DelayGenerator = args =>
+                {
+                    TimeSpan? after = args.Outcome.Result.RetryAfter?.ToTimeSpan()
+                        ?? (args.Outcome.Exception as RateLimiterRejectedException)?.RetryAfter;
+                    return new ValueTask<TimeSpan?>(after is { } a ? (a > maxDelay ? maxDelay : a) : null);
+                },
+            });
+        }
+
+        if (r.CircuitBreakerEnabled)
+        {
+            builder.AddCircuitBreaker(new CircuitBreakerStrategyOptions<DeliveryResult>
+            {
+                FailureRatio = r.FailureRatio,
+                MinimumThroughput = r.MinimumThroughput,
+                SamplingDuration = r.SamplingDuration,
+                BreakDuration = r.BreakDuration,
+                ShouldHandle = static args => new ValueTask<bool>(args.Outcome.Exception switch
+                {
+                    null => args.Outcome.Result is { IsAccepted: false, FailureReason: DeliveryFailureReason.ProviderError or DeliveryFailureReason.Timeout },
+                    TimeoutRejectedException => true,
+                    _ => false,
+                }),
+            });
+        }
+
+        if (r.PermitsPerSecond is { } permits)
+        {
+            var limiter = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = permits,
+                TokensPerPeriod = permits,
+                ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                QueueLimit = 0,
+                AutoReplenishment = true,
+            });
+            _limiters.Add(limiter);
+            builder.AddRateLimiter(limiter);
+        }
+
+        if (r.AttemptTimeout > TimeSpan.Zero)
+        {
+            builder.AddTimeout(r.AttemptTimeout);
+        }
+
+        return builder.Build();
+    }
+
+    public void Dispose()
+    {
+        foreach (var limiter in _limiters)
+        {
+            limiter.Dispose();
+        }
+    }
+}

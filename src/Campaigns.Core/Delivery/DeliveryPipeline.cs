@@ -1,0 +1,303 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Campaigns.Channels;
+using Campaigns.Contacts;
+using Campaigns.Scheduling;
+using Microsoft.Extensions.Options;
+using NodaTime;
+
+namespace Campaigns.Delivery;
+
+/// <summary>The delivery pipeline (see <see cref="IDeliveryPipeline"/>). Thread-safe; one per host.</summary>
+internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
+{
+    private readonly IChannelRegistry _registry;
+    private readonly IClock _clock;
+    private readonly TimeProvider _timeProvider;
+    private readonly IIdempotencyStore _idempotency;
+    private readonly IFrequencyCapStore _caps;
+    private readonly IDoNotContactList _doNotContact;
+    private readonly IExecutionRecords _records;
+    private readonly IDeliveryAlertObserver[] _observers;
+    private readonly DeliveryOptions _options;
+    private readonly DateTimeZone _defaultZone;
+    private readonly ContentChecker _checker;
+    private readonly ChannelSender _sender;
+    private readonly Duration _lease;
+    private readonly ConcurrentDictionary<string, SendWindow?> _windows = new(StringComparer.Ordinal);
+
+    public DeliveryPipeline(
+        IChannelRegistry registry,
+        IClock clock,
+        TimeProvider timeProvider,
+        IIdempotencyStore idempotency,
+        IFrequencyCapStore caps,
+        IDoNotContactList doNotContact,
+        IExecutionRecords records,
+        IEnumerable<IDeliveryAlertObserver> observers,
+        IOptions<CampaignsOptions> options)
+    {
+        _registry = registry;
+        _clock = clock;
+        _timeProvider = timeProvider;
+        _idempotency = idempotency;
+        _caps = caps;
+        _doNotContact = doNotContact;
+        _records = records;
+        _observers = [.. observers];
+        _options = options.Value.Delivery;
+        _defaultZone = LocalTimeResolution.GetZone(options.Value.DefaultTimeZone, "Campaigns:DefaultTimeZone");
+        _checker = new ContentChecker(_options);
+        _sender = new ChannelSender(registry, _options, timeProvider);
+        _lease = Duration.FromTimeSpan(_options.IdempotencyLease);
+    }
+
+    public async ValueTask<DeliveryOutcome> DeliverAsync(DeliveryRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentException.ThrowIfNullOrWhiteSpace(request.IdempotencyKey, nameof(request));
+        using var activity = DeliveryTelemetry.Source.StartActivity("deliver");
+        activity?.SetTag("campaigns.channel", request.Channel);
+        activity?.SetTag("campaigns.idempotency_key", request.IdempotencyKey);
+
+        var now = _clock.GetCurrentInstant();
+        var claim = await _idempotency.TryClaimAsync(request.IdempotencyKey, now, _lease, cancellationToken).ConfigureAwait(false);
+        if (claim.Status == IdempotencyClaimStatus.Completed)
+        {
+            activity?.SetTag("campaigns.delivery.status", "replay");
+            return claim.Outcome! with { IsReplay = true };
+        }
+
+        if (claim.Status == IdempotencyClaimStatus.InProgress)
+        {
+            return new DeliveryOutcome { IdempotencyKey = request.IdempotencyKey, Status = DeliveryStatus.InProgress, Channel = request.Channel, At = now };
+        }
+
+        var complete = false;
+        DeliveryOutcome outcome;
+        double? seconds = null;
+        try
+        {
+            (outcome, seconds) = await RunAsync(request, now, cancellationToken).ConfigureAwait(false);
+            complete = outcome.Status switch
+            {
+                DeliveryStatus.Deferred or DeliveryStatus.Paused or DeliveryStatus.InProgress => false,
+                DeliveryStatus.Failed => outcome.Result is not { IsRetryable: true },
+                _ => true,
+            };
+            if (complete)
+            {
+                await _idempotency.CompleteAsync(request.IdempotencyKey, outcome, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            if (!complete)
+            {
+                await _idempotency.ReleaseAsync(request.IdempotencyKey, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+
+        activity?.SetTag("campaigns.delivery.status", outcome.Status.ToString());
+        DeliveryTelemetry.Record(outcome, seconds);
+        if (request.TaskId is { } taskId && outcome.Status != DeliveryStatus.Paused)
+        {
+            var record = await _records.RecordAsync(taskId, outcome, cancellationToken).ConfigureAwait(false);
+            await EvaluateAlertAsync(record, cancellationToken).ConfigureAwait(false);
+        }
+
+        return outcome;
+    }
+
+    private async ValueTask<(DeliveryOutcome Outcome, double? Seconds)> RunAsync(DeliveryRequest request, Instant now, CancellationToken cancellationToken)
+    {
+        var channelName = request.Channel;
+        var channel = _registry.GetChannel(channelName);
+        var channelOptions = _options.ForChannel(channelName);
+        var contact = request.Contact;
+        var contactId = contact.Id.ToString();
+        var decisions = new List<GateDecision>(6);
+
+        DeliveryOutcome Outcome(DeliveryStatus status) => new()
+        {
+            IdempotencyKey = request.IdempotencyKey,
+            Status = status,
+            Channel = channelName,
+            At = now,
+            Decisions = decisions,
+        };
+
+        DeliveryOutcome Suppress(GateCheck check, string detail)
+        {
+            decisions.Add(new GateDecision(check, false, detail));
+            return Outcome(DeliveryStatus.Suppressed) with { SuppressedBy = check };
+        }
+
+        if (request.TaskId is { } taskId && (await _records.GetAsync(taskId, cancellationToken).ConfigureAwait(false))?.IsPaused == true)
+        {
+            return (Outcome(DeliveryStatus.Paused), null);
+        }
+
+        // 1. Consent and do-not-contact.
+        var consentKey = channelOptions.ConsentKey ?? channelName;
+        if (!contact.Consents.TryGetValue(consentKey, out var consent))
+        {
+            return (Suppress(GateCheck.Consent, $"no consent for '{consentKey}' on record"), null);
+        }
+
+        if (!consent.Granted)
+        {
+            return (Suppress(GateCheck.Consent, $"consent for '{consentKey}' withdrawn at {consent.At} ({consent.Source})"), null);
+        }
+
+        decisions.Add(new GateDecision(GateCheck.Consent, true, $"consent for '{consentKey}' granted at {consent.At} ({consent.Source})"));
+        if (await _doNotContact.IsListedAsync(contactId, consentKey, cancellationToken).ConfigureAwait(false))
+        {
+            return (Suppress(GateCheck.DoNotContact, $"the contact is on the do-not-contact list for '{consentKey}'"), null);
+        }
+
+        decisions.Add(new GateDecision(GateCheck.DoNotContact, true, "not on the do-not-contact list"));
+
+        // 2. Frequency caps (acquired now; released if the message is not sent).
+        var zone = contact.TimeZoneId is { } zoneId ? DateTimeZoneProviders.Tzdb.GetZoneOrNull(zoneId) ?? _defaultZone : _defaultZone;
+        var windows = CapWindows(channelName, now, zone);
+        var capHeld = false;
+        if (windows.Count > 0)
+        {
+            var full = await _caps.TryAcquireAsync(contactId, channelName, now, windows, cancellationToken).ConfigureAwait(false);
+            if (full is { } w)
+            {
+                return (Suppress(GateCheck.FrequencyCap, $"at most {w.Limit} message(s) {(w.Channel is null ? "on all channels" : $"on '{w.Channel}'")} since {w.From}; the cap is reached"), null);
+            }
+
+            capHeld = true;
+            decisions.Add(new GateDecision(GateCheck.FrequencyCap, true, $"{windows.Count} cap(s) have room"));
+        }
+
+        var sent = false;
+        try
+        {
+            // 3. Send window and quiet hours in the contact's zone: defer, never drop.
+            var window = _windows.GetOrAdd(channelName, static (_, o) => o.Window?.ToSendWindow(), channelOptions);
+            if (window is not null)
+            {
+                var next = window.NextAllowed(now, zone);
+                if (next > now)
+                {
+                    decisions.Add(new GateDecision(GateCheck.SendWindow, false, $"outside the send window in {zone.Id}; next allowed {next.InZone(zone).LocalDateTime:uuuu-MM-dd HH:mm} local"));
+                    return (Outcome(DeliveryStatus.Deferred) with { DeferredUntil = next }, null);
+                }
+
+                decisions.Add(new GateDecision(GateCheck.SendWindow, true, $"inside the send window in {zone.Id}"));
+            }
+
+            // 4. Address.
+            var recipient = request.Recipient ?? Address(contact, channel.Capabilities.AddressKind);
+            if (string.IsNullOrWhiteSpace(recipient))
+            {
+                return (Suppress(GateCheck.Address, $"the contact has no {channel.Capabilities.AddressKind} address for '{channelName}'"), null);
+            }
+
+            // 5. Render and content rules.
+            var kind = channel.Capabilities.AddressKind switch
+            {
+                ChannelAddressKind.Phone => MessageKind.Sms,
+                ChannelAddressKind.Email => MessageKind.Email,
+                _ => MessageKind.Text,
+            };
+            List<string>? missing = null;
+            var content = request.Template.Render(request.Variables, missing = []);
+            var report = missing.Count > 0
+                ? new ContentReport([.. missing.Distinct(StringComparer.Ordinal).Select(m => new ContentIssue(ContentIssueCode.MissingVariable, ContentIssueSeverity.Error, "text", $"the variable {{{m}}} has no value or default") { Subject = m })])
+                : _checker.CheckRendered(content, kind);
+            if (!report.IsValid)
+            {
+                decisions.Add(new GateDecision(GateCheck.Content, false, report.ToString()));
+                return (Outcome(DeliveryStatus.Failed) with { Result = DeliveryResult.Failed(DeliveryFailureReason.ContentRejected, false, report.ToString()), Content = report }, null);
+            }
+
+            decisions.Add(new GateDecision(GateCheck.Content, true, report.Issues.Count == 0 ? "content passes the rules" : report.ToString()));
+            var message = new ChannelMessage(request.IdempotencyKey, recipient, kind == MessageKind.Sms ? _checker.WithSignature(content.Text) : content.Text)
+            {
+                ContactId = contactId,
+                CampaignId = request.CampaignId,
+                Subject = content.Subject,
+                HtmlBody = content.Html,
+                UnsubscribeUrl = request.UnsubscribeUrl,
+            };
+
+            // 6. Send through the channel's resilience pipeline (and its failover).
+            var started = _timeProvider.GetTimestamp();
+            var attempt = await _sender.SendAsync(channelName, message, cancellationToken).ConfigureAwait(false);
+            var seconds = _timeProvider.GetElapsedTime(started).TotalSeconds;
+            sent = attempt.Result.IsAccepted;
+            return (Outcome(sent ? DeliveryStatus.Sent : DeliveryStatus.Failed) with
+            {
+                Channel = attempt.Channel,
+                Result = attempt.Result,
+                FailedOver = attempt.FailedOver,
+                Content = report.Issues.Count == 0 ? null : report,
+            }, seconds);
+        }
+        finally
+        {
+            if (capHeld && !sent)
+            {
+                await _caps.ReleaseAsync(contactId, channelName, now, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private List<CapWindow> CapWindows(string channel, Instant now, DateTimeZone zone)
+    {
+        var caps = _options.FrequencyCaps;
+        var windows = new List<CapWindow>(caps.Count);
+        foreach (var cap in caps)
+        {
+            if (cap.Channel is not null && !string.Equals(cap.Channel, channel, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var from = cap.PerCalendarDay
+                ? zone.AtStartOfDay(now.InZone(zone).Date).ToInstant()
+                : now - Duration.FromTimeSpan(cap.Window ?? TimeSpan.Zero) + Duration.Epsilon;
+            windows.Add(new CapWindow(cap.Channel, from, cap.Limit));
+        }
+
+        return windows;
+    }
+
+    private static string? Address(Contact contact, ChannelAddressKind kind) => kind switch
+    {
+        ChannelAddressKind.Email => contact.Identities.Email,
+        ChannelAddressKind.Phone => contact.Identities.Phone,
+        ChannelAddressKind.WeChatOpenId => contact.Identities.WeChatOpenId,
+        ChannelAddressKind.WeComUserId => contact.Identities.WeComExternalUserId,
+        _ => null,
+    };
+
+    private async ValueTask EvaluateAlertAsync(ExecutionRecord record, CancellationToken cancellationToken)
+    {
+        var rule = _options.Alert;
+        if (record.AlertRaisedAt is not null || record.Sent + record.Failed < rule.MinimumSamples || record.FailureRate <= rule.FailureRateThreshold)
+        {
+            return;
+        }
+
+        var at = _clock.GetCurrentInstant();
+        if (!await _records.TryRaiseAlertAsync(record.TaskId, at, rule.PauseTask, cancellationToken).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var alert = new DeliveryAlert(record.TaskId, record.FailureRate, rule.FailureRateThreshold, rule.PauseTask, record with { IsPaused = record.IsPaused || rule.PauseTask, AlertRaisedAt = at }, at);
+        Activity.Current?.AddEvent(new ActivityEvent("campaigns.delivery.alert"));
+        foreach (var observer in _observers)
+        {
+            await observer.OnAlertAsync(alert, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public void Dispose() => _sender.Dispose();
+}

@@ -1,0 +1,238 @@
+using System.Collections.Concurrent;
+using NodaTime;
+
+namespace Campaigns.Delivery;
+
+/// <summary>How a claim on an idempotency key turned out.</summary>
+public enum IdempotencyClaimStatus
+{
+    /// <summary>The caller holds the key now and must complete or release it.</summary>
+    Claimed = 0,
+
+    /// <summary>The key was completed earlier; <see cref="IdempotencyClaim.Outcome"/> is the recorded outcome.</summary>
+    Completed = 1,
+
+    /// <summary>Another caller holds the key (its lease has not expired).</summary>
+    InProgress = 2,
+}
+
+/// <summary>The answer to <see cref="IIdempotencyStore.TryClaimAsync"/>.</summary>
+/// <param name="Status">Claimed, completed or in progress.</param>
+/// <param name="Outcome">For <see cref="IdempotencyClaimStatus.Completed"/>: the recorded outcome.</param>
+public readonly record struct IdempotencyClaim(IdempotencyClaimStatus Status, DeliveryOutcome? Outcome);
+
+/// <summary>
+/// Remembers which sends were done, by idempotency key, so the same send is never done twice (F-6.5). Storage-neutral:
+/// the in-memory store is the default; a durable store comes with the storage package. Implementations are thread-safe
+/// and atomic per key.
+/// </summary>
+public interface IIdempotencyStore
+{
+    /// <summary>Claims a key: at most one caller holds an uncompleted key at a time; a lease that expires frees it (a crashed sender).</summary>
+    /// <param name="key">The key (ordinal).</param>
+    /// <param name="now">The current instant.</param>
+    /// <param name="lease">How long the claim holds without completion.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>Claimed, or the recorded outcome, or in progress.</returns>
+    ValueTask<IdempotencyClaim> TryClaimAsync(string key, Instant now, Duration lease, CancellationToken cancellationToken);
+
+    /// <summary>Records the outcome of a claimed key; later claims return it.</summary>
+    /// <param name="key">The key.</param>
+    /// <param name="outcome">The outcome.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>Completes when stored.</returns>
+    ValueTask CompleteAsync(string key, DeliveryOutcome outcome, CancellationToken cancellationToken);
+
+    /// <summary>Gives a claimed key back without an outcome (deferred, paused, transient failure, cancelled), so a later invocation may send.</summary>
+    /// <param name="key">The key.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>Completes when released.</returns>
+    ValueTask ReleaseAsync(string key, CancellationToken cancellationToken);
+}
+
+/// <summary>An <see cref="IIdempotencyStore"/> in memory (lost on restart). Thread-safe.</summary>
+public sealed class InMemoryIdempotencyStore : IIdempotencyStore
+{
+    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+
+    /// <inheritdoc />
+    public ValueTask<IdempotencyClaim> TryClaimAsync(string key, Instant now, Duration lease, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        var claim = new Entry(null, now + lease);
+        while (true)
+        {
+            if (_entries.TryAdd(key, claim))
+            {
+                return new(new IdempotencyClaim(IdempotencyClaimStatus.Claimed, null));
+            }
+
+            if (!_entries.TryGetValue(key, out var existing))
+            {
+                continue;
+            }
+
+            if (existing.Outcome is not null)
+            {
+                return new(new IdempotencyClaim(IdempotencyClaimStatus.Completed, existing.Outcome));
+            }
+
+            if (existing.LeaseUntil > now)
+            {
+                return new(new IdempotencyClaim(IdempotencyClaimStatus.InProgress, null));
+            }
+
+            if (_entries.TryUpdate(key, claim, existing))
+            {
+                return new(new IdempotencyClaim(IdempotencyClaimStatus.Claimed, null));
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask CompleteAsync(string key, DeliveryOutcome outcome, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(outcome);
+        _entries[key] = new Entry(outcome, Instant.MaxValue);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask ReleaseAsync(string key, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        if (_entries.TryGetValue(key, out var existing) && existing.Outcome is null)
+        {
+            _entries.TryRemove(new KeyValuePair<string, Entry>(key, existing));
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private sealed record Entry(DeliveryOutcome? Outcome, Instant LeaseUntil);
+}
+
+/// <summary>One window a frequency cap counts sends in.</summary>
+/// <param name="Channel">The channel counted, or null for every channel (a global cap).</param>
+/// <param name="From">The first instant counted (inclusive); sends at or after it count.</param>
+/// <param name="Limit">The most sends allowed in the window, this one included.</param>
+public readonly record struct CapWindow(string? Channel, Instant From, int Limit);
+
+/// <summary>
+/// Counts sends per contact for frequency caps. <see cref="TryAcquireAsync"/> checks every window and records the send
+/// atomically, so concurrent senders never exceed a cap. Storage-neutral; implementations are thread-safe.
+/// </summary>
+public interface IFrequencyCapStore
+{
+    /// <summary>Records a send when every window has room.</summary>
+    /// <param name="contactId">The contact.</param>
+    /// <param name="channel">The channel of the send.</param>
+    /// <param name="at">The send's instant.</param>
+    /// <param name="windows">The windows to check.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>Null when recorded; else the first full window (nothing recorded).</returns>
+    ValueTask<CapWindow?> TryAcquireAsync(string contactId, string channel, Instant at, IReadOnlyList<CapWindow> windows, CancellationToken cancellationToken);
+
+    /// <summary>Forgets a send recorded by <see cref="TryAcquireAsync"/> (it was deferred or failed).</summary>
+    /// <param name="contactId">The contact.</param>
+    /// <param name="channel">The channel.</param>
+    /// <param name="at">The instant it was recorded at.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>Completes when forgotten.</returns>
+    ValueTask ReleaseAsync(string contactId, string channel, Instant at, CancellationToken cancellationToken);
+}
+
+/// <summary>An <see cref="IFrequencyCapStore"/> in memory; keeps each contact's sends of the last 32 days. Thread-safe.</summary>
+public sealed class InMemoryFrequencyCapStore : IFrequencyCapStore
+{
+    private static readonly Duration Retention = Duration.FromDays(32);
+    private readonly ConcurrentDictionary<string, List<(string Channel, Instant At)>> _sends = new(StringComparer.Ordinal);
+
+    /// <inheritdoc />
+    public ValueTask<CapWindow?> TryAcquireAsync(string contactId, string channel, Instant at, IReadOnlyList<CapWindow> windows, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(contactId);
+        ArgumentNullException.ThrowIfNull(channel);
+        ArgumentNullException.ThrowIfNull(windows);
+        var sends = _sends.GetOrAdd(contactId, static _ => []);
+        lock (sends)
+        {
+            sends.RemoveAll(s => s.At < at - Retention);
+            foreach (var window in windows)
+            {
+                var count = 0;
+                foreach (var s in sends)
+                {
+                    if (s.At >= window.From && (window.Channel is null || string.Equals(window.Channel, s.Channel, StringComparison.Ordinal)))
+                    {
+                        count++;
+                    }
+                }
+
+                if (count + 1 > window.Limit)
+                {
+                    return new(window);
+                }
+            }
+
+            sends.Add((channel, at));
+        }
+
+        return new((CapWindow?)null);
+    }
+
+    /// <inheritdoc />
+    public ValueTask ReleaseAsync(string contactId, string channel, Instant at, CancellationToken cancellationToken)
+    {
+        if (_sends.TryGetValue(contactId, out var sends))
+        {
+            lock (sends)
+            {
+                var i = sends.FindLastIndex(s => s.At == at && string.Equals(s.Channel, channel, StringComparison.Ordinal));
+                if (i >= 0)
+                {
+                    sends.RemoveAt(i);
+                }
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>The do-not-contact list (F-7.4): contacts that must not be messaged, on one channel or all. Thread-safe.</summary>
+public interface IDoNotContactList
+{
+    /// <summary>Whether a contact is listed for a channel (or for every channel).</summary>
+    /// <param name="contactId">The contact.</param>
+    /// <param name="channel">The channel (its consent key, e.g. <c>sms</c>).</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>True when the contact must not be messaged.</returns>
+    ValueTask<bool> IsListedAsync(string contactId, string channel, CancellationToken cancellationToken);
+}
+
+/// <summary>An <see cref="IDoNotContactList"/> in memory. Thread-safe.</summary>
+public sealed class InMemoryDoNotContactList : IDoNotContactList
+{
+    private readonly ConcurrentDictionary<(string Contact, string? Channel), bool> _listed = new();
+
+    /// <summary>Lists a contact.</summary>
+    /// <param name="contactId">The contact.</param>
+    /// <param name="channel">The channel, or null for every channel.</param>
+    public void Add(string contactId, string? channel = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(contactId);
+        _listed[(contactId, channel)] = true;
+    }
+
+    /// <summary>Removes a listing.</summary>
+    /// <param name="contactId">The contact.</param>
+    /// <param name="channel">The channel, or null for the every-channel listing.</param>
+    public void Remove(string contactId, string? channel = null) => _listed.TryRemove((contactId, channel), out _);
+
+    /// <inheritdoc />
+    public ValueTask<bool> IsListedAsync(string contactId, string channel, CancellationToken cancellationToken) =>
+        new(_listed.ContainsKey((contactId, null)) || _listed.ContainsKey((contactId, channel)));
+}
