@@ -199,6 +199,32 @@ public sealed class SegmentIndex
 
     internal int LiveCount => (int)_live.Cardinality;
 
+    /// <summary>Changes whenever a new dictionary value, key or event kind appears (compiled plans hold bitmap lists).</summary>
+    internal long DictionaryVersion
+    {
+        get
+        {
+            long v = _stage.DistinctCount + _grade.DistinctCount + _tags.KeyCount + _groups.KeyCount + _consents.KeyCount + _events.KindCount;
+            foreach (var c in _columns.Values)
+            {
+                v += (c.Categorical?.DistinctCount ?? 0) + (c.Elements?.KeyCount ?? 0);
+            }
+
+            return v;
+        }
+    }
+
+    internal int OrdinalCount => _next;
+
+    internal bool IsLive(int ordinal) => _live.Contains(ordinal);
+
+    internal ContactId IdAt(int ordinal) => _ids[ordinal];
+
+    internal PlanNode Compile(Filter filter, Instant now, IReadOnlyDictionary<string, SegmentDefinition>? segments) =>
+        new FilterCompiler(this, now, segments).Compile(filter);
+
+    internal SegmentMemberSet MemberSet(ulong[] words, Instant now) => new(words, _ids, OrdinalOf, now);
+
     internal AttributeColumn? Column(string name) => _columns.GetValueOrDefault(name);
 
     internal CategoricalColumn Stage => _stage;

@@ -330,6 +330,9 @@ internal sealed class KeyedBitmaps
     public bool Contains(string key, int ordinal, long nowTicks) =>
         _entries.TryGetValue(key, out var e) && e.Bits.Contains(ordinal) && (e.Expiry is null || !e.Expiry.TryGetValue(ordinal, out var t) || nowTicks < t);
 
+    public long? ExpiryOf(string key, int ordinal) =>
+        _entries.TryGetValue(key, out var e) && e.Expiry is not null && e.Bits.Contains(ordinal) && e.Expiry.TryGetValue(ordinal, out var t) ? t : null;
+
     public long Cardinality(string key) => _entries.TryGetValue(key, out var e) ? e.Bits.Cardinality : 0;
 
     /// <summary><paramref name="acc"/> &amp;= current members of <paramref name="key"/>.</summary>

@@ -15,6 +15,8 @@ internal sealed class EventStore
 
     public long EventCount { get; private set; }
 
+    public int KindCount => _kinds.Count;
+
     /// <summary>Adds an event; false when its id was seen before.</summary>
     public bool Add(int ordinal, BehaviourEvent e)
     {
@@ -87,6 +89,23 @@ internal sealed class EventStore
         }
 
         return n;
+    }
+
+    /// <summary>Occurred-at ticks of the contact's events of the kind that satisfy every condition.</summary>
+    public IEnumerable<long> TicksOf(string kind, int ordinal, IReadOnlyList<PropertyCondition> where)
+    {
+        if (!_kinds.TryGetValue(kind, out var k) || !k.Events.TryGetValue(ordinal, out var list))
+        {
+            yield break;
+        }
+
+        foreach (var e in list)
+        {
+            if (where.Count == 0 || Matches(e.Properties, where))
+            {
+                yield return e.Ticks;
+            }
+        }
     }
 
     internal static bool Matches(IReadOnlyDictionary<string, string> properties, IReadOnlyList<PropertyCondition> where)

@@ -155,9 +155,10 @@ internal sealed class FilterCompiler(SegmentIndex index, Instant now, IReadOnlyD
 
                 // A date is the instant of its midnight (UTC): within ⇔ now − window ≤ midnight ≤ now.
                 var from = _nowTicks - window.Duration.BclCompatibleTicks;
+                var edges = (_nowTicks, window.Duration.BclCompatibleTicks);
                 return d.Operator == DateOperator.Within
-                    ? Days(col, CeilDiv(from, day), FloorDiv(_nowTicks, day))
-                    : Days(col, long.MinValue, CeilDiv(from, day) - 1);
+                    ? Days(col, CeilDiv(from, day), FloorDiv(_nowTicks, day), edges)
+                    : Days(col, long.MinValue, CeilDiv(from, day) - 1, edges);
             case DateOperator.OnOrAfter:
                 return Days(col, AttributeColumn.DayNumber(d.Date ?? throw new ArgumentException("'on or after' needs a date.", nameof(d))), long.MaxValue);
             default:
@@ -211,8 +212,8 @@ internal sealed class FilterCompiler(SegmentIndex index, Instant now, IReadOnlyD
 
     private UnionNode Bitmap(RoaringBitmap bitmap) => new([bitmap]) { Selectivity = bitmap.Cardinality / _population };
 
-    private IntRangeNode Days(BitSlicedColumn col, long lo, long hi) =>
-        new(col, lo, hi) { Cost = 1, Selectivity = col.Estimate(lo, hi, (int)_population) };
+    private IntRangeNode Days(BitSlicedColumn col, long lo, long hi, (long, long)? edges = null) =>
+        new(col, lo, hi, edges) { Cost = 1, Selectivity = col.Estimate(lo, hi, (int)_population) };
 
     private static void Need(string field, CompareOperator op, int count)
     {

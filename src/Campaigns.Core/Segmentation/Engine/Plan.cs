@@ -15,6 +15,13 @@ internal abstract class PlanNode
 
     public abstract void AndInto(Span<ulong> acc);
 
+    /// <summary>Whether one contact matches (the single-contact path of incremental membership).</summary>
+    public abstract bool Matches(int ordinal);
+
+    /// <summary>The first instant (Unix ticks) after the plan's "now" at which the contact's result may change as time
+    /// passes (a window edge or a tag expiry), or <see cref="long.MaxValue"/>.</summary>
+    public virtual long NextChange(int ordinal) => long.MaxValue;
+
     internal static ulong[] Rent(int words) => ArrayPool<ulong>.Shared.Rent(words);
 
     internal static void Return(ulong[] array) => ArrayPool<ulong>.Shared.Return(array);
@@ -31,6 +38,8 @@ internal sealed class ConstNode(bool value) : PlanNode
             acc.Clear();
         }
     }
+
+    public override bool Matches(int ordinal) => Value;
 }
 
 internal sealed class AndNode : PlanNode
@@ -51,6 +60,21 @@ internal sealed class AndNode : PlanNode
             op.AndInto(acc);
         }
     }
+
+    public override bool Matches(int ordinal)
+    {
+        foreach (var op in _operands)
+        {
+            if (!op.Matches(ordinal))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    public override long NextChange(int ordinal) => _operands.Length == 0 ? long.MaxValue : _operands.Min(o => o.NextChange(ordinal));
 }
 
 internal sealed class OrNode : PlanNode
@@ -89,6 +113,21 @@ internal sealed class OrNode : PlanNode
         Return(restArray);
         Return(tmpArray);
     }
+
+    public override bool Matches(int ordinal)
+    {
+        foreach (var op in _operands)
+        {
+            if (op.Matches(ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public override long NextChange(int ordinal) => _operands.Length == 0 ? long.MaxValue : _operands.Min(o => o.NextChange(ordinal));
 }
 
 internal sealed class NotNode : PlanNode
@@ -112,6 +151,10 @@ internal sealed class NotNode : PlanNode
         DenseBits.AndNot(acc, tmp);
         Return(tmpArray);
     }
+
+    public override bool Matches(int ordinal) => !_operand.Matches(ordinal);
+
+    public override long NextChange(int ordinal) => _operand.NextChange(ordinal);
 }
 
 /// <summary>The union of compressed bitmaps (one bitmap: a plain intersection).</summary>
@@ -141,6 +184,19 @@ internal sealed class UnionNode(IReadOnlyList<RoaringBitmap> bitmaps) : PlanNode
         DenseBits.And(acc, tmp);
         Return(tmpArray);
     }
+
+    public override bool Matches(int ordinal)
+    {
+        foreach (var b in bitmaps)
+        {
+            if (b.Contains(ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 }
 
 /// <summary>The union of current members of keys (tags, groups, list elements, channels) at an instant.</summary>
@@ -166,26 +222,77 @@ internal sealed class KeysNode(KeyedBitmaps keyed, IReadOnlyList<string> keys, l
         DenseBits.And(acc, tmp);
         Return(tmpArray);
     }
+
+    public override bool Matches(int ordinal)
+    {
+        foreach (var k in keys)
+        {
+            if (keyed.Contains(k, ordinal, nowTicks))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public override long NextChange(int ordinal)
+    {
+        var next = long.MaxValue;
+        foreach (var k in keys)
+        {
+            if (keyed.ExpiryOf(k, ordinal) is { } t && t > nowTicks)
+            {
+                next = Math.Min(next, t);
+            }
+        }
+
+        return next;
+    }
 }
 
-internal sealed class IntRangeNode(BitSlicedColumn column, long lo, long hi) : PlanNode
+/// <param name="column">The column.</param>
+/// <param name="lo">Inclusive lower bound.</param>
+/// <param name="hi">Inclusive upper bound.</param>
+/// <param name="window">For <c>within</c>/<c>before</c> on day numbers: (now, window) in ticks, so the edges can be scheduled.</param>
+internal sealed class IntRangeNode(BitSlicedColumn column, long lo, long hi, (long Now, long Window)? window = null) : PlanNode
 {
     public override void AndInto(Span<ulong> acc) => column.AndRange(acc, lo, hi);
+
+    public override bool Matches(int ordinal) => column.TryGet(ordinal, out var v) && v >= lo && v <= hi;
+
+    public override long NextChange(int ordinal)
+    {
+        if (window is not { } w || !column.TryGet(ordinal, out var day))
+        {
+            return long.MaxValue;
+        }
+
+        // The day's midnight m is in [now − W, now] from now = m until now = m + W.
+        var m = day * NodaTime.NodaConstants.TicksPerDay;
+        return m > w.Now ? m : m + w.Window + 1 > w.Now ? m + w.Window + 1 : long.MaxValue;
+    }
 }
 
 internal sealed class IntExistsNode(BitSlicedColumn column) : PlanNode
 {
     public override void AndInto(Span<ulong> acc) => column.AndExists(acc);
+
+    public override bool Matches(int ordinal) => column.TryGet(ordinal, out _);
 }
 
 internal sealed class NumberRangeNode(NumberColumn column, decimal? lo, bool loInclusive, decimal? hi, bool hiInclusive) : PlanNode
 {
     public override void AndInto(Span<ulong> acc) => column.AndRange(acc, lo, loInclusive, hi, hiInclusive);
+
+    public override bool Matches(int ordinal) => column.TryGet(ordinal, out var v) && NumberColumn.InRange(v, lo, loInclusive, hi, hiInclusive);
 }
 
 internal sealed class NumberExistsNode(NumberColumn column) : PlanNode
 {
     public override void AndInto(Span<ulong> acc) => column.AndExists(acc);
+
+    public override bool Matches(int ordinal) => column.TryGet(ordinal, out _);
 }
 
 /// <summary>Counts each candidate's events of a kind in a window and compares the count.</summary>
@@ -222,6 +329,34 @@ internal sealed class BehaviourNode(EventStore events, BehaviourFilter filter, l
                 DenseBits.Clear(acc, o);
             }
         }
+    }
+
+    public override bool Matches(int ordinal) => CountMatches(filter, events.Count(filter.EventKind, ordinal, filter.Where, fromTicks, toTicks));
+
+    public override long NextChange(int ordinal)
+    {
+        if (filter.Window is not { } w)
+        {
+            return long.MaxValue;
+        }
+
+        // An event at t counts from now = t until now = t + W.
+        var window = w.Duration.BclCompatibleTicks;
+        var now = toTicks;
+        var next = long.MaxValue;
+        foreach (var t in events.TicksOf(filter.EventKind, ordinal, filter.Where))
+        {
+            if (t > now)
+            {
+                next = Math.Min(next, t);
+            }
+            else if (t + window + 1 > now)
+            {
+                next = Math.Min(next, t + window + 1);
+            }
+        }
+
+        return next;
     }
 
     internal static bool CountMatches(BehaviourFilter f, int count) => f.Operator switch
