@@ -205,7 +205,8 @@ internal sealed class BitSlicedColumn
     /// <param name="acc">Candidates; its length is a multiple of <see cref="BlockWords"/>.</param>
     /// <param name="lo">Inclusive lower bound (stored units).</param>
     /// <param name="hi">Inclusive upper bound (stored units).</param>
-    public void AndRange(Span<ulong> acc, long lo, long hi)
+    /// <param name="startWord">The word of the whole base that <paramref name="acc"/> starts at (a multiple of <see cref="BlockWords"/>).</param>
+    public void AndRange(Span<ulong> acc, long lo, long hi, int startWord = 0)
     {
         lo = Math.Max(lo, -Limit - 1);
         hi = Math.Min(hi, Limit + 1);
@@ -228,9 +229,11 @@ internal sealed class BitSlicedColumn
         var stride = Stride / Vector<ulong>.Count;
         var blocks = acc.Length / BlockWords;
         var width = Width;
-        for (var b = 0; b < blocks; b++)
+        var firstBlock = startWord / BlockWords;
+        for (var lb = 0; lb < blocks; lb++)
         {
-            var accBlock = acc.Slice(b * BlockWords, BlockWords);
+            var b = firstBlock + lb;
+            var accBlock = acc.Slice(lb * BlockWords, BlockWords);
             if (b >= _blocks)
             {
                 accBlock.Clear();
@@ -245,7 +248,7 @@ internal sealed class BitSlicedColumn
             var blockBase = b * stride;
             for (var j = 0; j < perSlice; j++)
             {
-                ref var target = ref accVec[(b * perSlice) + j];
+                ref var target = ref accVec[(lb * perSlice) + j];
                 var cand = target & data[blockBase + j];
                 if (cand == Vector<ulong>.Zero)
                 {
@@ -295,12 +298,13 @@ internal sealed class BitSlicedColumn
     }
 
     /// <summary>Restricts <paramref name="acc"/> to contacts with a value.</summary>
-    public void AndExists(Span<ulong> acc)
+    public void AndExists(Span<ulong> acc, int startWord = 0)
     {
         var blocks = acc.Length / BlockWords;
-        for (var b = 0; b < blocks; b++)
+        for (var lb = 0; lb < blocks; lb++)
         {
-            var accBlock = acc.Slice(b * BlockWords, BlockWords);
+            var b = (startWord / BlockWords) + lb;
+            var accBlock = acc.Slice(lb * BlockWords, BlockWords);
             if (b >= _blocks)
             {
                 accBlock.Clear();

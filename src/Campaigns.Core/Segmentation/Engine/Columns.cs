@@ -57,37 +57,38 @@ internal sealed class NumberColumn
     }
 
     /// <summary>Restricts <paramref name="acc"/> to values in [lo, hi] (null = unbounded), bounds inclusive or not.</summary>
-    public void AndRange(Span<ulong> acc, decimal? lo, bool loInclusive, decimal? hi, bool hiInclusive)
+    public void AndRange(Span<ulong> acc, decimal? lo, bool loInclusive, decimal? hi, bool hiInclusive, int startWord = 0)
     {
         List<int>? outlierHits = null;
+        var first = startWord * 64;
         foreach (var (o, v) in _outliers)
         {
-            if (DenseBits.Get(acc, o) && InRange(v, lo, loInclusive, hi, hiInclusive))
+            if (o >= first && DenseBits.Get(acc, o - first) && InRange(v, lo, loInclusive, hi, hiInclusive))
             {
                 (outlierHits ??= []).Add(o);
             }
         }
 
         var (l, h) = ScaledBounds(lo, loInclusive, hi, hiInclusive);
-        Bits.AndRange(acc, l, h);
+        Bits.AndRange(acc, l, h, startWord);
         if (outlierHits is not null)
         {
             foreach (var o in outlierHits)
             {
-                DenseBits.Set(acc, o);
+                DenseBits.Set(acc, o - first);
             }
         }
     }
 
-    public void AndExists(Span<ulong> acc)
+    public void AndExists(Span<ulong> acc, int startWord = 0)
     {
         if (_outliers.Count == 0)
         {
-            Bits.AndExists(acc);
+            Bits.AndExists(acc, startWord);
             return;
         }
 
-        AndRange(acc, null, true, null, true);
+        AndRange(acc, null, true, null, true, startWord);
     }
 
     public double Estimate(decimal? lo, bool loInclusive, decimal? hi, bool hiInclusive, int population)
@@ -334,6 +335,21 @@ internal sealed class KeyedBitmaps
         _entries.TryGetValue(key, out var e) && e.Expiry is not null && e.Bits.Contains(ordinal) && e.Expiry.TryGetValue(ordinal, out var t) ? t : null;
 
     public long Cardinality(string key) => _entries.TryGetValue(key, out var e) ? e.Bits.Cardinality : 0;
+
+    /// <summary>The sorted ordinals whose membership of <paramref name="key"/> has expired at <paramref name="nowTicks"/>.</summary>
+    public int[] Expired(string key, long nowTicks)
+    {
+        if (!_entries.TryGetValue(key, out var e) || e.Expiry is null)
+        {
+            return [];
+        }
+
+        var expired = e.Expiry.Where(kv => kv.Value <= nowTicks).Select(kv => kv.Key).ToArray();
+        Array.Sort(expired);
+        return expired;
+    }
+
+    public RoaringBitmap? BitmapOf(string key) => _entries.TryGetValue(key, out var e) ? e.Bits : null;
 
     /// <summary><paramref name="acc"/> &amp;= current members of <paramref name="key"/>.</summary>
     public void AndInto(Span<ulong> acc, string key, long nowTicks)

@@ -61,6 +61,26 @@ internal static class DenseBits
         }
     }
 
+    public static bool IsZero(ReadOnlySpan<ulong> words)
+    {
+        var v = MemoryMarshal.Cast<ulong, Vector<ulong>>(words);
+        var any = Vector<ulong>.Zero;
+        for (var i = 0; i < v.Length; i++)
+        {
+            any |= v[i];
+        }
+
+        for (var i = v.Length * Vector<ulong>.Count; i < words.Length; i++)
+        {
+            if (words[i] != 0)
+            {
+                return false;
+            }
+        }
+
+        return any == Vector<ulong>.Zero;
+    }
+
     public static long PopCount(ReadOnlySpan<ulong> words)
     {
         long count = 0;

@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace Campaigns.Segmentation.Engine;
 
 /// <summary>
@@ -13,7 +11,10 @@ internal abstract class PlanNode
 
     public int Cost { get; init; }
 
-    public abstract void AndInto(Span<ulong> acc);
+    /// <summary>Restricts <paramref name="acc"/> to the node's matches.</summary>
+    /// <param name="acc">Candidates: the words of one 65,536-contact chunk (at most 1024 words).</param>
+    /// <param name="startWord">The chunk's first word in the whole base (a multiple of 1024).</param>
+    public abstract void AndInto(Span<ulong> acc, int startWord);
 
     /// <summary>Whether one contact matches (the single-contact path of incremental membership).</summary>
     public abstract bool Matches(int ordinal);
@@ -21,17 +22,13 @@ internal abstract class PlanNode
     /// <summary>The first instant (Unix ticks) after the plan's "now" at which the contact's result may change as time
     /// passes (a window edge or a tag expiry), or <see cref="long.MaxValue"/>.</summary>
     public virtual long NextChange(int ordinal) => long.MaxValue;
-
-    internal static ulong[] Rent(int words) => ArrayPool<ulong>.Shared.Rent(words);
-
-    internal static void Return(ulong[] array) => ArrayPool<ulong>.Shared.Return(array);
 }
 
 internal sealed class ConstNode(bool value) : PlanNode
 {
     public bool Value { get; } = value;
 
-    public override void AndInto(Span<ulong> acc)
+    public override void AndInto(Span<ulong> acc, int startWord)
     {
         if (!Value)
         {
@@ -53,11 +50,15 @@ internal sealed class AndNode : PlanNode
         Cost = _operands.Length == 0 ? 0 : _operands.Max(o => o.Cost);
     }
 
-    public override void AndInto(Span<ulong> acc)
+    public override void AndInto(Span<ulong> acc, int startWord)
     {
         foreach (var op in _operands)
         {
-            op.AndInto(acc);
+            op.AndInto(acc, startWord);
+            if (DenseBits.IsZero(acc))
+            {
+                return; // no candidate left in this chunk
+            }
         }
     }
 
@@ -88,30 +89,24 @@ internal sealed class OrNode : PlanNode
         Cost = _operands.Length == 0 ? 0 : _operands.Max(o => o.Cost);
     }
 
-    public override void AndInto(Span<ulong> acc)
+    public override void AndInto(Span<ulong> acc, int startWord)
     {
         var n = acc.Length;
-        var resultArray = Rent(n);
-        var restArray = Rent(n);
-        var tmpArray = Rent(n);
-        var result = resultArray.AsSpan(0, n);
-        var rest = restArray.AsSpan(0, n);
-        var tmp = tmpArray.AsSpan(0, n);
+        Span<ulong> result = stackalloc ulong[n];
+        Span<ulong> rest = stackalloc ulong[n];
+        Span<ulong> tmp = stackalloc ulong[n];
         result.Clear();
         acc.CopyTo(rest);
         foreach (var op in _operands)
         {
             // Only candidates not matched yet need this operand.
             rest.CopyTo(tmp);
-            op.AndInto(tmp);
+            op.AndInto(tmp, startWord);
             DenseBits.Or(result, tmp);
             DenseBits.AndNot(rest, tmp);
         }
 
         result.CopyTo(acc);
-        Return(resultArray);
-        Return(restArray);
-        Return(tmpArray);
     }
 
     public override bool Matches(int ordinal)
@@ -141,15 +136,12 @@ internal sealed class NotNode : PlanNode
         Cost = operand.Cost;
     }
 
-    public override void AndInto(Span<ulong> acc)
+    public override void AndInto(Span<ulong> acc, int startWord)
     {
-        var n = acc.Length;
-        var tmpArray = Rent(n);
-        var tmp = tmpArray.AsSpan(0, n);
+        Span<ulong> tmp = stackalloc ulong[acc.Length];
         acc.CopyTo(tmp);
-        _operand.AndInto(tmp);
+        _operand.AndInto(tmp, startWord);
         DenseBits.AndNot(acc, tmp);
-        Return(tmpArray);
     }
 
     public override bool Matches(int ordinal) => !_operand.Matches(ordinal);
@@ -160,29 +152,27 @@ internal sealed class NotNode : PlanNode
 /// <summary>The union of compressed bitmaps (one bitmap: a plain intersection).</summary>
 internal sealed class UnionNode(IReadOnlyList<RoaringBitmap> bitmaps) : PlanNode
 {
-    public override void AndInto(Span<ulong> acc)
+    public override void AndInto(Span<ulong> acc, int startWord)
     {
+        var key = startWord >> 10;
         switch (bitmaps.Count)
         {
             case 0:
                 acc.Clear();
                 return;
             case 1:
-                bitmaps[0].AndInto(acc);
+                bitmaps[0].AndIntoChunk(acc, key);
                 return;
         }
 
-        var n = acc.Length;
-        var tmpArray = Rent(n);
-        var tmp = tmpArray.AsSpan(0, n);
+        Span<ulong> tmp = stackalloc ulong[acc.Length];
         tmp.Clear();
         foreach (var b in bitmaps)
         {
-            b.OrInto(tmp);
+            b.OrIntoChunk(tmp, key);
         }
 
         DenseBits.And(acc, tmp);
-        Return(tmpArray);
     }
 
     public override bool Matches(int ordinal)
@@ -202,25 +192,64 @@ internal sealed class UnionNode(IReadOnlyList<RoaringBitmap> bitmaps) : PlanNode
 /// <summary>The union of current members of keys (tags, groups, list elements, channels) at an instant.</summary>
 internal sealed class KeysNode(KeyedBitmaps keyed, IReadOnlyList<string> keys, long nowTicks) : PlanNode
 {
-    public override void AndInto(Span<ulong> acc)
+    private readonly RoaringBitmap?[] _bitmaps = [.. keys.Select(keyed.BitmapOf)];
+    private readonly int[][] _expired = [.. keys.Select(k => keyed.Expired(k, nowTicks))];
+
+    public override void AndInto(Span<ulong> acc, int startWord)
     {
-        if (keys.Count == 1)
+        var key = startWord >> 10;
+        if (_bitmaps.Length == 1)
         {
-            keyed.AndInto(acc, keys[0], nowTicks);
+            if (_bitmaps[0] is not { } only)
+            {
+                acc.Clear();
+                return;
+            }
+
+            only.AndIntoChunk(acc, key);
+            ClearExpired(acc, startWord, _expired[0]);
             return;
         }
 
-        var n = acc.Length;
-        var tmpArray = Rent(n);
-        var tmp = tmpArray.AsSpan(0, n);
+        Span<ulong> tmp = stackalloc ulong[acc.Length];
+        Span<ulong> one = stackalloc ulong[acc.Length];
         tmp.Clear();
-        foreach (var k in keys)
+        for (var i = 0; i < _bitmaps.Length; i++)
         {
-            keyed.OrInto(tmp, k, nowTicks);
+            if (_bitmaps[i] is not { } b)
+            {
+                continue;
+            }
+
+            if (_expired[i].Length == 0)
+            {
+                b.OrIntoChunk(tmp, key);
+                continue;
+            }
+
+            one.Clear();
+            b.OrIntoChunk(one, key);
+            ClearExpired(one, startWord, _expired[i]);
+            DenseBits.Or(tmp, one);
         }
 
         DenseBits.And(acc, tmp);
-        Return(tmpArray);
+    }
+
+    private static void ClearExpired(Span<ulong> acc, int startWord, int[] expired)
+    {
+        if (expired.Length == 0)
+        {
+            return;
+        }
+
+        var first = startWord * 64;
+        var end = first + (acc.Length * 64);
+        var i = Array.BinarySearch(expired, first);
+        for (i = i < 0 ? ~i : i; i < expired.Length && expired[i] < end; i++)
+        {
+            DenseBits.Clear(acc, expired[i] - first);
+        }
     }
 
     public override bool Matches(int ordinal)
@@ -257,7 +286,7 @@ internal sealed class KeysNode(KeyedBitmaps keyed, IReadOnlyList<string> keys, l
 /// <param name="window">For <c>within</c>/<c>before</c> on day numbers: (now, window) in ticks, so the edges can be scheduled.</param>
 internal sealed class IntRangeNode(BitSlicedColumn column, long lo, long hi, (long Now, long Window)? window = null) : PlanNode
 {
-    public override void AndInto(Span<ulong> acc) => column.AndRange(acc, lo, hi);
+    public override void AndInto(Span<ulong> acc, int startWord) => column.AndRange(acc, lo, hi, startWord);
 
     public override bool Matches(int ordinal) => column.TryGet(ordinal, out var v) && v >= lo && v <= hi;
 
@@ -276,21 +305,21 @@ internal sealed class IntRangeNode(BitSlicedColumn column, long lo, long hi, (lo
 
 internal sealed class IntExistsNode(BitSlicedColumn column) : PlanNode
 {
-    public override void AndInto(Span<ulong> acc) => column.AndExists(acc);
+    public override void AndInto(Span<ulong> acc, int startWord) => column.AndExists(acc, startWord);
 
     public override bool Matches(int ordinal) => column.TryGet(ordinal, out _);
 }
 
 internal sealed class NumberRangeNode(NumberColumn column, decimal? lo, bool loInclusive, decimal? hi, bool hiInclusive) : PlanNode
 {
-    public override void AndInto(Span<ulong> acc) => column.AndRange(acc, lo, loInclusive, hi, hiInclusive);
+    public override void AndInto(Span<ulong> acc, int startWord) => column.AndRange(acc, lo, loInclusive, hi, hiInclusive, startWord);
 
     public override bool Matches(int ordinal) => column.TryGet(ordinal, out var v) && NumberColumn.InRange(v, lo, loInclusive, hi, hiInclusive);
 }
 
 internal sealed class NumberExistsNode(NumberColumn column) : PlanNode
 {
-    public override void AndInto(Span<ulong> acc) => column.AndExists(acc);
+    public override void AndInto(Span<ulong> acc, int startWord) => column.AndExists(acc, startWord);
 
     public override bool Matches(int ordinal) => column.TryGet(ordinal, out _);
 }
@@ -298,8 +327,10 @@ internal sealed class NumberExistsNode(NumberColumn column) : PlanNode
 /// <summary>Counts each candidate's events of a kind in a window and compares the count.</summary>
 internal sealed class BehaviourNode(EventStore events, BehaviourFilter filter, long fromTicks, long toTicks) : PlanNode
 {
-    public override void AndInto(Span<ulong> acc)
+    public override void AndInto(Span<ulong> acc, int startWord)
     {
+        var key = startWord >> 10;
+        var first = startWord * 64;
         var zeroMatches = CountMatches(filter, 0);
         var has = events.ContactsWith(filter.EventKind);
         if (has is null)
@@ -314,19 +345,20 @@ internal sealed class BehaviourNode(EventStore events, BehaviourFilter filter, l
 
         if (!zeroMatches)
         {
-            has.AndInto(acc);
+            has.AndIntoChunk(acc, key);
         }
 
-        foreach (var o in has.Enumerate())
+        foreach (var o in has.EnumerateChunk(key))
         {
-            if ((o >> 6) >= acc.Length)
+            var local = o - first;
+            if ((local >> 6) >= acc.Length)
             {
                 break;
             }
 
-            if (DenseBits.Get(acc, o) && !CountMatches(filter, events.Count(filter.EventKind, o, filter.Where, fromTicks, toTicks)))
+            if (DenseBits.Get(acc, local) && !CountMatches(filter, events.Count(filter.EventKind, o, filter.Where, fromTicks, toTicks)))
             {
-                DenseBits.Clear(acc, o);
+                DenseBits.Clear(acc, local);
             }
         }
     }

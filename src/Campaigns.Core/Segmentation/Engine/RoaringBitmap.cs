@@ -129,6 +129,45 @@ internal sealed class RoaringBitmap
         }
     }
 
+    /// <summary><paramref name="words"/> (the words of chunk <paramref name="key"/>, at most 1024) &amp;= this.</summary>
+    public void AndIntoChunk(Span<ulong> words, int key)
+    {
+        var i = key > ushort.MaxValue ? -1 : Find((ushort)key);
+        if (i < 0)
+        {
+            words.Clear();
+        }
+        else
+        {
+            _containers[i].AndInto(words);
+        }
+    }
+
+    /// <summary><paramref name="words"/> (the words of chunk <paramref name="key"/>) |= this.</summary>
+    public void OrIntoChunk(Span<ulong> words, int key)
+    {
+        var i = key > ushort.MaxValue ? -1 : Find((ushort)key);
+        if (i >= 0)
+        {
+            _containers[i].OrInto(words);
+        }
+    }
+
+    /// <summary>The values of chunk <paramref name="key"/> in ascending order.</summary>
+    public IEnumerable<int> EnumerateChunk(int key)
+    {
+        var i = key > ushort.MaxValue ? -1 : Find((ushort)key);
+        if (i < 0)
+        {
+            yield break;
+        }
+
+        foreach (var low in _containers[i].Enumerate())
+        {
+            yield return (key << 16) | low;
+        }
+    }
+
     /// <summary><paramref name="dense"/> &amp;= this.</summary>
     public void AndInto(Span<ulong> dense)
     {
@@ -275,6 +314,11 @@ internal sealed class RoaringBitmap
         if (_count > 0 && _keys[_count - 1] == key)
         {
             return _count - 1;
+        }
+
+        if (_count > key && _keys[key] == key)
+        {
+            return key; // dense bitmaps: chunk k is at index k
         }
 
         return Array.BinarySearch(_keys, 0, _count, key);
