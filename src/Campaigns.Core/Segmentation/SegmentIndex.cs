@@ -271,6 +271,20 @@ public sealed class SegmentIndex
             return;
         }
 
+        if (IsSimple(tags))
+        {
+            foreach (var t in tags)
+            {
+                _tags.Add(t.Tag, o, null);
+                if (t.Group is { } g)
+                {
+                    _groups.Add(g, o, null);
+                }
+            }
+
+            return;
+        }
+
         // A tag (or group) held twice is current until the later expiry; never-expiring wins.
         var byTag = new Dictionary<string, long?>(StringComparer.Ordinal);
         var byGroup = new Dictionary<string, long?>(StringComparer.Ordinal);
@@ -305,6 +319,28 @@ public sealed class SegmentIndex
                 map[key] = expiry is { } b ? Math.Max(a, b) : null;
             }
         }
+    }
+
+    /// <summary>No expiry, no repeated tag, no group: each tag is added as is.</summary>
+    private static bool IsSimple(IReadOnlyList<ContactTag> tags)
+    {
+        for (var i = 0; i < tags.Count; i++)
+        {
+            if (tags[i].ExpiresAt is not null || tags[i].Group is not null)
+            {
+                return false;
+            }
+
+            for (var j = 0; j < i; j++)
+            {
+                if (string.Equals(tags[i].Tag, tags[j].Tag, StringComparison.Ordinal))
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
     }
 
     private void Reserve(int ordinals)

@@ -261,9 +261,10 @@ public sealed class SegmentRegistry
             return;
         }
 
+        var version = _index.DictionaryVersion;
         foreach (var live in segments)
         {
-            var plan = PlanAt(live, now);
+            var plan = PlanAt(live, now, version);
             SetMember(live, ordinal, plan.Matches(ordinal), now);
             if (live.TimeRelative)
             {
@@ -272,13 +273,14 @@ public sealed class SegmentRegistry
         }
     }
 
-    private PlanNode PlanAt(Live live, Instant now)
+    private PlanNode PlanAt(Live live, Instant now, long? version = null)
     {
-        if (live.Plan is null || live.PlanAt != now || live.PlanVersion != _index.DictionaryVersion)
+        var v = version ?? _index.DictionaryVersion;
+        if (live.Plan is null || live.PlanAt != now || live.PlanVersion != v)
         {
             live.Plan = _index.Compile(live.Definition.Filter, now, _definitions);
             live.PlanAt = now;
-            live.PlanVersion = _index.DictionaryVersion;
+            live.PlanVersion = v;
         }
 
         return live.Plan;

@@ -75,7 +75,16 @@ internal sealed class AndNode : PlanNode
         return true;
     }
 
-    public override long NextChange(int ordinal) => _operands.Length == 0 ? long.MaxValue : _operands.Min(o => o.NextChange(ordinal));
+    public override long NextChange(int ordinal)
+    {
+        var next = long.MaxValue;
+        foreach (var op in _operands)
+        {
+            next = Math.Min(next, op.NextChange(ordinal));
+        }
+
+        return next;
+    }
 }
 
 internal sealed class OrNode : PlanNode
@@ -92,21 +101,19 @@ internal sealed class OrNode : PlanNode
     public override void AndInto(Span<ulong> acc, int startWord)
     {
         var n = acc.Length;
-        Span<ulong> result = stackalloc ulong[n];
         Span<ulong> rest = stackalloc ulong[n];
         Span<ulong> tmp = stackalloc ulong[n];
-        result.Clear();
         acc.CopyTo(rest);
         foreach (var op in _operands)
         {
             // Only candidates not matched yet need this operand.
             rest.CopyTo(tmp);
             op.AndInto(tmp, startWord);
-            DenseBits.Or(result, tmp);
             DenseBits.AndNot(rest, tmp);
         }
 
-        result.CopyTo(acc);
+        // Matched = candidates − never matched.
+        DenseBits.AndNot(acc, rest);
     }
 
     public override bool Matches(int ordinal)
@@ -122,7 +129,16 @@ internal sealed class OrNode : PlanNode
         return false;
     }
 
-    public override long NextChange(int ordinal) => _operands.Length == 0 ? long.MaxValue : _operands.Min(o => o.NextChange(ordinal));
+    public override long NextChange(int ordinal)
+    {
+        var next = long.MaxValue;
+        foreach (var op in _operands)
+        {
+            next = Math.Min(next, op.NextChange(ordinal));
+        }
+
+        return next;
+    }
 }
 
 internal sealed class NotNode : PlanNode

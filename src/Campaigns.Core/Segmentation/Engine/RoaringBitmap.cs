@@ -535,18 +535,30 @@ internal sealed class ArrayContainer : Container
 
     public override void AndInto(Span<ulong> words)
     {
-        Span<ulong> kept = stackalloc ulong[Words];
-        kept.Clear();
-        for (var i = 0; i < _count; i++)
+        // In place: each word keeps the bits of the values that fall in it; words without values are cleared.
+        var next = 0;
+        var i = 0;
+        while (i < _count)
         {
-            int v = _values[i];
-            if ((v >> 6) < words.Length)
+            var w = _values[i] >> 6;
+            if (w >= words.Length)
             {
-                kept[v >> 6] |= words[v >> 6] & (1UL << v);
+                break;
             }
+
+            words[next..w].Clear();
+            ulong mask = 0;
+            while (i < _count && _values[i] >> 6 == w)
+            {
+                mask |= 1UL << _values[i];
+                i++;
+            }
+
+            words[w] &= mask;
+            next = w + 1;
         }
 
-        kept[..words.Length].CopyTo(words);
+        words[next..].Clear();
     }
 
     public override void OrInto(Span<ulong> words)
