@@ -173,16 +173,22 @@ public sealed class SegmentIndex
         lock (_gate)
         {
             var plan = new FilterCompiler(this, now, segments).Compile(filter);
-            var words = new ulong[WordsFor(_next)];
+            var total = WordsFor(_next);
+            var members = new RoaringBitmap();
+            Span<ulong> buffer = stackalloc ulong[1024];
 
-            // Chunk at a time (65,536 contacts, 8 KB of candidates): intermediate results stay in L1/L2 cache.
-            for (var start = 0; start < words.Length; start += 1024)
+            // Chunk at a time (65,536 contacts, 8 KB of candidates): intermediate results stay in L1/L2 cache, and
+            // each chunk's result is stored compressed (no full-base allocation).
+            for (var start = 0; start < total; start += 1024)
             {
-                var chunk = words.AsSpan(start, Math.Min(1024, words.Length - start));
+                var chunk = buffer[..Math.Min(1024, total - start)];
+                chunk.Clear();
                 _live.OrIntoChunk(chunk, start >> 10);
                 plan.AndInto(chunk, start);
+                members.AppendChunk(start >> 10, chunk);
             }
-            return new SegmentMemberSet(words, _ids, OrdinalOf, now);
+
+            return new SegmentMemberSet(members, _ids, OrdinalOf, now);
         }
     }
 
@@ -229,7 +235,9 @@ public sealed class SegmentIndex
     internal PlanNode Compile(Filter filter, Instant now, IReadOnlyDictionary<string, SegmentDefinition>? segments) =>
         new FilterCompiler(this, now, segments).Compile(filter);
 
-    internal SegmentMemberSet MemberSet(ulong[] words, Instant now) => new(words, _ids, OrdinalOf, now);
+    internal SegmentMemberSet MemberSet(ulong[] words, Instant now) => new(RoaringBitmap.FromDense(words), _ids, OrdinalOf, now);
+
+    internal int WordCount => WordsFor(_next);
 
     internal AttributeColumn? Column(string name) => _columns.GetValueOrDefault(name);
 

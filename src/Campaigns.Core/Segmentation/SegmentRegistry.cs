@@ -92,7 +92,7 @@ public sealed class SegmentRegistry
                 }
             }
 
-            var live = new Live(definition, members.Words.ToArray(), members.Count);
+            var live = new Live(definition, members.ToDense(_index.WordCount), members.Count);
             _segments[definition.Id] = live;
             var reads = new HashSet<string>(StringComparer.Ordinal);
             var timeRelative = false;

@@ -64,6 +64,16 @@ internal sealed class RoaringBitmap
         return r;
     }
 
+    /// <summary>Appends chunk <paramref name="key"/> (greater than every key so far) from its words.</summary>
+    public void AppendChunk(int key, ReadOnlySpan<ulong> words)
+    {
+        var c = Container.FromWords(words);
+        if (c is not null)
+        {
+            Append((ushort)key, c);
+        }
+    }
+
     public bool Contains(int value)
     {
         var i = Find((ushort)((uint)value >> 16));
