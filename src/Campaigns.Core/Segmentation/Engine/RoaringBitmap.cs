@@ -65,9 +65,17 @@ internal sealed class RoaringBitmap
     }
 
     /// <summary>Appends chunk <paramref name="key"/> (greater than every key so far) from its words.</summary>
+    /// <remarks>Chunks with more than 512 values become bitmap containers (a copy) rather than arrays: cheaper to
+    /// build for evaluation results, at most 8 KB per chunk.</remarks>
     public void AppendChunk(int key, ReadOnlySpan<ulong> words)
     {
-        var c = Container.FromWords(words);
+        var card = 0;
+        foreach (var w in words)
+        {
+            card += BitOperations.PopCount(w);
+        }
+
+        var c = card > 512 && words.Length == Container.Words ? BitmapContainer.FromWords(words, card) : Container.FromWords(words);
         if (c is not null)
         {
             Append((ushort)key, c);
