@@ -1,3 +1,37 @@
+using System.Diagnostics;
 using BenchmarkDotNet.Running;
+using Campaigns.Benchmarks.Segmentation;
+
+if (args is ["build-stats", var n])
+{
+    // Index build time and memory per contact for the generated base.
+    var count = int.Parse(n, System.Globalization.CultureInfo.InvariantCulture);
+    var data = new ContactBaseGenerator(count);
+    var before = GC.GetTotalMemory(true);
+    var sw = Stopwatch.StartNew();
+    var index = data.BuildIndex();
+    sw.Stop();
+    var after = GC.GetTotalMemory(true);
+    Console.WriteLine($"contacts={count} build={sw.Elapsed.TotalSeconds:F2}s index={(after - before) / 1e6:F1}MB bytes/contact={(double)(after - before) / count:F1}");
+    sw.Restart();
+    var narrow = index.Evaluate(SegmentationBenchmarks.Narrow, ContactBaseGenerator.Now).Count;
+    var broad = index.Evaluate(SegmentationBenchmarks.Broad, ContactBaseGenerator.Now).Count;
+    Console.WriteLine($"narrow={narrow} broad={broad} first-evaluations={sw.Elapsed.TotalMilliseconds:F1}ms");
+    foreach (var (name, filter) in new[] { ("narrow", SegmentationBenchmarks.Narrow), ("broad", SegmentationBenchmarks.Broad) })
+    {
+        var times = new List<double>();
+        for (var i = 0; i < 30; i++)
+        {
+            sw.Restart();
+            _ = index.Evaluate(filter, ContactBaseGenerator.Now).Count;
+            times.Add(sw.Elapsed.TotalMilliseconds);
+        }
+
+        times.Sort();
+        Console.WriteLine($"{name}: min={times[0]:F3}ms median={times[15]:F3}ms");
+    }
+    GC.KeepAlive(index);
+    return;
+}
 
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -1,0 +1,124 @@
+using Campaigns.Contacts;
+using Campaigns.Modeling;
+using NodaTime;
+
+namespace Campaigns.Segmentation.Engine;
+
+/// <summary>How an attribute is stored.</summary>
+internal enum ColumnKind
+{
+    Text,
+    Boolean,
+    Number,
+    Date,
+    List,
+}
+
+/// <summary>
+/// The column of one schema attribute. Text, enum and bool attributes are dictionary-encoded; integer and decimal
+/// attributes are exact bit-sliced numbers; dates are bit-sliced day numbers (days since 1970-01-01); string lists
+/// are a bitmap per element. A value of the wrong type for the attribute is stored as no value. Not thread-safe.
+/// </summary>
+internal sealed class AttributeColumn
+{
+    private static readonly int EpochDay = new DateOnly(1970, 1, 1).DayNumber;
+
+    public AttributeColumn(AttributeDefinition definition)
+    {
+        Definition = definition;
+        Kind = definition.Type switch
+        {
+            AttributeType.String or AttributeType.Enum => ColumnKind.Text,
+            AttributeType.Bool => ColumnKind.Boolean,
+            AttributeType.Integer or AttributeType.Decimal => ColumnKind.Number,
+            AttributeType.Date => ColumnKind.Date,
+            _ => ColumnKind.List,
+        };
+        switch (Kind)
+        {
+            case ColumnKind.Text or ColumnKind.Boolean:
+                Categorical = new CategoricalColumn();
+                break;
+            case ColumnKind.Number:
+                Numbers = new NumberColumn();
+                break;
+            case ColumnKind.Date:
+                Dates = new BitSlicedColumn();
+                break;
+            default:
+                Elements = new KeyedBitmaps();
+                NonEmpty = new RoaringBitmap();
+                break;
+        }
+    }
+
+    public AttributeDefinition Definition { get; }
+
+    public ColumnKind Kind { get; }
+
+    public CategoricalColumn? Categorical { get; }
+
+    public NumberColumn? Numbers { get; }
+
+    public BitSlicedColumn? Dates { get; }
+
+    public KeyedBitmaps? Elements { get; }
+
+    public RoaringBitmap? NonEmpty { get; }
+
+    public static long DayNumber(LocalDate date) => date.ToDateOnly().DayNumber - EpochDay;
+
+    public void EnsureCapacity(int ordinals)
+    {
+        Categorical?.EnsureCapacity(ordinals);
+        Numbers?.Bits.EnsureCapacity(ordinals);
+        Dates?.EnsureCapacity(ordinals);
+    }
+
+    public void Set(int ordinal, FieldValue? value)
+    {
+        switch (Kind)
+        {
+            case ColumnKind.Text:
+                Categorical!.Set(ordinal, value switch
+                {
+                    TextValue t => t.Value,
+                    ChoiceValue c => c.Value,
+                    _ => null,
+                });
+                break;
+            case ColumnKind.Boolean:
+                Categorical!.Set(ordinal, value is BooleanValue b ? BoolText(b.Value) : null);
+                break;
+            case ColumnKind.Number:
+                Numbers!.Set(ordinal, value is NumberValue n ? n.Value : null);
+                break;
+            case ColumnKind.Date:
+                if (value is DateValue d)
+                {
+                    Dates!.Set(ordinal, DayNumber(d.Value));
+                }
+                else
+                {
+                    Dates!.Clear(ordinal);
+                }
+
+                break;
+            default:
+                Elements!.RemoveOrdinal(ordinal);
+                NonEmpty!.Remove(ordinal);
+                if (value is ChoicesValue { Values.Count: > 0 } list)
+                {
+                    NonEmpty.Add(ordinal);
+                    foreach (var e in list.Values)
+                    {
+                        Elements.Add(e, ordinal, null);
+                    }
+                }
+
+                break;
+        }
+    }
+
+    public static string BoolText(bool value) => value ? "true" : "false";
+}

@@ -1,0 +1,344 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+
+namespace Campaigns.Segmentation.Engine;
+
+/// <summary>
+/// A bit-sliced integer column (O'Neil's bit-sliced index): each contact's value is stored as <c>value − Base</c> in
+/// <see cref="Width"/> bits, one bit per slice, plus an "exists" slice. Slices are interleaved in blocks of 512
+/// contacts (8 words, one cache line per slice), so a range predicate reads only the blocks that still have
+/// candidates and computes 512 comparisons with a handful of vector AND/OR/ANDNOT per slice.
+/// Values are exact 61-bit integers; callers scale decimals and dates to integers. Not thread-safe.
+/// </summary>
+internal sealed class BitSlicedColumn
+{
+    /// <summary>Words per block (512 contacts).</summary>
+    public const int BlockWords = 8;
+
+    /// <summary>Largest absolute stored value: 2^61.</summary>
+    public const long Limit = 1L << 61;
+
+    private ulong[] _data = [];
+    private int _blocks;
+    private long _min = long.MaxValue;
+    private long _max = long.MinValue;
+
+    public int Width { get; private set; }
+
+    public long Base { get; private set; }
+
+    public int Count { get; private set; }
+
+    public long Min => _min;
+
+    public long Max => _max;
+
+    private int Stride => (Width + 1) * BlockWords;
+
+    public void EnsureCapacity(int ordinals)
+    {
+        var blocks = (ordinals + 511) >> 9;
+        if (blocks <= _blocks)
+        {
+            return;
+        }
+
+        var grown = Math.Max(blocks, _blocks + (_blocks >> 1));
+        Array.Resize(ref _data, grown * Stride);
+        _blocks = grown;
+    }
+
+    public bool TryGet(int ordinal, out long value)
+    {
+        value = 0;
+        var b = ordinal >> 9;
+        if (b >= _blocks)
+        {
+            return false;
+        }
+
+        var baseIndex = (b * Stride) + ((ordinal & 511) >> 6);
+        var bit = 1UL << ordinal;
+        if ((_data[baseIndex] & bit) == 0)
+        {
+            return false;
+        }
+
+        long v = 0;
+        for (var i = 0; i < Width; i++)
+        {
+            if ((_data[baseIndex + ((i + 1) * BlockWords)] & bit) != 0)
+            {
+                v |= 1L << i;
+            }
+        }
+
+        value = v + Base;
+        return true;
+    }
+
+    public void Set(int ordinal, long value)
+    {
+        if (value is < -Limit or > Limit)
+        {
+            throw new ArgumentOutOfRangeException(nameof(value));
+        }
+
+        EnsureCapacity(ordinal + 1);
+        if (Count == 0 && !TryGet(ordinal, out _))
+        {
+            // First value: centre the frame on it.
+            if (Width == 0)
+            {
+                Base = value;
+            }
+        }
+
+        var newMin = Math.Min(_min, value);
+        var newMax = Math.Max(_max, value);
+        if (value < Base || BitsFor(value - Base) > Width)
+        {
+            var newBase = Math.Min(Base, value);
+            Rebuild(newBase, BitsFor(newMax - newBase));
+        }
+
+        Clear(ordinal);
+        var baseIndex = (ordinal >> 9) * Stride + ((ordinal & 511) >> 6);
+        var bit = 1UL << ordinal;
+        _data[baseIndex] |= bit;
+        var offset = value - Base;
+        for (var i = 0; i < Width; i++)
+        {
+            if ((offset & (1L << i)) != 0)
+            {
+                _data[baseIndex + ((i + 1) * BlockWords)] |= bit;
+            }
+        }
+
+        _min = newMin;
+        _max = newMax;
+        Count++;
+    }
+
+    public void Clear(int ordinal)
+    {
+        var b = ordinal >> 9;
+        if (b >= _blocks)
+        {
+            return;
+        }
+
+        var baseIndex = (b * Stride) + ((ordinal & 511) >> 6);
+        var bit = 1UL << ordinal;
+        if ((_data[baseIndex] & bit) == 0)
+        {
+            return;
+        }
+
+        for (var i = 0; i <= Width; i++)
+        {
+            _data[baseIndex + (i * BlockWords)] &= ~bit;
+        }
+
+        Count--;
+    }
+
+    /// <summary>Removes every value and forgets the frame.</summary>
+    public void Reset()
+    {
+        Array.Clear(_data);
+        _data = new ulong[_blocks * BlockWords];
+        Width = 0;
+        Base = 0;
+        Count = 0;
+        _min = long.MaxValue;
+        _max = long.MinValue;
+    }
+
+    /// <summary>Rewrites every value with a new frame (base and width). O(contacts × width).</summary>
+    public void Rebuild(long newBase, int newWidth)
+    {
+        var oldData = _data;
+        var oldStride = Stride;
+        var oldWidth = Width;
+        var oldBase = Base;
+        var newStride = (newWidth + 1) * BlockWords;
+        var data = new ulong[_blocks * newStride];
+        for (var b = 0; b < _blocks; b++)
+        {
+            for (var j = 0; j < BlockWords; j++)
+            {
+                var exists = oldData[(b * oldStride) + j];
+                data[(b * newStride) + j] = exists;
+                while (exists != 0)
+                {
+                    var bitIndex = BitOperations.TrailingZeroCount(exists);
+                    var bit = 1UL << bitIndex;
+                    exists &= exists - 1;
+                    long v = 0;
+                    for (var i = 0; i < oldWidth; i++)
+                    {
+                        if ((oldData[(b * oldStride) + ((i + 1) * BlockWords) + j] & bit) != 0)
+                        {
+                            v |= 1L << i;
+                        }
+                    }
+
+                    var offset = v + oldBase - newBase;
+                    for (var i = 0; i < newWidth; i++)
+                    {
+                        if ((offset & (1L << i)) != 0)
+                        {
+                            data[(b * newStride) + ((i + 1) * BlockWords) + j] |= bit;
+                        }
+                    }
+                }
+            }
+        }
+
+        _data = data;
+        Width = newWidth;
+        Base = newBase;
+    }
+
+    /// <summary>Restricts <paramref name="acc"/> to contacts with a value in [<paramref name="lo"/>, <paramref name="hi"/>].</summary>
+    /// <param name="acc">Candidates; its length is a multiple of <see cref="BlockWords"/>.</param>
+    /// <param name="lo">Inclusive lower bound (stored units).</param>
+    /// <param name="hi">Inclusive upper bound (stored units).</param>
+    /// <param name="startWord">The word of the whole base that <paramref name="acc"/> starts at (a multiple of <see cref="BlockWords"/>).</param>
+    public void AndRange(Span<ulong> acc, long lo, long hi, int startWord = 0)
+    {
+        lo = Math.Max(lo, -Limit - 1);
+        hi = Math.Min(hi, Limit + 1);
+        var maxOffset = Width == 0 ? 0 : (Width >= 63 ? long.MaxValue : (1L << Width) - 1);
+        var loOff = lo - Base;
+        var hiOff = hi - Base;
+        if (Count == 0 || lo > hi || hiOff < 0 || loOff > maxOffset)
+        {
+            acc.Clear();
+            return;
+        }
+
+        loOff = Math.Max(loOff, 0);
+        hiOff = Math.Min(hiOff, maxOffset);
+        var checkLo = loOff > 0;
+        var checkHi = hiOff < maxOffset;
+        var accVec = MemoryMarshal.Cast<ulong, Vector<ulong>>(acc);
+        var data = MemoryMarshal.Cast<ulong, Vector<ulong>>(_data.AsSpan());
+        var perSlice = BlockWords / Vector<ulong>.Count;
+        var stride = Stride / Vector<ulong>.Count;
+        var blocks = acc.Length / BlockWords;
+        var width = Width;
+        var firstBlock = startWord / BlockWords;
+        for (var lb = 0; lb < blocks; lb++)
+        {
+            var b = firstBlock + lb;
+            var accBlock = acc.Slice(lb * BlockWords, BlockWords);
+            if (b >= _blocks)
+            {
+                accBlock.Clear();
+                continue;
+            }
+
+            if (IsZero(accBlock))
+            {
+                continue;
+            }
+
+            var blockBase = b * stride;
+            for (var j = 0; j < perSlice; j++)
+            {
+                ref var target = ref accVec[(lb * perSlice) + j];
+                var cand = target & data[blockBase + j];
+                if (cand == Vector<ulong>.Zero)
+                {
+                    target = cand;
+                    continue;
+                }
+
+                var gt = Vector<ulong>.Zero;
+                var eqLo = cand;
+                var lt = Vector<ulong>.Zero;
+                var eqHi = cand;
+                for (var i = width - 1; i >= 0; i--)
+                {
+                    var s = data[blockBase + ((i + 1) * perSlice) + j];
+                    if (checkLo)
+                    {
+                        if ((loOff & (1L << i)) != 0)
+                        {
+                            eqLo &= s;
+                        }
+                        else
+                        {
+                            gt |= eqLo & s;
+                            eqLo = Vector.AndNot(eqLo, s);
+                        }
+                    }
+
+                    if (checkHi)
+                    {
+                        if ((hiOff & (1L << i)) != 0)
+                        {
+                            lt |= Vector.AndNot(eqHi, s);
+                            eqHi &= s;
+                        }
+                        else
+                        {
+                            eqHi = Vector.AndNot(eqHi, s);
+                        }
+                    }
+                }
+
+                var ge = checkLo ? gt | eqLo : cand;
+                var le = checkHi ? lt | eqHi : cand;
+                target = ge & le;
+            }
+        }
+    }
+
+    /// <summary>Restricts <paramref name="acc"/> to contacts with a value.</summary>
+    public void AndExists(Span<ulong> acc, int startWord = 0)
+    {
+        var blocks = acc.Length / BlockWords;
+        for (var lb = 0; lb < blocks; lb++)
+        {
+            var b = (startWord / BlockWords) + lb;
+            var accBlock = acc.Slice(lb * BlockWords, BlockWords);
+            if (b >= _blocks)
+            {
+                accBlock.Clear();
+                continue;
+            }
+
+            DenseBits.And(accBlock, _data.AsSpan(b * Stride, BlockWords));
+        }
+    }
+
+    /// <summary>Estimated fraction of contacts in [lo, hi], assuming values spread evenly between min and max.</summary>
+    public double Estimate(long lo, long hi, int population)
+    {
+        if (Count == 0 || population == 0 || hi < lo || hi < _min || lo > _max)
+        {
+            return 0;
+        }
+
+        var span = (double)_max - _min + 1;
+        var covered = (double)Math.Min(hi, _max) - Math.Max(lo, _min) + 1;
+        return covered / span * Count / population;
+    }
+
+    private static bool IsZero(ReadOnlySpan<ulong> block)
+    {
+        var v = MemoryMarshal.Cast<ulong, Vector<ulong>>(block);
+        var any = Vector<ulong>.Zero;
+        for (var i = 0; i < v.Length; i++)
+        {
+            any |= v[i];
+        }
+
+        return any == Vector<ulong>.Zero;
+    }
+
+    private static int BitsFor(long offset) => offset <= 0 ? 0 : 64 - BitOperations.LeadingZeroCount((ulong)offset);
+}

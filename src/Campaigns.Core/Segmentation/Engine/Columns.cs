@@ -1,0 +1,412 @@
+using System.Buffers;
+
+namespace Campaigns.Segmentation.Engine;
+
+/// <summary>
+/// An exact decimal column: values are stored as <c>value · 10^Scale</c> in a <see cref="BitSlicedColumn"/>. The scale
+/// grows (up to 9 decimals) when a value with more decimals arrives; values that cannot be stored exactly
+/// (more than 9 decimals, or beyond ±2^61 once scaled) are kept aside and compared one by one, so every comparison
+/// is exact. Not thread-safe.
+/// </summary>
+internal sealed class NumberColumn
+{
+    private const int MaxScale = 9;
+    private static readonly decimal[] Powers = [1m, 10m, 100m, 1_000m, 10_000m, 100_000m, 1_000_000m, 10_000_000m, 100_000_000m, 1_000_000_000m];
+    private readonly Dictionary<int, decimal> _outliers = [];
+
+    public BitSlicedColumn Bits { get; } = new();
+
+    public int Scale { get; private set; }
+
+    public int Count => Bits.Count + _outliers.Count;
+
+    public void Set(int ordinal, decimal? value)
+    {
+        Bits.Clear(ordinal);
+        _outliers.Remove(ordinal);
+        if (value is not { } v)
+        {
+            return;
+        }
+
+        var needed = DecimalsOf(v);
+        if (needed > Scale && needed <= MaxScale && CanRescale(needed))
+        {
+            Rescale(needed);
+        }
+
+        if (needed <= Scale && TryScale(v, Scale, out var scaled))
+        {
+            Bits.Set(ordinal, scaled);
+        }
+        else
+        {
+            _outliers[ordinal] = v;
+        }
+    }
+
+    public bool TryGet(int ordinal, out decimal value)
+    {
+        if (Bits.TryGet(ordinal, out var scaled))
+        {
+            value = scaled / Powers[Scale];
+            return true;
+        }
+
+        return _outliers.TryGetValue(ordinal, out value);
+    }
+
+    /// <summary>Restricts <paramref name="acc"/> to values in [lo, hi] (null = unbounded), bounds inclusive or not.</summary>
+    public void AndRange(Span<ulong> acc, decimal? lo, bool loInclusive, decimal? hi, bool hiInclusive, int startWord = 0)
+    {
+        List<int>? outlierHits = null;
+        var first = startWord * 64;
+        foreach (var (o, v) in _outliers)
+        {
+            if (o >= first && DenseBits.Get(acc, o - first) && InRange(v, lo, loInclusive, hi, hiInclusive))
+            {
+                (outlierHits ??= []).Add(o);
+            }
+        }
+
+        var (l, h) = ScaledBounds(lo, loInclusive, hi, hiInclusive);
+        Bits.AndRange(acc, l, h, startWord);
+        if (outlierHits is not null)
+        {
+            foreach (var o in outlierHits)
+            {
+                DenseBits.Set(acc, o - first);
+            }
+        }
+    }
+
+    public void AndExists(Span<ulong> acc, int startWord = 0)
+    {
+        if (_outliers.Count == 0)
+        {
+            Bits.AndExists(acc, startWord);
+            return;
+        }
+
+        AndRange(acc, null, true, null, true, startWord);
+    }
+
+    public double Estimate(decimal? lo, bool loInclusive, decimal? hi, bool hiInclusive, int population)
+    {
+        var (l, h) = ScaledBounds(lo, loInclusive, hi, hiInclusive);
+        return Bits.Estimate(l, h, population);
+    }
+
+    internal static bool InRange(decimal v, decimal? lo, bool loInclusive, decimal? hi, bool hiInclusive) =>
+        (lo is not { } a || (loInclusive ? v >= a : v > a)) && (hi is not { } b || (hiInclusive ? v <= b : v < b));
+
+    private (long Lo, long Hi) ScaledBounds(decimal? lo, bool loInclusive, decimal? hi, bool hiInclusive)
+    {
+        var l = long.MinValue;
+        var h = long.MaxValue;
+        if (lo is { } a)
+        {
+            var x = ScaleBound(a);
+            var c = decimal.Ceiling(x);
+            l = ToLong(loInclusive || c != x ? c : c + 1);
+        }
+
+        if (hi is { } b)
+        {
+            var y = ScaleBound(b);
+            var f = decimal.Floor(y);
+            h = ToLong(hiInclusive || f != y ? f : f - 1);
+        }
+
+        return (l, h);
+    }
+
+    private decimal ScaleBound(decimal d) => Math.Abs(d) > BitSlicedColumn.Limit * 2m ? Math.Sign(d) * BitSlicedColumn.Limit * 2m : d * Powers[Scale];
+
+    private static long ToLong(decimal d) => (long)Math.Clamp(d, long.MinValue / 2, long.MaxValue / 2);
+
+    private static int DecimalsOf(decimal v)
+    {
+        for (var s = 0; s <= MaxScale; s++)
+        {
+            if (Math.Abs(v) > 1e18m)
+            {
+                return int.MaxValue;
+            }
+
+            var m = v * Powers[s];
+            if (m == decimal.Truncate(m))
+            {
+                return s;
+            }
+        }
+
+        return int.MaxValue;
+    }
+
+    private static bool TryScale(decimal v, int scale, out long scaled)
+    {
+        scaled = 0;
+        if (Math.Abs(v) > BitSlicedColumn.Limit / Powers[scale])
+        {
+            return false;
+        }
+
+        var m = v * Powers[scale];
+        if (m != decimal.Truncate(m))
+        {
+            return false;
+        }
+
+        scaled = (long)m;
+        return true;
+    }
+
+    private bool CanRescale(int scale)
+    {
+        if (Bits.Count == 0)
+        {
+            return true;
+        }
+
+        var factor = Powers[scale - Scale];
+        return Math.Max(Math.Abs((decimal)Bits.Min), Math.Abs((decimal)Bits.Max)) * factor <= BitSlicedColumn.Limit;
+    }
+
+    private void Rescale(int scale)
+    {
+        var factor = (long)Powers[scale - Scale];
+        if (Bits.Count > 0)
+        {
+            var values = new List<(int, long)>(Bits.Count);
+            for (var o = 0; values.Count < Bits.Count; o++)
+            {
+                if (Bits.TryGet(o, out var v))
+                {
+                    values.Add((o, v));
+                }
+            }
+
+            Bits.Reset();
+            foreach (var (o, v) in values)
+            {
+                Bits.Set(o, v * factor);
+            }
+        }
+
+        Scale = scale;
+    }
+}
+
+/// <summary>
+/// A dictionary-encoded single-valued text column: an int code per contact (0 = no value) and one compressed bitmap
+/// per distinct value. Not thread-safe.
+/// </summary>
+internal sealed class CategoricalColumn
+{
+    private readonly Dictionary<string, int> _codes = new(StringComparer.Ordinal);
+    private readonly List<string> _values = [];
+    private readonly List<RoaringBitmap> _bitmaps = [];
+    private int[] _ordinalCodes = [];
+
+    public RoaringBitmap NonEmpty { get; } = new();
+
+    public int DistinctCount => _values.Count;
+
+    public void EnsureCapacity(int ordinals)
+    {
+        if (ordinals > _ordinalCodes.Length)
+        {
+            Array.Resize(ref _ordinalCodes, Math.Max(ordinals, _ordinalCodes.Length + (_ordinalCodes.Length >> 1)));
+        }
+    }
+
+    public void Set(int ordinal, string? value)
+    {
+        EnsureCapacity(ordinal + 1);
+        var old = _ordinalCodes[ordinal];
+        if (old != 0)
+        {
+            _bitmaps[old - 1].Remove(ordinal);
+            NonEmpty.Remove(ordinal);
+            _ordinalCodes[ordinal] = 0;
+        }
+
+        if (value is null)
+        {
+            return;
+        }
+
+        if (!_codes.TryGetValue(value, out var code))
+        {
+            code = _values.Count;
+            _codes.Add(value, code);
+            _values.Add(value);
+            _bitmaps.Add(new RoaringBitmap());
+        }
+
+        _bitmaps[code].Add(ordinal);
+        _ordinalCodes[ordinal] = code + 1;
+        if (value.Length > 0)
+        {
+            NonEmpty.Add(ordinal);
+        }
+    }
+
+    public string? Get(int ordinal) => ordinal < _ordinalCodes.Length && _ordinalCodes[ordinal] is var c and > 0 ? _values[c - 1] : null;
+
+    /// <summary>The codes whose values satisfy the predicate (a scan of the dictionary, not of the contacts).</summary>
+    public List<int> CodesWhere(Func<string, bool> predicate)
+    {
+        var codes = new List<int>();
+        for (var i = 0; i < _values.Count; i++)
+        {
+            if (predicate(_values[i]))
+            {
+                codes.Add(i);
+            }
+        }
+
+        return codes;
+    }
+
+    public RoaringBitmap Bitmap(int code) => _bitmaps[code];
+
+    public long CardinalityOf(List<int> codes)
+    {
+        long c = 0;
+        foreach (var code in codes)
+        {
+            c += _bitmaps[code].Cardinality;
+        }
+
+        return c;
+    }
+
+    /// <summary>The union of the codes' bitmaps as a list of bitmaps.</summary>
+    public List<RoaringBitmap> Bitmaps(List<int> codes) => codes.ConvertAll(c => _bitmaps[c]);
+}
+
+/// <summary>
+/// Bitmaps by key (tag, tag group, list element, consent channel), each with optional expiry instants (Unix ticks)
+/// for the contacts whose membership ends. Not thread-safe.
+/// </summary>
+internal sealed class KeyedBitmaps
+{
+    private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+
+    public int KeyCount => _entries.Count;
+
+    public void Add(string key, int ordinal, long? expiresAtTicks)
+    {
+        if (!_entries.TryGetValue(key, out var e))
+        {
+            e = new Entry();
+            _entries.Add(key, e);
+        }
+
+        e.Bits.Add(ordinal);
+        if (expiresAtTicks is { } t)
+        {
+            (e.Expiry ??= [])[ordinal] = t;
+        }
+        else
+        {
+            e.Expiry?.Remove(ordinal);
+        }
+    }
+
+    /// <summary>Removes the contact from every key: O(keys).</summary>
+    public void RemoveOrdinal(int ordinal)
+    {
+        foreach (var e in _entries.Values)
+        {
+            if (e.Bits.Remove(ordinal))
+            {
+                e.Expiry?.Remove(ordinal);
+            }
+        }
+    }
+
+    public bool Contains(string key, int ordinal, long nowTicks) =>
+        _entries.TryGetValue(key, out var e) && e.Bits.Contains(ordinal) && (e.Expiry is null || !e.Expiry.TryGetValue(ordinal, out var t) || nowTicks < t);
+
+    public long? ExpiryOf(string key, int ordinal) =>
+        _entries.TryGetValue(key, out var e) && e.Expiry is not null && e.Bits.Contains(ordinal) && e.Expiry.TryGetValue(ordinal, out var t) ? t : null;
+
+    public long Cardinality(string key) => _entries.TryGetValue(key, out var e) ? e.Bits.Cardinality : 0;
+
+    /// <summary>The sorted ordinals whose membership of <paramref name="key"/> has expired at <paramref name="nowTicks"/>.</summary>
+    public int[] Expired(string key, long nowTicks)
+    {
+        if (!_entries.TryGetValue(key, out var e) || e.Expiry is null)
+        {
+            return [];
+        }
+
+        var expired = e.Expiry.Where(kv => kv.Value <= nowTicks).Select(kv => kv.Key).ToArray();
+        Array.Sort(expired);
+        return expired;
+    }
+
+    public RoaringBitmap? BitmapOf(string key) => _entries.TryGetValue(key, out var e) ? e.Bits : null;
+
+    /// <summary><paramref name="acc"/> &amp;= current members of <paramref name="key"/>.</summary>
+    public void AndInto(Span<ulong> acc, string key, long nowTicks)
+    {
+        if (!_entries.TryGetValue(key, out var e))
+        {
+            acc.Clear();
+            return;
+        }
+
+        e.Bits.AndInto(acc);
+        ClearExpired(acc, e, nowTicks);
+    }
+
+    /// <summary><paramref name="acc"/> |= current members of <paramref name="key"/>.</summary>
+    public void OrInto(Span<ulong> acc, string key, long nowTicks)
+    {
+        if (!_entries.TryGetValue(key, out var e))
+        {
+            return;
+        }
+
+        if (e.Expiry is not { Count: > 0 })
+        {
+            e.Bits.OrInto(acc);
+            return;
+        }
+
+        var tmp = ArrayPool<ulong>.Shared.Rent(acc.Length);
+        var span = tmp.AsSpan(0, acc.Length);
+        span.Clear();
+        e.Bits.OrInto(span);
+        ClearExpired(span, e, nowTicks);
+        DenseBits.Or(acc, span);
+        ArrayPool<ulong>.Shared.Return(tmp);
+    }
+
+    private static void ClearExpired(Span<ulong> acc, Entry e, long nowTicks)
+    {
+        if (e.Expiry is null)
+        {
+            return;
+        }
+
+        foreach (var (o, t) in e.Expiry)
+        {
+            if (t <= nowTicks && (o >> 6) < acc.Length)
+            {
+                DenseBits.Clear(acc, o);
+            }
+        }
+    }
+
+    private sealed class Entry
+    {
+        public RoaringBitmap Bits { get; } = new();
+
+        public Dictionary<int, long>? Expiry { get; set; }
+    }
+}

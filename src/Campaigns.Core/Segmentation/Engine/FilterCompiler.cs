@@ -1,0 +1,241 @@
+using Campaigns.Modeling;
+using NodaTime;
+
+namespace Campaigns.Segmentation.Engine;
+
+/// <summary>Compiles a <see cref="Filter"/> into a <see cref="PlanNode"/> tree over one index at one instant.</summary>
+internal sealed class FilterCompiler(SegmentIndex index, Instant now, IReadOnlyDictionary<string, SegmentDefinition>? segments)
+{
+    private readonly long _nowTicks = now.ToUnixTimeTicks();
+    private readonly double _population = Math.Max(1, index.LiveCount);
+    private readonly Stack<string> _visiting = new();
+
+    public PlanNode Compile(Filter filter) => filter switch
+    {
+        AndFilter a => a.Operands.Count == 0 ? new ConstNode(true) { Selectivity = 1 } : new AndNode(a.Operands.Select(Compile)),
+        OrFilter o => o.Operands.Count == 0 ? new ConstNode(false) { Selectivity = 0 } : new OrNode(o.Operands.Select(Compile)),
+        NotFilter n => new NotNode(Compile(n.Operand)),
+        AttributeFilter a => Attribute(a),
+        DateFilter d => Date(d),
+        TagFilter t => Tags(t),
+        TagGroupFilter g => Keys(index.Groups, [g.Group]),
+        BehaviourFilter b => Behaviour(b),
+        ScoreFilter s => Numbers(index.Score(s.Kind), s.Operator, s.Values, "score"),
+        GradeFilter g => Union(index.Grade, index.Grade.CodesWhere(v => g.Grades.Contains(v, StringComparer.Ordinal))),
+        StageFilter s => Union(index.Stage, index.Stage.CodesWhere(v => s.Stages.Any(x => string.Equals(x.ToString(), v, StringComparison.Ordinal)))),
+        ConsentFilter c => Keys(index.Consents, [c.Channel]),
+        SegmentFilter s => Segment(s),
+        _ => throw new ArgumentException($"The filter kind {filter.GetType().Name} is not supported.", nameof(filter)),
+    };
+
+    private PlanNode Segment(SegmentFilter s)
+    {
+        if (segments is null || !segments.TryGetValue(s.SegmentId, out var definition))
+        {
+            throw new ArgumentException($"Unknown segment '{s.SegmentId}'.", nameof(s));
+        }
+
+        if (_visiting.Contains(s.SegmentId))
+        {
+            throw new ArgumentException($"Segment references form a cycle: {string.Join(" → ", _visiting.Reverse())} → {s.SegmentId}.", nameof(s));
+        }
+
+        _visiting.Push(s.SegmentId);
+        var node = Compile(definition.Filter);
+        _visiting.Pop();
+        return node;
+    }
+
+    private PlanNode Attribute(AttributeFilter a)
+    {
+        var column = index.Column(a.Field) ?? throw new ArgumentException($"Unknown field '{a.Field}'.", nameof(a));
+        switch (column.Kind)
+        {
+            case ColumnKind.Text:
+            case ColumnKind.Boolean:
+                return Text(column, a);
+            case ColumnKind.Number:
+                return Numbers(column.Numbers!, a.Operator, [.. a.Values.Select(v => v is NumberValue n ? n.Value : throw Mismatch(a, "a number"))], a.Field);
+            case ColumnKind.Date:
+                return DateCompare(column, a);
+            default:
+                return List(column, a);
+        }
+    }
+
+    private PlanNode Text(AttributeColumn column, AttributeFilter a)
+    {
+        var isBool = column.Kind == ColumnKind.Boolean;
+        var values = a.Values.Select(v => (isBool, v) switch
+        {
+            (false, TextValue t) => t.Value,
+            (false, ChoiceValue c) => c.Value,
+            (true, BooleanValue b) => AttributeColumn.BoolText(b.Value),
+            _ => throw Mismatch(a, isBool ? "a boolean" : "text"),
+        }).ToArray();
+        var col = column.Categorical!;
+        if (isBool && a.Operator is not (CompareOperator.Equal or CompareOperator.NotEqual or CompareOperator.In or CompareOperator.NotIn or CompareOperator.Exists or CompareOperator.IsEmpty))
+        {
+            throw Unsupported(a);
+        }
+
+        Need(a.Field, a.Operator, values.Length);
+        return a.Operator switch
+        {
+            CompareOperator.Equal or CompareOperator.In => Union(col, col.CodesWhere(v => values.Contains(v, StringComparer.Ordinal))),
+            CompareOperator.NotEqual or CompareOperator.NotIn => new NotNode(Union(col, col.CodesWhere(v => values.Contains(v, StringComparer.Ordinal)))),
+            CompareOperator.LessThan => Union(col, col.CodesWhere(v => string.CompareOrdinal(v, values[0]) < 0)),
+            CompareOperator.LessOrEqual => Union(col, col.CodesWhere(v => string.CompareOrdinal(v, values[0]) <= 0)),
+            CompareOperator.GreaterThan => Union(col, col.CodesWhere(v => string.CompareOrdinal(v, values[0]) > 0)),
+            CompareOperator.GreaterOrEqual => Union(col, col.CodesWhere(v => string.CompareOrdinal(v, values[0]) >= 0)),
+            CompareOperator.Between => Union(col, col.CodesWhere(v => string.CompareOrdinal(v, values[0]) >= 0 && string.CompareOrdinal(v, values[1]) <= 0)),
+            CompareOperator.Contains => Union(col, col.CodesWhere(v => v.Contains(values[0], StringComparison.Ordinal))),
+            CompareOperator.StartsWith => Union(col, col.CodesWhere(v => v.StartsWith(values[0], StringComparison.Ordinal))),
+            CompareOperator.Exists => Bitmap(col.NonEmpty),
+            _ => new NotNode(Bitmap(col.NonEmpty)),
+        };
+    }
+
+    private PlanNode Numbers(NumberColumn column, CompareOperator op, IReadOnlyList<decimal> values, string field)
+    {
+        Need(field, op, values.Count);
+        PlanNode Range(decimal? lo, bool loIn, decimal? hi, bool hiIn) =>
+            new NumberRangeNode(column, lo, loIn, hi, hiIn) { Cost = 1, Selectivity = column.Estimate(lo, loIn, hi, hiIn, (int)_population) };
+        PlanNode AnyOf() => values.Count == 1 ? Range(values[0], true, values[0], true) : new OrNode(values.Select(v => Range(v, true, v, true)));
+        return op switch
+        {
+            CompareOperator.Equal or CompareOperator.In => AnyOf(),
+            CompareOperator.NotEqual or CompareOperator.NotIn => new NotNode(AnyOf()),
+            CompareOperator.LessThan => Range(null, true, values[0], false),
+            CompareOperator.LessOrEqual => Range(null, true, values[0], true),
+            CompareOperator.GreaterThan => Range(values[0], false, null, true),
+            CompareOperator.GreaterOrEqual => Range(values[0], true, null, true),
+            CompareOperator.Between => Range(values[0], true, values[1], true),
+            CompareOperator.Exists => new NumberExistsNode(column) { Cost = 1, Selectivity = column.Count / _population },
+            CompareOperator.IsEmpty => new NotNode(new NumberExistsNode(column) { Cost = 1, Selectivity = column.Count / _population }),
+            _ => throw new ArgumentException($"'{field}' is a number; {op} does not apply to numbers.", nameof(op)),
+        };
+    }
+
+    private PlanNode DateCompare(AttributeColumn column, AttributeFilter a)
+    {
+        var days = a.Values.Select(v => v is DateValue d ? AttributeColumn.DayNumber(d.Value) : throw Mismatch(a, "a date")).ToArray();
+        Need(a.Field, a.Operator, days.Length);
+        var col = column.Dates!;
+        PlanNode AnyOf() => days.Length == 1 ? Days(col, days[0], days[0]) : new OrNode(days.Select(d => Days(col, d, d)));
+        return a.Operator switch
+        {
+            CompareOperator.Equal or CompareOperator.In => AnyOf(),
+            CompareOperator.NotEqual or CompareOperator.NotIn => new NotNode(AnyOf()),
+            CompareOperator.LessThan => Days(col, long.MinValue, days[0] - 1),
+            CompareOperator.LessOrEqual => Days(col, long.MinValue, days[0]),
+            CompareOperator.GreaterThan => Days(col, days[0] + 1, long.MaxValue),
+            CompareOperator.GreaterOrEqual => Days(col, days[0], long.MaxValue),
+            CompareOperator.Between => Days(col, days[0], days[1]),
+            CompareOperator.Exists => new IntExistsNode(col) { Cost = 1, Selectivity = col.Count / _population },
+            CompareOperator.IsEmpty => new NotNode(new IntExistsNode(col) { Cost = 1, Selectivity = col.Count / _population }),
+            _ => throw Unsupported(a),
+        };
+    }
+
+    private IntRangeNode Date(DateFilter d)
+    {
+        var column = index.Column(d.Field) ?? throw new ArgumentException($"Unknown field '{d.Field}'.", nameof(d));
+        if (column.Kind != ColumnKind.Date)
+        {
+            throw new ArgumentException($"'{d.Field}' is not a date attribute.", nameof(d));
+        }
+
+        var col = column.Dates!;
+        const long day = NodaConstants.TicksPerDay;
+        switch (d.Operator)
+        {
+            case DateOperator.Within or DateOperator.Before:
+                var window = d.Window ?? throw new ArgumentException($"'{d.Field} {d.Operator}' needs a window.", nameof(d));
+
+                // A date is the instant of its midnight (UTC): within ⇔ now − window ≤ midnight ≤ now.
+                var from = _nowTicks - window.Duration.BclCompatibleTicks;
+                var edges = (_nowTicks, window.Duration.BclCompatibleTicks);
+                return d.Operator == DateOperator.Within
+                    ? Days(col, CeilDiv(from, day), FloorDiv(_nowTicks, day), edges)
+                    : Days(col, long.MinValue, CeilDiv(from, day) - 1, edges);
+            case DateOperator.OnOrAfter:
+                return Days(col, AttributeColumn.DayNumber(d.Date ?? throw new ArgumentException("'on or after' needs a date.", nameof(d))), long.MaxValue);
+            default:
+                return Days(col, long.MinValue, AttributeColumn.DayNumber(d.Date ?? throw new ArgumentException("'on or before' needs a date.", nameof(d))));
+        }
+    }
+
+    private PlanNode List(AttributeColumn column, AttributeFilter a)
+    {
+        var values = a.Values.Select(v => v switch
+        {
+            TextValue t => t.Value,
+            ChoiceValue c => c.Value,
+            _ => throw Mismatch(a, "text"),
+        }).ToArray();
+        Need(a.Field, a.Operator, values.Length);
+        return a.Operator switch
+        {
+            CompareOperator.Contains or CompareOperator.Equal or CompareOperator.In => Keys(column.Elements!, values),
+            CompareOperator.NotEqual or CompareOperator.NotIn => new NotNode(Keys(column.Elements!, values)),
+            CompareOperator.Exists => Bitmap(column.NonEmpty!),
+            CompareOperator.IsEmpty => new NotNode(Bitmap(column.NonEmpty!)),
+            _ => throw Unsupported(a),
+        };
+    }
+
+    private PlanNode Tags(TagFilter t) => t.Match switch
+    {
+        TagMatch.Any => t.Tags.Count == 0 ? new ConstNode(false) { Selectivity = 0 } : Keys(index.Tags, t.Tags),
+        TagMatch.All => t.Tags.Count == 0 ? new ConstNode(true) : new AndNode(t.Tags.Select(x => Keys(index.Tags, [x]))),
+        _ => t.Tags.Count == 0 ? new ConstNode(true) : new NotNode(Keys(index.Tags, t.Tags)),
+    };
+
+    private BehaviourNode Behaviour(BehaviourFilter b)
+    {
+        var needed = b.Operator == CompareOperator.Between ? 2 : 1;
+        if (b.Counts.Count < needed || b.Operator is CompareOperator.Contains or CompareOperator.StartsWith or CompareOperator.Exists or CompareOperator.IsEmpty)
+        {
+            throw new ArgumentException($"count({b.EventKind}) {b.Operator} needs {needed} count(s).", nameof(b));
+        }
+
+        var (from, to) = b.Window is { } w ? (_nowTicks - w.Duration.BclCompatibleTicks, _nowTicks) : (long.MinValue, long.MaxValue);
+        return new BehaviourNode(index.Events, b, from, to) { Cost = 2, Selectivity = 0.5 };
+    }
+
+    private KeysNode Keys(KeyedBitmaps keyed, IReadOnlyList<string> keys) =>
+        new(keyed, keys, _nowTicks) { Selectivity = Math.Min(1, keys.Sum(k => keyed.Cardinality(k)) / _population) };
+
+    private UnionNode Union(CategoricalColumn col, List<int> codes) =>
+        new(col.Bitmaps(codes)) { Selectivity = col.CardinalityOf(codes) / _population };
+
+    private UnionNode Bitmap(RoaringBitmap bitmap) => new([bitmap]) { Selectivity = bitmap.Cardinality / _population };
+
+    private IntRangeNode Days(BitSlicedColumn col, long lo, long hi, (long, long)? edges = null) =>
+        new(col, lo, hi, edges) { Cost = 1, Selectivity = col.Estimate(lo, hi, (int)_population) };
+
+    private static void Need(string field, CompareOperator op, int count)
+    {
+        var needed = op switch
+        {
+            CompareOperator.Exists or CompareOperator.IsEmpty => 0,
+            CompareOperator.Between => 2,
+            _ => 1,
+        };
+        if (count < needed || (needed == 0 && count > 0) || (op is not (CompareOperator.In or CompareOperator.NotIn) && count > Math.Max(needed, 1)))
+        {
+            throw new ArgumentException($"'{field}' {op} takes {(op is CompareOperator.In or CompareOperator.NotIn ? "one or more" : needed.ToString(System.Globalization.CultureInfo.InvariantCulture))} value(s); {count} given.", nameof(op));
+        }
+    }
+
+    private static ArgumentException Mismatch(AttributeFilter a, string expected) =>
+        new($"'{a.Field}' compares with {expected}; a value of another type was given.", nameof(a));
+
+    private static ArgumentException Unsupported(AttributeFilter a) =>
+        new($"The operator {a.Operator} does not apply to '{a.Field}'.", nameof(a));
+
+    private static long FloorDiv(long a, long b) => a >= 0 ? a / b : -((-a + b - 1) / b);
+
+    private static long CeilDiv(long a, long b) => -FloorDiv(-a, b);
+}

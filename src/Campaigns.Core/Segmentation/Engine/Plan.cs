@@ -1,0 +1,423 @@
+namespace Campaigns.Segmentation.Engine;
+
+/// <summary>
+/// A compiled filter: each node restricts a candidate bitmap (<c>acc</c>, one bit per ordinal) to its matches,
+/// touching only the words that still have candidates. <see cref="Cost"/> orders AND operands: 0 = bitmap operation,
+/// 1 = bit-sliced column scan, 2 = per-contact work; within a cost class the most selective operand runs first.
+/// </summary>
+internal abstract class PlanNode
+{
+    public double Selectivity { get; init; } = 1;
+
+    public int Cost { get; init; }
+
+    /// <summary>Restricts <paramref name="acc"/> to the node's matches.</summary>
+    /// <param name="acc">Candidates: the words of one 65,536-contact chunk (at most 1024 words).</param>
+    /// <param name="startWord">The chunk's first word in the whole base (a multiple of 1024).</param>
+    public abstract void AndInto(Span<ulong> acc, int startWord);
+
+    /// <summary>Whether one contact matches (the single-contact path of incremental membership).</summary>
+    public abstract bool Matches(int ordinal);
+
+    /// <summary>The first instant (Unix ticks) after the plan's "now" at which the contact's result may change as time
+    /// passes (a window edge or a tag expiry), or <see cref="long.MaxValue"/>.</summary>
+    public virtual long NextChange(int ordinal) => long.MaxValue;
+}
+
+internal sealed class ConstNode(bool value) : PlanNode
+{
+    public bool Value { get; } = value;
+
+    public override void AndInto(Span<ulong> acc, int startWord)
+    {
+        if (!Value)
+        {
+            acc.Clear();
+        }
+    }
+
+    public override bool Matches(int ordinal) => Value;
+}
+
+internal sealed class AndNode : PlanNode
+{
+    private readonly PlanNode[] _operands;
+
+    public AndNode(IEnumerable<PlanNode> operands)
+    {
+        _operands = [.. operands.OrderBy(o => o.Cost).ThenBy(o => o.Selectivity)];
+        Selectivity = _operands.Aggregate(1.0, (s, o) => s * o.Selectivity);
+        Cost = _operands.Length == 0 ? 0 : _operands.Max(o => o.Cost);
+    }
+
+    public override void AndInto(Span<ulong> acc, int startWord)
+    {
+        foreach (var op in _operands)
+        {
+            op.AndInto(acc, startWord);
+            if (DenseBits.IsZero(acc))
+            {
+                return; // no candidate left in this chunk
+            }
+        }
+    }
+
+    public override bool Matches(int ordinal)
+    {
+        foreach (var op in _operands)
+        {
+            if (!op.Matches(ordinal))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    public override long NextChange(int ordinal)
+    {
+        var next = long.MaxValue;
+        foreach (var op in _operands)
+        {
+            next = Math.Min(next, op.NextChange(ordinal));
+        }
+
+        return next;
+    }
+}
+
+internal sealed class OrNode : PlanNode
+{
+    private readonly PlanNode[] _operands;
+
+    public OrNode(IEnumerable<PlanNode> operands)
+    {
+        _operands = [.. operands.OrderBy(o => o.Cost).ThenByDescending(o => o.Selectivity)];
+        Selectivity = Math.Min(1, _operands.Sum(o => o.Selectivity));
+        Cost = _operands.Length == 0 ? 0 : _operands.Max(o => o.Cost);
+    }
+
+    public override void AndInto(Span<ulong> acc, int startWord)
+    {
+        var n = acc.Length;
+        Span<ulong> rest = stackalloc ulong[n];
+        Span<ulong> tmp = stackalloc ulong[n];
+        acc.CopyTo(rest);
+        foreach (var op in _operands)
+        {
+            // Only candidates not matched yet need this operand.
+            rest.CopyTo(tmp);
+            op.AndInto(tmp, startWord);
+            DenseBits.AndNot(rest, tmp);
+        }
+
+        // Matched = candidates − never matched.
+        DenseBits.AndNot(acc, rest);
+    }
+
+    public override bool Matches(int ordinal)
+    {
+        foreach (var op in _operands)
+        {
+            if (op.Matches(ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public override long NextChange(int ordinal)
+    {
+        var next = long.MaxValue;
+        foreach (var op in _operands)
+        {
+            next = Math.Min(next, op.NextChange(ordinal));
+        }
+
+        return next;
+    }
+}
+
+internal sealed class NotNode : PlanNode
+{
+    private readonly PlanNode _operand;
+
+    public NotNode(PlanNode operand)
+    {
+        _operand = operand;
+        Selectivity = 1 - operand.Selectivity;
+        Cost = operand.Cost;
+    }
+
+    public override void AndInto(Span<ulong> acc, int startWord)
+    {
+        Span<ulong> tmp = stackalloc ulong[acc.Length];
+        acc.CopyTo(tmp);
+        _operand.AndInto(tmp, startWord);
+        DenseBits.AndNot(acc, tmp);
+    }
+
+    public override bool Matches(int ordinal) => !_operand.Matches(ordinal);
+
+    public override long NextChange(int ordinal) => _operand.NextChange(ordinal);
+}
+
+/// <summary>The union of compressed bitmaps (one bitmap: a plain intersection).</summary>
+internal sealed class UnionNode(IReadOnlyList<RoaringBitmap> bitmaps) : PlanNode
+{
+    public override void AndInto(Span<ulong> acc, int startWord)
+    {
+        var key = startWord >> 10;
+        switch (bitmaps.Count)
+        {
+            case 0:
+                acc.Clear();
+                return;
+            case 1:
+                bitmaps[0].AndIntoChunk(acc, key);
+                return;
+        }
+
+        Span<ulong> tmp = stackalloc ulong[acc.Length];
+        tmp.Clear();
+        foreach (var b in bitmaps)
+        {
+            b.OrIntoChunk(tmp, key);
+        }
+
+        DenseBits.And(acc, tmp);
+    }
+
+    public override bool Matches(int ordinal)
+    {
+        foreach (var b in bitmaps)
+        {
+            if (b.Contains(ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}
+
+/// <summary>The union of current members of keys (tags, groups, list elements, channels) at an instant.</summary>
+internal sealed class KeysNode(KeyedBitmaps keyed, IReadOnlyList<string> keys, long nowTicks) : PlanNode
+{
+    private readonly RoaringBitmap?[] _bitmaps = [.. keys.Select(keyed.BitmapOf)];
+    private readonly int[][] _expired = [.. keys.Select(k => keyed.Expired(k, nowTicks))];
+
+    public override void AndInto(Span<ulong> acc, int startWord)
+    {
+        var key = startWord >> 10;
+        if (_bitmaps.Length == 1)
+        {
+            if (_bitmaps[0] is not { } only)
+            {
+                acc.Clear();
+                return;
+            }
+
+            only.AndIntoChunk(acc, key);
+            ClearExpired(acc, startWord, _expired[0]);
+            return;
+        }
+
+        Span<ulong> tmp = stackalloc ulong[acc.Length];
+        Span<ulong> one = stackalloc ulong[acc.Length];
+        tmp.Clear();
+        for (var i = 0; i < _bitmaps.Length; i++)
+        {
+            if (_bitmaps[i] is not { } b)
+            {
+                continue;
+            }
+
+            if (_expired[i].Length == 0)
+            {
+                b.OrIntoChunk(tmp, key);
+                continue;
+            }
+
+            one.Clear();
+            b.OrIntoChunk(one, key);
+            ClearExpired(one, startWord, _expired[i]);
+            DenseBits.Or(tmp, one);
+        }
+
+        DenseBits.And(acc, tmp);
+    }
+
+    private static void ClearExpired(Span<ulong> acc, int startWord, int[] expired)
+    {
+        if (expired.Length == 0)
+        {
+            return;
+        }
+
+        var first = startWord * 64;
+        var end = first + (acc.Length * 64);
+        var i = Array.BinarySearch(expired, first);
+        for (i = i < 0 ? ~i : i; i < expired.Length && expired[i] < end; i++)
+        {
+            DenseBits.Clear(acc, expired[i] - first);
+        }
+    }
+
+    public override bool Matches(int ordinal)
+    {
+        foreach (var k in keys)
+        {
+            if (keyed.Contains(k, ordinal, nowTicks))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public override long NextChange(int ordinal)
+    {
+        var next = long.MaxValue;
+        foreach (var k in keys)
+        {
+            if (keyed.ExpiryOf(k, ordinal) is { } t && t > nowTicks)
+            {
+                next = Math.Min(next, t);
+            }
+        }
+
+        return next;
+    }
+}
+
+/// <param name="column">The column.</param>
+/// <param name="lo">Inclusive lower bound.</param>
+/// <param name="hi">Inclusive upper bound.</param>
+/// <param name="window">For <c>within</c>/<c>before</c> on day numbers: (now, window) in ticks, so the edges can be scheduled.</param>
+internal sealed class IntRangeNode(BitSlicedColumn column, long lo, long hi, (long Now, long Window)? window = null) : PlanNode
+{
+    public override void AndInto(Span<ulong> acc, int startWord) => column.AndRange(acc, lo, hi, startWord);
+
+    public override bool Matches(int ordinal) => column.TryGet(ordinal, out var v) && v >= lo && v <= hi;
+
+    public override long NextChange(int ordinal)
+    {
+        if (window is not { } w || !column.TryGet(ordinal, out var day))
+        {
+            return long.MaxValue;
+        }
+
+        // The day's midnight m is in [now − W, now] from now = m until now = m + W.
+        var m = day * NodaTime.NodaConstants.TicksPerDay;
+        return m > w.Now ? m : m + w.Window + 1 > w.Now ? m + w.Window + 1 : long.MaxValue;
+    }
+}
+
+internal sealed class IntExistsNode(BitSlicedColumn column) : PlanNode
+{
+    public override void AndInto(Span<ulong> acc, int startWord) => column.AndExists(acc, startWord);
+
+    public override bool Matches(int ordinal) => column.TryGet(ordinal, out _);
+}
+
+internal sealed class NumberRangeNode(NumberColumn column, decimal? lo, bool loInclusive, decimal? hi, bool hiInclusive) : PlanNode
+{
+    public override void AndInto(Span<ulong> acc, int startWord) => column.AndRange(acc, lo, loInclusive, hi, hiInclusive, startWord);
+
+    public override bool Matches(int ordinal) => column.TryGet(ordinal, out var v) && NumberColumn.InRange(v, lo, loInclusive, hi, hiInclusive);
+}
+
+internal sealed class NumberExistsNode(NumberColumn column) : PlanNode
+{
+    public override void AndInto(Span<ulong> acc, int startWord) => column.AndExists(acc, startWord);
+
+    public override bool Matches(int ordinal) => column.TryGet(ordinal, out _);
+}
+
+/// <summary>Counts each candidate's events of a kind in a window and compares the count.</summary>
+internal sealed class BehaviourNode(EventStore events, BehaviourFilter filter, long fromTicks, long toTicks) : PlanNode
+{
+    public override void AndInto(Span<ulong> acc, int startWord)
+    {
+        var key = startWord >> 10;
+        var first = startWord * 64;
+        var zeroMatches = CountMatches(filter, 0);
+        var has = events.ContactsWith(filter.EventKind);
+        if (has is null)
+        {
+            if (!zeroMatches)
+            {
+                acc.Clear();
+            }
+
+            return;
+        }
+
+        if (!zeroMatches)
+        {
+            has.AndIntoChunk(acc, key);
+        }
+
+        foreach (var o in has.EnumerateChunk(key))
+        {
+            var local = o - first;
+            if ((local >> 6) >= acc.Length)
+            {
+                break;
+            }
+
+            if (DenseBits.Get(acc, local) && !CountMatches(filter, events.Count(filter.EventKind, o, filter.Where, fromTicks, toTicks)))
+            {
+                DenseBits.Clear(acc, local);
+            }
+        }
+    }
+
+    public override bool Matches(int ordinal) => CountMatches(filter, events.Count(filter.EventKind, ordinal, filter.Where, fromTicks, toTicks));
+
+    public override long NextChange(int ordinal)
+    {
+        if (filter.Window is not { } w)
+        {
+            return long.MaxValue;
+        }
+
+        // An event at t counts from now = t until now = t + W.
+        var window = w.Duration.BclCompatibleTicks;
+        var now = toTicks;
+        var next = long.MaxValue;
+        foreach (var t in events.TicksOf(filter.EventKind, ordinal, filter.Where))
+        {
+            if (t > now)
+            {
+                next = Math.Min(next, t);
+            }
+            else if (t + window + 1 > now)
+            {
+                next = Math.Min(next, t + window + 1);
+            }
+        }
+
+        return next;
+    }
+
+    internal static bool CountMatches(BehaviourFilter f, int count) => f.Operator switch
+    {
+        CompareOperator.Equal => count == f.Counts[0],
+        CompareOperator.NotEqual => count != f.Counts[0],
+        CompareOperator.LessThan => count < f.Counts[0],
+        CompareOperator.LessOrEqual => count <= f.Counts[0],
+        CompareOperator.GreaterThan => count > f.Counts[0],
+        CompareOperator.GreaterOrEqual => count >= f.Counts[0],
+        CompareOperator.Between => count >= f.Counts[0] && count <= f.Counts[1],
+        CompareOperator.In => f.Counts.Contains(count),
+        CompareOperator.NotIn => !f.Counts.Contains(count),
+        _ => throw new ArgumentException($"A behaviour count cannot be compared with {f.Operator}.", nameof(f)),
+    };
+}

@@ -1,0 +1,393 @@
+using System.Numerics;
+using Campaigns.Contacts;
+using Campaigns.Segmentation.Engine;
+using NodaTime;
+
+namespace Campaigns.Segmentation;
+
+/// <summary>A contact entered or exited a live segment.</summary>
+public sealed class SegmentMembershipChangedEventArgs : EventArgs
+{
+    internal SegmentMembershipChangedEventArgs(string segmentId, ContactId contactId, bool entered, Instant at)
+    {
+        SegmentId = segmentId;
+        ContactId = contactId;
+        Entered = entered;
+        At = at;
+    }
+
+    /// <summary>The segment.</summary>
+    public string SegmentId { get; }
+
+    /// <summary>The contact.</summary>
+    public ContactId ContactId { get; }
+
+    /// <summary>True for SegmentEntered, false for SegmentExited.</summary>
+    public bool Entered { get; }
+
+    /// <summary>The instant membership was evaluated at.</summary>
+    public Instant At { get; }
+}
+
+/// <summary>
+/// Live segments over a <see cref="SegmentIndex"/> with incremental membership (F-5.3): a change to a contact
+/// re-evaluates only that contact, and only for the segments that read what changed (contact data, or events of
+/// one kind); time-relative predicates (<c>within 7d</c>, behaviour windows, tag expiry) are re-evaluated for a contact
+/// at the instant its result can change, from a priority queue, when <see cref="AdvanceTo"/> passes it.
+/// </summary>
+/// <remarks>
+/// Thread safety: all members are safe to call from any thread and are serialized by one internal lock;
+/// <see cref="MembershipChanged"/> handlers run on the calling thread while the lock is held and must not call back
+/// into the registry. Write contacts and events through the registry (not the index directly) to keep membership live.
+/// </remarks>
+public sealed class SegmentRegistry
+{
+    private const string ContactData = "\u0001contact";
+    private readonly Lock _gate = new();
+    private readonly SegmentIndex _index;
+    private readonly Dictionary<string, Live> _segments = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, SegmentDefinition> _definitions = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<Live>> _dependents = new(StringComparer.Ordinal);
+    private readonly PriorityQueue<(Live Segment, int Ordinal), long> _schedule = new();
+
+    /// <summary>Creates a registry over an index.</summary>
+    /// <param name="index">The index; the registry writes contacts and events into it.</param>
+    public SegmentRegistry(SegmentIndex index)
+    {
+        ArgumentNullException.ThrowIfNull(index);
+        _index = index;
+    }
+
+    /// <summary>Raised for every contact that enters or exits a segment.</summary>
+    public event EventHandler<SegmentMembershipChangedEventArgs>? MembershipChanged;
+
+    /// <summary>The number of scheduled time-relative re-evaluations.</summary>
+    public int ScheduledCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _schedule.Count;
+            }
+        }
+    }
+
+    /// <summary>Adds (or replaces) a live segment and evaluates it over the whole base at <paramref name="now"/>.</summary>
+    /// <param name="definition">The definition; it may refer to segments defined before it.</param>
+    /// <param name="now">The instant.</param>
+    /// <exception cref="ArgumentException">The filter is invalid for the index (see <see cref="SegmentIndex.Evaluate"/>).</exception>
+    public void Define(SegmentDefinition definition, Instant now)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        lock (_gate)
+        {
+            _definitions[definition.Id] = definition;
+            var members = _index.Evaluate(definition.Filter, now, _definitions);
+            if (_segments.Remove(definition.Id, out var old))
+            {
+                foreach (var list in _dependents.Values)
+                {
+                    list.Remove(old);
+                }
+            }
+
+            var live = new Live(definition, members.ToDense(_index.WordCount), members.Count);
+            _segments[definition.Id] = live;
+            var reads = new HashSet<string>(StringComparer.Ordinal);
+            var timeRelative = false;
+            CollectReads(definition.Filter, reads, [], ref timeRelative);
+            live.TimeRelative = timeRelative;
+            foreach (var key in reads)
+            {
+                if (!_dependents.TryGetValue(key, out var list))
+                {
+                    _dependents[key] = list = [];
+                }
+
+                list.Add(live);
+            }
+
+            var plan = PlanAt(live, now);
+            if (live.TimeRelative)
+            {
+                for (var o = 0; o < _index.OrdinalCount; o++)
+                {
+                    if (_index.IsLive(o))
+                    {
+                        Schedule(live, o, plan.NextChange(o));
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>The current members of a live segment (a frozen copy).</summary>
+    /// <param name="segmentId">The segment.</param>
+    /// <param name="now">The instant to stamp the copy with.</param>
+    public SegmentMemberSet Members(string segmentId, Instant now)
+    {
+        lock (_gate)
+        {
+            return _index.MemberSet(Get(segmentId).Words.ToArray(), now);
+        }
+    }
+
+    /// <summary>The definition of a live segment.</summary>
+    /// <param name="segmentId">The segment.</param>
+    public SegmentDefinition Definition(string segmentId)
+    {
+        lock (_gate)
+        {
+            return Get(segmentId).Definition;
+        }
+    }
+
+    /// <summary>The number of members of a live segment: O(1).</summary>
+    /// <param name="segmentId">The segment.</param>
+    public int SizeOf(string segmentId)
+    {
+        lock (_gate)
+        {
+            return Get(segmentId).Count;
+        }
+    }
+
+    /// <summary>Adds or changes a contact and re-evaluates it for the segments that read contact data.</summary>
+    /// <param name="contact">The contact.</param>
+    /// <param name="now">The instant.</param>
+    public void Upsert(Contact contact, Instant now)
+    {
+        ArgumentNullException.ThrowIfNull(contact);
+        lock (_gate)
+        {
+            var before = _index.OrdinalOf(contact.Id);
+            var wasLive = before >= 0 && _index.IsLive(before);
+            _index.Upsert(contact);
+            var o = _index.OrdinalOf(contact.Id);
+            if (wasLive)
+            {
+                Reevaluate(o, _dependents.GetValueOrDefault(ContactData), now);
+            }
+            else
+            {
+                Reevaluate(o, _segments.Values, now); // a new contact can match event-only filters such as "never did"
+            }
+        }
+    }
+
+    /// <summary>Records an event and re-evaluates its contact for the segments that count events of its kind.</summary>
+    /// <param name="behaviourEvent">The event.</param>
+    /// <param name="now">The instant.</param>
+    /// <returns>False when the event is a duplicate or its contact is unknown.</returns>
+    public bool Apply(BehaviourEvent behaviourEvent, Instant now)
+    {
+        ArgumentNullException.ThrowIfNull(behaviourEvent);
+        lock (_gate)
+        {
+            if (!_index.Apply(behaviourEvent))
+            {
+                return false;
+            }
+
+            Reevaluate(_index.OrdinalOf(behaviourEvent.ContactId), _dependents.GetValueOrDefault("event:" + behaviourEvent.Kind), now);
+            return true;
+        }
+    }
+
+    /// <summary>Removes a contact; it exits every segment it was in.</summary>
+    /// <param name="id">The contact.</param>
+    /// <param name="now">The instant.</param>
+    public bool Remove(ContactId id, Instant now)
+    {
+        lock (_gate)
+        {
+            var o = _index.OrdinalOf(id);
+            if (!_index.Remove(id))
+            {
+                return false;
+            }
+
+            foreach (var live in _segments.Values)
+            {
+                SetMember(live, o, false, now);
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>Re-evaluates every contact whose time-relative result could have changed by <paramref name="now"/>.</summary>
+    /// <param name="now">The instant; earlier than a previous call is allowed but finds nothing due.</param>
+    /// <returns>The number of re-evaluations.</returns>
+    public int AdvanceTo(Instant now)
+    {
+        lock (_gate)
+        {
+            var ticks = now.ToUnixTimeTicks();
+            var n = 0;
+            while (_schedule.TryPeek(out var item, out var due) && due <= ticks)
+            {
+                _schedule.Dequeue();
+                var (live, o) = item;
+                if (!live.Due.TryGetValue(o, out var expected) || expected != due || !_segments.ContainsKey(live.Definition.Id))
+                {
+                    continue; // superseded
+                }
+
+                live.Due.Remove(o);
+                if (!_index.IsLive(o))
+                {
+                    continue;
+                }
+
+                var plan = PlanAt(live, now);
+                SetMember(live, o, plan.Matches(o), now);
+                Schedule(live, o, plan.NextChange(o));
+                n++;
+            }
+
+            return n;
+        }
+    }
+
+    private Live Get(string segmentId) =>
+        _segments.TryGetValue(segmentId, out var live) ? live : throw new ArgumentException($"Unknown segment '{segmentId}'.", nameof(segmentId));
+
+    private void Reevaluate(int ordinal, IEnumerable<Live>? segments, Instant now)
+    {
+        if (segments is null)
+        {
+            return;
+        }
+
+        var version = _index.DictionaryVersion;
+        foreach (var live in segments)
+        {
+            var plan = PlanAt(live, now, version);
+            SetMember(live, ordinal, plan.Matches(ordinal), now);
+            if (live.TimeRelative)
+            {
+                Schedule(live, ordinal, plan.NextChange(ordinal));
+            }
+        }
+    }
+
+    private PlanNode PlanAt(Live live, Instant now, long? version = null)
+    {
+        var v = version ?? _index.DictionaryVersion;
+        if (live.Plan is null || live.PlanAt != now || live.PlanVersion != v)
+        {
+            live.Plan = _index.Compile(live.Definition.Filter, now, _definitions);
+            live.PlanAt = now;
+            live.PlanVersion = v;
+        }
+
+        return live.Plan;
+    }
+
+    private void Schedule(Live live, int ordinal, long due)
+    {
+        if (due == long.MaxValue)
+        {
+            live.Due.Remove(ordinal);
+            return;
+        }
+
+        if (live.Due.TryGetValue(ordinal, out var existing) && existing == due)
+        {
+            return;
+        }
+
+        live.Due[ordinal] = due;
+        _schedule.Enqueue((live, ordinal), due);
+    }
+
+    private void SetMember(Live live, int ordinal, bool member, Instant now)
+    {
+        if ((ordinal >> 6) >= live.Words.Length)
+        {
+            if (!member)
+            {
+                return;
+            }
+
+            var grown = new ulong[Math.Max(live.Words.Length * 2, ((ordinal >> 9) + 1) * 8)];
+            live.Words.CopyTo(grown, 0);
+            live.Words = grown;
+        }
+
+        ref var word = ref live.Words[ordinal >> 6];
+        var bit = 1UL << ordinal;
+        if (((word & bit) != 0) == member)
+        {
+            return;
+        }
+
+        word ^= bit;
+        live.Count += member ? 1 : -1;
+        MembershipChanged?.Invoke(this, new SegmentMembershipChangedEventArgs(live.Definition.Id, _index.IdAt(ordinal), member, now));
+    }
+
+    private void CollectReads(Filter filter, HashSet<string> reads, HashSet<string> visiting, ref bool timeRelative)
+    {
+        switch (filter)
+        {
+            case AndFilter a:
+                foreach (var o in a.Operands)
+                {
+                    CollectReads(o, reads, visiting, ref timeRelative);
+                }
+
+                break;
+            case OrFilter o:
+                foreach (var x in o.Operands)
+                {
+                    CollectReads(x, reads, visiting, ref timeRelative);
+                }
+
+                break;
+            case NotFilter n:
+                CollectReads(n.Operand, reads, visiting, ref timeRelative);
+                break;
+            case BehaviourFilter b:
+                reads.Add("event:" + b.EventKind);
+                timeRelative |= b.Window is not null;
+                break;
+            case SegmentFilter s:
+                if (visiting.Add(s.SegmentId) && _definitions.TryGetValue(s.SegmentId, out var d))
+                {
+                    CollectReads(d.Filter, reads, visiting, ref timeRelative);
+                }
+
+                break;
+            case DateFilter { Operator: DateOperator.Within or DateOperator.Before }:
+            case TagFilter or TagGroupFilter:
+                reads.Add(ContactData);
+                timeRelative = true;
+                break;
+            default:
+                reads.Add(ContactData);
+                break;
+        }
+    }
+
+    private sealed class Live(SegmentDefinition definition, ulong[] words, int count)
+    {
+        public SegmentDefinition Definition { get; } = definition;
+
+        public ulong[] Words { get; set; } = words;
+
+        public int Count { get; set; } = count;
+
+        public bool TimeRelative { get; set; }
+
+        public Dictionary<int, long> Due { get; } = [];
+
+        public PlanNode? Plan { get; set; }
+
+        public Instant PlanAt { get; set; }
+
+        public long PlanVersion { get; set; }
+    }
+}
