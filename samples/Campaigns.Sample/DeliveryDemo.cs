@@ -69,7 +69,7 @@ internal sealed class DeliveryDemo(
         for (var i = 0; i < registered.Count; i++)
         {
             var p = registered[i];
-            var contact = await ContactForAsync(p, Zones[i % Zones.Length], consent: i % 4 != 3).ConfigureAwait(false);
+            var contact = await ContactForAsync(p, Zones[i % Zones.Length], consent: i % 3 != 2).ConfigureAwait(false);
             var outcome = await pipeline.DeliverAsync(new DeliveryRequest
             {
                 IdempotencyKey = $"{TaskId}/{p.Id}",
