@@ -1,6 +1,7 @@
 // The Campaigns sample host: loads the built-in catalogue, creates an offline seminar and a live stream
 // from templates, walks them through approval to Scheduled, registers participants through the forms
 // (bad submissions are rejected with reasons), records what participants do, and prints a summary.
+// Then it sends the seminar's registration-success notice through the delivery pipeline (DeliveryDemo.cs).
 // `--quick` runs the same flow with fewer generated participants (CI uses it).
 using Campaigns.Sample;
 using Microsoft.Extensions.DependencyInjection;
@@ -12,13 +13,17 @@ var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
     Args = args.Where(a => a != "--quick").ToArray(),
     ContentRootPath = AppContext.BaseDirectory, // appsettings.json sits beside the executable
 });
-builder.Services.AddCampaigns(builder.Configuration.GetSection("Campaigns"));
+var campaigns = builder.Services.AddCampaigns(builder.Configuration.GetSection("Campaigns"));
+DeliveryDemo.AddEmailChannel(campaigns, builder.Configuration);
 builder.Services.AddSingleton<SampleRun>();
 builder.Services.AddSingleton<ContactsDemo>();
+builder.Services.AddSingleton<DeliveryDemo>();
 
 using var host = builder.Build();
 await host.StartAsync();
-var exitCode = await host.Services.GetRequiredService<SampleRun>().RunAsync(quick ? 8 : 40, Console.Out);
+var sample = host.Services.GetRequiredService<SampleRun>();
+var exitCode = await sample.RunAsync(quick ? 8 : 40, Console.Out);
 await host.Services.GetRequiredService<ContactsDemo>().RunAsync(quick ? 20 : 2_000, Console.Out);
+await host.Services.GetRequiredService<DeliveryDemo>().RunAsync(sample.SeminarId, Console.Out);
 await host.StopAsync();
 return exitCode;

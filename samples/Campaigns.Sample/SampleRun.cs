@@ -16,6 +16,9 @@ internal sealed class SampleRun(ICampaignCatalogue catalogue, ICampaignService c
     private static readonly ZonedDateTimePattern When = ZonedDateTimePattern.CreateWithInvariantCulture("uuuu-MM-dd HH:mm x", DateTimeZoneProviders.Tzdb);
     private static readonly string[] Industries = ["manufacturing", "internet", "finance", "retail", "healthcare", "education"];
 
+    /// <summary>The offline seminar created by <see cref="RunAsync"/>.</summary>
+    public CampaignId SeminarId { get; private set; }
+
     public async Task<int> RunAsync(int generatedRegistrations, TextWriter output)
     {
         var o = output;
@@ -61,6 +64,7 @@ internal sealed class SampleRun(ICampaignCatalogue catalogue, ICampaignService c
                 },
             },
             Operator).ConfigureAwait(false);
+        SeminarId = seminar.Id;
 
         var liveDay = today.PlusDays(21);
         var live = await campaigns.CreateFromTemplateAsync(

@@ -277,6 +277,7 @@ public static class DeliveryTelemetry
     private static readonly Counter<long> FailedCounter = Meter.CreateCounter<long>("campaigns.delivery.failed", "{message}", "Messages that failed, by reason.");
     private static readonly Counter<long> DeferredCounter = Meter.CreateCounter<long>("campaigns.delivery.deferred", "{message}", "Messages deferred to their send window.");
     private static readonly Counter<long> SuppressedCounter = Meter.CreateCounter<long>("campaigns.delivery.suppressed", "{message}", "Messages the gate refused, by check.");
+    private static readonly Counter<long> ReceiptCounter = Meter.CreateCounter<long>("campaigns.delivery.receipts", "{receipt}", "Delivery receipts taken, by kind and result (recorded, duplicate, unmatched, rejected).");
     private static readonly Histogram<double> Duration = Meter.CreateHistogram<double>("campaigns.delivery.duration", "s", "Time of a channel send, retries and failover included.");
 
     internal static void Record(DeliveryOutcome outcome, double? seconds)
@@ -303,6 +304,27 @@ public static class DeliveryTelemetry
             Duration.Record(s, channel);
         }
     }
+
+    internal static void RecordReceipt(DeliveryReceipt receipt, ReceiptDisposition disposition) =>
+        ReceiptCounter.Add(
+            1,
+            new KeyValuePair<string, object?>("channel", receipt.ChannelName),
+            new KeyValuePair<string, object?>("kind", receipt.Kind switch
+            {
+                DeliveryReceiptKind.Delivered => "delivered",
+                DeliveryReceiptKind.Opened => "opened",
+                DeliveryReceiptKind.Clicked => "clicked",
+                DeliveryReceiptKind.Bounced => "bounced",
+                DeliveryReceiptKind.Complained => "complained",
+                _ => "unsubscribed",
+            }),
+            new KeyValuePair<string, object?>("result", disposition switch
+            {
+                ReceiptDisposition.Recorded => "recorded",
+                ReceiptDisposition.Duplicate => "duplicate",
+                ReceiptDisposition.Unmatched => "unmatched",
+                _ => "rejected",
+            }));
 
     private static string ReasonName(DeliveryFailureReason reason) => reason switch
     {

@@ -83,6 +83,7 @@ public static class CampaignsServiceCollectionExtensions
         services.TryAddSingleton<IDoNotContactList, InMemoryDoNotContactList>();
         services.TryAddSingleton<IExecutionRecords, InMemoryExecutionRecords>();
         services.TryAddSingleton<IDeliveryPipeline, DeliveryPipeline>();
+        services.TryAddSingleton<IDeliveryReceiptSink, ContactReceiptSink>();
         return new CampaignsBuilder(services);
     }
 

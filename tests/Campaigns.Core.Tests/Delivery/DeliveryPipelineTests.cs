@@ -65,6 +65,8 @@ internal sealed class Harness : IDisposable
 
     public IExecutionRecords Records { get; }
 
+    public IServiceProvider Services => _services;
+
     public static Contact Contact(string zone = "Asia/Shanghai", bool? smsConsent = true, string phone = "+8613800138000") => new()
     {
         Id = ContactId.New(),
