@@ -2,6 +2,7 @@ using Campaigns;
 using Campaigns.Channels;
 using Campaigns.Delivery;
 using Campaigns.Contacts;
+using Campaigns.Journeys;
 using Campaigns.Modeling;
 using Campaigns.Storage;
 using Microsoft.Extensions.Configuration;
@@ -56,6 +57,25 @@ public static class CampaignsServiceCollectionExtensions
         return builder;
     }
 
+    /// <summary>
+    /// Opts in to the hosted journey worker (<see cref="JourneyWorker"/>), which runs due journey steps in batches on
+    /// the clock. Without it, call <see cref="JourneyRunner.RunDueAsync"/> yourself.
+    /// </summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="configure">Sets <see cref="JourneyOptions"/>, or null.</param>
+    /// <returns>The builder.</returns>
+    public static ICampaignsBuilder AddJourneyWorker(this ICampaignsBuilder builder, Action<JourneyOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        if (configure is not null)
+        {
+            builder.Services.Configure(configure);
+        }
+
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, JourneyWorker>());
+        return builder;
+    }
+
     private static CampaignsBuilder AddCore(IServiceCollection services)
     {
         services.AddOptions<CampaignsOptions>().ValidateOnStart();
@@ -84,6 +104,12 @@ public static class CampaignsServiceCollectionExtensions
         services.TryAddSingleton<IExecutionRecords, InMemoryExecutionRecords>();
         services.TryAddSingleton<IDeliveryPipeline, DeliveryPipeline>();
         services.TryAddSingleton<IDeliveryReceiptSink, ContactReceiptSink>();
+        services.AddOptions<JourneyOptions>();
+        services.TryAddSingleton<JourneyCatalog>();
+        services.TryAddSingleton<IJourneyRunStore, InMemoryJourneyRunStore>();
+        services.TryAddSingleton<IJourneyTemplateResolver, InMemoryJourneyTemplates>();
+        services.TryAddSingleton<JourneyRunner>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IContactChangeListener, JourneyEventListener>());
         return new CampaignsBuilder(services);
     }
 

@@ -1,0 +1,172 @@
+using System.Collections.Concurrent;
+using NodaTime;
+
+namespace Campaigns.Journeys;
+
+/// <summary>Whether a published journey runs.</summary>
+public enum JourneyState
+{
+    /// <summary>Contacts enter and runs advance.</summary>
+    Active = 0,
+
+    /// <summary>No one enters and no timer fires; timers keep their due instants and fire (late) after resuming.</summary>
+    Paused = 1,
+
+    /// <summary>Ended: no one enters and every run is cancelled.</summary>
+    Cancelled = 2,
+}
+
+/// <summary>
+/// The published journeys of a host and their state. Publishing validates first. Thread-safe. In memory: the host
+/// publishes its journeys at start (definitions are data it keeps with its campaigns).
+/// </summary>
+public sealed class JourneyCatalog
+{
+    private readonly ConcurrentDictionary<string, Entry> _journeys = new(StringComparer.Ordinal);
+
+    /// <summary>The published journeys.</summary>
+    public IReadOnlyList<JourneyDefinition> Journeys => [.. _journeys.Values.Select(e => e.Definition)];
+
+    /// <summary>The ids of paused journeys (their timers are not claimed).</summary>
+    public IReadOnlySet<string> PausedIds => _journeys.Where(p => p.Value.State == JourneyState.Paused).Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>Publishes (or replaces) a journey after validating it; a replaced journey keeps its state.</summary>
+    /// <param name="definition">The journey.</param>
+    /// <param name="context">What it may name (channels, templates, segments).</param>
+    /// <param name="publishedAt">Now: schedule triggers fire for occurrences after it.</param>
+    /// <exception cref="JourneyValidationException">The journey is not valid; the message names each node.</exception>
+    public void Publish(JourneyDefinition definition, JourneyValidationContext context, Instant publishedAt)
+    {
+        ArgumentNullException.ThrowIfNull(definition);
+        JourneyValidator.Validate(definition, context).ThrowIfInvalid();
+        _journeys.AddOrUpdate(definition.Id, _ => new Entry(definition, JourneyState.Active, publishedAt), (_, e) => e with { Definition = definition });
+    }
+
+    /// <summary>A published journey, or null.</summary>
+    /// <param name="journeyId">The journey's id.</param>
+    public JourneyDefinition? Find(string journeyId) => _journeys.TryGetValue(journeyId, out var e) ? e.Definition : null;
+
+    /// <summary>The state of a published journey, or null when it is not published.</summary>
+    /// <param name="journeyId">The journey's id.</param>
+    public JourneyState? GetState(string journeyId) => _journeys.TryGetValue(journeyId, out var e) ? e.State : null;
+
+    internal void SetState(string journeyId, JourneyState state)
+    {
+        if (!_journeys.TryGetValue(journeyId, out var entry))
+        {
+            throw new KeyNotFoundException($"The journey '{journeyId}' is not published.");
+        }
+
+        _journeys[journeyId] = entry with { State = state };
+    }
+
+    internal Instant LastScheduleCheck(string journeyId) => _journeys[journeyId].LastScheduleCheck;
+
+    internal void SetLastScheduleCheck(string journeyId, Instant at) =>
+        _journeys.AddOrUpdate(journeyId, _ => throw new KeyNotFoundException(journeyId), (_, e) => e with { LastScheduleCheck = at });
+
+    private sealed record Entry(JourneyDefinition Definition, JourneyState State, Instant LastScheduleCheck);
+}
+
+/// <summary>Settings of the journey runner (section <c>Campaigns:Journeys</c> when bound).</summary>
+public sealed class JourneyOptions
+{
+    /// <summary>Timers claimed per batch (default 200).</summary>
+    public int BatchSize { get; set; } = 200;
+
+    /// <summary>How long a claimed timer is held by this host before another may take it (default 30 s).</summary>
+    public TimeSpan Lease { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The longest the worker sleeps between look-ahead reads (default 1 s).</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Messages whose step is overdue by more than this (e.g. after downtime) are skipped rather than sent late; null
+    /// (default) sends every overdue message once, still through send windows and caps.
+    /// </summary>
+    public TimeSpan? SkipIfOlderThan { get; set; }
+
+    /// <summary>The delay before a send that failed with a retryable error is tried again (default 5 min).</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Send attempts per step before the journey moves on without the message (default 3).</summary>
+    public int MaxSendAttempts { get; set; } = 3;
+
+    /// <summary>How often a step whose sending task is paused (a delivery alert) is retried (default 1 min).</summary>
+    public TimeSpan PausedRetryInterval { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>At most this many steps of one run are executed per claim (default 100; a guard, loops need waits anyway).</summary>
+    public int MaxStepsPerClaim { get; set; } = 100;
+}
+
+/// <summary>What happened at one step of a run.</summary>
+public enum JourneyStepKind
+{
+    /// <summary>The contact entered.</summary>
+    Entered = 0,
+
+    /// <summary>A message was sent (or had been: a replay).</summary>
+    Sent = 1,
+
+    /// <summary>A message waits for the contact's send window.</summary>
+    Deferred = 2,
+
+    /// <summary>The gate refused a message (consent, do-not-contact, cap, address); the journey went on.</summary>
+    Suppressed = 3,
+
+    /// <summary>A message failed (after retries, or will be retried); see the detail.</summary>
+    Failed = 4,
+
+    /// <summary>An overdue message was skipped (<see cref="JourneyOptions.SkipIfOlderThan"/>).</summary>
+    Skipped = 5,
+
+    /// <summary>An action (tag, score, owner, attribute) was applied.</summary>
+    Action = 6,
+
+    /// <summary>The run waits (until <see cref="JourneyStep.DueAt"/>, or an event).</summary>
+    Waiting = 7,
+
+    /// <summary>A condition or split chose a branch.</summary>
+    Branched = 8,
+
+    /// <summary>The run exited early.</summary>
+    Exited = 9,
+
+    /// <summary>The run reached the end.</summary>
+    Completed = 10,
+
+    /// <summary>The run was cancelled.</summary>
+    Cancelled = 11,
+
+    /// <summary>The run was paused or resumed by an operator.</summary>
+    Paused = 12,
+}
+
+/// <summary>One step of one run, as told to <see cref="IJourneyObserver"/>s and returned by the dry run.</summary>
+/// <param name="At">When (the runner's clock, UTC instant).</param>
+/// <param name="JourneyId">The journey.</param>
+/// <param name="ContactId">The contact.</param>
+/// <param name="RunNumber">The run number.</param>
+/// <param name="NodeId">The node, or null (entry, exits before a node).</param>
+/// <param name="Kind">What happened.</param>
+/// <param name="Detail">Why, in a sentence (the gate's reason for a deferral, the branch taken, ...).</param>
+public sealed record JourneyStep(Instant At, string JourneyId, ContactId ContactId, int RunNumber, string? NodeId, JourneyStepKind Kind, string Detail)
+{
+    /// <summary>For messages: the channel.</summary>
+    public string? Channel { get; init; }
+
+    /// <summary>For deferrals and waits: when the run continues.</summary>
+    public Instant? DueAt { get; init; }
+
+    /// <summary>For messages: the idempotency key.</summary>
+    public string? IdempotencyKey { get; init; }
+}
+
+/// <summary>Told about every step of every run (for logs, analytics, timelines). Must be thread-safe and quick.</summary>
+public interface IJourneyObserver
+{
+    /// <summary>A step happened (after it was committed, or, for a message, after the pipeline answered).</summary>
+    /// <param name="journeyStep">The step.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    ValueTask OnStepAsync(JourneyStep journeyStep, CancellationToken cancellationToken);
+}

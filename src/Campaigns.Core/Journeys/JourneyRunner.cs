@@ -1,0 +1,703 @@
+using System.Globalization;
+using Campaigns.Contacts;
+using Campaigns.Delivery;
+using Campaigns.Modeling;
+using Campaigns.Scheduling;
+using Campaigns.Segmentation;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using NodaTime;
+
+namespace Campaigns.Journeys;
+
+/// <summary>
+/// Executes journeys (F-6.5): enters contacts, claims due timers in batches and advances each run one committed step
+/// at a time. Every step is a write of the run and its next timer guarded by the run's version, so of two hosts racing
+/// on one run exactly one advances it; messages go through <see cref="IDeliveryPipeline"/> with the key
+/// <c>journey/{journey}/{contact}/{run}/{node}/{step}</c>, so a step executed twice (a crash between the send and the
+/// commit) sends once. Thread-safe; any number of runners may share one store.
+/// </summary>
+public sealed class JourneyRunner
+{
+    private readonly JourneyCatalog _catalog;
+    private readonly IJourneyRunStore _store;
+    private readonly IDeliveryPipeline _pipeline;
+    private readonly IContactStore _contacts;
+    private readonly IContactService _contactService;
+    private readonly IEventStore _events;
+    private readonly IJourneyTemplateResolver _templates;
+    private readonly IClock _clock;
+    private readonly IJourneyObserver[] _observers;
+    private readonly JourneyOptions _options;
+    private readonly DateTimeZone _defaultZone;
+    private readonly FilterEvaluator _evaluator;
+    private readonly ILogger _logger;
+
+    /// <summary>Creates a runner (usually resolved from DI).</summary>
+    /// <param name="catalog">The published journeys.</param>
+    /// <param name="store">Runs and timers.</param>
+    /// <param name="pipeline">The delivery pipeline for messages.</param>
+    /// <param name="contacts">Contacts (read).</param>
+    /// <param name="contactService">Contacts (actions: tags, score, owner, attributes).</param>
+    /// <param name="events">Behaviour events (goals, wait-for-event, conditions).</param>
+    /// <param name="templates">Message templates by id.</param>
+    /// <param name="clock">The clock.</param>
+    /// <param name="observers">Told about every step.</param>
+    /// <param name="options">Runner settings.</param>
+    /// <param name="campaignsOptions">The SDK options (the default time zone).</param>
+    /// <param name="logger">A logger, or null.</param>
+    public JourneyRunner(
+        JourneyCatalog catalog,
+        IJourneyRunStore store,
+        IDeliveryPipeline pipeline,
+        IContactStore contacts,
+        IContactService contactService,
+        IEventStore events,
+        IJourneyTemplateResolver templates,
+        IClock clock,
+        IEnumerable<IJourneyObserver> observers,
+        IOptions<JourneyOptions> options,
+        IOptions<CampaignsOptions> campaignsOptions,
+        ILogger<JourneyRunner>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(campaignsOptions);
+        _catalog = catalog;
+        _store = store;
+        _pipeline = pipeline;
+        _contacts = contacts;
+        _contactService = contactService;
+        _events = events;
+        _templates = templates;
+        _clock = clock;
+        _observers = [.. observers];
+        _options = options.Value;
+        _defaultZone = LocalTimeResolution.GetZone(campaignsOptions.Value.DefaultTimeZone, "Campaigns:DefaultTimeZone");
+        _evaluator = new FilterEvaluator(_defaultZone);
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+    }
+
+    /// <summary>The published journeys this runner executes.</summary>
+    public JourneyCatalog Catalog => _catalog;
+
+    /// <summary>
+    /// Enters a contact into a journey (API triggers; also used by the other triggers). The first step is due at once
+    /// and runs at the next <see cref="RunDueAsync"/>. Refused (null) when the journey is not active, the contact has
+    /// an active run, or the re-entry policy forbids another run.
+    /// </summary>
+    /// <param name="journeyId">The journey.</param>
+    /// <param name="contactId">The contact.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>The new run, or null when the contact did not enter.</returns>
+    public async ValueTask<JourneyRun?> EnterAsync(string journeyId, ContactId contactId, CancellationToken cancellationToken = default)
+    {
+        if (_catalog.Find(journeyId) is not { } journey || _catalog.GetState(journeyId) != JourneyState.Active)
+        {
+            return null;
+        }
+
+        var now = _clock.GetCurrentInstant();
+        var latest = await _store.GetLatestAsync(journeyId, contactId, cancellationToken).ConfigureAwait(false);
+        if (latest is not null)
+        {
+            if (!latest.IsEnded || !journey.ReEntry.Allowed || (journey.ReEntry.Cooldown is { } cooldown && latest.EndedAt + cooldown > now))
+            {
+                return null;
+            }
+        }
+
+        if (journey.Exit.EndsAt is { } ends && now >= ends)
+        {
+            return null;
+        }
+
+        var contact = await _contacts.GetAsync(contactId, cancellationToken).ConfigureAwait(false);
+        if (contact is null)
+        {
+            return null;
+        }
+
+        var run = new JourneyRun { JourneyId = journeyId, ContactId = contactId, RunNumber = (latest?.RunNumber ?? 0) + 1, EnteredAt = now };
+        run = Arrive(journey, run, journey.StartNodeId, contact, now) with { Step = 0 };
+        var stored = await _store.TryCreateAsync(run, cancellationToken).ConfigureAwait(false);
+        if (stored is not null)
+        {
+            await NotifyAsync(new JourneyStep(now, journeyId, contactId, stored.RunNumber, null, JourneyStepKind.Entered, $"entered by {journey.Trigger.GetType().Name}"), cancellationToken).ConfigureAwait(false);
+        }
+
+        return stored;
+    }
+
+    /// <summary>The segment engine (or host) reports contacts that entered a segment: they enter every active journey triggered by it.</summary>
+    /// <param name="segmentId">The segment.</param>
+    /// <param name="contactIds">The contacts that entered it.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>How many runs were started.</returns>
+    public async ValueTask<int> OnSegmentEnteredAsync(string segmentId, IEnumerable<ContactId> contactIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(contactIds);
+        var journeys = _catalog.Journeys.Where(j => j.Trigger is SegmentEntryTrigger s && string.Equals(s.SegmentId, segmentId, StringComparison.Ordinal)).ToList();
+        var started = 0;
+        foreach (var contactId in contactIds)
+        {
+            foreach (var journey in journeys)
+            {
+                if (await EnterAsync(journey.Id, contactId, cancellationToken).ConfigureAwait(false) is not null)
+                {
+                    started++;
+                }
+            }
+        }
+
+        return started;
+    }
+
+    /// <summary>
+    /// A behaviour event arrived (see <see cref="JourneyEventListener"/>): enters the contact into event-triggered
+    /// journeys, and wakes its runs that wait for this kind or have it as their goal, so they move on at the next
+    /// <see cref="RunDueAsync"/>.
+    /// </summary>
+    /// <param name="behaviourEvent">The event.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    public async ValueTask OnEventAsync(BehaviourEvent behaviourEvent, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(behaviourEvent);
+        var now = _clock.GetCurrentInstant();
+        foreach (var journey in _catalog.Journeys)
+        {
+            var run = await _store.GetLatestAsync(journey.Id, behaviourEvent.ContactId, cancellationToken).ConfigureAwait(false);
+            if (run is { IsEnded: false } && string.Equals(journey.Exit.GoalEventKind, behaviourEvent.Kind, StringComparison.Ordinal)
+                && behaviourEvent.OccurredAt >= run.EnteredAt)
+            {
+                var reason = $"goal:{behaviourEvent.Kind}";
+                if (await _store.TryUpdateAsync(End(run, JourneyRunStatus.Exited, reason, now), run.Version, cancellationToken).ConfigureAwait(false) is { } exited)
+                {
+                    await NotifyAsync(new JourneyStep(now, journey.Id, exited.ContactId, exited.RunNumber, run.NodeId, JourneyStepKind.Exited, reason), cancellationToken).ConfigureAwait(false);
+                }
+
+                continue;
+            }
+
+            if (run is { Status: JourneyRunStatus.Active } && run.DueAt > now
+                && string.Equals(run.WaitingForEvent, behaviourEvent.Kind, StringComparison.Ordinal))
+            {
+                await _store.TryUpdateAsync(run with { DueAt = now }, run.Version, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (journey.Trigger is EventTrigger trigger && string.Equals(trigger.EventKind, behaviourEvent.Kind, StringComparison.Ordinal)
+                && (run is null || run.IsEnded))
+            {
+                if (trigger.Where is { } where)
+                {
+                    var contact = await _contacts.GetAsync(behaviourEvent.ContactId, cancellationToken).ConfigureAwait(false);
+                    if (contact is null || !_evaluator.Matches(where, contact, await EventsAsync(contact.Id, null, cancellationToken).ConfigureAwait(false), now))
+                    {
+                        continue;
+                    }
+                }
+
+                await EnterAsync(journey.Id, behaviourEvent.ContactId, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Claims up to <paramref name="batchSize"/> timers due at <paramref name="now"/> and executes their runs until
+    /// each waits, ends, or is deferred; also enters the audiences of schedule triggers whose occurrence has come
+    /// (several missed occurrences fire once). Overdue timers (after downtime) fire once, still through the send
+    /// windows and caps of the pipeline, or are skipped per <see cref="JourneyOptions.SkipIfOlderThan"/>.
+    /// </summary>
+    /// <param name="now">The current instant (usually the clock's).</param>
+    /// <param name="batchSize">At most this many timers (1 or more).</param>
+    /// <param name="cancellationToken">Cancels between runs; a run interrupted mid-step is retried after its lease.</param>
+    /// <returns>How many timers were claimed (fewer than <paramref name="batchSize"/> means none is left due).</returns>
+    public async ValueTask<int> RunDueAsync(Instant now, int batchSize, CancellationToken cancellationToken = default)
+    {
+        await RunSchedulesAsync(now, cancellationToken).ConfigureAwait(false);
+        var timers = await _store.ClaimDueAsync(now, batchSize, Duration.FromTimeSpan(_options.Lease), _catalog.PausedIds, cancellationToken).ConfigureAwait(false);
+        foreach (var timer in timers)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                await ProcessAsync(timer, now, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // The lease expires and another claim retries the step (idempotent through its key).
+                _logger.LogError(ex, "Journey {JourneyId}: the step of contact {ContactId} failed; it is retried after the lease.", timer.JourneyId, timer.ContactId);
+            }
+        }
+
+        return timers.Count;
+    }
+
+    /// <summary>Pauses a journey: no one enters and its timers stay put (they fire, late, after <see cref="ResumeJourney"/>).</summary>
+    /// <param name="journeyId">The journey.</param>
+    /// <exception cref="KeyNotFoundException">It is not published.</exception>
+    public void PauseJourney(string journeyId) => _catalog.SetState(journeyId, JourneyState.Paused);
+
+    /// <summary>Resumes a paused journey.</summary>
+    /// <param name="journeyId">The journey.</param>
+    /// <exception cref="KeyNotFoundException">It is not published.</exception>
+    public void ResumeJourney(string journeyId) => _catalog.SetState(journeyId, JourneyState.Active);
+
+    /// <summary>Cancels a journey and every run of it that has not ended.</summary>
+    /// <param name="journeyId">The journey.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>How many runs were cancelled.</returns>
+    /// <exception cref="KeyNotFoundException">It is not published.</exception>
+    public async ValueTask<int> CancelJourneyAsync(string journeyId, CancellationToken cancellationToken = default)
+    {
+        _catalog.SetState(journeyId, JourneyState.Cancelled);
+        var cancelled = 0;
+        await foreach (var run in _store.ListAsync(journeyId, cancellationToken).ConfigureAwait(false))
+        {
+            if (await CancelRunAsync(journeyId, run.ContactId, cancellationToken).ConfigureAwait(false))
+            {
+                cancelled++;
+            }
+        }
+
+        return cancelled;
+    }
+
+    /// <summary>Pauses one contact's run: its timer is removed (its due instant kept) until <see cref="ResumeRunAsync"/>.</summary>
+    /// <param name="journeyId">The journey.</param>
+    /// <param name="contactId">The contact.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>Whether an active run was paused.</returns>
+    public ValueTask<bool> PauseRunAsync(string journeyId, ContactId contactId, CancellationToken cancellationToken = default) =>
+        ChangeRunAsync(journeyId, contactId, r => r.Status == JourneyRunStatus.Active, r => r with { Status = JourneyRunStatus.Paused }, JourneyStepKind.Paused, "paused", cancellationToken);
+
+    /// <summary>Resumes a paused run: its timer is restored (due at once when its instant has passed).</summary>
+    /// <param name="journeyId">The journey.</param>
+    /// <param name="contactId">The contact.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>Whether a paused run was resumed.</returns>
+    public ValueTask<bool> ResumeRunAsync(string journeyId, ContactId contactId, CancellationToken cancellationToken = default) =>
+        ChangeRunAsync(journeyId, contactId, r => r.Status == JourneyRunStatus.Paused, r => r with { Status = JourneyRunStatus.Active }, JourneyStepKind.Paused, "resumed", cancellationToken);
+
+    /// <summary>Cancels one contact's run (active or paused).</summary>
+    /// <param name="journeyId">The journey.</param>
+    /// <param name="contactId">The contact.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>Whether a run was cancelled.</returns>
+    public ValueTask<bool> CancelRunAsync(string journeyId, ContactId contactId, CancellationToken cancellationToken = default)
+    {
+        var now = _clock.GetCurrentInstant();
+        return ChangeRunAsync(journeyId, contactId, r => !r.IsEnded, r => End(r, JourneyRunStatus.Cancelled, "cancelled", now), JourneyStepKind.Cancelled, "cancelled", cancellationToken);
+    }
+
+    private async ValueTask<bool> ChangeRunAsync(string journeyId, ContactId contactId, Func<JourneyRun, bool> applies, Func<JourneyRun, JourneyRun> change, JourneyStepKind kind, string detail, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            var run = await _store.GetLatestAsync(journeyId, contactId, cancellationToken).ConfigureAwait(false);
+            if (run is null || !applies(run))
+            {
+                return false;
+            }
+
+            if (await _store.TryUpdateAsync(change(run), run.Version, cancellationToken).ConfigureAwait(false) is { } stored)
+            {
+                await NotifyAsync(new JourneyStep(_clock.GetCurrentInstant(), journeyId, contactId, stored.RunNumber, stored.NodeId ?? run.NodeId, kind, detail), cancellationToken).ConfigureAwait(false);
+                return true;
+            }
+        }
+
+        throw new ConcurrencyException("journey run", $"{journeyId}/{contactId}", 0, null);
+    }
+
+    private async ValueTask RunSchedulesAsync(Instant now, CancellationToken cancellationToken)
+    {
+        foreach (var journey in _catalog.Journeys)
+        {
+            if (journey.Trigger is not ScheduleTrigger trigger || _catalog.GetState(journey.Id) != JourneyState.Active)
+            {
+                continue;
+            }
+
+            var context = new ScheduleContext { TimeZoneId = journey.TimeZoneId ?? _defaultZone.Id };
+            var last = _catalog.LastScheduleCheck(journey.Id);
+            Instant? occurrence = null;
+            for (var next = ScheduleResolver.Resolve(trigger.Schedule, context, last); next is { } n && n <= now; next = ScheduleResolver.Resolve(trigger.Schedule, context, n))
+            {
+                occurrence = n;
+                if (trigger.Schedule is AbsoluteSchedule)
+                {
+                    break;
+                }
+            }
+
+            if (occurrence is not { } fired)
+            {
+                continue;
+            }
+
+            _catalog.SetLastScheduleCheck(journey.Id, fired);
+            await foreach (var contact in _contacts.ListAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (trigger.Audience is null || _evaluator.Matches(trigger.Audience, contact, await EventsAsync(contact.Id, null, cancellationToken).ConfigureAwait(false), now))
+                {
+                    await EnterAsync(journey.Id, contact.Id, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+    }
+
+    private async ValueTask ProcessAsync(JourneyTimer timer, Instant now, CancellationToken cancellationToken)
+    {
+        var run = await _store.GetLatestAsync(timer.JourneyId, timer.ContactId, cancellationToken).ConfigureAwait(false);
+        if (run is null || run.RunNumber != timer.RunNumber || run.Version != timer.RunVersion || run.Status != JourneyRunStatus.Active)
+        {
+            return; // Stale: the run moved on since the timer was written.
+        }
+
+        var journey = _catalog.Find(run.JourneyId);
+        var contact = await _contacts.GetAsync(run.ContactId, cancellationToken).ConfigureAwait(false);
+        for (var steps = 0; steps < _options.MaxStepsPerClaim; steps++)
+        {
+            var (next, step) = journey is null || _catalog.GetState(journey.Id) == JourneyState.Cancelled
+                ? (End(run, JourneyRunStatus.Cancelled, "the journey is cancelled or no longer published", now), null)
+                : contact is null
+                    ? (End(run, JourneyRunStatus.Exited, "the contact no longer exists", now), null)
+                    : await ExitCheckAsync(journey, run, contact, now, cancellationToken).ConfigureAwait(false) is { } exit
+                        ? (End(run, JourneyRunStatus.Exited, exit, now), null)
+                        : await ExecuteAsync(journey, run, contact, now, timer.DueAt, cancellationToken).ConfigureAwait(false);
+
+            var stored = await _store.TryUpdateAsync(next, run.Version, cancellationToken).ConfigureAwait(false);
+            if (stored is null)
+            {
+                return; // Another host advanced the run first; its result stands.
+            }
+
+            if (step is not null)
+            {
+                await NotifyAsync(step, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (stored.IsEnded)
+            {
+                await NotifyAsync(new JourneyStep(now, stored.JourneyId, stored.ContactId, stored.RunNumber, run.NodeId, stored.Status switch
+                {
+                    JourneyRunStatus.Completed => JourneyStepKind.Completed,
+                    JourneyRunStatus.Cancelled => JourneyStepKind.Cancelled,
+                    _ => JourneyStepKind.Exited,
+                }, stored.EndReason ?? string.Empty), cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            if (stored.DueAt > now)
+            {
+                if (step?.Kind is not JourneyStepKind.Deferred and not JourneyStepKind.Failed)
+                {
+                    await NotifyAsync(new JourneyStep(now, stored.JourneyId, stored.ContactId, stored.RunNumber, stored.NodeId, JourneyStepKind.Waiting, stored.WaitingForEvent is { } kind ? $"waiting for '{kind}' until {stored.DueAt}" : $"waiting until {stored.DueAt}") { DueAt = stored.DueAt }, cancellationToken).ConfigureAwait(false);
+                }
+
+                return;
+            }
+
+            run = stored;
+        }
+    }
+
+    private async ValueTask<string?> ExitCheckAsync(JourneyDefinition journey, JourneyRun run, Contact contact, Instant now, CancellationToken cancellationToken)
+    {
+        var exit = journey.Exit;
+        if (exit.EndsAt is { } ends && now >= ends)
+        {
+            return $"the journey ended at {ends}";
+        }
+
+        if (exit.MaxTouches is { } max && run.Touches >= max)
+        {
+            return $"max touches ({max})";
+        }
+
+        if (exit.GoalEventKind is { } goal)
+        {
+            await foreach (var e in _events.ListAsync(contact.Id, run.EnteredAt, now + Duration.Epsilon, cancellationToken).ConfigureAwait(false))
+            {
+                if (string.Equals(e.Kind, goal, StringComparison.Ordinal))
+                {
+                    return $"goal:{goal}";
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private async ValueTask<(JourneyRun Next, JourneyStep? Step)> ExecuteAsync(JourneyDefinition journey, JourneyRun run, Contact contact, Instant now, Instant lateSince, CancellationToken cancellationToken)
+    {
+        JourneyStep Step(JourneyStepKind kind, string detail) => new(now, run.JourneyId, run.ContactId, run.RunNumber, run.NodeId, kind, detail);
+        if (run.NodeId is null || journey.FindNode(run.NodeId) is not { } node)
+        {
+            return (End(run, JourneyRunStatus.Cancelled, $"the node '{run.NodeId}' no longer exists", now), null);
+        }
+
+        switch (node)
+        {
+            case JourneyMessageNode message:
+                return await SendAsync(journey, run, contact, message, now, lateSince, cancellationToken).ConfigureAwait(false);
+            case WaitNode or WaitUntilNode:
+                return (Arrive(journey, run, ((JourneyActionNode)node).Next, contact, now), null);
+            case WaitForEventNode wait:
+                var arrived = await HasEventAsync(contact.Id, wait.EventKind, run.NodeEnteredAt, now, cancellationToken).ConfigureAwait(false);
+                return (Arrive(journey, run, arrived ? wait.OnEvent : wait.OnTimeout, contact, now), Step(JourneyStepKind.Branched, arrived ? $"'{wait.EventKind}' arrived → {wait.OnEvent}" : $"no '{wait.EventKind}' before the timeout → {wait.OnTimeout}"));
+            case ConditionNode condition:
+                var events = await EventsAsync(contact.Id, null, cancellationToken).ConfigureAwait(false);
+                var matches = _evaluator.Matches(condition.Condition, contact, events, now);
+                return (Arrive(journey, run, matches ? condition.Then : condition.Else, contact, now), Step(JourneyStepKind.Branched, matches ? $"condition true → {condition.Then}" : $"condition false → {condition.Else}"));
+            case SplitNode split:
+                var arm = JourneySplit.Choose(journey.Id, split, contact.Id);
+                return arm.Holdout
+                    ? (End(run, JourneyRunStatus.Exited, $"holdout ({arm.Name})", now), Step(JourneyStepKind.Branched, $"arm '{arm.Name}' (holdout)"))
+                    : (Arrive(journey, run, arm.Next, contact, now), Step(JourneyStepKind.Branched, $"arm '{arm.Name}' → {arm.Next}"));
+            case ExitNode exit:
+                return (End(run, JourneyRunStatus.Exited, exit.Reason, now), null);
+            case JourneyActionNode action:
+                var detail = await ApplyActionAsync(journey, contact, action, cancellationToken).ConfigureAwait(false);
+                return (Arrive(journey, run, action.Next, contact, now), Step(JourneyStepKind.Action, detail));
+            default:
+                return (End(run, JourneyRunStatus.Cancelled, $"the node '{node.Id}' has an unknown type", now), null);
+        }
+    }
+
+    private async ValueTask<(JourneyRun Next, JourneyStep? Step)> SendAsync(JourneyDefinition journey, JourneyRun run, Contact contact, JourneyMessageNode node, Instant now, Instant lateSince, CancellationToken cancellationToken)
+    {
+        var key = string.Create(CultureInfo.InvariantCulture, $"journey/{run.JourneyId}/{run.ContactId}/{run.RunNumber}/{node.Id}/{run.Step}");
+        JourneyStep Step(JourneyStepKind kind, string detail, Instant? due = null) =>
+            new(now, run.JourneyId, run.ContactId, run.RunNumber, node.Id, kind, detail) { Channel = node.Channel, IdempotencyKey = key, DueAt = due };
+        var isTouch = node is SendMessageNode;
+
+        JourneyRun Advance(bool sent)
+        {
+            var next = Arrive(journey, run, node.Next, contact, now);
+            if (sent && isTouch)
+            {
+                next = next with { Touches = run.Touches + 1 };
+                if (journey.Exit.MaxTouches is { } max && next.Touches >= max && !next.IsEnded)
+                {
+                    next = End(next, JourneyRunStatus.Exited, $"max touches ({max})", now);
+                }
+            }
+
+            return next;
+        }
+
+        if (_options.SkipIfOlderThan is { } skip && now - lateSince > Duration.FromTimeSpan(skip))
+        {
+            return (Advance(false), Step(JourneyStepKind.Skipped, $"overdue since {lateSince} (more than {skip}); skipped"));
+        }
+
+        var template = _templates.FindTemplate(node.TemplateId);
+        if (template is null)
+        {
+            return (Advance(false), Step(JourneyStepKind.Failed, $"the template '{node.TemplateId}' does not exist"));
+        }
+
+        var request = new DeliveryRequest
+        {
+            IdempotencyKey = key,
+            Contact = contact,
+            Channel = node.Channel,
+            Template = template,
+            Variables = Variables(contact, node),
+            TaskId = $"journey/{run.JourneyId}/{node.Id}",
+            CampaignId = journey.CampaignId,
+            Recipient = node switch
+            {
+                NotifySalesNode n => n.Recipient ?? contact.OwnerId,
+                CallWebhookNode w => w.Url.ToString(),
+                _ => null,
+            },
+        };
+        var outcome = await _pipeline.DeliverAsync(request, cancellationToken).ConfigureAwait(false);
+        var reason = outcome.Decisions.LastOrDefault(d => !d.Passed).Detail;
+        switch (outcome.Status)
+        {
+            case DeliveryStatus.Sent:
+                return (Advance(true), Step(JourneyStepKind.Sent, outcome.IsReplay ? $"sent via {outcome.Channel} (replay: already sent)" : $"sent via {outcome.Channel}") with { Channel = outcome.Channel });
+            case DeliveryStatus.Deferred:
+                return (run with { DueAt = outcome.DeferredUntil }, Step(JourneyStepKind.Deferred, reason ?? "outside the send window", outcome.DeferredUntil));
+            case DeliveryStatus.Paused:
+            case DeliveryStatus.InProgress:
+                var retryAt = now + Duration.FromTimeSpan(outcome.Status == DeliveryStatus.Paused ? _options.PausedRetryInterval : _options.Lease);
+                return (run with { DueAt = retryAt }, Step(JourneyStepKind.Deferred, outcome.Status == DeliveryStatus.Paused ? "the sending task is paused" : "another host is sending this step", retryAt));
+            case DeliveryStatus.Suppressed:
+                return (Advance(false), Step(JourneyStepKind.Suppressed, $"suppressed by {outcome.SuppressedBy}: {reason}"));
+            default:
+                if (outcome.Result is { IsRetryable: true } && run.Attempts + 1 < _options.MaxSendAttempts)
+                {
+                    var again = now + Duration.FromTimeSpan(_options.RetryDelay);
+                    return (run with { Attempts = run.Attempts + 1, DueAt = again }, Step(JourneyStepKind.Failed, $"failed: {outcome.Result}; retrying", again));
+                }
+
+                return (Advance(false), Step(JourneyStepKind.Failed, $"failed: {outcome.Result}"));
+        }
+    }
+
+    private static Dictionary<string, string> Variables(Contact contact, JourneyMessageNode node)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (name, value) in contact.Attributes)
+        {
+            var text = value switch
+            {
+                TextValue t => t.Value,
+                ChoiceValue c => c.Value,
+                NumberValue n => n.Value.ToString(CultureInfo.InvariantCulture),
+                DateValue d => d.Value.ToString("uuuu-MM-dd", CultureInfo.InvariantCulture),
+                _ => null,
+            };
+            if (text is not null)
+            {
+                values[name] = text;
+            }
+        }
+
+        if (contact.Name is { } contactName)
+        {
+            values["name"] = contactName;
+        }
+
+        foreach (var (name, value) in node.Variables)
+        {
+            values[name] = value;
+        }
+
+        return values;
+    }
+
+    private async ValueTask<string> ApplyActionAsync(JourneyDefinition journey, Contact contact, JourneyActionNode action, CancellationToken cancellationToken)
+    {
+        try
+        {
+            switch (action)
+            {
+                case AddTagNode tag:
+                    await _contactService.AddTagAsync(contact.Id, tag.Tag, $"journey:{journey.Id}", campaignId: journey.CampaignId, source: TagSource.Campaign, cancellationToken: cancellationToken).ConfigureAwait(false);
+                    return $"tag '{tag.Tag}' added";
+                case RemoveTagNode tag:
+                    await _contactService.RemoveTagAsync(contact.Id, tag.Tag, null, cancellationToken).ConfigureAwait(false);
+                    return $"tag '{tag.Tag}' removed";
+                case ChangeScoreNode score:
+                    var now = _clock.GetCurrentInstant();
+                    await _contactService.UpdateAsync(contact.Id, c => c with { Scores = c.Scores is { } s ? s with { Behaviour = s.Behaviour + score.Delta, AsOf = now } : new ContactScores(score.Delta, 0, null, now) }, cancellationToken).ConfigureAwait(false);
+                    return $"behaviour score {score.Delta:+0.##;-0.##}";
+                case AssignLeadNode assign:
+                    await _contactService.AssignOwnerAsync(contact.Id, assign.OwnerId, cancellationToken).ConfigureAwait(false);
+                    return $"assigned to '{assign.OwnerId}'";
+                case UpdateAttributeNode update:
+                    await _contactService.SetAttributesAsync(contact.Id, new Dictionary<string, FieldValue?>(StringComparer.Ordinal) { [update.Field] = update.Value }, cancellationToken).ConfigureAwait(false);
+                    return $"attribute '{update.Field}' set";
+                default:
+                    return "nothing to do";
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            _logger.LogWarning(ex, "Journey {JourneyId}: action {NodeId} failed for contact {ContactId}; the journey goes on.", journey.Id, action.Id, contact.Id);
+            return $"failed: {ex.Message}";
+        }
+    }
+
+    /// <summary>The run arriving at a node: waits set their timer now; other nodes are due at once; no node completes the run.</summary>
+    private JourneyRun Arrive(JourneyDefinition journey, JourneyRun run, string? nodeId, Contact contact, Instant now)
+    {
+        if (nodeId is null)
+        {
+            return End(run, JourneyRunStatus.Completed, "completed", now) with { Step = run.Step + 1 };
+        }
+
+        var next = run with { NodeId = nodeId, Step = run.Step + 1, Attempts = 0, NodeEnteredAt = now, DueAt = now, WaitingForEvent = null };
+        return journey.FindNode(nodeId) switch
+        {
+            WaitNode w => next with { DueAt = now + w.Duration },
+            WaitUntilNode u => next with { DueAt = NextLocal(u, ZoneOf(journey, contact), now) },
+            WaitForEventNode e => next with { DueAt = now + e.Timeout, WaitingForEvent = e.EventKind },
+            _ => next,
+        };
+    }
+
+    private DateTimeZone ZoneOf(JourneyDefinition journey, Contact contact) =>
+        (contact.TimeZoneId is { } id ? DateTimeZoneProviders.Tzdb.GetZoneOrNull(id) : null)
+        ?? (journey.TimeZoneId is { } jid ? DateTimeZoneProviders.Tzdb.GetZoneOrNull(jid) : null)
+        ?? _defaultZone;
+
+    /// <summary>The first instant strictly after <paramref name="now"/> whose local time is the node's, on an allowed day.</summary>
+    internal static Instant NextLocal(WaitUntilNode node, DateTimeZone zone, Instant now)
+    {
+        var date = now.InZone(zone).Date;
+        for (var i = 0; i < 8; i++, date = date.PlusDays(1))
+        {
+            if (node.Days.Count > 0 && !node.Days.Contains(date.DayOfWeek))
+            {
+                continue;
+            }
+
+            var at = LocalTimeResolution.ToInstant(date + node.At, zone);
+            if (at > now)
+            {
+                return at;
+            }
+        }
+
+        throw new InvalidOperationException($"The wait '{node.Id}' allows no day.");
+    }
+
+    private static JourneyRun End(JourneyRun run, JourneyRunStatus status, string reason, Instant now) =>
+        run with { Status = status, EndReason = reason, EndedAt = now, DueAt = null, WaitingForEvent = null, NodeId = run.NodeId };
+
+    private async ValueTask<bool> HasEventAsync(ContactId contactId, string kind, Instant since, Instant until, CancellationToken cancellationToken)
+    {
+        await foreach (var e in _events.ListAsync(contactId, since, until + Duration.Epsilon, cancellationToken).ConfigureAwait(false))
+        {
+            if (string.Equals(e.Kind, kind, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private async ValueTask<List<BehaviourEvent>> EventsAsync(ContactId contactId, Instant? since, CancellationToken cancellationToken)
+    {
+        var events = new List<BehaviourEvent>();
+        await foreach (var e in _events.ListAsync(contactId, since, null, cancellationToken).ConfigureAwait(false))
+        {
+            events.Add(e);
+        }
+
+        return events;
+    }
+
+    private async ValueTask NotifyAsync(JourneyStep step, CancellationToken cancellationToken)
+    {
+        foreach (var observer in _observers)
+        {
+            await observer.OnStepAsync(step, cancellationToken).ConfigureAwait(false);
+        }
+    }
+}
+
+/// <summary>Feeds behaviour events to the <see cref="JourneyRunner"/> (event triggers, wait-for-event, goals). Registered as an <see cref="IContactChangeListener"/>.</summary>
+public sealed class JourneyEventListener : IContactChangeListener
+{
+    private readonly IServiceProvider _services;
+
+    /// <summary>Creates the listener; the runner is resolved lazily (it depends on the contact services that call this).</summary>
+    /// <param name="services">The service provider.</param>
+    public JourneyEventListener(IServiceProvider services) => _services = services;
+
+    /// <inheritdoc />
+    public ValueTask OnContactChangedAsync(ContactChange change, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    /// <inheritdoc />
+    public ValueTask OnEventIngestedAsync(BehaviourEvent behaviourEvent, CancellationToken cancellationToken) =>
+        ((JourneyRunner)_services.GetService(typeof(JourneyRunner))!).OnEventAsync(behaviourEvent, cancellationToken);
+}
