@@ -4,6 +4,9 @@ using Campaigns.Delivery;
 using Campaigns.Contacts;
 using Campaigns.Journeys;
 using Campaigns.Modeling;
+using Campaigns.Scoring;
+using Campaigns.Segmentation;
+using Campaigns.Tags;
 using Campaigns.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -110,6 +113,17 @@ public static class CampaignsServiceCollectionExtensions
         services.TryAddSingleton<IJourneyTemplateResolver, InMemoryJourneyTemplates>();
         services.TryAddSingleton<JourneyRunner>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IContactChangeListener, JourneyEventListener>());
+        services.TryAddSingleton(FilterEvaluator.Default);
+        services.TryAddSingleton(static sp => new TagCatalog(RuleDefinitionException.ContextOf(sp.GetRequiredService<IOptions<CampaignsOptions>>().Value.Contacts)));
+        services.TryAddSingleton<ITagCatalog>(static sp => sp.GetRequiredService<TagCatalog>());
+        services.TryAddSingleton<TagEngine>();
+        services.TryAddSingleton<ITagEngine>(static sp => sp.GetRequiredService<TagEngine>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IContactChangeListener, LazyContactListener<TagEngine>>());
+        services.TryAddSingleton<IScoringModelStore>(static sp => new InMemoryScoringModelStore(RuleDefinitionException.ContextOf(sp.GetRequiredService<IOptions<CampaignsOptions>>().Value.Contacts)));
+        services.TryAddSingleton<IScoreLedgerStore, InMemoryScoreLedgerStore>();
+        services.TryAddSingleton<ScoringEngine>();
+        services.TryAddSingleton<IScoringEngine>(static sp => sp.GetRequiredService<ScoringEngine>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IContactChangeListener, LazyContactListener<ScoringEngine>>());
         return new CampaignsBuilder(services);
     }
 

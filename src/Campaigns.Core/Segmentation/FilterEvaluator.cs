@@ -84,6 +84,34 @@ public sealed class FilterEvaluator
         return Evaluate(filter, contact, events, now, segments, 0);
     }
 
+    /// <summary>
+    /// Whether one behaviour event is of <paramref name="eventKind"/> and satisfies every property condition, with the
+    /// same semantics as the events a <see cref="BehaviourFilter"/> counts (the contact and the instant are not checked).
+    /// Used by scoring rules. Thread-safe and allocation-free.
+    /// </summary>
+    /// <param name="behaviourEvent">The event.</param>
+    /// <param name="eventKind">The kind it must have (ordinal).</param>
+    /// <param name="where">The property conditions, all of which must hold.</param>
+    public static bool MatchesEvent(BehaviourEvent behaviourEvent, string eventKind, IReadOnlyList<PropertyCondition> where)
+    {
+        ArgumentNullException.ThrowIfNull(behaviourEvent);
+        ArgumentNullException.ThrowIfNull(where);
+        if (!string.Equals(behaviourEvent.Kind, eventKind, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        for (var j = 0; j < where.Count; j++)
+        {
+            if (!MatchesCondition(where[j], behaviourEvent.Properties))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     private bool Evaluate(Filter filter, Contact contact, IReadOnlyList<BehaviourEvent> events, Instant now, ISegmentMembership? segments, int depth)
     {
         switch (filter)

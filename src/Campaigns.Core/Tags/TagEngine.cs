@@ -1,0 +1,267 @@
+using Campaigns.Contacts;
+using Campaigns.Segmentation;
+using NodaTime;
+
+namespace Campaigns.Tags;
+
+/// <summary>
+/// Keeps rule-based tags (F-3.3) on contacts: a rule tag is on a contact exactly while its condition holds. Driven by
+/// ingest (it is an <see cref="IContactChangeListener"/>) and by time through <see cref="AdvanceAsync"/>. Thread-safe.
+/// </summary>
+/// <remarks>
+/// <para>Rule tags carry <see cref="TagSource.Rule"/>, the group id, and <c>tag-rule:{id}</c> as
+/// <see cref="ContactTag.AssignedBy"/>; the engine owns exactly those entries and never touches manual, import or
+/// campaign tags (so a contact keeps every campaign's tag, F-3.5).</para>
+/// <para>Time: when a rule holds, the tag's <see cref="ContactTag.ExpiresAt"/> is set to the first instant the
+/// condition stops holding if nothing else happens (e.g. one nanosecond after the older of two events leaves a 30-day
+/// window), so every reader sees the tag vanish at the exact instant. The engine also keeps a schedule of the next
+/// instant each contact's rule tags can change; <see cref="AdvanceAsync"/> re-evaluates only those contacts — never a
+/// scan of all contacts — and physically removes lapsed tags or adds tags whose conditions became true with time.</para>
+/// </remarks>
+public interface ITagEngine
+{
+    /// <summary>The earliest instant a contact is scheduled for re-evaluation, or null when none is.</summary>
+    Instant? NextDue { get; }
+
+    /// <summary>Re-evaluates every rule on one contact now (clock instant) and stores the result.</summary>
+    /// <param name="contactId">The contact.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The contact as stored afterwards.</returns>
+    /// <exception cref="EntityNotFoundException">No such contact.</exception>
+    ValueTask<Contact> EvaluateAsync(ContactId contactId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Re-evaluates the contacts whose scheduled instant is at or before <paramref name="now"/>, at
+    /// <paramref name="now"/>. Call it with the clock's instant, e.g. from a timer or hosted service; calling it late is
+    /// harmless (tags already expired by their <see cref="ContactTag.ExpiresAt"/>).
+    /// </summary>
+    /// <param name="now">The instant, normally the clock's.</param>
+    /// <param name="cancellationToken">Cancels the call between contacts.</param>
+    /// <returns>How many contacts were re-evaluated.</returns>
+    ValueTask<int> AdvanceAsync(Instant now, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The usage report (F-3.4): per tag definition, how many contacts carry it now and when it was last assigned;
+    /// unused tags (no contact) and stale tags (carried, but not assigned to anyone for longer than
+    /// <paramref name="staleAfter"/>). Streams every contact once.
+    /// </summary>
+    /// <param name="staleAfter">How long a tag may go without a new assignment; 90 days when null.</param>
+    /// <param name="cancellationToken">Cancels the scan.</param>
+    ValueTask<TagUsageReport> ReportAsync(Duration? staleAfter = null, CancellationToken cancellationToken = default);
+}
+
+/// <summary>The default <see cref="ITagEngine"/>.</summary>
+internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IContactStore store, IEventStore events, IClock clock, FilterEvaluator evaluator)
+    : ITagEngine, IContactChangeListener
+{
+    private const int MaxProbes = 256;
+    private readonly ContactSchedule _schedule = new();
+
+    public Instant? NextDue => _schedule.Next;
+
+    public async ValueTask<Contact> EvaluateAsync(ContactId contactId, CancellationToken cancellationToken = default) =>
+        await ProcessAsync(contactId, clock.GetCurrentInstant(), cancellationToken).ConfigureAwait(false)
+            ?? throw new EntityNotFoundException("contact", contactId.ToString());
+
+    public async ValueTask<int> AdvanceAsync(Instant now, CancellationToken cancellationToken = default)
+    {
+        var due = _schedule.TakeDue(now);
+        foreach (var (id, _) in due)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            await ProcessAsync(id, now, cancellationToken).ConfigureAwait(false);
+        }
+
+        return due.Count;
+    }
+
+    public async ValueTask<TagUsageReport> ReportAsync(Duration? staleAfter = null, CancellationToken cancellationToken = default)
+    {
+        var now = clock.GetCurrentInstant();
+        var limit = staleAfter ?? Duration.FromDays(90);
+        var definitions = catalog.Models.SelectMany(m => m.Groups.SelectMany(g => g.Tags.Select(t => (Tag: t, Group: g)))).ToList();
+        var counts = new long[definitions.Count];
+        var last = new Instant?[definitions.Count];
+        var byRule = new Dictionary<string, int>(StringComparer.Ordinal);
+        var byName = new Dictionary<(string Group, string Name), int>();
+        for (var i = 0; i < definitions.Count; i++)
+        {
+            byRule[TagCatalog.RulePrefix + definitions[i].Tag.Id] = i;
+            byName.TryAdd((definitions[i].Group.Id, definitions[i].Tag.Name), i);
+        }
+
+        await foreach (var contact in store.ListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var seen = new HashSet<int>();
+            foreach (var tag in contact.Tags)
+            {
+                var index = tag.Source == TagSource.Rule && tag.AssignedBy is { } by && byRule.TryGetValue(by, out var r) ? r
+                    : tag.Group is { } group && byName.TryGetValue((group, tag.Tag), out var n) ? n
+                    : -1;
+                if (index < 0)
+                {
+                    continue;
+                }
+
+                if (last[index] is not { } previous || tag.AssignedAt > previous)
+                {
+                    last[index] = tag.AssignedAt;
+                }
+
+                if ((tag.ExpiresAt is not { } expires || expires > now) && seen.Add(index))
+                {
+                    counts[index]++;
+                }
+            }
+        }
+
+        var rows = new List<TagUsage>(definitions.Count);
+        for (var i = 0; i < definitions.Count; i++)
+        {
+            var (tag, group) = definitions[i];
+            var unused = counts[i] == 0;
+            var stale = !unused && last[i] is { } at && now - at > limit;
+            rows.Add(new TagUsage(tag.Id, tag.Name, group.Id, tag.Owner, counts[i], last[i], unused, stale));
+        }
+
+        return new TagUsageReport(now, rows);
+    }
+
+    public async ValueTask OnContactChangedAsync(ContactChange change, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        var rules = catalog.Rules;
+        for (var i = 0; i < rules.Count; i++)
+        {
+            if (ContactDiff.Affects(rules[i].Reads, change.Previous, change.Current))
+            {
+                await ProcessAsync(change.Current.Id, clock.GetCurrentInstant(), cancellationToken).ConfigureAwait(false);
+                return;
+            }
+        }
+    }
+
+    public async ValueTask OnEventIngestedAsync(BehaviourEvent behaviourEvent, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(behaviourEvent);
+        var rules = catalog.Rules;
+        for (var i = 0; i < rules.Count; i++)
+        {
+            if (rules[i].Reads.EventKinds.Contains(behaviourEvent.Kind))
+            {
+                await ProcessAsync(behaviourEvent.ContactId, clock.GetCurrentInstant(), cancellationToken).ConfigureAwait(false);
+                return;
+            }
+        }
+    }
+
+    private async ValueTask<Contact?> ProcessAsync(ContactId id, Instant now, CancellationToken cancellationToken)
+    {
+        var rules = catalog.Rules;
+        var contact = await store.GetAsync(id, cancellationToken).ConfigureAwait(false);
+        if (contact is null)
+        {
+            _schedule.Set(id, null);
+            return null;
+        }
+
+        IReadOnlyList<BehaviourEvent> history = [];
+        if (rules.Any(r => r.Reads.EventKinds.Count > 0))
+        {
+            var list = new List<BehaviourEvent>();
+            await foreach (var e in events.ListAsync(id, cancellationToken: cancellationToken).ConfigureAwait(false))
+            {
+                list.Add(e);
+            }
+
+            history = list;
+        }
+
+        var (tags, next) = Compute(contact, history, now, rules);
+        _schedule.Set(id, next);
+        if (tags is null)
+        {
+            return contact;
+        }
+
+        return await contacts.UpdateAsync(id, c => Compute(c, history, now, rules).Tags is { } fresh ? c with { Tags = fresh } : c, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The contact's tags with the rule tags as they should be at <paramref name="now"/> (null when unchanged), and the next instant to look again.</summary>
+    private (IReadOnlyList<ContactTag>? Tags, Instant? Next) Compute(Contact contact, IReadOnlyList<BehaviourEvent> history, Instant now, IReadOnlyList<CompiledTagRule> rules)
+    {
+        var result = new List<ContactTag>(contact.Tags.Count + 2);
+        foreach (var tag in contact.Tags)
+        {
+            if (!IsOwned(tag))
+            {
+                result.Add(tag);
+            }
+        }
+
+        Instant? next = null;
+        var zone = contact.TimeZoneId is { } zoneId && DateTimeZoneProviders.Tzdb.GetZoneOrNull(zoneId) is { } z ? z : evaluator.DefaultZone;
+        var candidates = new SortedSet<Instant>();
+        foreach (var rule in rules)
+        {
+            if (!rule.Tag.Enabled)
+            {
+                continue;
+            }
+
+            var condition = rule.Tag.Condition!;
+            candidates.Clear();
+            TimeBoundaries.Collect(condition, contact, history, now, zone, candidates);
+            if (candidates.Count > 0)
+            {
+                next = Earliest(next, candidates.Min);
+            }
+
+            if (!evaluator.Matches(condition, contact, history, now) || TagCatalog.RenderName(rule, contact) is not { } name)
+            {
+                continue;
+            }
+
+            Instant? until = null;
+            var probes = 0;
+            foreach (var candidate in candidates)
+            {
+                if (++probes > MaxProbes)
+                {
+                    break;
+                }
+
+                if (!evaluator.Matches(condition, contact, history, candidate))
+                {
+                    until = candidate;
+                    break;
+                }
+            }
+
+            var existing = contact.Tags.FirstOrDefault(t => IsOwned(t) && t.AssignedBy == rule.AssignedBy && t.Tag == name && (t.ExpiresAt is not { } e || e > now));
+            var assignedAt = existing?.AssignedAt ?? now;
+            var expires = rule.Tag.Validity is { } validity ? Earliest(until, assignedAt + validity) : until;
+            if (expires is { } x)
+            {
+                next = Earliest(next, x);
+            }
+
+            result.Add(new ContactTag
+            {
+                Tag = name,
+                Group = rule.GroupId,
+                Source = TagSource.Rule,
+                AssignedBy = rule.AssignedBy,
+                AssignedAt = assignedAt,
+                ExpiresAt = expires,
+            });
+        }
+
+        return (result.Count == contact.Tags.Count && result.ToHashSet().SetEquals(contact.Tags) ? null : result, next);
+    }
+
+    private static bool IsOwned(ContactTag tag) =>
+        tag.Source == TagSource.Rule && tag.AssignedBy is { } by && by.StartsWith(TagCatalog.RulePrefix, StringComparison.Ordinal);
+
+    private static Instant? Earliest(Instant? a, Instant? b) => a is null ? b : b is null ? a : Instant.Min(a.Value, b.Value);
+}
