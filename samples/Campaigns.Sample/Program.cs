@@ -1,8 +1,9 @@
 // The Campaigns sample host: loads the built-in catalogue, creates an offline seminar and a live stream
 // from templates, walks them through approval to Scheduled, registers participants through the forms
 // (bad submissions are rejected with reasons), records what participants do, and prints a summary.
-// Then it sends the seminar's registration-success notice through the delivery pipeline (DeliveryDemo.cs).
-// `--quick` runs the same flow with fewer generated participants (CI uses it).
+// Then it sends the seminar's registration-success notice through the delivery pipeline (DeliveryDemo.cs),
+// builds the seed 004 audiences over a generated contact base (SegmentationDemo.cs) and scores a few leads (ScoringDemo.cs).
+// `--quick` runs the same flow with fewer generated participants and contacts (CI uses it).
 using Campaigns.Sample;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -18,6 +19,9 @@ DeliveryDemo.AddEmailChannel(campaigns, builder.Configuration);
 builder.Services.AddSingleton<SampleRun>();
 builder.Services.AddSingleton<ContactsDemo>();
 builder.Services.AddSingleton<DeliveryDemo>();
+builder.Services.AddSingleton<SegmentationDemo>();
+builder.Services.AddSingleton<ScoringDemo>();
+ScoringDemo.AddLeadInbox(builder.Services);
 
 using var host = builder.Build();
 await host.StartAsync();
@@ -25,5 +29,7 @@ var sample = host.Services.GetRequiredService<SampleRun>();
 var exitCode = await sample.RunAsync(quick ? 8 : 40, Console.Out);
 await host.Services.GetRequiredService<ContactsDemo>().RunAsync(quick ? 20 : 2_000, Console.Out);
 await host.Services.GetRequiredService<DeliveryDemo>().RunAsync(sample.SeminarId, Console.Out);
+host.Services.GetRequiredService<SegmentationDemo>().Run(quick ? 50_000 : 1_000_000, Console.Out);
+await host.Services.GetRequiredService<ScoringDemo>().RunAsync(5, Console.Out);
 await host.StopAsync();
 return exitCode;
