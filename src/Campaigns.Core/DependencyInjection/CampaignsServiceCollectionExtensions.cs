@@ -112,6 +112,8 @@ public static class CampaignsServiceCollectionExtensions
         services.TryAddSingleton<IJourneyRunStore, InMemoryJourneyRunStore>();
         services.TryAddSingleton<IJourneyTemplateResolver, InMemoryJourneyTemplates>();
         services.TryAddSingleton<JourneyRunner>();
+        services.TryAddSingleton<JourneySimulator>();
+        services.TryAddSingleton<JourneyTestMode>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IContactChangeListener, JourneyEventListener>());
         services.TryAddSingleton(FilterEvaluator.Default);
         services.TryAddSingleton(static sp => new TagCatalog(RuleDefinitionException.ContextOf(sp.GetRequiredService<IOptions<CampaignsOptions>>().Value.Contacts)));

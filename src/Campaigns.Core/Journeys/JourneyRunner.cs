@@ -540,7 +540,7 @@ public sealed class JourneyRunner
         }
     }
 
-    private static Dictionary<string, string> Variables(Contact contact, JourneyMessageNode node)
+    internal static Dictionary<string, string> Variables(Contact contact, JourneyMessageNode node)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var (name, value) in contact.Attributes)
