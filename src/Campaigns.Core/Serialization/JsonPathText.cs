@@ -31,7 +31,7 @@ internal readonly record struct JsonPathSegment
 internal static class JsonPathText
 {
     // The characters for which System.Text.Json switches to the bracket notation.
-    private static readonly SearchValues<char> SpecialCharacters = SearchValues.Create("$. '/\"[]()\t\n\r\f\b\\\u0085\u2028\u2029");
+    private static readonly SearchValues<char> SpecialCharacters = SearchValues.Create(". '/\"[]()\t\n\r\f\b\\\u0085\u2028\u2029");
 
     public const string Root = "$";
 

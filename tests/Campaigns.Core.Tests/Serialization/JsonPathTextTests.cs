@@ -33,8 +33,19 @@ public sealed class JsonPathTextTests
     {
         Assert.Equal("$.a", JsonPathText.Member("$", "a"));
         Assert.Equal("$['a b']", JsonPathText.Member("$", "a b"));
-        Assert.Equal("$['$ref']", JsonPathText.Member("$", "$ref"));
         Assert.Equal("$.a[4]", JsonPathText.Item("$.a", 4));
+    }
+
+    [Theory]
+    [InlineData("a b")]
+    [InlineData("p$q")]
+    [InlineData("$ref")]
+    [InlineData("报名.日期")]
+    public void Member_paths_match_what_System_Text_Json_reports(string key)
+    {
+        var json = System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string> { [key] = "not a number" });
+        var ex = Assert.Throws<System.Text.Json.JsonException>(() => System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, int>>(json));
+        Assert.Equal(ex.Path, JsonPathText.Member("$", key));
     }
 
     [Fact]
