@@ -70,7 +70,7 @@ public enum CompareOperator
     /// <summary><c>not in (a, b, …)</c>: one or more values. A contact without the attribute matches.</summary>
     NotIn = 7,
 
-    /// <summary><c>contains</c>: text contains the value (ordinal), or a list contains the element.</summary>
+    /// <summary><c>contains</c>: text contains the value (ordinal), or a string list contains the element.</summary>
     Contains = 8,
 
     /// <summary><c>starts with</c>: text starts with the value (ordinal).</summary>
@@ -82,7 +82,7 @@ public enum CompareOperator
     /// <summary><c>exists</c>: the contact has a value. No values.</summary>
     Exists = 11,
 
-    /// <summary><c>is empty</c>: the contact has no value (or empty text/list). No values.</summary>
+    /// <summary><c>is empty</c>: the contact has no value (or empty text/list, or a value of the wrong type). No values.</summary>
     IsEmpty = 12,
 }
 
@@ -98,13 +98,13 @@ public sealed record AttributeFilter(string Field, CompareOperator Operator, IRe
 /// <summary>Relative and absolute date operators.</summary>
 public enum DateOperator
 {
-    /// <summary><c>within 7d</c>: the instant is in [now − window, now].</summary>
+    /// <summary><c>within 7d</c>: an instant is in [now − window, now]; a date is between the local dates of now − window and now (inclusive).</summary>
     Within = 0,
 
-    /// <summary><c>before 30d</c>: the instant is earlier than now − window.</summary>
+    /// <summary><c>before 30d</c>: an instant is earlier than now − window; a date is before the local date of now − window.</summary>
     Before = 1,
 
-    /// <summary><c>on or after 2026-01-01</c>: the date (in the contact's zone for instants) is on or after the date.</summary>
+    /// <summary><c>on or after 2026-01-01</c>: the date (for instants, their local date in the evaluator's/index's zone) is on or after the date.</summary>
     OnOrAfter = 2,
 
     /// <summary><c>on or before 2026-01-01</c>: the date is on or before the date.</summary>
@@ -151,8 +151,8 @@ public sealed record TagGroupFilter(string Group) : Filter;
 public sealed record PropertyCondition(string Property, CompareOperator Operator, IReadOnlyList<string> Values);
 
 /// <summary>
-/// Counts the contact's events of a kind (with property conditions) within a window — or ever, when the window is
-/// null — and compares the count: <c>count(page_view where page_kind = "product") &gt;= 2 within 7d</c>.
+/// Counts the contact's events of a kind (with property conditions) within a window — or ever up to now (future-dated
+/// events do not count yet), when the window is null — and compares the count: <c>count(page_view where page_kind = "product") &gt;= 2 within 7d</c>.
 /// "Did within 7d" is <c>&gt;= 1 within 7d</c>; "never did" is <c>= 0</c> with no window.
 /// Windows are on the events' occurred-at instants.
 /// </summary>

@@ -20,25 +20,31 @@ public interface ISegmentMembership
 /// tested against it. Immutable and thread-safe; allocation-free except for <see cref="BuiltInFields.OwnerId"/>.
 /// </summary>
 /// <remarks>
+/// The semantics below are the one semantics of the filter language; <see cref="SegmentIndex"/> (the bitmap engine)
+/// follows them exactly and is tested against this class (docs/segmentation.md, "Semantics").
 /// <list type="bullet">
-/// <item><b>Missing values.</b> An attribute is missing when the contact has no value for it, or its value is empty
-/// text or an empty list. <c>!=</c> and <c>not in</c> match a missing value and <c>is empty</c> matches only a missing
-/// value; every other operator (including <c>=</c>, <c>in</c>, <c>contains</c>, ranges and date operators) does not
-/// match it. Attribute defaults of the schema are not applied here (stores apply them when contacts are written).</item>
+/// <item><b>Missing values.</b> An attribute is missing when the contact has no value for it, its value is empty
+/// text or an empty list, or (when the evaluator has a schema) its value is not of the attribute's declared type.
+/// <c>!=</c> and <c>not in</c> match a missing value and <c>is empty</c> matches only a missing value; every other
+/// operator (including <c>=</c>, <c>in</c>, <c>contains</c>, ranges and date operators) does not match it. Attribute
+/// defaults of the schema are not applied here (stores apply them when contacts are written).</item>
 /// <item><b>Text</b> compares ordinally (case-sensitive, culture-free); text and choice values compare as text.
-/// <c>contains</c> is a substring test on text and an element test on lists; <c>starts with</c> applies to text.</item>
-/// <item><b>Numbers and dates</b> compare by value; <c>between</c> includes both bounds. Values of different types never
-/// compare equal (so <c>!=</c> matches them).</item>
-/// <item><b>Relative dates.</b> On an instant (<see cref="BuiltInFields.CreatedAt"/>): <c>within w</c> is
-/// <c>now − w ≤ t ≤ now</c>, <c>before w</c> is <c>t &lt; now − w</c>. On a date attribute the date is a whole day in the
-/// contact's time zone (<see cref="Contact.TimeZoneId"/>, falling back to <see cref="DefaultZone"/>): <c>within w</c>
-/// matches the days from the local date of <c>now − w</c> to today, inclusive; <c>before w</c> the days before the
-/// local date of <c>now − w</c>. <c>on or after</c> / <c>on or before</c> compare local dates, inclusive.</item>
+/// <c>contains</c> is a substring test on text and an element test on string lists; <c>starts with</c> applies to
+/// text. Operators a type does not take (see the operator table; e.g. <c>=</c> on a string list, <c>&lt;</c> on text)
+/// are rejected by validation and by the engine; the evaluator's answer for them is unspecified.</item>
+/// <item><b>Numbers and dates</b> compare by value; <c>between</c> includes both bounds.</item>
+/// <item><b>Dates.</b> One calendar decides what day it is: the local date in <see cref="DefaultZone"/> (UTC by default;
+/// the contact's own time zone is not used). On an instant (<see cref="BuiltInFields.CreatedAt"/>): <c>within w</c> is
+/// <c>now − w ≤ t ≤ now</c>, <c>before w</c> is <c>t &lt; now − w</c>, and <c>on or after</c> / <c>on or before</c>
+/// compare the instant's local date. A date attribute is a calendar date: <c>within w</c> matches the dates from the
+/// local date of <c>now − w</c> to today, inclusive; <c>before w</c> the dates before the local date of <c>now − w</c>;
+/// <c>on or after</c> / <c>on or before</c> compare dates, inclusive.</item>
 /// <item><b>Tags</b> count only while current: no <see cref="ContactTag.ExpiresAt"/> or <c>ExpiresAt &gt; now</c>.</item>
 /// <item><b>Behaviour</b> counts the events of the kind that belong to the contact, satisfy every property condition and
-/// occurred in <c>[now − window, now]</c> (or at or before now, when there is no window); the order of the list does not
-/// matter, events are not deduplicated. Property values compare as numbers when both sides are numbers (invariant
-/// culture), ordinally as text otherwise, with the same missing-value rules as attributes.</item>
+/// occurred in <c>[now − window, now]</c> (or at or before now, when there is no window: future-dated events count
+/// once they have happened); the order of the list does not matter, events are not deduplicated. Property values
+/// compare as numbers when both sides are numbers (invariant culture), ordinally as text otherwise, with the same
+/// missing-value rules as attributes.</item>
 /// <item><b>Scores.</b> A contact without scores has 0 behaviour, 0 fit and no grade; a grade filter never matches a
 /// contact without a grade.</item>
 /// <item><b>Consent</b> matches when the contact's (latest) record for the channel is granted.</item>
@@ -49,24 +55,32 @@ public interface ISegmentMembership
 public sealed class FilterEvaluator
 {
     private const int MaxSegmentDepth = 64;
-    private readonly IDateTimeZoneProvider zones;
     private readonly ISegmentResolver? definitions;
+    private readonly Dictionary<string, AttributeType>? types;
 
     /// <summary>Creates an evaluator.</summary>
-    /// <param name="defaultZone">The zone of contacts without (or with an unknown) time zone; UTC when null.</param>
-    /// <param name="zones">The provider resolving <see cref="Contact.TimeZoneId"/>; TZDB when null.</param>
+    /// <param name="defaultZone">The zone of the calendar that date attributes and <c>created_at</c> dates are compared in; UTC when null.</param>
     /// <param name="definitions">Segment definitions to evaluate <see cref="SegmentFilter"/>s with when no membership is passed; or null.</param>
-    public FilterEvaluator(DateTimeZone? defaultZone = null, IDateTimeZoneProvider? zones = null, ISegmentResolver? definitions = null)
+    /// <param name="schema">The attribute schema: a value that is not of its attribute's declared type counts as missing.
+    /// Null: values are taken as they are (stores validate them against the schema when contacts are written).</param>
+    public FilterEvaluator(DateTimeZone? defaultZone = null, ISegmentResolver? definitions = null, AttributeSchema? schema = null)
     {
         DefaultZone = defaultZone ?? DateTimeZone.Utc;
-        this.zones = zones ?? DateTimeZoneProviders.Tzdb;
         this.definitions = definitions;
+        if (schema is not null)
+        {
+            types = new Dictionary<string, AttributeType>(StringComparer.Ordinal);
+            foreach (var attribute in schema.Attributes)
+            {
+                types[attribute.Name] = attribute.Type;
+            }
+        }
     }
 
     /// <summary>An evaluator with UTC as the default zone and no segment definitions.</summary>
     public static FilterEvaluator Default { get; } = new();
 
-    /// <summary>The zone of contacts without a known time zone.</summary>
+    /// <summary>The zone of the calendar: "today" for date attributes, and the day an instant falls on.</summary>
     public DateTimeZone DefaultZone { get; }
 
     /// <summary>Whether the contact matches the filter at <paramref name="now"/>.</summary>
@@ -259,16 +273,17 @@ public sealed class FilterEvaluator
         return false;
     }
 
-    private static bool MatchesAttribute(AttributeFilter filter, Contact contact)
+    private bool MatchesAttribute(AttributeFilter filter, Contact contact)
     {
         FieldValue? value;
         if (filter.Field == BuiltInFields.OwnerId)
         {
             value = contact.OwnerId is { } owner ? new TextValue(owner) : null;
         }
-        else
+        else if (contact.Attributes.TryGetValue(filter.Field, out value) && types is not null
+            && types.TryGetValue(filter.Field, out var type) && !Fits(type, value))
         {
-            contact.Attributes.TryGetValue(filter.Field, out value);
+            value = null; // a value of the wrong type counts as none
         }
 
         var present = value is not null && !IsEmpty(value);
@@ -320,6 +335,15 @@ public sealed class FilterEvaluator
                 return Compare(value!, values[0]) is { } order && OrderMatches(filter.Operator, order);
         }
     }
+
+    private static bool Fits(AttributeType type, FieldValue value) => type switch
+    {
+        AttributeType.String or AttributeType.Enum => value is TextValue or ChoiceValue,
+        AttributeType.Integer or AttributeType.Decimal => value is NumberValue,
+        AttributeType.Date => value is DateValue,
+        AttributeType.Bool => value is BooleanValue,
+        _ => value is ChoicesValue,
+    };
 
     private static bool OrderMatches(CompareOperator op, int order) => op switch
     {
@@ -384,8 +408,8 @@ public sealed class FilterEvaluator
             {
                 DateOperator.Within => filter.Window is { } w && at >= now - w.Duration && at <= now,
                 DateOperator.Before => filter.Window is { } w && at < now - w.Duration,
-                DateOperator.OnOrAfter => filter.Date is { } d && at.InZone(ZoneOf(contact)).Date >= d,
-                DateOperator.OnOrBefore => filter.Date is { } d && at.InZone(ZoneOf(contact)).Date <= d,
+                DateOperator.OnOrAfter => filter.Date is { } d && at.InZone(DefaultZone).Date >= d,
+                DateOperator.OnOrBefore => filter.Date is { } d && at.InZone(DefaultZone).Date <= d,
                 _ => false,
             };
         }
@@ -398,13 +422,10 @@ public sealed class FilterEvaluator
         switch (filter.Operator)
         {
             case DateOperator.Within when filter.Window is { } window:
-                {
-                    var zone = ZoneOf(contact);
-                    return date >= (now - window.Duration).InZone(zone).Date && date <= now.InZone(zone).Date;
-                }
+                return date >= (now - window.Duration).InZone(DefaultZone).Date && date <= now.InZone(DefaultZone).Date;
 
             case DateOperator.Before when filter.Window is { } window:
-                return date < (now - window.Duration).InZone(ZoneOf(contact)).Date;
+                return date < (now - window.Duration).InZone(DefaultZone).Date;
             case DateOperator.OnOrAfter when filter.Date is { } day:
                 return date >= day;
             case DateOperator.OnOrBefore when filter.Date is { } day:
@@ -413,9 +434,6 @@ public sealed class FilterEvaluator
                 return false;
         }
     }
-
-    private DateTimeZone ZoneOf(Contact contact) =>
-        contact.TimeZoneId is { } id && zones.GetZoneOrNull(id) is { } zone ? zone : DefaultZone;
 
     private static bool MatchesBehaviour(BehaviourFilter filter, ContactId contactId, IReadOnlyList<BehaviourEvent> events, Instant now)
     {

@@ -24,6 +24,8 @@ public sealed class SegmentIndex
     private readonly Dictionary<string, AttributeColumn> _columns = new(StringComparer.Ordinal);
     private readonly CategoricalColumn _stage = new();
     private readonly CategoricalColumn _grade = new();
+    private readonly CategoricalColumn _ownerIds = new();
+    private readonly BitSlicedColumn _createdAt = new();
     private readonly NumberColumn _behaviourScore = new();
     private readonly NumberColumn _fitScore = new();
     private readonly NumberColumn _totalScore = new();
@@ -40,11 +42,15 @@ public sealed class SegmentIndex
     /// <summary>Creates an empty index for contacts of the schema.</summary>
     /// <param name="schema">The attribute schema; attributes not in it are ignored.</param>
     /// <param name="initialCapacity">The number of contacts to reserve room for (avoids growth copies when known).</param>
-    public SegmentIndex(AttributeSchema schema, int initialCapacity = 0)
+    /// <param name="zone">The zone whose calendar says what "today" is for date attributes (<c>within</c>/<c>before</c>) and
+    /// which day an instant such as <c>created_at</c> falls on; UTC when null. Use the same zone as the
+    /// <see cref="FilterEvaluator"/> of tag rules and journeys (<see cref="FilterEvaluator.DefaultZone"/>).</param>
+    public SegmentIndex(AttributeSchema schema, int initialCapacity = 0, DateTimeZone? zone = null)
     {
         ArgumentNullException.ThrowIfNull(schema);
         ArgumentOutOfRangeException.ThrowIfNegative(initialCapacity);
         Schema = schema;
+        Zone = zone ?? DateTimeZone.Utc;
         foreach (var a in schema.Attributes)
         {
             _columns[a.Name] = new AttributeColumn(a);
@@ -57,6 +63,9 @@ public sealed class SegmentIndex
 
     /// <summary>The attribute schema.</summary>
     public AttributeSchema Schema { get; }
+
+    /// <summary>The zone of the calendar that date attributes and <c>created_at</c> dates are compared in.</summary>
+    public DateTimeZone Zone { get; }
 
     /// <summary>The number of contacts in the index.</summary>
     public int Count
@@ -92,10 +101,13 @@ public sealed class SegmentIndex
 
             foreach (var column in _columns.Values)
             {
+                // Schema defaults are not applied: stores apply them when contacts are written.
                 contact.Attributes.TryGetValue(column.Definition.Name, out var value);
-                column.Set(o, value ?? column.Definition.Default);
+                column.Set(o, value);
             }
 
+            _ownerIds.Set(o, string.IsNullOrEmpty(contact.OwnerId) ? null : contact.OwnerId);
+            _createdAt.Set(o, contact.CreatedAt.ToUnixTimeTicks());
             _stage.Set(o, contact.Stage.ToString());
             _grade.Set(o, contact.Scores?.Grade);
             _behaviourScore.Set(o, contact.Scores?.Behaviour ?? 0m);
@@ -133,6 +145,8 @@ public sealed class SegmentIndex
 
             _stage.Set(o, null);
             _grade.Set(o, null);
+            _ownerIds.Set(o, null);
+            _createdAt.Clear(o);
             _behaviourScore.Set(o, null);
             _fitScore.Set(o, null);
             _totalScore.Set(o, null);
@@ -216,7 +230,7 @@ public sealed class SegmentIndex
     {
         get
         {
-            long v = _stage.DistinctCount + _grade.DistinctCount + _tags.KeyCount + _groups.KeyCount + _consents.KeyCount + _events.KindCount;
+            long v = _stage.DistinctCount + _grade.DistinctCount + _ownerIds.DistinctCount + _tags.KeyCount + _groups.KeyCount + _consents.KeyCount + _events.KindCount;
             foreach (var c in _columns.Values)
             {
                 v += (c.Categorical?.DistinctCount ?? 0) + (c.Elements?.KeyCount ?? 0);
@@ -244,6 +258,10 @@ public sealed class SegmentIndex
     internal CategoricalColumn Stage => _stage;
 
     internal CategoricalColumn Grade => _grade;
+
+    internal CategoricalColumn OwnerIds => _ownerIds;
+
+    internal BitSlicedColumn CreatedAt => _createdAt;
 
     internal NumberColumn Score(ScoreKind kind) => kind switch
     {
@@ -360,6 +378,8 @@ public sealed class SegmentIndex
 
         _stage.EnsureCapacity(ordinals);
         _grade.EnsureCapacity(ordinals);
+        _ownerIds.EnsureCapacity(ordinals);
+        _createdAt.EnsureCapacity(ordinals);
         _behaviourScore.Bits.EnsureCapacity(ordinals);
         _fitScore.Bits.EnsureCapacity(ordinals);
         _totalScore.Bits.EnsureCapacity(ordinals);

@@ -352,7 +352,7 @@ public sealed class SegmentRegistry
                 break;
             case BehaviourFilter b:
                 reads.Add("event:" + b.EventKind);
-                timeRelative |= b.Window is not null;
+                timeRelative = true; // a window edge, or (without a window) a future-dated event starting to count
                 break;
             case SegmentFilter s:
                 if (visiting.Add(s.SegmentId) && _definitions.TryGetValue(s.SegmentId, out var d))

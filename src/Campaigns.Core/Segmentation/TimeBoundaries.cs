@@ -58,11 +58,11 @@ internal static class TimeBoundaries
                     Add(into, now, contact.CreatedAt);
                     Add(into, now, contact.CreatedAt + w.Duration + Duration.Epsilon);
                 }
-                else if (contact.Attributes.TryGetValue(date.Field, out var value) && value is DateValue)
+                else if (contact.Attributes.TryGetValue(date.Field, out var value) && value is DateValue { Value: var day })
                 {
-                    // Relative dates on whole days change at the contact's local midnights.
-                    var tomorrow = now.InZone(zone).Date.PlusDays(1);
-                    Add(into, now, tomorrow.AtStartOfDayInZone(zone).ToInstant());
+                    // A date d is within from its first instant until now − w reaches the next day; before from then on.
+                    Add(into, now, day.AtStartOfDayInZone(zone).ToInstant());
+                    Add(into, now, day.PlusDays(1).AtStartOfDayInZone(zone).ToInstant() + w.Duration);
                 }
 
                 break;

@@ -200,7 +200,7 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
         }
 
         Instant? next = null;
-        var zone = contact.TimeZoneId is { } zoneId && DateTimeZoneProviders.Tzdb.GetZoneOrNull(zoneId) is { } z ? z : evaluator.DefaultZone;
+        var zone = evaluator.DefaultZone;
         var candidates = new SortedSet<Instant>();
         foreach (var rule in rules)
         {

@@ -118,16 +118,17 @@ public class FilterEvaluatorTests
     }
 
     [Fact]
-    public void Absolute_dates_on_instants_use_the_contacts_zone()
+    public void Absolute_dates_on_instants_use_the_evaluators_zone_not_the_contacts()
     {
         // 2026-05-09T20:00Z is 2026-05-10 04:00 in Shanghai and 2026-05-09 13:00 in Los Angeles.
         var contact = Someone() with { CreatedAt = Instant.FromUtc(2026, 5, 9, 20, 0) };
+        var shanghai = new FilterEvaluator(DateTimeZoneProviders.Tzdb["Asia/Shanghai"]);
 
         Assert.False(Matches("created_at on or after 2026-05-10", contact));
-        Assert.True(Matches("created_at on or after 2026-05-10", contact with { TimeZoneId = "Asia/Shanghai" }));
-        Assert.True(Matches("created_at on or before 2026-05-09", contact with { TimeZoneId = "America/Los_Angeles" }));
-        Assert.False(Matches("created_at on or after 2026-05-10", contact with { TimeZoneId = "Not/AZone" }));
-        Assert.True(new FilterEvaluator(DateTimeZoneProviders.Tzdb["Asia/Shanghai"]).Matches(Parse("created_at on or after 2026-05-10"), contact, [], Now));
+        Assert.False(Matches("created_at on or after 2026-05-10", contact with { TimeZoneId = "Asia/Shanghai" }));
+        Assert.True(Matches("created_at on or before 2026-05-09", contact with { TimeZoneId = "Asia/Shanghai" }));
+        Assert.True(shanghai.Matches(Parse("created_at on or after 2026-05-10"), contact, [], Now));
+        Assert.True(shanghai.Matches(Parse("created_at on or after 2026-05-10"), contact with { TimeZoneId = "America/Los_Angeles" }, [], Now));
     }
 
     [Theory]
@@ -139,13 +140,37 @@ public class FilterEvaluatorTests
     [InlineData("Asia/Shanghai", "2026-05-02", false)]
     [InlineData("America/Los_Angeles", "2026-05-02", true)]
     [InlineData("America/Los_Angeles", "2026-05-10", false)]
-    public void Within_on_a_date_attribute_covers_the_local_days_the_window_touches(string zone, string date, bool expected)
+    public void Within_on_a_date_attribute_covers_the_calendar_days_the_window_touches(string zone, string date, bool expected)
     {
-        var contact = Someone(new() { ["last_visit"] = new DateValue(NodaTime.Text.LocalDatePattern.Iso.Parse(date).Value) }) with { TimeZoneId = zone };
+        var calendar = DateTimeZoneProviders.Tzdb[zone];
+        var evaluator = new FilterEvaluator(calendar);
+        var contact = Someone(new() { ["last_visit"] = new DateValue(NodaTime.Text.LocalDatePattern.Iso.Parse(date).Value) }) with { TimeZoneId = "Pacific/Kiritimati" };
 
-        Assert.Equal(expected, Matches("last_visit within 7d", contact));
-        var isPast = contact.Attributes["last_visit"] is DateValue d && d.Value <= Now.InZone(DateTimeZoneProviders.Tzdb[zone]).Date;
-        Assert.Equal(isPast && !expected, Matches("last_visit before 7d", contact));
+        Assert.Equal(expected, evaluator.Matches(Parse("last_visit within 7d"), contact, [], Now));
+        var isPast = contact.Attributes["last_visit"] is DateValue d && d.Value <= Now.InZone(calendar).Date;
+        Assert.Equal(isPast && !expected, evaluator.Matches(Parse("last_visit before 7d"), contact, [], Now));
+    }
+
+    [Fact]
+    public void With_a_schema_values_of_the_wrong_type_count_as_missing()
+    {
+        var contact = Someone(new() { ["budget"] = new TextValue("lots") });
+        var typed = new FilterEvaluator(schema: TestSchema.Schema);
+
+        Assert.True(Matches("budget exists", contact));
+        Assert.False(typed.Matches(Parse("budget exists"), contact, [], Now));
+        Assert.True(typed.Matches(Parse("budget is empty"), contact, [], Now));
+        Assert.True(typed.Matches(Parse("budget != 3"), contact, [], Now));
+    }
+
+    [Fact]
+    public void Behaviour_without_a_window_ignores_future_events()
+    {
+        var contact = Someone();
+        BehaviourEvent At(Instant at) => new() { EventId = at.ToString(), ContactId = contact.Id, Kind = "purchase", OccurredAt = at };
+
+        Assert.True(FilterEvaluator.Default.Matches(Parse("never(purchase)"), contact, [At(Now + Duration.FromMinutes(1))], Now));
+        Assert.False(FilterEvaluator.Default.Matches(Parse("never(purchase)"), contact, [At(Now)], Now));
     }
 
     [Fact]

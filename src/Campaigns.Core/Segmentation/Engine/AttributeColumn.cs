@@ -17,11 +17,12 @@ internal enum ColumnKind
 /// <summary>
 /// The column of one schema attribute. Text, enum and bool attributes are dictionary-encoded; integer and decimal
 /// attributes are exact bit-sliced numbers; dates are bit-sliced day numbers (days since 1970-01-01); string lists
-/// are a bitmap per element. A value of the wrong type for the attribute is stored as no value. Not thread-safe.
+/// are a bitmap per element. Empty text, an empty list and a value of the wrong type for the attribute are stored as
+/// no value. Not thread-safe.
 /// </summary>
 internal sealed class AttributeColumn
 {
-    private static readonly int EpochDay = new DateOnly(1970, 1, 1).DayNumber;
+    public static readonly int EpochDay = new DateOnly(1970, 1, 1).DayNumber;
 
     public AttributeColumn(AttributeDefinition definition)
     {
@@ -82,9 +83,9 @@ internal sealed class AttributeColumn
             case ColumnKind.Text:
                 Categorical!.Set(ordinal, value switch
                 {
-                    TextValue t => t.Value,
-                    ChoiceValue c => c.Value,
-                    _ => null,
+                    TextValue { Value.Length: > 0 } t => t.Value,
+                    ChoiceValue { Value.Length: > 0 } c => c.Value,
+                    _ => null, // empty text is no value
                 });
                 break;
             case ColumnKind.Boolean:

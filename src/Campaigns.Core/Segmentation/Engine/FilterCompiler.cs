@@ -1,3 +1,4 @@
+using Campaigns.Contacts;
 using Campaigns.Modeling;
 using NodaTime;
 
@@ -48,12 +49,19 @@ internal sealed class FilterCompiler(SegmentIndex index, Instant now, IReadOnlyD
 
     private PlanNode Attribute(AttributeFilter a)
     {
+        if (a.Field == BuiltInFields.OwnerId)
+        {
+            Allowed(a, AttributeType.String);
+            return Text(index.OwnerIds, false, a);
+        }
+
         var column = index.Column(a.Field) ?? throw new ArgumentException($"Unknown field '{a.Field}'.", nameof(a));
+        Allowed(a, column.Definition.Type);
         switch (column.Kind)
         {
             case ColumnKind.Text:
             case ColumnKind.Boolean:
-                return Text(column, a);
+                return Text(column.Categorical!, column.Kind == ColumnKind.Boolean, a);
             case ColumnKind.Number:
                 return Numbers(column.Numbers!, a.Operator, [.. a.Values.Select(v => v is NumberValue n ? n.Value : throw Mismatch(a, "a number"))], a.Field);
             case ColumnKind.Date:
@@ -63,9 +71,8 @@ internal sealed class FilterCompiler(SegmentIndex index, Instant now, IReadOnlyD
         }
     }
 
-    private PlanNode Text(AttributeColumn column, AttributeFilter a)
+    private PlanNode Text(CategoricalColumn col, bool isBool, AttributeFilter a)
     {
-        var isBool = column.Kind == ColumnKind.Boolean;
         var values = a.Values.Select(v => (isBool, v) switch
         {
             (false, TextValue t) => t.Value,
@@ -73,26 +80,16 @@ internal sealed class FilterCompiler(SegmentIndex index, Instant now, IReadOnlyD
             (true, BooleanValue b) => AttributeColumn.BoolText(b.Value),
             _ => throw Mismatch(a, isBool ? "a boolean" : "text"),
         }).ToArray();
-        var col = column.Categorical!;
-        if (isBool && a.Operator is not (CompareOperator.Equal or CompareOperator.NotEqual or CompareOperator.In or CompareOperator.NotIn or CompareOperator.Exists or CompareOperator.IsEmpty))
-        {
-            throw Unsupported(a);
-        }
-
         Need(a.Field, a.Operator, values.Length);
         return a.Operator switch
         {
             CompareOperator.Equal or CompareOperator.In => Union(col, col.CodesWhere(v => values.Contains(v, StringComparer.Ordinal))),
             CompareOperator.NotEqual or CompareOperator.NotIn => new NotNode(Union(col, col.CodesWhere(v => values.Contains(v, StringComparer.Ordinal)))),
-            CompareOperator.LessThan => Union(col, col.CodesWhere(v => string.CompareOrdinal(v, values[0]) < 0)),
-            CompareOperator.LessOrEqual => Union(col, col.CodesWhere(v => string.CompareOrdinal(v, values[0]) <= 0)),
-            CompareOperator.GreaterThan => Union(col, col.CodesWhere(v => string.CompareOrdinal(v, values[0]) > 0)),
-            CompareOperator.GreaterOrEqual => Union(col, col.CodesWhere(v => string.CompareOrdinal(v, values[0]) >= 0)),
-            CompareOperator.Between => Union(col, col.CodesWhere(v => string.CompareOrdinal(v, values[0]) >= 0 && string.CompareOrdinal(v, values[1]) <= 0)),
             CompareOperator.Contains => Union(col, col.CodesWhere(v => v.Contains(values[0], StringComparison.Ordinal))),
             CompareOperator.StartsWith => Union(col, col.CodesWhere(v => v.StartsWith(values[0], StringComparison.Ordinal))),
             CompareOperator.Exists => Bitmap(col.NonEmpty),
-            _ => new NotNode(Bitmap(col.NonEmpty)),
+            CompareOperator.IsEmpty => new NotNode(Bitmap(col.NonEmpty)),
+            _ => throw Unsupported(a),
         };
     }
 
@@ -138,8 +135,28 @@ internal sealed class FilterCompiler(SegmentIndex index, Instant now, IReadOnlyD
         };
     }
 
-    private IntRangeNode Date(DateFilter d)
+    private PlanNode Date(DateFilter d)
     {
+        var zone = index.Zone;
+        if (d.Field == BuiltInFields.CreatedAt)
+        {
+            // An instant: within ⇔ now − w ≤ t ≤ now; before ⇔ t < now − w; absolute dates compare its calendar date in the zone.
+            var created = index.CreatedAt;
+            switch (d.Operator)
+            {
+                case DateOperator.Within or DateOperator.Before:
+                    var w = WindowOf(d).Duration.BclCompatibleTicks;
+                    var edges = (_nowTicks, w);
+                    return d.Operator == DateOperator.Within
+                        ? Days(created, _nowTicks - w, _nowTicks, edges)
+                        : Days(created, long.MinValue, _nowTicks - w - 1, edges);
+                case DateOperator.OnOrAfter:
+                    return Days(created, StartOfDay(DateOf(d), zone), long.MaxValue);
+                default:
+                    return Days(created, long.MinValue, StartOfDay(DateOf(d).PlusDays(1), zone) - 1);
+            }
+        }
+
         var column = index.Column(d.Field) ?? throw new ArgumentException($"Unknown field '{d.Field}'.", nameof(d));
         if (column.Kind != ColumnKind.Date)
         {
@@ -147,24 +164,27 @@ internal sealed class FilterCompiler(SegmentIndex index, Instant now, IReadOnlyD
         }
 
         var col = column.Dates!;
-        const long day = NodaConstants.TicksPerDay;
         switch (d.Operator)
         {
             case DateOperator.Within or DateOperator.Before:
-                var window = d.Window ?? throw new ArgumentException($"'{d.Field} {d.Operator}' needs a window.", nameof(d));
-
-                // A date is the instant of its midnight (UTC): within ⇔ now − window ≤ midnight ≤ now.
-                var from = _nowTicks - window.Duration.BclCompatibleTicks;
-                var edges = (_nowTicks, window.Duration.BclCompatibleTicks);
-                return d.Operator == DateOperator.Within
-                    ? Days(col, CeilDiv(from, day), FloorDiv(_nowTicks, day), edges)
-                    : Days(col, long.MinValue, CeilDiv(from, day) - 1, edges);
+                // A date is a calendar day; "today" is the date of now in the index's zone. within ⇔ date(now − w) ≤ day ≤
+                // date(now); before ⇔ day < date(now − w).
+                var window = WindowOf(d);
+                var from = AttributeColumn.DayNumber((now - window.Duration).InZone(zone).Date);
+                var (lo, hi) = d.Operator == DateOperator.Within ? (from, AttributeColumn.DayNumber(now.InZone(zone).Date)) : (long.MinValue, from - 1);
+                return new DayWindowNode(col, lo, hi, zone, window.Duration.BclCompatibleTicks, _nowTicks) { Cost = 1, Selectivity = col.Estimate(lo, hi, (int)_population) };
             case DateOperator.OnOrAfter:
-                return Days(col, AttributeColumn.DayNumber(d.Date ?? throw new ArgumentException("'on or after' needs a date.", nameof(d))), long.MaxValue);
+                return Days(col, AttributeColumn.DayNumber(DateOf(d)), long.MaxValue);
             default:
-                return Days(col, long.MinValue, AttributeColumn.DayNumber(d.Date ?? throw new ArgumentException("'on or before' needs a date.", nameof(d))));
+                return Days(col, long.MinValue, AttributeColumn.DayNumber(DateOf(d)));
         }
     }
+
+    private static Window WindowOf(DateFilter d) => d.Window ?? throw new ArgumentException($"'{d.Field} {d.Operator}' needs a window.", nameof(d));
+
+    private static LocalDate DateOf(DateFilter d) => d.Date ?? throw new ArgumentException($"'{d.Field} {d.Operator}' needs a date.", nameof(d));
+
+    private static long StartOfDay(LocalDate date, DateTimeZone zone) => date.AtStartOfDayInZone(zone).ToInstant().ToUnixTimeTicks();
 
     private PlanNode List(AttributeColumn column, AttributeFilter a)
     {
@@ -177,8 +197,7 @@ internal sealed class FilterCompiler(SegmentIndex index, Instant now, IReadOnlyD
         Need(a.Field, a.Operator, values.Length);
         return a.Operator switch
         {
-            CompareOperator.Contains or CompareOperator.Equal or CompareOperator.In => Keys(column.Elements!, values),
-            CompareOperator.NotEqual or CompareOperator.NotIn => new NotNode(Keys(column.Elements!, values)),
+            CompareOperator.Contains => Keys(column.Elements!, values),
             CompareOperator.Exists => Bitmap(column.NonEmpty!),
             CompareOperator.IsEmpty => new NotNode(Bitmap(column.NonEmpty!)),
             _ => throw Unsupported(a),
@@ -200,8 +219,17 @@ internal sealed class FilterCompiler(SegmentIndex index, Instant now, IReadOnlyD
             throw new ArgumentException($"count({b.EventKind}) {b.Operator} needs {needed} count(s).", nameof(b));
         }
 
-        var (from, to) = b.Window is { } w ? (_nowTicks - w.Duration.BclCompatibleTicks, _nowTicks) : (long.MinValue, long.MaxValue);
-        return new BehaviourNode(index.Events, b, from, to) { Cost = 2, Selectivity = 0.5 };
+        // Now is the upper bound of "ever": future-dated events count only once they have happened.
+        var from = b.Window is { } w ? _nowTicks - w.Duration.BclCompatibleTicks : long.MinValue;
+        return new BehaviourNode(index.Events, b, from, _nowTicks) { Cost = 2, Selectivity = 0.5 };
+    }
+
+    private static void Allowed(AttributeFilter a, AttributeType type)
+    {
+        if (!FilterValidator.OperatorsFor(type).Contains(a.Operator))
+        {
+            throw Unsupported(a);
+        }
     }
 
     private KeysNode Keys(KeyedBitmaps keyed, IReadOnlyList<string> keys) =>
@@ -212,7 +240,7 @@ internal sealed class FilterCompiler(SegmentIndex index, Instant now, IReadOnlyD
 
     private UnionNode Bitmap(RoaringBitmap bitmap) => new([bitmap]) { Selectivity = bitmap.Cardinality / _population };
 
-    private IntRangeNode Days(BitSlicedColumn col, long lo, long hi, (long, long)? edges = null) =>
+    private IntRangeNode Days(BitSlicedColumn col, long lo, long hi, (long Now, long Window)? edges = null) =>
         new(col, lo, hi, edges) { Cost = 1, Selectivity = col.Estimate(lo, hi, (int)_population) };
 
     private static void Need(string field, CompareOperator op, int count)
@@ -235,7 +263,4 @@ internal sealed class FilterCompiler(SegmentIndex index, Instant now, IReadOnlyD
     private static ArgumentException Unsupported(AttributeFilter a) =>
         new($"The operator {a.Operator} does not apply to '{a.Field}'.", nameof(a));
 
-    private static long FloorDiv(long a, long b) => a >= 0 ? a / b : -((-a + b - 1) / b);
-
-    private static long CeilDiv(long a, long b) => -FloorDiv(-a, b);
 }

@@ -299,7 +299,7 @@ internal sealed class KeysNode(KeyedBitmaps keyed, IReadOnlyList<string> keys, l
 /// <param name="column">The column.</param>
 /// <param name="lo">Inclusive lower bound.</param>
 /// <param name="hi">Inclusive upper bound.</param>
-/// <param name="window">For <c>within</c>/<c>before</c> on day numbers: (now, window) in ticks, so the edges can be scheduled.</param>
+/// <param name="window">For <c>within</c>/<c>before</c> on instants (Unix ticks): (now, window) in ticks, so the edges can be scheduled.</param>
 internal sealed class IntRangeNode(BitSlicedColumn column, long lo, long hi, (long Now, long Window)? window = null) : PlanNode
 {
     public override void AndInto(Span<ulong> acc, int startWord) => column.AndRange(acc, lo, hi, startWord);
@@ -308,15 +308,46 @@ internal sealed class IntRangeNode(BitSlicedColumn column, long lo, long hi, (lo
 
     public override long NextChange(int ordinal)
     {
-        if (window is not { } w || !column.TryGet(ordinal, out var day))
+        if (window is not { } w || !column.TryGet(ordinal, out var t))
         {
             return long.MaxValue;
         }
 
-        // The day's midnight m is in [now − W, now] from now = m until now = m + W.
-        var m = day * NodaTime.NodaConstants.TicksPerDay;
-        return m > w.Now ? m : m + w.Window + 1 > w.Now ? m + w.Window + 1 : long.MaxValue;
+        // The instant t is in [now − W, now] from now = t until now = t + W; "before" flips at t + W + 1 as well.
+        return t > w.Now ? t : t + w.Window + 1 > w.Now ? t + w.Window + 1 : long.MaxValue;
     }
+}
+
+/// <summary>
+/// <c>within</c>/<c>before</c> on a date attribute: day numbers in [lo, hi], bounds computed from the calendar dates
+/// of now and now − window in one zone. A day d is within while start(d) ≤ now &lt; start(d + 1) + window, and before
+/// from start(d + 1) + window on (start = the day's first instant in the zone).
+/// </summary>
+internal sealed class DayWindowNode(BitSlicedColumn column, long lo, long hi, NodaTime.DateTimeZone zone, long windowTicks, long nowTicks) : PlanNode
+{
+    public override void AndInto(Span<ulong> acc, int startWord) => column.AndRange(acc, lo, hi, startWord);
+
+    public override bool Matches(int ordinal) => column.TryGet(ordinal, out var v) && v >= lo && v <= hi;
+
+    public override long NextChange(int ordinal)
+    {
+        if (!column.TryGet(ordinal, out var day))
+        {
+            return long.MaxValue;
+        }
+
+        var start = StartOf(day);
+        if (start > nowTicks)
+        {
+            return start;
+        }
+
+        var leave = StartOf(day + 1) + windowTicks;
+        return leave > nowTicks ? leave : long.MaxValue;
+    }
+
+    private long StartOf(long day) =>
+        NodaTime.LocalDate.FromDateOnly(DateOnly.FromDayNumber((int)(day + AttributeColumn.EpochDay))).AtStartOfDayInZone(zone).ToInstant().ToUnixTimeTicks();
 }
 
 internal sealed class IntExistsNode(BitSlicedColumn column) : PlanNode
@@ -383,13 +414,8 @@ internal sealed class BehaviourNode(EventStore events, BehaviourFilter filter, l
 
     public override long NextChange(int ordinal)
     {
-        if (filter.Window is not { } w)
-        {
-            return long.MaxValue;
-        }
-
-        // An event at t counts from now = t until now = t + W.
-        var window = w.Duration.BclCompatibleTicks;
+        // An event at t counts from now = t until now = t + W (forever without a window).
+        var window = filter.Window is { } w ? w.Duration.BclCompatibleTicks : long.MaxValue;
         var now = toTicks;
         var next = long.MaxValue;
         foreach (var t in events.TicksOf(filter.EventKind, ordinal, filter.Where))
@@ -398,7 +424,7 @@ internal sealed class BehaviourNode(EventStore events, BehaviourFilter filter, l
             {
                 next = Math.Min(next, t);
             }
-            else if (t + window + 1 > now)
+            else if (window != long.MaxValue && t + window + 1 > now)
             {
                 next = Math.Min(next, t + window + 1);
             }

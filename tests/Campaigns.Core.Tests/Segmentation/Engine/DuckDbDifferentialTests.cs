@@ -9,8 +9,10 @@ namespace Campaigns.Tests.Segmentation.Engine;
 
 /// <summary>
 /// The engine returns exactly the members DuckDB returns for the equivalent SQL over the same data
-/// (DuckDB.NET.Data.Full, in-memory). The translator below is written from the semantics in the Filter XML docs,
-/// independently of the engine: NULL-safe two-valued predicates, correlated subqueries for tags, lists and events.
+/// (DuckDB.NET.Data.Full, in-memory). The translator below is written from the semantics of docs/segmentation.md
+/// ("Semantics"), independently of the engine: NULL-safe two-valued predicates, correlated subqueries for tags, lists
+/// and events. Missing values (no value, empty text, empty list, a value of the wrong type) are loaded as NULL / no rows;
+/// schema defaults are not applied; relative dates are computed from the calendar of <see cref="RandomBase.Zone"/>.
 /// </summary>
 public sealed class DuckDbDifferentialTests
 {
@@ -72,7 +74,7 @@ public sealed class DuckDbDifferentialTests
     {
         var db = new DuckDBConnection("DataSource=:memory:");
         db.Open();
-        Exec(db, "CREATE TABLE contacts(id INTEGER, industry VARCHAR, region VARCHAR, budget DECIMAL(38,13), employees DECIMAL(38,13), last_visit DATE, vip BOOLEAN, stage VARCHAR, grade VARCHAR, behaviour_score DECIMAL(38,13), fit_score DECIMAL(38,13), total_score DECIMAL(38,13))");
+        Exec(db, "CREATE TABLE contacts(id INTEGER, industry VARCHAR, region VARCHAR, budget DECIMAL(38,13), employees DECIMAL(38,13), last_visit DATE, vip BOOLEAN, owner_id VARCHAR, created_at TIMESTAMP, stage VARCHAR, grade VARCHAR, behaviour_score DECIMAL(38,13), fit_score DECIMAL(38,13), total_score DECIMAL(38,13))");
         Exec(db, "CREATE TABLE interests(contact_id INTEGER, element VARCHAR)");
         Exec(db, "CREATE TABLE tags(contact_id INTEGER, tag VARCHAR, grp VARCHAR, expires_at TIMESTAMP)");
         Exec(db, "CREATE TABLE consents(contact_id INTEGER, channel VARCHAR, granted BOOLEAN)");
@@ -81,12 +83,12 @@ public sealed class DuckDbDifferentialTests
         foreach (var c in data.Contacts)
         {
             var id = IdOf(c.Id);
-            FieldValue? V(string name) => c.Attributes.TryGetValue(name, out var v) ? v : RandomBase.Schema.Find(name)!.Default;
-            string Text(FieldValue? v) => v switch { TextValue t => Lit(t.Value), ChoiceValue ch => Lit(ch.Value), _ => "NULL" };
+            FieldValue? V(string name) => c.Attributes.GetValueOrDefault(name);
+            string Text(FieldValue? v) => v switch { TextValue { Value.Length: > 0 } t => Lit(t.Value), ChoiceValue { Value.Length: > 0 } ch => Lit(ch.Value), _ => "NULL" };
             string Num(FieldValue? v) => v is NumberValue n ? Dec(n.Value) : "NULL";
             var date = V("last_visit") is DateValue d ? $"DATE '{d.Value.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}'" : "NULL";
             var vip = V("vip") is BooleanValue b ? (b.Value ? "TRUE" : "FALSE") : "NULL";
-            rows["contacts"].Add($"({id}, {Text(V("industry"))}, {Text(V("region"))}, {Num(V("budget"))}, {Num(V("employees"))}, {date}, {vip}, {Lit(c.Stage.ToString())}, {(c.Scores?.Grade is { } g ? Lit(g) : "NULL")}, {Dec(c.Scores?.Behaviour ?? 0)}, {Dec(c.Scores?.Fit ?? 0)}, {Dec(c.Scores?.Total ?? 0)})");
+            rows["contacts"].Add($"({id}, {Text(V("industry"))}, {Text(V("region"))}, {Num(V("budget"))}, {Num(V("employees"))}, {date}, {vip}, {(string.IsNullOrEmpty(c.OwnerId) ? "NULL" : Lit(c.OwnerId))}, {Ts(c.CreatedAt)}, {Lit(c.Stage.ToString())}, {(c.Scores?.Grade is { } g ? Lit(g) : "NULL")}, {Dec(c.Scores?.Behaviour ?? 0)}, {Dec(c.Scores?.Fit ?? 0)}, {Dec(c.Scores?.Total ?? 0)})");
             if (V("interests") is ChoicesValue list)
             {
                 foreach (var e in list.Values)
@@ -136,12 +138,19 @@ public sealed class DuckDbDifferentialTests
             OrFilter o => o.Operands.Count == 0 ? "FALSE" : "(" + string.Join(" OR ", o.Operands.Select(Translate)) + ")",
             NotFilter n => $"(NOT {Translate(n.Operand)})",
             AttributeFilter a => Attribute(a),
+            DateFilter d when d.Field == BuiltInFields.CreatedAt => Safe(d.Operator switch
+            {
+                DateOperator.Within => $"c.created_at BETWEEN {Ts(RandomBase.Now - d.Window!.Value.Duration)} AND {Now}",
+                DateOperator.Before => $"c.created_at < {Ts(RandomBase.Now - d.Window!.Value.Duration)}",
+                DateOperator.OnOrAfter => $"c.created_at >= {Ts(d.Date!.Value.AtStartOfDayInZone(RandomBase.Zone).ToInstant())}",
+                _ => $"c.created_at < {Ts(d.Date!.Value.PlusDays(1).AtStartOfDayInZone(RandomBase.Zone).ToInstant())}",
+            }),
             DateFilter d => Safe(d.Operator switch
             {
-                DateOperator.Within => $"CAST(c.{d.Field} AS TIMESTAMP) BETWEEN {Ts(RandomBase.Now - d.Window!.Value.Duration)} AND {Now}",
-                DateOperator.Before => $"CAST(c.{d.Field} AS TIMESTAMP) < {Ts(RandomBase.Now - d.Window!.Value.Duration)}",
-                DateOperator.OnOrAfter => $"c.{d.Field} >= DATE '{d.Date!.Value:uuuu-MM-dd}'",
-                _ => $"c.{d.Field} <= DATE '{d.Date!.Value:uuuu-MM-dd}'",
+                DateOperator.Within => $"c.{d.Field} BETWEEN {Day((RandomBase.Now - d.Window!.Value.Duration).InZone(RandomBase.Zone).Date)} AND {Day(RandomBase.Now.InZone(RandomBase.Zone).Date)}",
+                DateOperator.Before => $"c.{d.Field} < {Day((RandomBase.Now - d.Window!.Value.Duration).InZone(RandomBase.Zone).Date)}",
+                DateOperator.OnOrAfter => $"c.{d.Field} >= {Day(d.Date!.Value)}",
+                _ => $"c.{d.Field} <= {Day(d.Date!.Value)}",
             }),
             TagFilter t => t.Match switch
             {
@@ -158,6 +167,8 @@ public sealed class DuckDbDifferentialTests
             SegmentFilter s => Translate(segments[s.SegmentId].Filter),
             _ => throw new NotSupportedException(f.GetType().Name),
         };
+
+        private static string Day(LocalDate d) => $"DATE '{d:uuuu-MM-dd}'";
 
         private static string Safe(string predicate) => $"coalesce(({predicate}), FALSE)";
 
@@ -198,8 +209,8 @@ public sealed class DuckDbDifferentialTests
                 {
                     CompareOperator.Exists => nonEmpty,
                     CompareOperator.IsEmpty => $"(NOT {nonEmpty})",
-                    CompareOperator.NotEqual or CompareOperator.NotIn => $"(NOT {any})",
-                    _ => any,
+                    CompareOperator.Contains => any,
+                    _ => throw new NotSupportedException($"{a.Operator} on a string list"),
                 };
             }
 
@@ -208,7 +219,7 @@ public sealed class DuckDbDifferentialTests
 
         private static string Behaviour(BehaviourFilter b)
         {
-            var window = b.Window is { } w ? $" AND e.occurred_at BETWEEN {Ts(RandomBase.Now - w.Duration)} AND {Now}" : string.Empty;
+            var window = b.Window is { } w ? $" AND e.occurred_at BETWEEN {Ts(RandomBase.Now - w.Duration)} AND {Now}" : $" AND e.occurred_at <= {Now}";
             var where = string.Concat(b.Where.Select(p => " AND " + Property(p)));
             var count = $"(SELECT count(*) FROM events e WHERE e.contact_id = c.id AND e.kind = {Lit(b.EventKind)}{window}{where})";
             var n = b.Counts.Select(x => x.ToString(CultureInfo.InvariantCulture)).ToList();

@@ -3,7 +3,7 @@ using FsCheck.Xunit;
 
 namespace Campaigns.Tests.Segmentation.Engine;
 
-/// <summary>The engine returns exactly the members the naive oracle returns, on random contacts and filters.</summary>
+/// <summary>The engine returns exactly the members the reference FilterEvaluator returns, on random contacts and filters.</summary>
 public sealed class EngineDifferentialTests
 {
     private const int FiltersPerBase = 60;
@@ -29,7 +29,7 @@ public sealed class EngineDifferentialTests
             ["s1"] = new() { Id = "s1", Name = "s1", Filter = data.NewFilter(2) },
         };
         segments["s2"] = new() { Id = "s2", Name = "s2", Filter = new AndFilter([new SegmentFilter("s1"), data.NewFilter(1)]) };
-        var oracle = new NaiveOracle(RandomBase.Schema, data.Events, segments);
+        var oracle = new EvaluatorOracle(RandomBase.Schema, data.Events, segments);
         Assert.Equal(data.Contacts.Count, index.Count);
         for (var i = 0; i < FiltersPerBase; i++)
         {

@@ -13,6 +13,9 @@ internal sealed class RandomBase
 
     public static readonly Instant Now = Instant.FromUtc(2026, 3, 15, 13, 30);
 
+    /// <summary>The calendar zone of index and evaluator: not UTC, with a DST change (2026-03-08) inside the windows.</summary>
+    public static readonly DateTimeZone Zone = DateTimeZoneProviders.Tzdb["America/New_York"];
+
     public static readonly AttributeSchema Schema = new()
     {
         Attributes =
@@ -27,7 +30,9 @@ internal sealed class RandomBase
         ],
     };
 
-    private static readonly string[] Regions = ["east", "north", "south", "west", "north-east"];
+    private static readonly string[] Regions = ["east", "north", "south", "west", "north-east", ""];
+    private static readonly string[] Owners = ["u1", "u2", "u3", ""];
+    private static readonly string[] Zones = ["Asia/Shanghai", "Europe/Berlin", "Nowhere/Unknown"];
     private static readonly string[] Interests = ["ai", "iot", "mes", "plm"];
     private static readonly string[] TagNames = ["t0", "t1", "t2", "t3", "t4", "t5"];
     private static readonly string[] Groups = ["g0", "g1", "g2"];
@@ -98,7 +103,7 @@ internal sealed class RandomBase
 
     public SegmentIndex BuildIndex()
     {
-        var index = new SegmentIndex(Schema);
+        var index = new SegmentIndex(Schema, zone: Zone);
         foreach (var c in Contacts)
         {
             index.Upsert(c);
@@ -134,7 +139,11 @@ internal sealed class RandomBase
             case 1:
                 return Attribute();
             case 2:
-                return new DateFilter("last_visit", (DateOperator)_r.Next(4), Window.Days(_r.Next(1, 60)) is var w && _r.Next(4) == 0 ? Window.Hours(_r.Next(1, 200)) : w, Date());
+                var dateOp = (DateOperator)_r.Next(4);
+                var window = _r.Next(4) == 0 ? Window.Hours(_r.Next(1, 200)) : Window.Days(_r.Next(1, 60));
+                return dateOp is DateOperator.Within or DateOperator.Before
+                    ? new DateFilter(_r.Next(3) == 0 ? BuiltInFields.CreatedAt : "last_visit", dateOp, Window: window)
+                    : new DateFilter(_r.Next(3) == 0 ? BuiltInFields.CreatedAt : "last_visit", dateOp, Date: Date());
             case 3:
             case 4:
                 return new TagFilter((TagMatch)_r.Next(3), [.. Enumerable.Range(0, _r.Next(1, 3)).Select(_ => Pick(TagNames))]);
@@ -179,15 +188,21 @@ internal sealed class RandomBase
         {
             case 0:
             case 1:
-                var field = _r.Next(2) == 0 ? "industry" : "region";
-                var pool = field == "industry" ? Industries : Regions.Append("none").ToArray();
-                var op = (CompareOperator)_r.Next(13);
+                var field = Pick(["industry", "region", BuiltInFields.OwnerId]);
+                var pool = field switch
+                {
+                    "industry" => Industries,
+                    "region" => [.. Regions, "none"],
+                    _ => Owners,
+                };
+                var op = field == "industry"
+                    ? Pick([CompareOperator.Equal, CompareOperator.NotEqual, CompareOperator.In, CompareOperator.NotIn, CompareOperator.Exists, CompareOperator.IsEmpty])
+                    : Pick([CompareOperator.Equal, CompareOperator.NotEqual, CompareOperator.In, CompareOperator.NotIn, CompareOperator.Contains, CompareOperator.StartsWith, CompareOperator.Exists, CompareOperator.IsEmpty]);
                 return new AttributeFilter(field, op, op switch
                 {
                     CompareOperator.Exists or CompareOperator.IsEmpty => [],
-                    CompareOperator.Between => [new TextValue(Pick(pool)), new TextValue(Pick(pool))],
                     CompareOperator.In or CompareOperator.NotIn => [new ChoiceValue(Pick(pool)), new TextValue(Pick(pool)), new TextValue(Pick(pool))],
-                    CompareOperator.Contains or CompareOperator.StartsWith => [new TextValue(Pick(["no", "e", "ea", "", "z"]))],
+                    CompareOperator.Contains or CompareOperator.StartsWith => [new TextValue(Pick(["no", "e", "ea", "", "z", "u"]))],
                     _ => [new TextValue(Pick(pool))],
                 });
             case 2:
@@ -214,12 +229,11 @@ internal sealed class RandomBase
                 var bop = Pick([CompareOperator.Equal, CompareOperator.NotEqual, CompareOperator.Exists, CompareOperator.IsEmpty]);
                 return new AttributeFilter("vip", bop, bop is CompareOperator.Exists or CompareOperator.IsEmpty ? [] : [new BooleanValue(_r.Next(2) == 0)]);
             default:
-                var lop = Pick([CompareOperator.Contains, CompareOperator.Equal, CompareOperator.In, CompareOperator.NotIn, CompareOperator.NotEqual, CompareOperator.Exists, CompareOperator.IsEmpty]);
+                var lop = Pick([CompareOperator.Contains, CompareOperator.Exists, CompareOperator.IsEmpty]);
                 return new AttributeFilter("interests", lop, lop switch
                 {
                     CompareOperator.Exists or CompareOperator.IsEmpty => [],
-                    CompareOperator.In or CompareOperator.NotIn => [new TextValue(Pick(Interests)), new ChoiceValue(Pick(Interests))],
-                    _ => [new TextValue(Pick(Interests))],
+                    _ => [_r.Next(2) == 0 ? new TextValue(Pick(Interests)) : new ChoiceValue(Pick(Interests))],
                 });
         }
     }
@@ -234,7 +248,7 @@ internal sealed class RandomBase
 
         if (_r.Next(5) != 0)
         {
-            attributes["region"] = new TextValue(Pick(Regions));
+            attributes["region"] = _r.Next(20) == 0 ? new NumberValue(7) : new TextValue(Pick(Regions));
         }
 
         if (_r.Next(5) != 0)
@@ -249,17 +263,17 @@ internal sealed class RandomBase
 
         if (_r.Next(5) != 0)
         {
-            attributes["last_visit"] = new DateValue(Date());
+            attributes["last_visit"] = _r.Next(25) == 0 ? new TextValue("2026-03-01") : new DateValue(Date());
         }
 
         if (_r.Next(3) != 0)
         {
-            attributes["vip"] = new BooleanValue(_r.Next(2) == 0);
+            attributes["vip"] = _r.Next(25) == 0 ? new TextValue("yes") : new BooleanValue(_r.Next(2) == 0);
         }
 
         if (_r.Next(3) != 0)
         {
-            attributes["interests"] = new ChoicesValue([.. Enumerable.Range(0, _r.Next(0, 3)).Select(_ => Pick(Interests)).Distinct()]);
+            attributes["interests"] = _r.Next(20) == 0 ? new TextValue("ai, iot") : new ChoicesValue([.. Enumerable.Range(0, _r.Next(0, 3)).Select(_ => Pick(Interests)).Distinct()]);
         }
 
         var tags = Enumerable.Range(0, _r.Next(0, 4)).Select(_ => new ContactTag
@@ -281,7 +295,9 @@ internal sealed class RandomBase
         return new Contact
         {
             Id = id,
-            CreatedAt = Now - Duration.FromDays(100),
+            CreatedAt = Now + Duration.FromMinutes(_r.Next(-60 * 24 * 70, 60 * 24)),
+            OwnerId = _r.Next(4) == 0 ? null : Pick(Owners),
+            TimeZoneId = _r.Next(2) == 0 ? null : Pick(Zones),
             Attributes = attributes,
             Tags = tags,
             Consents = consents,
@@ -290,7 +306,7 @@ internal sealed class RandomBase
         };
     }
 
-    private LocalDate Date() => Now.InUtc().Date.PlusDays(_r.Next(-70, 3));
+    private LocalDate Date() => Now.InZone(Zone).Date.PlusDays(_r.Next(-70, 3));
 
     private T Pick<T>(IReadOnlyList<T> items) => items[_r.Next(items.Count)];
 
