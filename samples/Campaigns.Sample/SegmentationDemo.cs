@@ -18,13 +18,12 @@ internal sealed class SegmentationDemo(IClock clock)
 {
     private const int Seed = 4;
 
-    // The fourth example audience, ExampleSegments.Dormant, reads the built-in field created_at, which SegmentIndex does
-    // not index yet (Evaluate throws "Unknown field 'created_at'"), so the index-backed demo leaves it out.
     private static readonly (string Id, string Name, string Text)[] Audiences =
     [
         (ExampleSegments.HighValueId, "高价值用户", ExampleSegments.HighValue),
         (ExampleSegments.PotentialId, "潜在转化用户", ExampleSegments.Potential),
         (ExampleSegments.ChurnRiskId, "流失风险用户", ExampleSegments.ChurnRisk),
+        (ExampleSegments.DormantId, "沉睡用户", ExampleSegments.Dormant),
     ];
 
     public void Run(int contacts, TextWriter o)
