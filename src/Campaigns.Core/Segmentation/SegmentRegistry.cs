@@ -331,44 +331,26 @@ public sealed class SegmentRegistry
 
     private void CollectReads(Filter filter, HashSet<string> reads, HashSet<string> visiting, ref bool timeRelative)
     {
-        switch (filter)
+        var r = FilterReads.Of(filter);
+        foreach (var kind in r.EventKinds)
         {
-            case AndFilter a:
-                foreach (var o in a.Operands)
-                {
-                    CollectReads(o, reads, visiting, ref timeRelative);
-                }
+            reads.Add("event:" + kind);
+        }
 
-                break;
-            case OrFilter o:
-                foreach (var x in o.Operands)
-                {
-                    CollectReads(x, reads, visiting, ref timeRelative);
-                }
+        if (r.Fields.Count > 0 || r.Tags.Count > 0 || r.TagGroups.Count > 0 || r.Channels.Count > 0 || r.Scores || r.Grade || r.Stage)
+        {
+            reads.Add(ContactData);
+        }
 
-                break;
-            case NotFilter n:
-                CollectReads(n.Operand, reads, visiting, ref timeRelative);
-                break;
-            case BehaviourFilter b:
-                reads.Add("event:" + b.EventKind);
-                timeRelative = true; // a window edge, or (without a window) a future-dated event starting to count
-                break;
-            case SegmentFilter s:
-                if (visiting.Add(s.SegmentId) && _definitions.TryGetValue(s.SegmentId, out var d))
-                {
-                    CollectReads(d.Filter, reads, visiting, ref timeRelative);
-                }
-
-                break;
-            case DateFilter { Operator: DateOperator.Within or DateOperator.Before }:
-            case TagFilter or TagGroupFilter:
-                reads.Add(ContactData);
-                timeRelative = true;
-                break;
-            default:
-                reads.Add(ContactData);
-                break;
+        // Time alone changes: relative dates, tag expiry, and any behaviour filter (a window edge, or without a
+        // window a future-dated event starting to count).
+        timeRelative |= r.TimeRelative || r.EventKinds.Count > 0 || r.Tags.Count > 0 || r.TagGroups.Count > 0;
+        foreach (var id in r.Segments)
+        {
+            if (visiting.Add(id) && _definitions.TryGetValue(id, out var referenced))
+            {
+                CollectReads(referenced.Filter, reads, visiting, ref timeRelative);
+            }
         }
     }
 
