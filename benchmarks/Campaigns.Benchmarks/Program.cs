@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using BenchmarkDotNet.Running;
+using Campaigns.Benchmarks.Contacts;
 using Campaigns.Benchmarks.Segmentation;
 
 if (args is ["build-stats", var n])
@@ -31,6 +32,13 @@ if (args is ["build-stats", var n])
         Console.WriteLine($"{name}: min={times[0]:F3}ms median={times[15]:F3}ms");
     }
     GC.KeepAlive(index);
+    return;
+}
+
+if (args is ["import-stats", var rows, ..])
+{
+    // One import of a generated CSV through IContactImporter: elapsed time, working set over time, peak working set.
+    await ImportStats.RunAsync(int.Parse(rows, System.Globalization.CultureInfo.InvariantCulture), args is [_, _, "discard"]).ConfigureAwait(false);
     return;
 }
 
