@@ -40,7 +40,12 @@ internal sealed class ChannelSender(IChannelRegistry registry, DeliveryOptions o
     private async ValueTask<(DeliveryResult Result, Exception? Exception)> SendOnceAsync(string channelName, ChannelMessage message, CancellationToken cancellationToken)
     {
         var channel = registry.GetChannel(channelName);
-        var pipeline = _pipelines.GetOrAdd(channelName, n => new Lazy<ResiliencePipeline<DeliveryResult>>(() => Build(n))).Value;
+        if (!_pipelines.TryGetValue(channelName, out var lazy))
+        {
+            lazy = _pipelines.GetOrAdd(channelName, n => new Lazy<ResiliencePipeline<DeliveryResult>>(() => Build(n)));
+        }
+
+        var pipeline = lazy.Value;
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
         try
         {

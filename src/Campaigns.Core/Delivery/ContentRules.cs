@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Collections.Frozen;
+using System.Runtime.InteropServices;
 
 namespace Campaigns.Delivery;
 
@@ -72,7 +74,22 @@ public sealed record ContentReport(IReadOnlyList<ContentIssue> Issues)
     public static ContentReport Empty { get; } = new([]);
 
     /// <summary>Whether no finding is an error.</summary>
-    public bool IsValid => Issues.All(i => i.Severity != ContentIssueSeverity.Error);
+    public bool IsValid
+    {
+        get
+        {
+            var issues = Issues;
+            for (var i = 0; i < issues.Count; i++)
+            {
+                if (issues[i].Severity == ContentIssueSeverity.Error)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+    }
 
     /// <summary>The errors.</summary>
     public IEnumerable<ContentIssue> Errors => Issues.Where(i => i.Severity == ContentIssueSeverity.Error);
@@ -104,6 +121,9 @@ public sealed class BannedWords
 
     private readonly FrozenDictionary<char, string[]> _byFirst;
 
+    // Every char whose upper-invariant form starts a word: a vectorised pre-filter that skips text no word can start in.
+    private readonly SearchValues<char> _firstChars;
+
     /// <summary>Creates a scanner for a list of words.</summary>
     /// <param name="words">The words; blank entries are ignored.</param>
     public BannedWords(IEnumerable<string> words)
@@ -113,6 +133,16 @@ public sealed class BannedWords
         _byFirst = Words
             .GroupBy(w => char.ToUpperInvariant(w[0]))
             .ToFrozenDictionary(g => g.Key, g => g.OrderByDescending(w => w.Length).ToArray());
+        var first = new List<char>();
+        for (var c = 0; c <= char.MaxValue; c++)
+        {
+            if (_byFirst.ContainsKey(char.ToUpperInvariant((char)c)))
+            {
+                first.Add((char)c);
+            }
+        }
+
+        _firstChars = SearchValues.Create(CollectionsMarshal.AsSpan(first));
     }
 
     /// <summary>The words, trimmed and without duplicates.</summary>
@@ -126,6 +156,13 @@ public sealed class BannedWords
         List<BannedWordMatch>? found = null;
         for (var i = 0; i < text.Length; i++)
         {
+            var next = text[i..].IndexOfAny(_firstChars);
+            if (next < 0)
+            {
+                break;
+            }
+
+            i += next;
             if (!_byFirst.TryGetValue(char.ToUpperInvariant(text[i]), out var candidates))
             {
                 continue;
@@ -222,22 +259,22 @@ public sealed class ContentChecker
     {
         ArgumentNullException.ThrowIfNull(template);
         ArgumentNullException.ThrowIfNull(sampleValues);
-        var issues = new List<ContentIssue>();
+        List<ContentIssue>? issues = null;
         foreach (var (part, text) in template.Parts())
         {
             foreach (var name in text.FindUnsatisfied(sampleValues.Keys, template.Defaults))
             {
-                issues.Add(new ContentIssue(ContentIssueCode.MissingVariable, ContentIssueSeverity.Error, part,
+                (issues ??= []).Add(new ContentIssue(ContentIssueCode.MissingVariable, ContentIssueSeverity.Error, part,
                     $"{part}: the variable {{{name}}} has no value or default; give it a value, an inline default ({{{name}|...}}) or a template default.")
                 { Subject = name });
             }
 
-            AddBanned(issues, part, text.Source);
+            AddBanned(ref issues, part, text.Source);
         }
 
         var rendered = template.Render(sampleValues);
-        AddSmsAndSubject(issues, kind, rendered);
-        return issues.Count == 0 ? ContentReport.Empty : new ContentReport(issues);
+        AddSmsAndSubject(ref issues, kind, rendered);
+        return issues is null ? ContentReport.Empty : new ContentReport(issues);
     }
 
     /// <summary>Checks rendered content at send time: banned words (positions in the rendered part), SMS length, subject.</summary>
@@ -247,20 +284,20 @@ public sealed class ContentChecker
     public ContentReport CheckRendered(RenderedContent content, MessageKind kind)
     {
         ArgumentNullException.ThrowIfNull(content);
-        var issues = new List<ContentIssue>();
-        AddBanned(issues, "text", content.Text);
+        List<ContentIssue>? issues = null;
+        AddBanned(ref issues, "text", content.Text);
         if (content.Subject is not null)
         {
-            AddBanned(issues, "subject", content.Subject);
+            AddBanned(ref issues, "subject", content.Subject);
         }
 
         if (content.Html is not null)
         {
-            AddBanned(issues, "html", content.Html);
+            AddBanned(ref issues, "html", content.Html);
         }
 
-        AddSmsAndSubject(issues, kind, content);
-        return issues.Count == 0 ? ContentReport.Empty : new ContentReport(issues);
+        AddSmsAndSubject(ref issues, kind, content);
+        return issues is null ? ContentReport.Empty : new ContentReport(issues);
     }
 
     /// <summary>Measures an SMS text as it will arrive: with the configured signature.</summary>
@@ -288,17 +325,17 @@ public sealed class ContentChecker
         return _options.Sms.AppendSignature && !string.IsNullOrEmpty(signature) && !text.EndsWith(signature, StringComparison.Ordinal) ? text + signature : text;
     }
 
-    private void AddBanned(List<ContentIssue> issues, string part, string text)
+    private void AddBanned(ref List<ContentIssue>? issues, string part, string text)
     {
         foreach (var match in Banned.Find(text))
         {
-            issues.Add(new ContentIssue(ContentIssueCode.BannedWord, ContentIssueSeverity.Error, part,
+            (issues ??= []).Add(new ContentIssue(ContentIssueCode.BannedWord, ContentIssueSeverity.Error, part,
                 $"{part}: the banned word '{match.Word}' at position {match.Position}.")
             { Position = match.Position, Subject = match.Word });
         }
     }
 
-    private void AddSmsAndSubject(List<ContentIssue> issues, MessageKind kind, RenderedContent content)
+    private void AddSmsAndSubject(ref List<ContentIssue>? issues, MessageKind kind, RenderedContent content)
     {
         if (kind == MessageKind.Sms)
         {
@@ -307,13 +344,13 @@ public sealed class ContentChecker
             var signed = string.IsNullOrEmpty(sms.Signature) ? "" : " (signature included)";
             if (sms.MaxLength is { } max && length.Units > max)
             {
-                issues.Add(new ContentIssue(ContentIssueCode.SmsTooLong, ContentIssueSeverity.Error, "text",
+                (issues ??= []).Add(new ContentIssue(ContentIssueCode.SmsTooLong, ContentIssueSeverity.Error, "text",
                     $"text: the SMS is {length.Units} {(length.Encoding == SmsEncoding.Gsm7 ? "GSM-7 septets" : "UCS-2 characters")} long{signed}; the policy allows {max}."));
             }
 
             if (length.Segments > sms.MaxSegments)
             {
-                issues.Add(new ContentIssue(ContentIssueCode.SmsTooManySegments, ContentIssueSeverity.Error, "text",
+                (issues ??= []).Add(new ContentIssue(ContentIssueCode.SmsTooManySegments, ContentIssueSeverity.Error, "text",
                     $"text: the SMS takes {length.Segments} segments ({length}){signed}; at most {sms.MaxSegments} allowed."));
             }
         }
@@ -323,23 +360,23 @@ public sealed class ContentChecker
             var subject = content.Subject;
             if (string.IsNullOrWhiteSpace(subject))
             {
-                issues.Add(new ContentIssue(ContentIssueCode.SubjectBlank, ContentIssueSeverity.Error, "subject", "subject: an e-mail needs a subject that is not blank."));
+                (issues ??= []).Add(new ContentIssue(ContentIssueCode.SubjectBlank, ContentIssueSeverity.Error, "subject", "subject: an e-mail needs a subject that is not blank."));
                 return;
             }
 
             var lineBreak = subject.AsSpan().IndexOfAny('\r', '\n');
             if (lineBreak >= 0)
             {
-                issues.Add(new ContentIssue(ContentIssueCode.SubjectLineBreak, ContentIssueSeverity.Error, "subject", $"subject: a line break at position {lineBreak}; a subject is one line.") { Position = lineBreak });
+                (issues ??= []).Add(new ContentIssue(ContentIssueCode.SubjectLineBreak, ContentIssueSeverity.Error, "subject", $"subject: a line break at position {lineBreak}; a subject is one line.") { Position = lineBreak });
             }
 
             if (subject.Length > email.MaxSubjectLength)
             {
-                issues.Add(new ContentIssue(ContentIssueCode.SubjectTooLong, ContentIssueSeverity.Error, "subject", $"subject: {subject.Length} characters; at most {email.MaxSubjectLength} allowed."));
+                (issues ??= []).Add(new ContentIssue(ContentIssueCode.SubjectTooLong, ContentIssueSeverity.Error, "subject", $"subject: {subject.Length} characters; at most {email.MaxSubjectLength} allowed."));
             }
             else if (subject.Length > email.RecommendedSubjectLength)
             {
-                issues.Add(new ContentIssue(ContentIssueCode.SubjectTooLong, ContentIssueSeverity.Warning, "subject", $"subject: {subject.Length} characters; at most {email.RecommendedSubjectLength} recommended."));
+                (issues ??= []).Add(new ContentIssue(ContentIssueCode.SubjectTooLong, ContentIssueSeverity.Warning, "subject", $"subject: {subject.Length} characters; at most {email.RecommendedSubjectLength} recommended."));
             }
         }
     }

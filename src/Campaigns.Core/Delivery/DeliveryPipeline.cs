@@ -25,6 +25,8 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
     private readonly ChannelSender _sender;
     private readonly Duration _lease;
     private readonly ConcurrentDictionary<string, SendWindow?> _windows = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, DateTimeZone?> _zones = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _insideWindow = new(StringComparer.Ordinal);
 
     public DeliveryPipeline(
         IChannelRegistry registry,
@@ -133,7 +135,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
             return Outcome(DeliveryStatus.Suppressed) with { SuppressedBy = check };
         }
 
-        if (request.TaskId is { } taskId && (await _records.GetAsync(taskId, cancellationToken).ConfigureAwait(false))?.IsPaused == true)
+        if (request.TaskId is { } taskId && await IsPausedAsync(taskId, cancellationToken).ConfigureAwait(false))
         {
             return (Outcome(DeliveryStatus.Paused), null);
         }
@@ -159,7 +161,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         decisions.Add(new GateDecision(GateCheck.DoNotContact, true, "not on the do-not-contact list"));
 
         // 2. Frequency caps (acquired now; released if the message is not sent).
-        var zone = contact.TimeZoneId is { } zoneId ? DateTimeZoneProviders.Tzdb.GetZoneOrNull(zoneId) ?? _defaultZone : _defaultZone;
+        var zone = ZoneOf(contact.TimeZoneId);
         var windows = CapWindows(channelName, now, zone);
         var capHeld = false;
         if (windows.Count > 0)
@@ -188,7 +190,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
                     return (Outcome(DeliveryStatus.Deferred) with { DeferredUntil = next }, null);
                 }
 
-                decisions.Add(new GateDecision(GateCheck.SendWindow, true, $"inside the send window in {zone.Id}"));
+                decisions.Add(new GateDecision(GateCheck.SendWindow, true, Cached(_insideWindow, zone.Id, static id => $"inside the send window in {id}")));
             }
 
             // 4. Address.
@@ -231,8 +233,12 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
             var attempt = await _sender.SendAsync(channelName, message, cancellationToken).ConfigureAwait(false);
             var seconds = _timeProvider.GetElapsedTime(started).TotalSeconds;
             sent = attempt.Result.IsAccepted;
-            return (Outcome(sent ? DeliveryStatus.Sent : DeliveryStatus.Failed) with
+            return (new DeliveryOutcome
             {
+                IdempotencyKey = request.IdempotencyKey,
+                Status = sent ? DeliveryStatus.Sent : DeliveryStatus.Failed,
+                At = now,
+                Decisions = decisions,
                 Channel = attempt.Channel,
                 Result = attempt.Result,
                 FailedOver = attempt.FailedOver,
@@ -247,6 +253,58 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
             }
         }
     }
+
+    private ValueTask<bool> IsPausedAsync(string taskId, CancellationToken cancellationToken)
+    {
+        if (_records is InMemoryExecutionRecords inMemory)
+        {
+            return new(inMemory.IsPaused(taskId));
+        }
+
+        return Slow(_records, taskId, cancellationToken);
+
+        static async ValueTask<bool> Slow(IExecutionRecords records, string taskId, CancellationToken cancellationToken) =>
+            (await records.GetAsync(taskId, cancellationToken).ConfigureAwait(false))?.IsPaused == true;
+    }
+
+    /// <summary>The contact's zone (tzdb lookups cached per id), or the default zone when it has none or it is unknown.</summary>
+    private DateTimeZone ZoneOf(string? zoneId)
+    {
+        if (zoneId is null)
+        {
+            return _defaultZone;
+        }
+
+        if (!_zones.TryGetValue(zoneId, out var zone))
+        {
+            zone = DateTimeZoneProviders.Tzdb.GetZoneOrNull(zoneId);
+            if (_zones.Count < MaxCached)
+            {
+                _zones.TryAdd(zoneId, zone);
+            }
+        }
+
+        return zone ?? _defaultZone;
+    }
+
+    /// <summary>A detail string that depends only on <paramref name="key"/>, built once per key (up to <see cref="MaxCached"/> keys).</summary>
+    private static string Cached(ConcurrentDictionary<string, string> cache, string key, Func<string, string> build)
+    {
+        if (cache.TryGetValue(key, out var value))
+        {
+            return value;
+        }
+
+        value = build(key);
+        if (cache.Count < MaxCached)
+        {
+            cache.TryAdd(key, value);
+        }
+
+        return value;
+    }
+
+    private const int MaxCached = 1024;
 
     private List<CapWindow> CapWindows(string channel, Instant now, DateTimeZone zone)
     {

@@ -147,6 +147,20 @@ public sealed class InMemoryExecutionRecords : IExecutionRecords
         }
     }
 
+    /// <summary>Whether a task is paused, without taking a snapshot (the pipeline's check on every send).</summary>
+    internal bool IsPaused(string taskId)
+    {
+        if (!_tasks.TryGetValue(taskId, out var state))
+        {
+            return false;
+        }
+
+        lock (state)
+        {
+            return state.IsPaused;
+        }
+    }
+
     /// <inheritdoc />
     public ValueTask<ExecutionRecord> RecordAsync(string taskId, DeliveryOutcome outcome, CancellationToken cancellationToken)
     {
@@ -171,9 +185,11 @@ public sealed class InMemoryExecutionRecords : IExecutionRecords
                             break;
                         case DeliveryStatus.Suppressed:
                             Increment(state.SuppressedBy, outcome.SuppressedBy ?? GateCheck.Consent);
+                            state.CountsChanged();
                             break;
                         case DeliveryStatus.Failed:
                             Increment(state.FailedBy, outcome.Result?.FailureReason ?? DeliveryFailureReason.Unknown);
+                            state.CountsChanged();
                             break;
                     }
                 }
@@ -237,6 +253,16 @@ public sealed class InMemoryExecutionRecords : IExecutionRecords
 
         public Dictionary<DeliveryFailureReason, long> FailedBy { get; } = [];
 
+        // Copies of SuppressedBy and FailedBy handed out by snapshots; remade only after those counts change.
+        private Dictionary<GateCheck, long>? _suppressedCopy;
+        private Dictionary<DeliveryFailureReason, long>? _failedCopy;
+
+        public void CountsChanged()
+        {
+            _suppressedCopy = null;
+            _failedCopy = null;
+        }
+
         public bool IsPaused { get; set; }
 
         public Instant? AlertRaisedAt { get; set; }
@@ -249,8 +275,8 @@ public sealed class InMemoryExecutionRecords : IExecutionRecords
             TargetCount = TargetCount,
             Sent = Sent,
             Deferred = DeferredKeys.Count,
-            SuppressedBy = new Dictionary<GateCheck, long>(SuppressedBy),
-            FailedBy = new Dictionary<DeliveryFailureReason, long>(FailedBy),
+            SuppressedBy = _suppressedCopy ??= new Dictionary<GateCheck, long>(SuppressedBy),
+            FailedBy = _failedCopy ??= new Dictionary<DeliveryFailureReason, long>(FailedBy),
             IsPaused = IsPaused,
             AlertRaisedAt = AlertRaisedAt,
         };

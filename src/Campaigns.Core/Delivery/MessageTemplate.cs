@@ -24,6 +24,12 @@ public enum ContentKind
 /// </summary>
 public sealed class TemplateText
 {
+    private const int MaxCachedBuilder = 4096;
+
+    // One builder per thread, reused across renders (a render does not call out while it holds it).
+    [ThreadStatic]
+    private static StringBuilder? t_builder;
+
     private readonly Segment[] _segments;
 
     private TemplateText(string source, Segment[] segments)
@@ -145,7 +151,9 @@ public sealed class TemplateText
             return _segments[0].Text;
         }
 
-        var builder = new StringBuilder(Source.Length + 32);
+        var builder = t_builder ?? new StringBuilder(256);
+        t_builder = null;
+        builder.Clear();
         foreach (var s in _segments)
         {
             if (!s.IsVariable)
@@ -164,7 +172,13 @@ public sealed class TemplateText
             }
         }
 
-        return builder.ToString();
+        var rendered = builder.ToString();
+        if (builder.Capacity <= MaxCachedBuilder)
+        {
+            t_builder = builder;
+        }
+
+        return rendered;
     }
 
     /// <inheritdoc />
