@@ -121,42 +121,28 @@ public static class FilterParser
             return error with { Offset = offset, Length = length, Line = line, Column = column };
         }
 
-        private Filter ParseOr()
+        private Filter ParseOr() => ParseChain("or", ParseAnd, static operands => new OrFilter(operands));
+
+        private Filter ParseAnd() => ParseChain("and", ParseUnary, static operands => new AndFilter(operands));
+
+        // operand (keyword operand)*: one operand stays itself; several become one n-ary node spanning them all.
+        private Filter ParseChain(string keyword, Func<Filter> operand, Func<List<Filter>, Filter> combine)
         {
             var start = Peek.Offset;
-            var first = ParseAnd();
-            if (!Peek.IsKeyword("or"))
+            var first = operand();
+            if (!Peek.IsKeyword(keyword))
             {
                 return first;
             }
 
             var operands = new List<Filter> { first };
-            while (Peek.IsKeyword("or"))
+            while (Peek.IsKeyword(keyword))
             {
                 position++;
-                operands.Add(ParseAnd());
+                operands.Add(operand());
             }
 
-            return Span(new OrFilter(operands), start);
-        }
-
-        private Filter ParseAnd()
-        {
-            var start = Peek.Offset;
-            var first = ParseUnary();
-            if (!Peek.IsKeyword("and"))
-            {
-                return first;
-            }
-
-            var operands = new List<Filter> { first };
-            while (Peek.IsKeyword("and"))
-            {
-                position++;
-                operands.Add(ParseUnary());
-            }
-
-            return Span(new AndFilter(operands), start);
+            return Span(combine(operands), start);
         }
 
         private Filter ParseUnary()
