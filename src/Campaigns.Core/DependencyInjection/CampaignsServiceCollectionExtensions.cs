@@ -61,6 +61,29 @@ public static class CampaignsServiceCollectionExtensions
     }
 
     /// <summary>
+    /// Adds the hosted <see cref="Campaigns.Scheduling.RuleClockWorker"/>, which lets time act on rule tags and scores
+    /// (windows closing, tags expiring, decayed scores leaving a threshold) without rescanning contacts.
+    /// </summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="pollInterval">The longest sleep between rounds; null for one minute.</param>
+    /// <returns>The builder.</returns>
+    public static ICampaignsBuilder AddRuleClockWorker(this ICampaignsBuilder builder, TimeSpan? pollInterval = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var interval = pollInterval ?? TimeSpan.FromMinutes(1);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero, nameof(pollInterval));
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, Campaigns.Scheduling.RuleClockWorker>(sp =>
+            new Campaigns.Scheduling.RuleClockWorker(
+                sp.GetRequiredService<Campaigns.Tags.ITagEngine>(),
+                sp.GetRequiredService<Campaigns.Scoring.IScoringEngine>(),
+                sp.GetRequiredService<IClock>(),
+                sp.GetRequiredService<TimeProvider>(),
+                interval,
+                sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<Campaigns.Scheduling.RuleClockWorker>>())));
+        return builder;
+    }
+
+    /// <summary>
     /// Opts in to the hosted journey worker (<see cref="JourneyWorker"/>), which runs due journey steps in batches on
     /// the clock. Without it, call <see cref="JourneyRunner.RunDueAsync"/> yourself.
     /// </summary>
