@@ -47,20 +47,6 @@ public class ContactsRegistrationTests
         Assert.Equal(new TextValue("unknown"), contact.Attributes["region"]);
     }
 
-    [Theory]
-    [InlineData("Campaigns:Contacts:DefaultPhoneRegion", "Narnia", "Campaigns:Contacts:DefaultPhoneRegion: 'Narnia' is not a region")]
-    [InlineData("Campaigns:Contacts:AttributeDefaults:shoe_size", "42", "Campaigns:Contacts:AttributeDefaults:shoe_size: the schema has no attribute 'shoe_size'")]
-    [InlineData("Campaigns:Contacts:MaxEventClockSkew", "-00:01:00", "Campaigns:Contacts:MaxEventClockSkew: '-00:01:00' is negative")]
-    public async Task A_bad_contacts_setting_fails_host_start_naming_the_key(string key, string value, string expected)
-    {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { [key] = value });
-        builder.Services.AddCampaigns(builder.Configuration.GetSection("Campaigns"));
-        using var host = builder.Build();
-        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
-        Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
-    }
-
     [Fact]
     public async Task A_bad_schema_or_default_type_fails_host_start()
     {

@@ -76,6 +76,9 @@ public class AddCampaignsTests
     [InlineData("Campaigns:DefaultTimeZone", "Mars/Olympus_Mons", "Campaigns:DefaultTimeZone: 'Mars/Olympus_Mons' is not an IANA time zone")]
     [InlineData("Campaigns:DefaultCurrency", "yuan", "Campaigns:DefaultCurrency: 'yuan' is not an ISO 4217 code")]
     [InlineData("Campaigns:CatalogueFiles:0", "/nonexistent/types.json", "Campaigns:CatalogueFiles:0: the file '/nonexistent/types.json' does not exist")]
+    [InlineData("Campaigns:Contacts:DefaultPhoneRegion", "Narnia", "Campaigns:Contacts:DefaultPhoneRegion: 'Narnia' is not a region")]
+    [InlineData("Campaigns:Contacts:AttributeDefaults:shoe_size", "42", "Campaigns:Contacts:AttributeDefaults:shoe_size: the schema has no attribute 'shoe_size'")]
+    [InlineData("Campaigns:Contacts:MaxEventClockSkew", "-00:01:00", "Campaigns:Contacts:MaxEventClockSkew: '-00:01:00' is negative")]
     public async Task A_bad_setting_fails_host_start_naming_the_setting(string key, string value, string expected)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
