@@ -125,6 +125,7 @@ public static class CampaignsServiceCollectionExtensions
         services.TryAddSingleton<IContactImporter, ContactImporter>();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IIdempotencyStore, InMemoryIdempotencyStore>();
+        services.TryAddSingleton<IPersonalDataProtector>(PlainTextPersonalDataProtector.Instance);
         services.TryAddSingleton<IFrequencyCapStore, InMemoryFrequencyCapStore>();
         services.TryAddSingleton<IDoNotContactList, InMemoryDoNotContactList>();
         services.TryAddSingleton<IExecutionRecords, InMemoryExecutionRecords>();
