@@ -102,6 +102,42 @@ public static class CampaignsServiceCollectionExtensions
         return builder;
     }
 
+    /// <summary>
+    /// Opts in to SOPs (F-6.1): registers the <see cref="Campaigns.Scheduling.SopRunner"/> and the
+    /// <see cref="Campaigns.Scheduling.SopApprovalCheck"/>, so that from now on submitting or approving a campaign whose
+    /// SOPs name an unregistered channel (e.g. <c>wechat-template</c>), use a variable without a value, or are relative to
+    /// a moment the campaign does not set is refused with every finding named. Call <see cref="Campaigns.Scheduling.SopRunner.RunDueAsync(NodaTime.Instant, CancellationToken)"/>
+    /// yourself, or add <see cref="AddSopWorker"/>.
+    /// </summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="configure">Sets <see cref="Campaigns.Scheduling.SopOptions"/> (section <c>Campaigns:Sops</c>), or null.</param>
+    /// <returns>The builder.</returns>
+    public static ICampaignsBuilder AddSopRunner(this ICampaignsBuilder builder, Action<Campaigns.Scheduling.SopOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var options = builder.Services.AddOptions<Campaigns.Scheduling.SopOptions>().ValidateOnStart();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Campaigns.Scheduling.SopOptions>, Campaigns.Scheduling.SopOptionsValidator>());
+        builder.Services.TryAddSingleton<Campaigns.Scheduling.SopRunner>();
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<ICampaignApprovalCheck, Campaigns.Scheduling.SopApprovalCheck>());
+        return builder;
+    }
+
+    /// <summary>Opts in to SOPs (<see cref="AddSopRunner"/>) and the hosted <see cref="Campaigns.Scheduling.SopWorker"/> that runs them on the clock.</summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="configure">Sets <see cref="Campaigns.Scheduling.SopOptions"/>, or null.</param>
+    /// <returns>The builder.</returns>
+    public static ICampaignsBuilder AddSopWorker(this ICampaignsBuilder builder, Action<Campaigns.Scheduling.SopOptions>? configure = null)
+    {
+        AddSopRunner(builder, configure);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, Campaigns.Scheduling.SopWorker>());
+        return builder;
+    }
+
     private static CampaignsBuilder AddCore(IServiceCollection services)
     {
         services.AddOptions<CampaignsOptions>().ValidateOnStart();

@@ -34,6 +34,7 @@ public interface ICampaignService
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <exception cref="InvalidCampaignTransitionException">Not allowed in the current state.</exception>
     /// <exception cref="ApprovalNotPermittedException">The actor may not take this approval action.</exception>
+    /// <exception cref="CampaignValidationException">Submit or Approve: an <see cref="ICampaignApprovalCheck"/> reported findings (all listed); nothing was written.</exception>
     /// <exception cref="ConcurrencyException">The campaign changed meanwhile; nothing was written.</exception>
     Task<Campaign> ApplyAsync(CampaignId id, CampaignAction action, Actor actor, string? comment = null, CancellationToken cancellationToken = default);
 
@@ -61,8 +62,10 @@ public interface ICampaignService
 }
 
 /// <summary>The default <see cref="ICampaignService"/>.</summary>
-internal sealed class CampaignService(ICampaignCatalogue catalogue, ICampaignStore store, IClock clock) : ICampaignService
+internal sealed class CampaignService(ICampaignCatalogue catalogue, ICampaignStore store, IClock clock, IEnumerable<ICampaignApprovalCheck> approvalChecks) : ICampaignService
 {
+    private readonly ICampaignApprovalCheck[] _approvalChecks = [.. approvalChecks];
+
     public async Task<Campaign> CreateFromTemplateAsync(CreateCampaignRequest request, Actor creator, CancellationToken cancellationToken = default)
     {
         var campaign = CampaignFactory.Create(catalogue, request, creator, clock.GetCurrentInstant());
@@ -76,6 +79,20 @@ internal sealed class CampaignService(ICampaignCatalogue catalogue, ICampaignSto
     {
         var campaign = await GetAsync(id, cancellationToken).ConfigureAwait(false);
         var changed = CampaignLifecycle.Apply(campaign, action, actor, clock.GetCurrentInstant(), comment);
+        if (action is CampaignAction.Submit or CampaignAction.Approve && _approvalChecks.Length > 0)
+        {
+            var findings = new List<string>();
+            foreach (var check in _approvalChecks)
+            {
+                findings.AddRange(await check.CheckAsync(campaign, action, cancellationToken).ConfigureAwait(false));
+            }
+
+            if (findings.Count > 0)
+            {
+                throw new CampaignValidationException(findings);
+            }
+        }
+
         return await store.UpdateAsync(changed, cancellationToken).ConfigureAwait(false);
     }
 

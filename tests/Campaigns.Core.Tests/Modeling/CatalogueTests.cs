@@ -268,6 +268,12 @@ public partial class CatalogueTests
                 Assert.Equal(new LocalTime(8, 0), day.LocalTime);
             }
 
+            foreach (var live in sops.Where(s => s.Anchor == SopAnchor.LiveStart))
+            {
+                Assert.Equal(Period.FromMinutes(-10), live.Offset); // live start − 10 min
+                Assert.Null(live.LocalTime);
+            }
+
             foreach (var thanks in sops.Where(s => s.Anchor == SopAnchor.EventEnd))
             {
                 Assert.Equal(Period.FromDays(1), thanks.Offset);
