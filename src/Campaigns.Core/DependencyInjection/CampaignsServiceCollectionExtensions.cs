@@ -175,6 +175,7 @@ public static class CampaignsServiceCollectionExtensions
         services.TryAddSingleton<JourneySimulator>();
         services.TryAddSingleton<JourneyTestMode>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IContactChangeListener, JourneyEventListener>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IDeliveryAlertObserver, JourneyAlertObserver>());
         services.TryAddSingleton(FilterEvaluator.Default);
         services.TryAddSingleton(static sp => new TagCatalog(RuleDefinitionException.ContextOf(sp.GetRequiredService<IOptions<CampaignsOptions>>().Value.Contacts)));
         services.TryAddSingleton<ITagCatalog>(static sp => sp.GetRequiredService<TagCatalog>());

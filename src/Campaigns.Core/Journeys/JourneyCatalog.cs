@@ -97,6 +97,58 @@ public sealed class JourneyOptions
 
     /// <summary>At most this many steps of one run are executed per claim (default 100; a guard, loops need waits anyway).</summary>
     public int MaxStepsPerClaim { get; set; } = 100;
+
+    /// <summary>
+    /// Whether a delivery failure-rate alert on one of a journey's sending tasks (<c>journey/{journey}/{node}</c>, see
+    /// <c>Campaigns:Delivery:Alert</c>) pauses the whole journey: no entries, no run advances, until
+    /// <see cref="JourneyRunner.ResumeJourneyAsync"/> (default true).
+    /// </summary>
+    public bool PauseOnDeliveryAlert { get; set; } = true;
+}
+
+/// <summary>A change of a journey's state (paused by an alert, resumed), as told to <see cref="IJourneyObserver"/>s.</summary>
+/// <param name="At">When (UTC instant).</param>
+/// <param name="JourneyId">The journey.</param>
+/// <param name="State">The new state.</param>
+/// <param name="Reason">Why, in a sentence (e.g. the alert's failure rate and threshold).</param>
+public sealed record JourneyStateChange(Instant At, string JourneyId, JourneyState State, string Reason)
+{
+    /// <summary>The delivery alert that paused the journey, when one did.</summary>
+    public Campaigns.Delivery.DeliveryAlert? Alert { get; init; }
+}
+
+/// <summary>
+/// Pauses a journey when the delivery pipeline raises a failure-rate alert on one of its sending tasks
+/// (<see cref="JourneyOptions.PauseOnDeliveryAlert"/>). Registered by <c>AddCampaigns</c>. Thread-safe.
+/// </summary>
+internal sealed class JourneyAlertObserver(JourneyCatalog catalog, IEnumerable<IJourneyObserver> observers, Microsoft.Extensions.Options.IOptions<JourneyOptions> options) : Campaigns.Delivery.IDeliveryAlertObserver
+{
+    private readonly IJourneyObserver[] _observers = [.. observers];
+
+    public async ValueTask OnAlertAsync(Campaigns.Delivery.DeliveryAlert alert, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(alert);
+        const string Prefix = "journey/";
+        var slash = alert.TaskId.LastIndexOf('/');
+        if (!options.Value.PauseOnDeliveryAlert || !alert.TaskId.StartsWith(Prefix, StringComparison.Ordinal) || slash <= Prefix.Length)
+        {
+            return;
+        }
+
+        var journeyId = alert.TaskId[Prefix.Length..slash];
+        if (catalog.GetState(journeyId) != JourneyState.Active)
+        {
+            return;
+        }
+
+        catalog.SetState(journeyId, JourneyState.Paused);
+        var reason = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"paused by a delivery alert on {alert.TaskId}: failure rate {alert.FailureRate:P1} above {alert.Threshold:P1} ({alert.Record.Failed} failed of {alert.Record.Sent + alert.Record.Failed})");
+        var change = new JourneyStateChange(alert.At, journeyId, JourneyState.Paused, reason) { Alert = alert };
+        foreach (var observer in _observers)
+        {
+            await observer.OnJourneyStateChangedAsync(change, cancellationToken).ConfigureAwait(false);
+        }
+    }
 }
 
 /// <summary>What happened at one step of a run.</summary>
@@ -169,4 +221,9 @@ public interface IJourneyObserver
     /// <param name="journeyStep">The step.</param>
     /// <param name="cancellationToken">Cancels.</param>
     ValueTask OnStepAsync(JourneyStep journeyStep, CancellationToken cancellationToken);
+
+    /// <summary>A journey was paused by a delivery alert or resumed (<see cref="JourneyRunner.ResumeJourneyAsync"/>). The default does nothing.</summary>
+    /// <param name="change">The change.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    ValueTask OnJourneyStateChangedAsync(JourneyStateChange change, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 }

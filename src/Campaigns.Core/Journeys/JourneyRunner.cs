@@ -33,6 +33,7 @@ public sealed class JourneyRunner
     private readonly DateTimeZone _defaultZone;
     private readonly FilterEvaluator _evaluator;
     private readonly ILogger _logger;
+    private readonly IExecutionRecords _records;
 
     /// <summary>Creates a runner (usually resolved from DI).</summary>
     /// <param name="catalog">The published journeys.</param>
@@ -46,6 +47,7 @@ public sealed class JourneyRunner
     /// <param name="observers">Told about every step.</param>
     /// <param name="options">Runner settings.</param>
     /// <param name="campaignsOptions">The SDK options (the default time zone).</param>
+    /// <param name="records">The delivery execution records (resuming a journey resumes its paused sending tasks).</param>
     /// <param name="logger">A logger, or null.</param>
     public JourneyRunner(
         JourneyCatalog catalog,
@@ -59,6 +61,7 @@ public sealed class JourneyRunner
         IEnumerable<IJourneyObserver> observers,
         IOptions<JourneyOptions> options,
         IOptions<CampaignsOptions> campaignsOptions,
+        IExecutionRecords records,
         ILogger<JourneyRunner>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -76,6 +79,7 @@ public sealed class JourneyRunner
         _defaultZone = LocalTimeResolution.GetZone(campaignsOptions.Value.DefaultTimeZone, "Campaigns:DefaultTimeZone");
         _evaluator = new FilterEvaluator(_defaultZone);
         _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _records = records;
     }
 
     /// <summary>The published journeys this runner executes.</summary>
@@ -243,6 +247,38 @@ public sealed class JourneyRunner
     /// <exception cref="KeyNotFoundException">It is not published.</exception>
     public void ResumeJourney(string journeyId) => _catalog.SetState(journeyId, JourneyState.Active);
 
+    /// <summary>
+    /// Resumes a paused journey (e.g. one paused by a delivery alert, see <see cref="JourneyOptions.PauseOnDeliveryAlert"/>)
+    /// and the delivery tasks of its message nodes (<c>journey/{journey}/{node}</c>): a task that was paused or alerted
+    /// restarts its counts (<see cref="IExecutionRecords.StartAsync"/>), so its alert is re-armed and measures what is
+    /// sent from now on. Observers are
+    /// told through <see cref="IJourneyObserver.OnJourneyStateChangedAsync"/>. Timers that came due meanwhile fire once.
+    /// </summary>
+    /// <param name="journeyId">The journey.</param>
+    /// <param name="reason">Why, for observers (e.g. <c>provider fixed</c>).</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <exception cref="KeyNotFoundException">It is not published.</exception>
+    public async ValueTask ResumeJourneyAsync(string journeyId, string reason = "resumed", CancellationToken cancellationToken = default)
+    {
+        var journey = _catalog.Find(journeyId) ?? throw new KeyNotFoundException($"The journey '{journeyId}' is not published.");
+        foreach (var node in journey.Nodes.OfType<JourneyMessageNode>())
+        {
+            var taskId = $"journey/{journeyId}/{node.Id}";
+            if (await _records.GetAsync(taskId, cancellationToken).ConfigureAwait(false) is { } record && (record.IsPaused || record.AlertRaisedAt is not null))
+            {
+                // Restart the task's counts: the alert then measures the fixed provider, not the failures that paused it.
+                await _records.StartAsync(taskId, record.TargetCount, _clock.GetCurrentInstant(), cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        _catalog.SetState(journeyId, JourneyState.Active);
+        var change = new JourneyStateChange(_clock.GetCurrentInstant(), journeyId, JourneyState.Active, reason);
+        foreach (var observer in _observers)
+        {
+            await observer.OnJourneyStateChangedAsync(change, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     /// <summary>Cancels a journey and every run of it that has not ended.</summary>
     /// <param name="journeyId">The journey.</param>
     /// <param name="cancellationToken">Cancels.</param>
@@ -359,6 +395,11 @@ public sealed class JourneyRunner
         var contact = await _contacts.GetAsync(run.ContactId, cancellationToken).ConfigureAwait(false);
         for (var steps = 0; steps < _options.MaxStepsPerClaim; steps++)
         {
+            if (journey is not null && _catalog.GetState(journey.Id) == JourneyState.Paused)
+            {
+                return; // Paused meanwhile (e.g. by a delivery alert): the run stays where it is, its timer fires after resuming.
+            }
+
             var (next, step) = journey is null || _catalog.GetState(journey.Id) == JourneyState.Cancelled
                 ? (End(run, JourneyRunStatus.Cancelled, "the journey is cancelled or no longer published", now), null)
                 : contact is null

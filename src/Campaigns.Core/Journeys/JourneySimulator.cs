@@ -142,7 +142,8 @@ public sealed class JourneySimulator
             DefaultTimeZone = _options.Value.DefaultTimeZone,
             Delivery = JourneyDeliveryOptions.ForSimulation(_options.Value.Delivery, standIns.Names),
         });
-        using var pipeline = new DeliveryPipeline(standIns, clock, _timeProvider, new InMemoryIdempotencyStore(), new InMemoryFrequencyCapStore(), new InMemoryDoNotContactList(), new InMemoryExecutionRecords(), [], pipelineOptions);
+        var records = new InMemoryExecutionRecords();
+        using var pipeline = new DeliveryPipeline(standIns, clock, _timeProvider, new InMemoryIdempotencyStore(), new InMemoryFrequencyCapStore(), new InMemoryDoNotContactList(), records, [], pipelineOptions);
 
         var contacts = new InMemoryContactStore();
         foreach (var contact in request.Contacts)
@@ -169,7 +170,7 @@ public sealed class JourneySimulator
         var log = new StepCollector();
         var contactService = new ContactService(contacts, clock, new ContactChangeNotifier([]), _options);
         var runs = new InMemoryJourneyRunStore();
-        var runner = new JourneyRunner(catalog, runs, pipeline, contacts, contactService, events, _templates, clock, [log], _journeyOptions, _options);
+        var runner = new JourneyRunner(catalog, runs, pipeline, contacts, contactService, events, _templates, clock, [log], _journeyOptions, _options, records);
 
         if (request.EnterAllAtStart ?? journey.Trigger is ApiTrigger or SegmentEntryTrigger)
         {

@@ -54,11 +54,16 @@ public sealed class JourneyWorker : BackgroundService
                 var poll = _options.PollInterval;
                 if (await _store.GetNextDueAsync(stoppingToken).ConfigureAwait(false) is { } next)
                 {
+                    // Something overdue that was not claimed (a paused journey's timer, or one leased by another
+                    // host) must not make the worker spin: then wait the poll interval.
                     var until = (next - _clock.GetCurrentInstant()).ToTimeSpan();
-                    poll = until < poll ? (until < TimeSpan.Zero ? TimeSpan.Zero : until) : poll;
+                    poll = until <= TimeSpan.Zero ? (claimed > 0 ? TimeSpan.Zero : poll) : until < poll ? until : poll;
                 }
 
-                await Task.Delay(poll, _time, stoppingToken).ConfigureAwait(false);
+                if (poll > TimeSpan.Zero)
+                {
+                    await Task.Delay(poll, _time, stoppingToken).ConfigureAwait(false);
+                }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

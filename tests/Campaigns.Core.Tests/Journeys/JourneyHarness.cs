@@ -44,6 +44,14 @@ internal sealed class StepLog : IJourneyObserver
         Steps.Enqueue(journeyStep);
         return ValueTask.CompletedTask;
     }
+
+    public ConcurrentQueue<JourneyStateChange> StateChanges { get; } = new();
+
+    public ValueTask OnJourneyStateChangedAsync(JourneyStateChange change, CancellationToken cancellationToken)
+    {
+        StateChanges.Enqueue(change);
+        return ValueTask.CompletedTask;
+    }
 }
 
 internal sealed class JourneyHarness : IDisposable
@@ -133,7 +141,7 @@ internal sealed class JourneyHarness : IDisposable
             }
 
             var next = await Store.GetNextDueAsync();
-            if (next is not { } due || due > until)
+            if (next is not { } due || due > until || due <= now) // due <= now and nothing claimed: a paused journey's timer
             {
                 if (until > now)
                 {
