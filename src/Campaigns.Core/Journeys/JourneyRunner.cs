@@ -3,6 +3,7 @@ using Campaigns.Contacts;
 using Campaigns.Delivery;
 using Campaigns.Modeling;
 using Campaigns.Scheduling;
+using Campaigns.Scoring;
 using Campaigns.Segmentation;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -34,6 +35,7 @@ public sealed class JourneyRunner
     private readonly FilterEvaluator _evaluator;
     private readonly ILogger _logger;
     private readonly IExecutionRecords _records;
+    private readonly IContactEvents _contactEvents;
 
     /// <summary>Creates a runner (usually resolved from DI).</summary>
     /// <param name="catalog">The published journeys.</param>
@@ -48,6 +50,7 @@ public sealed class JourneyRunner
     /// <param name="options">Runner settings.</param>
     /// <param name="campaignsOptions">The SDK options (the default time zone).</param>
     /// <param name="records">The delivery execution records (resuming a journey resumes its paused sending tasks).</param>
+    /// <param name="contactEvents">Event ingestion (score changes are ingested as idempotent adjustment events).</param>
     /// <param name="logger">A logger, or null.</param>
     public JourneyRunner(
         JourneyCatalog catalog,
@@ -62,6 +65,7 @@ public sealed class JourneyRunner
         IOptions<JourneyOptions> options,
         IOptions<CampaignsOptions> campaignsOptions,
         IExecutionRecords records,
+        IContactEvents contactEvents,
         ILogger<JourneyRunner>? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -80,6 +84,7 @@ public sealed class JourneyRunner
         _evaluator = new FilterEvaluator(_defaultZone);
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _records = records;
+        _contactEvents = contactEvents;
     }
 
     /// <summary>The published journeys this runner executes.</summary>
@@ -500,7 +505,7 @@ public sealed class JourneyRunner
             case ExitNode exit:
                 return (End(run, JourneyRunStatus.Exited, exit.Reason, now), null);
             case JourneyActionNode action:
-                var detail = await ApplyActionAsync(journey, contact, action, cancellationToken).ConfigureAwait(false);
+                var detail = await ApplyActionAsync(journey, run, contact, action, now, cancellationToken).ConfigureAwait(false);
                 return (Arrive(journey, run, action.Next, contact, now), Step(JourneyStepKind.Action, detail));
             default:
                 return (End(run, JourneyRunStatus.Cancelled, $"the node '{node.Id}' has an unknown type", now), null);
@@ -509,7 +514,7 @@ public sealed class JourneyRunner
 
     private async ValueTask<(JourneyRun Next, JourneyStep? Step)> SendAsync(JourneyDefinition journey, JourneyRun run, Contact contact, JourneyMessageNode node, Instant now, Instant lateSince, CancellationToken cancellationToken)
     {
-        var key = string.Create(CultureInfo.InvariantCulture, $"journey/{run.JourneyId}/{run.ContactId}/{run.RunNumber}/{node.Id}/{run.Step}");
+        var key = StepKey(run, node.Id);
         JourneyStep Step(JourneyStepKind kind, string detail, Instant? due = null) =>
             new(now, run.JourneyId, run.ContactId, run.RunNumber, node.Id, kind, detail) { Channel = node.Channel, IdempotencyKey = key, DueAt = due };
         var isTouch = node is SendMessageNode;
@@ -581,6 +586,10 @@ public sealed class JourneyRunner
         }
     }
 
+    /// <summary>The idempotency key of a step: <c>journey/{journey}/{contact}/{run}/{node}/{step}</c>.</summary>
+    private static string StepKey(JourneyRun run, string nodeId) =>
+        string.Create(CultureInfo.InvariantCulture, $"journey/{run.JourneyId}/{run.ContactId}/{run.RunNumber}/{nodeId}/{run.Step}");
+
     internal static Dictionary<string, string> Variables(Contact contact, JourneyMessageNode node)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -613,26 +622,58 @@ public sealed class JourneyRunner
         return values;
     }
 
-    private async ValueTask<string> ApplyActionAsync(JourneyDefinition journey, Contact contact, JourneyActionNode action, CancellationToken cancellationToken)
+    /// <summary>
+    /// Applies a non-send action so that executing the same step twice (a crash between the action and the commit)
+    /// changes the contact once: a score change is a <see cref="ScoreAdjustment"/> event whose id is the step key (a
+    /// repeat is a duplicate); tags, owner and attributes are set-like and compared with the contact's current state first
+    /// (a repeat finds them done and writes nothing).
+    /// </summary>
+    private async ValueTask<string> ApplyActionAsync(JourneyDefinition journey, JourneyRun run, Contact contact, JourneyActionNode action, Instant now, CancellationToken cancellationToken)
     {
         try
         {
             switch (action)
             {
                 case AddTagNode tag:
+                    var name = tag.Tag.Trim();
+                    if (contact.Tags.Any(t => string.Equals(t.Tag, name, StringComparison.Ordinal) && t.CampaignId == journey.CampaignId))
+                    {
+                        return $"tag '{tag.Tag}' already present";
+                    }
+
                     await _contactService.AddTagAsync(contact.Id, tag.Tag, $"journey:{journey.Id}", campaignId: journey.CampaignId, source: TagSource.Campaign, cancellationToken: cancellationToken).ConfigureAwait(false);
                     return $"tag '{tag.Tag}' added";
                 case RemoveTagNode tag:
+                    if (!contact.Tags.Any(t => string.Equals(t.Tag, tag.Tag.Trim(), StringComparison.Ordinal)))
+                    {
+                        return $"tag '{tag.Tag}' not present";
+                    }
+
                     await _contactService.RemoveTagAsync(contact.Id, tag.Tag, null, cancellationToken).ConfigureAwait(false);
                     return $"tag '{tag.Tag}' removed";
                 case ChangeScoreNode score:
-                    var now = _clock.GetCurrentInstant();
-                    await _contactService.UpdateAsync(contact.Id, c => c with { Scores = c.Scores is { } s ? s with { Behaviour = s.Behaviour + score.Delta, AsOf = now } : new ContactScores(score.Delta, 0, null, now) }, cancellationToken).ConfigureAwait(false);
-                    return $"behaviour score {score.Delta:+0.##;-0.##}";
+                    var key = StepKey(run, action.Id);
+                    var ingested = await _contactEvents.IngestAsync(ScoreAdjustment.Create(key, contact.Id, score.Delta, now, $"journey:{journey.Id}/{action.Id}"), cancellationToken).ConfigureAwait(false);
+                    return ingested.Status switch
+                    {
+                        IngestStatus.Accepted => $"behaviour score {score.Delta:+0.##;-0.##} (event {key})",
+                        IngestStatus.Duplicate => $"behaviour score {score.Delta:+0.##;-0.##} already applied (event {key})",
+                        _ => $"failed: {ingested.Reason}",
+                    };
                 case AssignLeadNode assign:
+                    if (string.Equals(contact.OwnerId, assign.OwnerId?.Trim(), StringComparison.Ordinal))
+                    {
+                        return $"already assigned to '{assign.OwnerId}'";
+                    }
+
                     await _contactService.AssignOwnerAsync(contact.Id, assign.OwnerId, cancellationToken).ConfigureAwait(false);
                     return $"assigned to '{assign.OwnerId}'";
                 case UpdateAttributeNode update:
+                    if (contact.Attributes.TryGetValue(update.Field, out var current) ? Equals(current, update.Value) : update.Value is null)
+                    {
+                        return $"attribute '{update.Field}' already set";
+                    }
+
                     await _contactService.SetAttributesAsync(contact.Id, new Dictionary<string, FieldValue?>(StringComparer.Ordinal) { [update.Field] = update.Value }, cancellationToken).ConfigureAwait(false);
                     return $"attribute '{update.Field}' set";
                 default:

@@ -170,7 +170,7 @@ public sealed class JourneySimulator
         var log = new StepCollector();
         var contactService = new ContactService(contacts, clock, new ContactChangeNotifier([]), _options);
         var runs = new InMemoryJourneyRunStore();
-        var runner = new JourneyRunner(catalog, runs, pipeline, contacts, contactService, events, _templates, clock, [log], _journeyOptions, _options, records);
+        var runner = new JourneyRunner(catalog, runs, pipeline, contacts, contactService, events, _templates, clock, [log], _journeyOptions, _options, records, new ContactEvents(events, contacts, clock, new ContactChangeNotifier([]), _options));
 
         if (request.EnterAllAtStart ?? journey.Trigger is ApiTrigger or SegmentEntryTrigger)
         {

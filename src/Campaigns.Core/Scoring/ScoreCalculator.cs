@@ -72,6 +72,11 @@ public static class ScoreCalculator
                     entries.Add(new ScoreLedgerEntry(rule.Id, e.EventId, e.OccurredAt, rule.Points));
                 }
             }
+
+            if (ScoreAdjustment.EntryOf(e) is { } adjustment)
+            {
+                entries.Add(adjustment);
+            }
         }
 
         return entries;
@@ -111,6 +116,14 @@ public static class ScoreCalculator
             var points = earned.Sum(e => e.Current);
             behaviour += points;
             rules.Add(new RuleContribution(rule.Id, rule.Name, points, earned));
+        }
+
+        var adjusted = Adjustments(entries, model.HalfLife, now);
+        if (adjusted.Count > 0)
+        {
+            var points = adjusted.Sum(e => e.Current);
+            behaviour += points;
+            rules.Add(new RuleContribution(ScoreAdjustment.RuleId, "Score adjustments (journeys, operators)", points, adjusted));
         }
 
         var (fit, fits) = Fit(model, contact, now, evaluator ?? FilterEvaluator.Default);
@@ -168,7 +181,30 @@ public static class ScoreCalculator
             }
         }
 
+        foreach (var entry in entries)
+        {
+            if (string.Equals(entry.RuleId, ScoreAdjustment.RuleId, StringComparison.Ordinal))
+            {
+                total += (double)entry.Points * DecayFactor(model.HalfLife, now - entry.OccurredAt);
+            }
+        }
+
         return total;
+    }
+
+    private static List<EarnedPoints> Adjustments(IReadOnlyList<ScoreLedgerEntry> entries, Duration? halfLife, Instant now)
+    {
+        var earned = new List<EarnedPoints>();
+        foreach (var entry in entries)
+        {
+            if (string.Equals(entry.RuleId, ScoreAdjustment.RuleId, StringComparison.Ordinal))
+            {
+                var current = Math.Round(entry.Points * (decimal)DecayFactor(halfLife, now - entry.OccurredAt), 4, MidpointRounding.AwayFromZero);
+                earned.Add(new EarnedPoints(entry.EventId, entry.OccurredAt, entry.Points, entry.Points, current));
+            }
+        }
+
+        return earned;
     }
 
     private static List<EarnedPoints> Award(BehaviourRule rule, IReadOnlyList<ScoreLedgerEntry> entries, Duration? halfLife, Instant now)

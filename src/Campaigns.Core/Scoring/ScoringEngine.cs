@@ -159,6 +159,11 @@ internal sealed class ScoringEngine(
             }
         }
 
+        if (ScoreAdjustment.EntryOf(behaviourEvent) is { } adjustment)
+        {
+            (matched ??= []).Add(adjustment);
+        }
+
         if (matched is null)
         {
             return ValueTask.CompletedTask;
