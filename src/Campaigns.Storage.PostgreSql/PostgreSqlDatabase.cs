@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using Campaigns.Channels;
 using Campaigns.Serialization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -241,14 +243,42 @@ internal static class Pg
 
     public static Instant Instant(long ticks) => NodaTime.Instant.FromUnixTimeTicks(ticks);
 
-    public static string ToJson<T>(T value) => JsonSerializer.Serialize(value, CampaignsJson.Options);
+    /// <summary>The SDK's JSON options plus converters for value types that have no public constructor (DeliveryResult).</summary>
+    public static readonly JsonSerializerOptions Json = CreateJson();
 
-    public static T FromJson<T>(string json) => JsonSerializer.Deserialize<T>(json, CampaignsJson.Options)
+    public static string ToJson<T>(T value) => JsonSerializer.Serialize(value, Json);
+
+    public static T FromJson<T>(string json) => JsonSerializer.Deserialize<T>(json, Json)
         ?? throw new InvalidOperationException($"A stored {typeof(T).Name} document is null.");
 
     public static NpgsqlParameter Jsonb(string name, string json) => new(name, NpgsqlDbType.Jsonb) { Value = json };
 
     public static bool IsUniqueViolation(PostgresException ex) => ex.SqlState == PostgresErrorCodes.UniqueViolation;
 
+    private static JsonSerializerOptions CreateJson()
+    {
+        var options = CampaignsJson.CreateOptions();
+        options.Converters.Add(new DeliveryResultJsonConverter());
+        options.MakeReadOnly(populateMissingResolver: true);
+        return options;
+    }
+
     public static NpgsqlCommand Command(NpgsqlConnection connection, string sql, NpgsqlTransaction? tx = null) => new(sql, connection, tx);
+}
+
+/// <summary>Writes a <see cref="DeliveryResult"/> as its fields and reads it back through its factories.</summary>
+internal sealed class DeliveryResultJsonConverter : JsonConverter<DeliveryResult>
+{
+    public override DeliveryResult Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        var dto = JsonSerializer.Deserialize<Dto>(ref reader, options) ?? throw new JsonException("A delivery result is null.");
+        return dto.Accepted
+            ? DeliveryResult.Accepted(dto.ProviderMessageId)
+            : DeliveryResult.Failed(dto.Reason, dto.Retryable, dto.Detail, dto.RetryAfter);
+    }
+
+    public override void Write(Utf8JsonWriter writer, DeliveryResult value, JsonSerializerOptions options) =>
+        JsonSerializer.Serialize(writer, new Dto(value.IsAccepted, value.ProviderMessageId, value.FailureReason, value.IsRetryable, value.Detail, value.RetryAfter), options);
+
+    private sealed record Dto(bool Accepted, string? ProviderMessageId = null, DeliveryFailureReason Reason = DeliveryFailureReason.Unknown, bool Retryable = false, string? Detail = null, Duration? RetryAfter = null);
 }

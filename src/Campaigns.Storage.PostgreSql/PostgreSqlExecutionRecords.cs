@@ -37,7 +37,6 @@ internal sealed class PostgreSqlExecutionRecords(PostgreSqlDatabase db) : IExecu
         ExecutionRecord record;
         using (var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
         {
-            await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
             await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             record = Read(reader);
         }
