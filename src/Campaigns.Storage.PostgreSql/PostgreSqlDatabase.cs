@@ -53,10 +53,37 @@ public sealed class PostgreSqlDatabase : IAsyncDisposable, IDisposable
 
         _protector = protector;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        _dataSource = new NpgsqlDataSourceBuilder(_options.ConnectionString).Build();
+        _dataSource = new NpgsqlDataSourceBuilder(Tune(_options.ConnectionString)).Build();
         Schema = _options.Schema!;
         InstanceName = _options.InstanceName
             ?? string.Create(CultureInfo.InvariantCulture, $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid().ToString("N")[..8]}");
+    }
+
+    /// <summary>
+    /// Defaults for a store that sends many short statements, unless the connection string says otherwise: automatic
+    /// preparation of the hot statements (planned once per connection, not per call) and no DISCARD ALL when a
+    /// connection goes back to the pool (which would drop those prepared statements).
+    /// </summary>
+    private static string Tune(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        var given = new HashSet<string>(connectionString.Split(';').Select(p => p.Split('=')[0].Trim().Replace(" ", string.Empty, StringComparison.Ordinal)), StringComparer.OrdinalIgnoreCase);
+        if (!given.Contains("MaxAutoPrepare"))
+        {
+            builder.MaxAutoPrepare = 64;
+        }
+
+        if (!given.Contains("AutoPrepareMinUsages"))
+        {
+            builder.AutoPrepareMinUsages = 2;
+        }
+
+        if (!given.Contains("NoResetOnClose"))
+        {
+            builder.NoResetOnClose = true;
+        }
+
+        return builder.ConnectionString;
     }
 
     /// <summary>The schema the tables live in.</summary>
