@@ -35,7 +35,13 @@ public sealed class JourneyFleet : IAsyncDisposable
 
     private readonly List<ServiceProvider> _providers = [];
 
-    private JourneyFleet(NodaTime.Testing.FakeClock clock) => Clock = clock;
+    private readonly string _connectionString;
+
+    private JourneyFleet(NodaTime.Testing.FakeClock clock, string connectionString)
+    {
+        Clock = clock;
+        _connectionString = connectionString;
+    }
 
     /// <summary>The provider every instance sends through; records every call (thread-safe).</summary>
     public RecordingChannel Channel { get; } = new("email", new ChannelCapabilities { AddressKind = ChannelAddressKind.Email, SupportsRichContent = true });
@@ -52,7 +58,7 @@ public sealed class JourneyFleet : IAsyncDisposable
     /// <summary>Starts <paramref name="instances"/> instances on a schema (migrated by the first) with the journey published on each.</summary>
     public static async Task<JourneyFleet> StartAsync(string connectionString, string schema, int instances, Action<JourneyOptions>? journeys = null)
     {
-        var fleet = new JourneyFleet(new NodaTime.Testing.FakeClock(T0));
+        var fleet = new JourneyFleet(new NodaTime.Testing.FakeClock(T0), connectionString);
         var templates = new InMemoryJourneyTemplates().Add("hello", new MessageTemplate("{name}, hello", subject: "Hello"));
         for (var i = 0; i < instances; i++)
         {
@@ -88,9 +94,10 @@ public sealed class JourneyFleet : IAsyncDisposable
     /// Writes <paramref name="count"/> contacts (binary COPY through the bulk writer) and one active run each of
     /// <see cref="OneSend"/>, due at <see cref="T0"/>, with its timer (COPY), as if each had just entered.
     /// </summary>
-    public async Task<IReadOnlyList<ContactId>> SeedDueStepsAsync(int count, string journeyId = "fleet")
+    public async Task<IReadOnlyList<ContactId>> SeedDueStepsAsync(int count, string journeyId = "fleet", Instant? dueAt = null)
     {
         var provider = _providers[0];
+        var due = dueAt ?? T0;
         var contacts = Enumerable.Range(0, count).Select(i => new Contact
         {
             Id = ContactId.New(),
@@ -102,12 +109,13 @@ public sealed class JourneyFleet : IAsyncDisposable
         }).ToList();
         await provider.GetRequiredService<IPostgreSqlContactBulkWriter>().WriteNewAsync(contacts.ToAsyncEnumerable());
         var db = provider.GetRequiredService<PostgreSqlDatabase>();
-        await using var connection = await db.DataSource.OpenConnectionAsync();
+        await using var connection = new NpgsqlConnection(_connectionString);
+        await connection.OpenAsync();
         await using (var runs = await connection.BeginBinaryImportAsync($"COPY {db.Schema}.journey_runs (journey_id, contact_id, run_number, status, version, doc) FROM STDIN (FORMAT BINARY)"))
         {
             foreach (var c in contacts)
             {
-                var run = new JourneyRun { JourneyId = journeyId, ContactId = c.Id, RunNumber = 1, NodeId = "hello", EnteredAt = T0, NodeEnteredAt = T0, DueAt = T0, Version = 1 };
+                var run = new JourneyRun { JourneyId = journeyId, ContactId = c.Id, RunNumber = 1, NodeId = "hello", EnteredAt = T0, NodeEnteredAt = T0, DueAt = due, Version = 1 };
                 await runs.StartRowAsync();
                 await runs.WriteAsync(journeyId, NpgsqlDbType.Text);
                 await runs.WriteAsync(c.Id.Value, NpgsqlDbType.Uuid);
@@ -129,8 +137,8 @@ public sealed class JourneyFleet : IAsyncDisposable
                 await timers.WriteAsync(c.Id.Value, NpgsqlDbType.Uuid);
                 await timers.WriteAsync(1, NpgsqlDbType.Integer);
                 await timers.WriteAsync(1L, NpgsqlDbType.Bigint);
-                await timers.WriteAsync(T0.ToUnixTimeTicks(), NpgsqlDbType.Bigint);
-                await timers.WriteAsync(T0.ToUnixTimeTicks(), NpgsqlDbType.Bigint);
+                await timers.WriteAsync(due.ToUnixTimeTicks(), NpgsqlDbType.Bigint);
+                await timers.WriteAsync(due.ToUnixTimeTicks(), NpgsqlDbType.Bigint);
             }
 
             await timers.CompleteAsync();
@@ -142,6 +150,21 @@ public sealed class JourneyFleet : IAsyncDisposable
         }
 
         return [.. contacts.Select(c => c.Id)];
+    }
+
+    /// <summary>The SDK on the same schema as an application host (hosted services start the storage), for start-up timing.</summary>
+    public static Microsoft.Extensions.Hosting.IHost BuildHost(string connectionString, string schema)
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Services.AddSingleton<IJourneyTemplateResolver>(new InMemoryJourneyTemplates().Add("hello", new MessageTemplate("{name}, hello", subject: "Hello")));
+        builder.Services.AddCampaigns()
+            .AddChannel("email", (_, _) => new RecordingChannel("email", new ChannelCapabilities { AddressKind = ChannelAddressKind.Email, SupportsRichContent = true }))
+            .UsePostgreSqlStorage(o =>
+            {
+                o.ConnectionString = connectionString;
+                o.Schema = schema;
+            });
+        return builder.Build();
     }
 
     /// <summary>Runs the given instances' runners concurrently until none claims anything more at the clock's instant.</summary>
