@@ -273,6 +273,40 @@ public sealed class DeliveryStoreTests
     }
 
     [SkippableFact]
+    public async Task Recorded_outcomes_come_back_whole()
+    {
+        await using var schema = await PostgreSqlTestSchema.CreateAsync();
+        var store = schema.Idempotency();
+        var failed = new DeliveryOutcome
+        {
+            IdempotencyKey = "rich",
+            Status = DeliveryStatus.Failed,
+            Channel = "sms-backup",
+            At = Make.T0 + Duration.FromNanoseconds(123),
+            Decisions = [new GateDecision(GateCheck.Consent, true, "granted"), new GateDecision(GateCheck.SendWindow, false, "quiet hours")],
+            Result = DeliveryResult.RateLimited(Duration.FromSeconds(90), "slow down"),
+            DeferredUntil = Make.T0 + Duration.FromHours(8),
+            SuppressedBy = GateCheck.FrequencyCap,
+            FailedOver = true,
+            Content = new ContentReport([new ContentIssue(ContentIssueCode.BannedWord, ContentIssueSeverity.Warning, "body", "banned word 'free'") { Position = 7 }]),
+        };
+        await store.TryClaimAsync("rich", Make.T0, Duration.FromMinutes(1), default);
+        await store.CompleteAsync("rich", failed, default);
+        var back = (await store.TryClaimAsync("rich", Make.T0, Duration.FromMinutes(1), default)).Outcome!;
+        Assert.Equal(failed.At, back.At);
+        Assert.Equal(failed.Decisions, back.Decisions);
+        Assert.Equal(failed.Result, back.Result);
+        Assert.Equal(DeliveryFailureReason.RateLimited, back.Result!.Value.FailureReason);
+        Assert.Equal(Duration.FromSeconds(90), back.Result.Value.RetryAfter);
+        Assert.Equal(failed.DeferredUntil, back.DeferredUntil);
+        Assert.Equal(failed.SuppressedBy, back.SuppressedBy);
+        Assert.True(back.FailedOver);
+        var issue = Assert.Single(back.Content!.Issues);
+        Assert.Equal(failed.Content.Issues[0], issue);
+        Assert.Equal(failed with { Decisions = back.Decisions, Content = back.Content }, back);
+    }
+
+    [SkippableFact]
     public async Task Idempotency_claim_races_have_one_winner()
     {
         await using var schema = await PostgreSqlTestSchema.CreateAsync();
