@@ -31,6 +31,9 @@ internal static class PostgreSqlStats
                 case "pg-steps":
                     await StepsAsync(cs, schema, n, int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture));
                     break;
+                case "pg-ops":
+                    await PostgreSqlOps.RunAsync(cs, schema, n);
+                    break;
                 case "pg-ready":
                     await ReadyAsync(cs, schema, n);
                     break;
@@ -55,13 +58,15 @@ internal static class PostgreSqlStats
         await fleet.SeedDueStepsAsync(steps);
         Console.WriteLine($"seeded {steps} due steps in {seed.Elapsed.TotalSeconds:F1}s");
         fleet.Clock.Advance(Duration.FromSeconds(1));
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var sw = Stopwatch.StartNew();
         var claimed = await fleet.DrainAsync(instances);
         sw.Stop();
+        cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
         var calls = fleet.CallsByRecipient();
         var duplicates = calls.Values.Count(c => c > 1);
         var lost = steps - calls.Count;
-        Console.WriteLine($"instances={instances} steps={steps} elapsed={sw.Elapsed.TotalSeconds:F2}s steps/s={steps / sw.Elapsed.TotalSeconds:F0} per-instance=[{string.Join(", ", claimed)}] duplicates={duplicates} lost={lost}");
+        Console.WriteLine($"instances={instances} steps={steps} elapsed={sw.Elapsed.TotalSeconds:F2}s steps/s={steps / sw.Elapsed.TotalSeconds:F0} per-instance=[{string.Join(", ", claimed)}] duplicates={duplicates} lost={lost} client-cpu/step={cpu.TotalMilliseconds * 1000 / steps:F0}us");
     }
 
     private static async Task ReadyAsync(string cs, string schema, int timers)
@@ -119,5 +124,42 @@ internal static class PostgreSqlStats
         var store = host.Services.GetRequiredService<IContactStore>();
         Console.WriteLine($"copied={written} elapsed={sw.Elapsed.TotalSeconds:F2}s contacts/s={written / sw.Elapsed.TotalSeconds:F0} count={await store.CountAsync()} find-last={(await store.FindAsync(IdentityKind.Phone, $"+86138{count - 1:D8}"))?.Name}");
         await host.StopAsync();
+    }
+}
+
+/// <summary>Client CPU per store call (diagnostics): <c>pg-ops N</c>.</summary>
+internal static class PostgreSqlOps
+{
+    public static async Task RunAsync(string cs, string schema, int n)
+    {
+        await using var fleet = await JourneyFleet.StartAsync(cs, schema, 1);
+        var ids = await fleet.SeedDueStepsAsync(n);
+        var sp = fleet.Providers[0];
+        var runs = sp.GetRequiredService<IJourneyRunStore>();
+        var contacts = sp.GetRequiredService<IContactStore>();
+        var idem = sp.GetRequiredService<Delivery.IIdempotencyStore>();
+        var records = sp.GetRequiredService<Delivery.IExecutionRecords>();
+        var dnc = sp.GetRequiredService<Delivery.IDoNotContactList>();
+        async Task Measure(string name, Func<int, Task> op)
+        {
+            await op(0);
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            var sw = Stopwatch.StartNew();
+            for (var i = 1; i < n; i++)
+            {
+                await op(i);
+            }
+
+            cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+            Console.WriteLine($"{name,-24} wall={sw.Elapsed.TotalMilliseconds * 1000 / n,8:F0}us cpu={cpu.TotalMilliseconds * 1000 / n,8:F0}us");
+        }
+
+        await Measure("select 1", async i => { await using var c = new NpgsqlConnection(cs); await c.OpenAsync(); await using var cmd = new NpgsqlCommand("select 1", c); await cmd.ExecuteScalarAsync(); });
+        await Measure("runs.GetLatest", async i => await runs.GetLatestAsync("fleet", ids[i]));
+        await Measure("contacts.Get", async i => await contacts.GetAsync(ids[i]));
+        await Measure("dnc.IsListed", async i => await dnc.IsListedAsync(ids[i].ToString(), "email", default));
+        await Measure("records.Get", async i => await records.GetAsync("t", default));
+        await Measure("idem.TryClaim", async i => await idem.TryClaimAsync("k" + i, JourneyFleet.T0, Duration.FromMinutes(1), default));
+        await Measure("runs.ClaimDue(1)", async i => await runs.ClaimDueAsync(JourneyFleet.T0, 1, Duration.FromMinutes(1), new HashSet<string>()));
     }
 }
