@@ -82,12 +82,20 @@ internal sealed class PostgreSqlContactStore : IContactStore, IPostgreSqlContact
         var keys = _protection.KeysOf(contact.Identities);
         using var connection = await _db.OpenAsync(cancellationToken).ConfigureAwait(false);
         using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        // The version check first, so a stale write reports ConcurrencyException even when its identities clash.
+        using (var update = Pg.Command(connection, $"UPDATE {_db.Schema}.contacts SET version = version + 1, doc = @doc WHERE id = @id AND version = @version", tx))
+        {
+            update.Parameters.AddWithValue("id", contact.Id.Value);
+            update.Parameters.AddWithValue("version", contact.Version);
+            update.Parameters.Add(Pg.Jsonb("doc", _protection.ToDocument(stored)));
+            if (await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
+            {
+                await tx.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
+                throw new ConcurrencyException(EntityKind, contact.Id.ToString(), contact.Version, await CurrentVersionAsync(contact.Id, cancellationToken).ConfigureAwait(false));
+            }
+        }
+
         using var batch = new NpgsqlBatch(connection, tx);
-        var update = new NpgsqlBatchCommand($"UPDATE {_db.Schema}.contacts SET version = version + 1, doc = @doc WHERE id = @id AND version = @version");
-        update.Parameters.AddWithValue("id", contact.Id.Value);
-        update.Parameters.AddWithValue("version", contact.Version);
-        update.Parameters.Add(Pg.Jsonb("doc", _protection.ToDocument(stored)));
-        batch.BatchCommands.Add(update);
         var delete = new NpgsqlBatchCommand($"DELETE FROM {_db.Schema}.contact_identities WHERE contact_id = @id");
         delete.Parameters.AddWithValue("id", contact.Id.Value);
         batch.BatchCommands.Add(delete);
@@ -99,12 +107,6 @@ internal sealed class PostgreSqlContactStore : IContactStore, IPostgreSqlContact
         catch (PostgresException ex) when (Pg.IsUniqueViolation(ex))
         {
             throw await DuplicateAsync(ex, contact, keys, cancellationToken).ConfigureAwait(false);
-        }
-
-        if (update.RecordsAffected != 1)
-        {
-            await tx.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
-            throw new ConcurrencyException(EntityKind, contact.Id.ToString(), contact.Version, await CurrentVersionAsync(contact.Id, cancellationToken).ConfigureAwait(false));
         }
 
         await tx.CommitAsync(cancellationToken).ConfigureAwait(false);

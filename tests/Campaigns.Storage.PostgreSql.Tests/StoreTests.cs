@@ -96,6 +96,10 @@ public sealed class ContactStoreTests
         Assert.Null(await store.FindAsync(IdentityKind.Email, "stale@example.com"));
         Assert.Equal(v1.Id, (await store.FindAsync(IdentityKind.Email, v1.Identities.Email!))?.Id);
         await Assert.ThrowsAsync<ConcurrencyException>(() => store.UpdateAsync(Make.Contact() with { Version = 1 }));
+
+        // Stale and clashing: the version is checked first, as in the in-memory store.
+        var other = await store.AddAsync(Make.Contact());
+        await Assert.ThrowsAsync<ConcurrencyException>(() => store.UpdateAsync(v1 with { Identities = v1.Identities with { Phone = other.Identities.Phone } }));
     }
 
     [SkippableFact]
