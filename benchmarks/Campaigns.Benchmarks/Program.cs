@@ -42,4 +42,11 @@ if (args is ["import-stats", var rows, ..])
     return;
 }
 
+if (args is ["pg-steps" or "pg-ready" or "pg-copy" or "pg-ops", ..])
+{
+    // PostgreSQL storage figures (issue 8); needs CAMPAIGNS_POSTGRES_CONNECTION.
+    await Campaigns.Benchmarks.Storage.PostgreSqlStats.RunAsync(args).ConfigureAwait(false);
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using Campaigns.Contacts;
+using Campaigns.Journeys;
+using Campaigns.Storage.PostgreSql;
+using Campaigns.Storage.PostgreSql.Tests;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using NodaTime;
+using Npgsql;
+
+namespace Campaigns.Benchmarks.Storage;
+
+/// <summary>
+/// PostgreSQL storage figures (issue 8), each on a fresh schema dropped afterwards, against CAMPAIGNS_POSTGRES_CONNECTION:
+/// <c>pg-steps N I</c> — N due one-send journey steps claimed and completed end to end by I instances at once;
+/// <c>pg-ready N</c> — host start to first (empty) claim and look-ahead with N pending timers;
+/// <c>pg-copy N</c> — N new contacts written with binary COPY.
+/// </summary>
+internal static class PostgreSqlStats
+{
+    public static async Task RunAsync(string[] args)
+    {
+        var cs = Environment.GetEnvironmentVariable("CAMPAIGNS_POSTGRES_CONNECTION")
+            ?? throw new InvalidOperationException("Set CAMPAIGNS_POSTGRES_CONNECTION (e.g. Host=127.0.0.1;Port=5432;Username=postgres;Database=postgres).");
+        var schema = "bench_" + Guid.NewGuid().ToString("N")[..12];
+        var n = int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture);
+        try
+        {
+            switch (args[0])
+            {
+                case "pg-steps":
+                    await StepsAsync(cs, schema, n, int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture));
+                    break;
+                case "pg-ops":
+                    await PostgreSqlOps.RunAsync(cs, schema, n);
+                    break;
+                case "pg-ready":
+                    await ReadyAsync(cs, schema, n);
+                    break;
+                default:
+                    await CopyAsync(cs, schema, n);
+                    break;
+            }
+        }
+        finally
+        {
+            await using var connection = new NpgsqlConnection(cs);
+            await connection.OpenAsync();
+            await using var drop = new NpgsqlCommand($"DROP SCHEMA IF EXISTS {schema} CASCADE", connection);
+            await drop.ExecuteNonQueryAsync();
+        }
+    }
+
+    private static async Task StepsAsync(string cs, string schema, int steps, int instances)
+    {
+        await using var fleet = await JourneyFleet.StartAsync(cs, schema, instances);
+        var seed = Stopwatch.StartNew();
+        await fleet.SeedDueStepsAsync(steps);
+        Console.WriteLine($"seeded {steps} due steps in {seed.Elapsed.TotalSeconds:F1}s");
+        fleet.Clock.Advance(Duration.FromSeconds(1));
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var sw = Stopwatch.StartNew();
+        var claimed = await fleet.DrainAsync(instances);
+        sw.Stop();
+        cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+        var calls = fleet.CallsByRecipient();
+        var duplicates = calls.Values.Count(c => c > 1);
+        var lost = steps - calls.Count;
+        Console.WriteLine($"instances={instances} steps={steps} elapsed={sw.Elapsed.TotalSeconds:F2}s steps/s={steps / sw.Elapsed.TotalSeconds:F0} per-instance=[{string.Join(", ", claimed)}] duplicates={duplicates} lost={lost} client-cpu/step={cpu.TotalMilliseconds * 1000 / steps:F0}us");
+    }
+
+    private static async Task ReadyAsync(string cs, string schema, int timers)
+    {
+        await using (var fleet = await JourneyFleet.StartAsync(cs, schema, 1))
+        {
+            var seed = Stopwatch.StartNew();
+            await fleet.SeedDueStepsAsync(timers, dueAt: JourneyFleet.T0 + Duration.FromDays(2));
+            Console.WriteLine($"seeded {timers} pending timers in {seed.Elapsed.TotalSeconds:F1}s");
+        }
+
+        for (var round = 0; round < 3; round++)
+        {
+            var sw = Stopwatch.StartNew();
+            using var host = JourneyFleet.BuildHost(cs, schema);
+            await host.StartAsync();
+            var started = sw.Elapsed;
+            var runner = host.Services.GetRequiredService<JourneyRunner>();
+            var claimed = await runner.RunDueAsync(JourneyFleet.T0, 200);
+            var next = await host.Services.GetRequiredService<IJourneyRunStore>().GetNextDueAsync();
+            sw.Stop();
+            Console.WriteLine($"pending={timers} host-start={started.TotalMilliseconds:F0}ms ready(start+first claim+look-ahead)={sw.Elapsed.TotalMilliseconds:F0}ms claimed={claimed} next-due={next}");
+            await host.StopAsync();
+        }
+    }
+
+    private static async Task CopyAsync(string cs, string schema, int count)
+    {
+        using var host = JourneyFleet.BuildHost(cs, schema);
+        await host.StartAsync();
+        var writer = host.Services.GetRequiredService<IPostgreSqlContactBulkWriter>();
+        var t0 = Instant.FromUtc(2026, 1, 1, 0, 0);
+        static async IAsyncEnumerable<Contact> Generate(int count, Instant at)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                yield return new Contact
+                {
+                    Id = ContactId.New(),
+                    Name = "Contact " + i,
+                    CreatedAt = at,
+                    TimeZoneId = "Asia/Shanghai",
+                    Identities = new ContactIdentities { Phone = $"+86138{i:D8}", Email = $"c{i}@example.com" },
+                    Attributes = new Dictionary<string, Modeling.FieldValue> { ["industry"] = new Modeling.TextValue(i % 2 == 0 ? "retail" : "manufacturing"), ["region"] = new Modeling.TextValue("east") },
+                    Consents = new Dictionary<string, ConsentRecord> { ["email"] = new(true, "import", at), ["sms"] = new(true, "import", at) },
+                };
+            }
+
+            await Task.CompletedTask;
+        }
+
+        var sw = Stopwatch.StartNew();
+        var written = await writer.WriteNewAsync(Generate(count, t0));
+        sw.Stop();
+        var store = host.Services.GetRequiredService<IContactStore>();
+        Console.WriteLine($"copied={written} elapsed={sw.Elapsed.TotalSeconds:F2}s contacts/s={written / sw.Elapsed.TotalSeconds:F0} count={await store.CountAsync()} find-last={(await store.FindAsync(IdentityKind.Phone, $"+86138{count - 1:D8}"))?.Name}");
+        await host.StopAsync();
+    }
+}
+
+/// <summary>Client CPU per store call (diagnostics): <c>pg-ops N</c>.</summary>
+internal static class PostgreSqlOps
+{
+    public static async Task RunAsync(string cs, string schema, int n)
+    {
+        await using var fleet = await JourneyFleet.StartAsync(cs, schema, 1);
+        var ids = await fleet.SeedDueStepsAsync(n);
+        var sp = fleet.Providers[0];
+        var runs = sp.GetRequiredService<IJourneyRunStore>();
+        var contacts = sp.GetRequiredService<IContactStore>();
+        var idem = sp.GetRequiredService<Delivery.IIdempotencyStore>();
+        var records = sp.GetRequiredService<Delivery.IExecutionRecords>();
+        var dnc = sp.GetRequiredService<Delivery.IDoNotContactList>();
+        async Task Measure(string name, Func<int, Task> op)
+        {
+            await op(0);
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+            var sw = Stopwatch.StartNew();
+            for (var i = 1; i < n; i++)
+            {
+                await op(i);
+            }
+
+            cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+            Console.WriteLine($"{name,-24} wall={sw.Elapsed.TotalMilliseconds * 1000 / n,8:F0}us cpu={cpu.TotalMilliseconds * 1000 / n,8:F0}us");
+        }
+
+        await Measure("select 1", async i => { await using var c = new NpgsqlConnection(cs); await c.OpenAsync(); await using var cmd = new NpgsqlCommand("select 1", c); await cmd.ExecuteScalarAsync(); });
+        await Measure("runs.GetLatest", async i => await runs.GetLatestAsync("fleet", ids[i]));
+        await Measure("contacts.Get", async i => await contacts.GetAsync(ids[i]));
+        await Measure("dnc.IsListed", async i => await dnc.IsListedAsync(ids[i].ToString(), "email", default));
+        await Measure("records.Get", async i => await records.GetAsync("t", default));
+        await Measure("idem.TryClaim", async i => await idem.TryClaimAsync("k" + i, JourneyFleet.T0, Duration.FromMinutes(1), default));
+        await Measure("runs.ClaimDue(1)", async i => await runs.ClaimDueAsync(JourneyFleet.T0, 1, Duration.FromMinutes(1), new HashSet<string>()));
+    }
+}

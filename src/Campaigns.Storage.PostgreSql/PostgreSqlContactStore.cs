@@ -1,0 +1,270 @@
+using System.Runtime.CompilerServices;
+using Campaigns.Contacts;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Campaigns.Storage.PostgreSql;
+
+/// <summary>
+/// An <see cref="IContactStore"/> on PostgreSQL. Contacts are jsonb documents whose sensitive fields (phones, e-mails,
+/// WeChat/WeCom ids, the name) pass through <see cref="IPersonalDataProtector.Protect"/>; identities are indexed in
+/// <c>contact_identities</c> by <see cref="IPersonalDataProtector.ComputeLookupKey"/> under a unique key, so an
+/// identity taken by another contact fails the write with <see cref="DuplicateEntityException"/>. Updates compare the
+/// version in the same statement (<see cref="ConcurrencyException"/> when stale). Thread-safe.
+/// </summary>
+internal sealed class PostgreSqlContactStore : IContactStore, IPostgreSqlContactBulkWriter
+{
+    private const string EntityKind = "contact";
+    private readonly PostgreSqlDatabase _db;
+    private readonly ContactProtection _protection;
+
+    public PostgreSqlContactStore(PostgreSqlDatabase db)
+    {
+        _db = db;
+        _protection = new ContactProtection(db.Protector);
+    }
+
+    public async Task<Contact?> GetAsync(ContactId id, CancellationToken cancellationToken = default)
+    {
+        using var connection = await _db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var command = Pg.Command(connection, $"SELECT doc::text, version FROM {_db.Schema}.contacts WHERE id = @id");
+        command.Parameters.AddWithValue("id", id.Value);
+        return await ReadOneAsync(command, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<Contact?> FindAsync(IdentityKind kind, string value, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        using var connection = await _db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var command = Pg.Command(
+            connection,
+            $"SELECT c.doc::text, c.version FROM {_db.Schema}.contact_identities i JOIN {_db.Schema}.contacts c ON c.id = i.contact_id WHERE i.kind = @kind AND i.lookup_key = @key");
+        command.Parameters.AddWithValue("kind", (short)kind);
+        command.Parameters.AddWithValue("key", _protection.LookupKey(kind, value));
+        return await ReadOneAsync(command, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<Contact> AddAsync(Contact contact, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(contact);
+        if (contact.Version != 0)
+        {
+            throw new ArgumentException($"A new contact must have version 0, not {contact.Version}.", nameof(contact));
+        }
+
+        var stored = contact with { Version = 1 };
+        var keys = _protection.KeysOf(contact.Identities);
+        using var connection = await _db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        using var batch = new NpgsqlBatch(connection, tx);
+        var insert = new NpgsqlBatchCommand($"INSERT INTO {_db.Schema}.contacts (id, version, doc) VALUES (@id, 1, @doc)");
+        insert.Parameters.AddWithValue("id", contact.Id.Value);
+        insert.Parameters.Add(Pg.Jsonb("doc", _protection.ToDocument(stored)));
+        batch.BatchCommands.Add(insert);
+        AddIdentityInsert(batch, contact.Id, keys);
+        try
+        {
+            await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (Pg.IsUniqueViolation(ex))
+        {
+            throw await DuplicateAsync(ex, contact, keys, cancellationToken).ConfigureAwait(false);
+        }
+
+        return stored;
+    }
+
+    public async Task<Contact> UpdateAsync(Contact contact, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(contact);
+        var stored = contact with { Version = contact.Version + 1 };
+        var keys = _protection.KeysOf(contact.Identities);
+        using var connection = await _db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        // The version check first, so a stale write reports ConcurrencyException even when its identities clash.
+        using (var update = Pg.Command(connection, $"UPDATE {_db.Schema}.contacts SET version = version + 1, doc = @doc WHERE id = @id AND version = @version", tx))
+        {
+            update.Parameters.AddWithValue("id", contact.Id.Value);
+            update.Parameters.AddWithValue("version", contact.Version);
+            update.Parameters.Add(Pg.Jsonb("doc", _protection.ToDocument(stored)));
+            if (await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
+            {
+                await tx.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
+                throw new ConcurrencyException(EntityKind, contact.Id.ToString(), contact.Version, await CurrentVersionAsync(contact.Id, cancellationToken).ConfigureAwait(false));
+            }
+        }
+
+        using var batch = new NpgsqlBatch(connection, tx);
+        var delete = new NpgsqlBatchCommand($"DELETE FROM {_db.Schema}.contact_identities WHERE contact_id = @id");
+        delete.Parameters.AddWithValue("id", contact.Id.Value);
+        batch.BatchCommands.Add(delete);
+        AddIdentityInsert(batch, contact.Id, keys);
+        try
+        {
+            await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (Pg.IsUniqueViolation(ex))
+        {
+            throw await DuplicateAsync(ex, contact, keys, cancellationToken).ConfigureAwait(false);
+        }
+
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return stored;
+    }
+
+    public async IAsyncEnumerable<Contact> ListAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        // Keyset pages by insertion sequence: each page is a short statement, so a long enumeration holds no snapshot.
+        const int Page = 1000;
+        var after = long.MinValue;
+        while (true)
+        {
+            var page = new List<(long Seq, Contact Contact)>(Page);
+            using (var connection = await _db.OpenAsync(cancellationToken).ConfigureAwait(false))
+            using (var command = Pg.Command(connection, $"SELECT seq, doc::text, version FROM {_db.Schema}.contacts WHERE seq > @after ORDER BY seq LIMIT {Page}"))
+            {
+                command.Parameters.AddWithValue("after", after);
+                using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    page.Add((reader.GetInt64(0), _protection.FromDocument(reader.GetString(1), reader.GetInt64(2))));
+                }
+            }
+
+            foreach (var (seq, contact) in page)
+            {
+                after = seq;
+                yield return contact;
+            }
+
+            if (page.Count < Page)
+            {
+                yield break;
+            }
+        }
+    }
+
+    public async Task<long> CountAsync(CancellationToken cancellationToken = default)
+    {
+        using var connection = await _db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var command = Pg.Command(connection, $"SELECT count(*) FROM {_db.Schema}.contacts");
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    public async Task<long> WriteNewAsync(IAsyncEnumerable<Contact> contacts, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(contacts);
+        using var connection = await _db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        long count = 0;
+        var identities = new List<(short Kind, string Key, Guid Contact)>();
+        try
+        {
+            using (var writer = await connection.BeginBinaryImportAsync($"COPY {_db.Schema}.contacts (id, version, doc) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false))
+            {
+                await foreach (var contact in contacts.WithCancellation(cancellationToken).ConfigureAwait(false))
+                {
+                    if (contact.Version != 0)
+                    {
+                        throw new ArgumentException($"Contact {contact.Id} (item {count}): a new contact must have version 0, not {contact.Version}.", nameof(contacts));
+                    }
+
+                    await writer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                    await writer.WriteAsync(contact.Id.Value, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
+                    await writer.WriteAsync(1L, NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
+                    await writer.WriteAsync(_protection.ToDocument(contact with { Version = 1 }), NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
+                    foreach (var (kind, key) in _protection.KeysOf(contact.Identities))
+                    {
+                        identities.Add(((short)kind, key, contact.Id.Value));
+                    }
+
+                    count++;
+                }
+
+                await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            using (var writer = await connection.BeginBinaryImportAsync($"COPY {_db.Schema}.contact_identities (kind, lookup_key, contact_id) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false))
+            {
+                foreach (var (kind, key, contact) in identities)
+                {
+                    await writer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                    await writer.WriteAsync(kind, NpgsqlDbType.Smallint, cancellationToken).ConfigureAwait(false);
+                    await writer.WriteAsync(key, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                    await writer.WriteAsync(contact, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
+                }
+
+                await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (Pg.IsUniqueViolation(ex))
+        {
+            throw new DuplicateEntityException(EntityKind, $"bulk write: {ex.Detail ?? ex.MessageText} (nothing was written)");
+        }
+
+        return count;
+    }
+
+    private void AddIdentityInsert(NpgsqlBatch batch, ContactId id, List<(IdentityKind Kind, string Key)> keys)
+    {
+        if (keys.Count == 0)
+        {
+            return;
+        }
+
+        var kinds = new short[keys.Count];
+        var values = new string[keys.Count];
+        for (var i = 0; i < keys.Count; i++)
+        {
+            kinds[i] = (short)keys[i].Kind;
+            values[i] = keys[i].Key;
+        }
+
+        var command = new NpgsqlBatchCommand($"INSERT INTO {_db.Schema}.contact_identities (kind, lookup_key, contact_id) SELECT k, v, @id FROM unnest(@kinds, @keys) AS t(k, v)");
+        command.Parameters.AddWithValue("id", id.Value);
+        command.Parameters.AddWithValue("kinds", kinds);
+        command.Parameters.AddWithValue("keys", values);
+        batch.BatchCommands.Add(command);
+    }
+
+    private async Task<Contact?> ReadOneAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? _protection.FromDocument(reader.GetString(0), reader.GetInt64(1)) : null;
+    }
+
+    private async Task<long?> CurrentVersionAsync(ContactId id, CancellationToken cancellationToken)
+    {
+        using var connection = await _db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var command = Pg.Command(connection, $"SELECT version FROM {_db.Schema}.contacts WHERE id = @id");
+        command.Parameters.AddWithValue("id", id.Value);
+        return (long?)await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<DuplicateEntityException> DuplicateAsync(PostgresException ex, Contact contact, List<(IdentityKind Kind, string Key)> keys, CancellationToken cancellationToken)
+    {
+        if (string.Equals(ex.ConstraintName, "contacts_pkey", StringComparison.Ordinal))
+        {
+            return new DuplicateEntityException(EntityKind, contact.Id.ToString());
+        }
+
+        // Name the identity as the in-memory store does (kind:value), never the lookup key.
+        using var connection = await _db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var (kind, key) in keys)
+        {
+            using var command = Pg.Command(connection, $"SELECT 1 FROM {_db.Schema}.contact_identities WHERE kind = @kind AND lookup_key = @key AND contact_id <> @id");
+            command.Parameters.AddWithValue("kind", (short)kind);
+            command.Parameters.AddWithValue("key", key);
+            command.Parameters.AddWithValue("id", contact.Id.Value);
+            if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not null)
+            {
+                return new DuplicateEntityException(EntityKind, $"{ContactProtection.Purpose(kind)}:{_protection.PlainValueOf(contact.Identities, kind, key)}");
+            }
+        }
+
+        return new DuplicateEntityException(EntityKind, $"an identity of contact {contact.Id}");
+    }
+}

@@ -1,0 +1,189 @@
+using System.Runtime.CompilerServices;
+using Campaigns.Journeys;
+using NodaTime;
+using Npgsql;
+
+namespace Campaigns.Storage.PostgreSql;
+
+/// <summary>
+/// An <see cref="IJourneyRunStore"/> on PostgreSQL. A run and its timer are written by one statement (data-modifying
+/// CTEs) guarded by the run's version, so of two hosts racing on a run exactly one advances it. Due timers are claimed
+/// in one round trip per batch with <c>FOR UPDATE SKIP LOCKED</c>: concurrent claimers never wait on each other's rows
+/// and never get the same row. A claim leases the row (<c>claimed_by</c>, <c>lease_until</c>) and moves its
+/// <c>available_at</c> to the lease expiry, so a crashed host's timers are claimed again after the lease by any host,
+/// with no rescuer process. Thread-safe.
+/// </summary>
+internal sealed class PostgreSqlJourneyRunStore(PostgreSqlDatabase db) : IJourneyRunStore
+{
+    private readonly string _s = db.Schema;
+
+    public async ValueTask<JourneyRun?> GetLatestAsync(string journeyId, ContactId contactId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(journeyId);
+        using var connection = await db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var command = Pg.Command(connection, $"SELECT doc::text, version FROM {_s}.journey_runs WHERE journey_id = @journey AND contact_id = @contact");
+        command.Parameters.AddWithValue("journey", journeyId);
+        command.Parameters.AddWithValue("contact", contactId.Value);
+        using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader) : null;
+    }
+
+    public async ValueTask<JourneyRun?> TryCreateAsync(JourneyRun run, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        var stored = run with { Version = 1 };
+        using var connection = await db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var command = Pg.Command(
+            connection,
+            $"""
+            WITH r AS (
+                INSERT INTO {_s}.journey_runs AS x (journey_id, contact_id, run_number, status, version, doc)
+                VALUES (@journey, @contact, @run, @status, 1, @doc)
+                ON CONFLICT (journey_id, contact_id) DO UPDATE
+                    SET run_number = EXCLUDED.run_number, status = EXCLUDED.status, version = 1, doc = EXCLUDED.doc
+                    WHERE x.status >= 2 AND x.run_number < EXCLUDED.run_number
+                RETURNING x.journey_id, x.contact_id),
+            t AS (
+                INSERT INTO {_s}.journey_timers (journey_id, contact_id, run_number, run_version, due_at, available_at)
+                SELECT journey_id, contact_id, @run, 1, @due, @due FROM r WHERE @timer
+                ON CONFLICT (journey_id, contact_id) DO UPDATE
+                    SET run_number = EXCLUDED.run_number, run_version = 1, due_at = EXCLUDED.due_at, available_at = EXCLUDED.available_at,
+                        claimed_by = NULL, lease_until = NULL)
+            SELECT count(*) FROM r
+            """);
+        Fill(command, stored);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))! == 1 ? stored : null;
+    }
+
+    public async ValueTask<JourneyRun?> TryUpdateAsync(JourneyRun run, long expectedVersion, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        var stored = run with { Version = expectedVersion + 1 };
+        using var connection = await db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var command = Pg.Command(
+            connection,
+            $"""
+            WITH r AS (
+                UPDATE {_s}.journey_runs SET status = @status, version = @version, doc = @doc
+                WHERE journey_id = @journey AND contact_id = @contact AND version = @expected AND run_number = @run
+                RETURNING journey_id, contact_id),
+            d AS (
+                DELETE FROM {_s}.journey_timers t USING r
+                WHERE NOT @timer AND t.journey_id = r.journey_id AND t.contact_id = r.contact_id),
+            i AS (
+                INSERT INTO {_s}.journey_timers (journey_id, contact_id, run_number, run_version, due_at, available_at)
+                SELECT journey_id, contact_id, @run, @version, @due, @due FROM r WHERE @timer
+                ON CONFLICT (journey_id, contact_id) DO UPDATE
+                    SET run_number = EXCLUDED.run_number, run_version = EXCLUDED.run_version, due_at = EXCLUDED.due_at,
+                        available_at = EXCLUDED.available_at, claimed_by = NULL, lease_until = NULL)
+            SELECT count(*) FROM r
+            """);
+        Fill(command, stored);
+        command.Parameters.AddWithValue("expected", expectedVersion);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))! == 1 ? stored : null;
+    }
+
+    public async ValueTask<IReadOnlyList<JourneyTimer>> ClaimDueAsync(Instant now, int batchSize, Duration lease, IReadOnlySet<string> excludedJourneys, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        ArgumentNullException.ThrowIfNull(excludedJourneys);
+        var until = Pg.Ticks(now + lease);
+        using var connection = await db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var command = Pg.Command(
+            connection,
+            $"""
+            WITH c AS (
+                SELECT journey_id, contact_id FROM {_s}.journey_timers
+                WHERE available_at <= @now AND NOT (journey_id = ANY(@excluded))
+                ORDER BY available_at
+                LIMIT @limit
+                FOR UPDATE SKIP LOCKED)
+            UPDATE {_s}.journey_timers t SET claimed_by = @owner, lease_until = @until, available_at = @until
+            FROM c WHERE t.journey_id = c.journey_id AND t.contact_id = c.contact_id
+            RETURNING t.journey_id, t.contact_id, t.run_number, t.due_at, t.run_version
+            """);
+        command.Parameters.AddWithValue("now", Pg.Ticks(now));
+        command.Parameters.AddWithValue("excluded", excludedJourneys.Count == 0 ? [] : excludedJourneys.ToArray());
+        command.Parameters.AddWithValue("limit", batchSize);
+        command.Parameters.AddWithValue("owner", db.InstanceName);
+        command.Parameters.AddWithValue("until", until);
+        var claimed = new List<JourneyTimer>(Math.Min(batchSize, 1024));
+        using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                claimed.Add(new JourneyTimer(reader.GetString(0), new ContactId(reader.GetGuid(1)), reader.GetInt32(2), Pg.Instant(reader.GetInt64(3)), reader.GetInt64(4)));
+            }
+        }
+
+        // RETURNING has no order; hand the batch out earliest first, as the in-memory store does.
+        claimed.Sort(static (a, b) => a.DueAt.CompareTo(b.DueAt));
+        return claimed;
+    }
+
+    public async ValueTask<Instant?> GetNextDueAsync(CancellationToken cancellationToken = default)
+    {
+        using var connection = await db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var command = Pg.Command(connection, $"SELECT available_at FROM {_s}.journey_timers ORDER BY available_at LIMIT 1");
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is long ticks ? Pg.Instant(ticks) : null;
+    }
+
+    public async IAsyncEnumerable<JourneyRun> ListAsync(string journeyId, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        // Keyset pages by contact: short statements, no snapshot held across the enumeration.
+        const int Page = 1000;
+        var after = Guid.Empty;
+        var first = true;
+        while (true)
+        {
+            var page = new List<JourneyRun>(Page);
+            using (var connection = await db.OpenAsync(cancellationToken).ConfigureAwait(false))
+            using (var command = Pg.Command(connection, $"SELECT doc::text, version, contact_id FROM {_s}.journey_runs WHERE journey_id = @journey AND (@first OR contact_id > @after) ORDER BY contact_id LIMIT {Page}"))
+            {
+                command.Parameters.AddWithValue("journey", journeyId);
+                command.Parameters.AddWithValue("first", first);
+                command.Parameters.AddWithValue("after", after);
+                using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    page.Add(Read(reader));
+                    after = reader.GetGuid(2);
+                }
+            }
+
+            first = false;
+            foreach (var run in page)
+            {
+                yield return run;
+            }
+
+            if (page.Count < Page)
+            {
+                yield break;
+            }
+        }
+    }
+
+    /// <summary>How many timers are pending (tests and diagnostics).</summary>
+    internal async Task<long> CountTimersAsync(CancellationToken cancellationToken = default)
+    {
+        using var connection = await db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var command = Pg.Command(connection, $"SELECT count(*) FROM {_s}.journey_timers");
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+    }
+
+    private static void Fill(NpgsqlCommand command, JourneyRun stored)
+    {
+        var timer = stored.Status == JourneyRunStatus.Active && stored.DueAt is not null;
+        command.Parameters.AddWithValue("journey", stored.JourneyId);
+        command.Parameters.AddWithValue("contact", stored.ContactId.Value);
+        command.Parameters.AddWithValue("run", stored.RunNumber);
+        command.Parameters.AddWithValue("status", (short)stored.Status);
+        command.Parameters.AddWithValue("version", stored.Version);
+        command.Parameters.AddWithValue("timer", timer);
+        command.Parameters.AddWithValue("due", stored.DueAt is { } due ? Pg.Ticks(due) : 0L);
+        command.Parameters.Add(Pg.Jsonb("doc", Pg.ToJson(stored)));
+    }
+
+    private static JourneyRun Read(NpgsqlDataReader reader) => Pg.FromJson<JourneyRun>(reader.GetString(0)) with { Version = reader.GetInt64(1) };
+}
