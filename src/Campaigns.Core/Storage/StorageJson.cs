@@ -56,9 +56,9 @@ public static class StorageJson
         public override void Write(Utf8JsonWriter writer, DeliveryResult value, JsonSerializerOptions options) =>
             JsonSerializer.Serialize(
                 writer,
-                new ResultDto(value.IsAccepted, value.ProviderMessageId, value.FailureReason, value.IsRetryable, value.Detail, value.RetryAfter),
+                new ResultDto(value.IsAccepted, value.FailureReason, value.IsRetryable, value.ProviderMessageId, value.Detail, value.RetryAfter),
                 options);
     }
 
-    private sealed record ResultDto(bool Accepted, string? ProviderMessageId, DeliveryFailureReason Reason, bool Retryable, string? Detail, Duration? RetryAfter);
+    private sealed record ResultDto(bool Accepted, DeliveryFailureReason Reason, bool Retryable, string? ProviderMessageId = null, string? Detail = null, Duration? RetryAfter = null);
 }
