@@ -1,4 +1,5 @@
 using Campaigns.Contacts;
+using Microsoft.Data.Sqlite;
 
 namespace Campaigns.Storage.Sqlite;
 
@@ -7,6 +8,7 @@ internal static class ContactRows
 {
     private const string EntityKind = "contact";
     private const string Columns = "c.seq, c.version, c.doc";
+    private const int ConstraintViolation = 19; // SQLITE_CONSTRAINT
 
     public static void CheckNew(Contact contact)
     {
@@ -49,19 +51,35 @@ internal static class ContactRows
     {
         CheckNew(contact);
         var id = contact.Id.ToString();
-        if (session.Scalar("SELECT 1 FROM contacts WHERE id = $id;", ("$id", id)) is not null)
+        var keys = LookupKeys(contact, protector);
+        var stored = contact with { Version = 1 };
+        long seq;
+        try
+        {
+            // The unique indexes decide: a taken id or identity fails its insert, and the caller's transaction (or the
+            // batch's savepoint) rolls the contact back.
+            seq = (long)session.Scalar(
+                "INSERT INTO contacts (id, version, doc) VALUES ($id, 1, $doc) RETURNING seq;",
+                ("$id", id),
+                ("$doc", StorageJson.Serialize(PersonalDataFields.Protect(stored, protector))))!;
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode == ConstraintViolation)
         {
             throw new DuplicateEntityException(EntityKind, id);
         }
 
-        var keys = LookupKeys(contact, protector);
-        ThrowIfTaken(session, keys, self: null);
-        var stored = contact with { Version = 1 };
-        var seq = (long)session.Scalar(
-            "INSERT INTO contacts (id, version, doc) VALUES ($id, 1, $doc) RETURNING seq;",
-            ("$id", id),
-            ("$doc", StorageJson.Serialize(PersonalDataFields.Protect(stored, protector))))!;
-        Index(session, keys, seq);
+        try
+        {
+            Index(session, keys, seq);
+        }
+        catch (DuplicateEntityException)
+        {
+            // Undo this add only (a batch goes on with its other writes).
+            session.Execute("DELETE FROM contact_identities WHERE contact_seq = $seq;", ("$seq", seq));
+            session.Execute("DELETE FROM contacts WHERE seq = $seq;", ("$seq", seq));
+            throw;
+        }
+
         return stored;
     }
 
@@ -90,7 +108,6 @@ internal static class ContactRows
         }
 
         var keys = LookupKeys(contact, protector);
-        ThrowIfTaken(session, keys, seq);
         var stored = contact with { Version = contact.Version + 1 };
         session.Execute("DELETE FROM contact_identities WHERE contact_seq = $seq;", ("$seq", seq));
         Index(session, keys, seq);
@@ -102,7 +119,7 @@ internal static class ContactRows
         return stored;
     }
 
-    private static Contact Read(Microsoft.Data.Sqlite.SqliteDataReader reader, IPersonalDataProtector protector)
+    private static Contact Read(SqliteDataReader reader, IPersonalDataProtector protector)
     {
         var contact = StorageJson.Deserialize<Contact>(reader.GetString(2));
         return PersonalDataFields.Unprotect(contact, protector) with { Version = reader.GetInt64(1) };
@@ -120,27 +137,49 @@ internal static class ContactRows
         return keys;
     }
 
-    private static void ThrowIfTaken(SqliteSession session, List<(IdentityKind Kind, string Value, string Key)> keys, long? self)
+    private static void Index(SqliteSession session, List<(IdentityKind Kind, string Value, string Key)> keys, long seq)
     {
-        foreach (var (kind, value, key) in keys)
+        if (keys.Count == 0)
         {
-            if (session.Scalar("SELECT contact_seq FROM contact_identities WHERE kind = $k AND lookup_key = $key;", ("$k", (int)kind), ("$key", key)) is long owner
-                && owner != self)
+            return;
+        }
+
+        // One statement for all the identities; when one is taken, find which (the rare path).
+        var sql = keys.Count < InsertIdentitiesSql.Length ? InsertIdentitiesSql[keys.Count] : BuildInsertIdentities(keys.Count);
+        var command = session.Command(sql);
+        command.Parameters.AddWithValue("$seq", seq);
+        for (var i = 0; i < keys.Count; i++)
+        {
+            command.Parameters.AddWithValue(ParameterName(KindNames, "$k", i), (int)keys[i].Kind);
+            command.Parameters.AddWithValue(ParameterName(KeyNames, "$key", i), keys[i].Key);
+        }
+
+        try
+        {
+            command.ExecuteNonQuery();
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode == ConstraintViolation)
+        {
+            foreach (var (kind, value, key) in keys)
             {
-                throw new DuplicateEntityException(EntityKind, PersonalDataFields.DuplicateKey(kind, value));
+                if (session.Scalar("SELECT 1 FROM contact_identities WHERE kind = $k AND lookup_key = $key;", ("$k", (int)kind), ("$key", key)) is not null)
+                {
+                    throw new DuplicateEntityException(EntityKind, PersonalDataFields.DuplicateKey(kind, value));
+                }
             }
+
+            throw;
         }
     }
 
-    private static void Index(SqliteSession session, List<(IdentityKind Kind, string Value, string Key)> keys, long seq)
-    {
-        foreach (var (kind, _, key) in keys)
-        {
-            session.Execute(
-                "INSERT OR REPLACE INTO contact_identities (kind, lookup_key, contact_seq) VALUES ($k, $key, $seq);",
-                ("$k", (int)kind),
-                ("$key", key),
-                ("$seq", seq));
-        }
-    }
+    private static readonly string[] KindNames = [.. Enumerable.Range(0, 16).Select(i => "$k" + i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+    private static readonly string[] KeyNames = [.. Enumerable.Range(0, 16).Select(i => "$key" + i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+    private static readonly string[] InsertIdentitiesSql = [.. Enumerable.Range(0, 16).Select(BuildInsertIdentities)];
+
+    private static string ParameterName(string[] names, string prefix, int i) =>
+        i < names.Length ? names[i] : prefix + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string BuildInsertIdentities(int count) =>
+        "INSERT INTO contact_identities (kind, lookup_key, contact_seq) VALUES " +
+        string.Join(", ", Enumerable.Range(0, count).Select(i => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"($k{i}, $key{i}, $seq)"))) + ";";
 }

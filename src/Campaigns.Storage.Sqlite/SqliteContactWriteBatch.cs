@@ -25,7 +25,7 @@ internal sealed class SqliteContactWriteBatch(SqliteDatabase database) : IContac
     public Task<Contact> AddAsync(Contact contact, CancellationToken cancellationToken = default)
     {
         ContactRows.CheckNew(contact);
-        return RunAsync(s => ContactRows.Add(s, database.Protector, contact), write: true, cancellationToken);
+        return RunAsync(s => ContactRows.Add(s, database.Protector, contact), write: true, cancellationToken, savepoint: false);
     }
 
     public Task<Contact> UpdateAsync(Contact contact, CancellationToken cancellationToken = default)
@@ -76,14 +76,19 @@ internal sealed class SqliteContactWriteBatch(SqliteDatabase database) : IContac
             EndTransaction();
         }
 
-        _session?.Dispose();
+        if (_session is not null)
+        {
+            _session.Execute("PRAGMA cache_size = -2000; PRAGMA wal_autocheckpoint = 1000;");
+            _session.Dispose();
+        }
+
         _connection?.Dispose();
         _session = null;
         _connection = null;
         return ValueTask.CompletedTask;
     }
 
-    private async Task<T> RunAsync<T>(Func<SqliteSession, T> work, bool write, CancellationToken cancellationToken)
+    private async Task<T> RunAsync<T>(Func<SqliteSession, T> work, bool write, CancellationToken cancellationToken, bool savepoint = true)
     {
         cancellationToken.ThrowIfCancellationRequested();
         ObjectDisposedException.ThrowIf(database is null, this);
@@ -91,6 +96,10 @@ internal sealed class SqliteContactWriteBatch(SqliteDatabase database) : IContac
         {
             _connection = database.Open();
             _session = new SqliteSession(_connection, null, cacheCommands: true);
+
+            // A bigger page cache for the inserts into the id and identity indexes, and fewer (fsyncing) checkpoints
+            // of the write-ahead log: every 64 MB instead of 4 MB. Both reset when the batch ends.
+            _session.Execute("PRAGMA cache_size = -65536; PRAGMA wal_autocheckpoint = 16384;");
         }
 
         if (_transaction is null)
@@ -112,6 +121,14 @@ internal sealed class SqliteContactWriteBatch(SqliteDatabase database) : IContac
         if (!write)
         {
             return work(_session!);
+        }
+
+        if (!savepoint)
+        {
+            // The work undoes itself when it fails (an add).
+            var done = work(_session!);
+            PendingWrites++;
+            return done;
         }
 
         // Each write is atomic on its own: a failure rolls back to the savepoint, earlier writes of the batch stay.

@@ -9,8 +9,8 @@ namespace Campaigns.Storage;
 /// <summary>
 /// The JSON settings durable stores (SQLite, PostgreSQL) use for the documents they keep: the
 /// <see cref="CampaignsJson"/> settings, plus a converter for <see cref="DeliveryResult"/> (a value without setters),
-/// and lenient reading of unknown members (a document written by a newer version still reads; computed members such
-/// as <c>isEnded</c> are ignored). Thread-safe (frozen).
+/// lenient reading of unknown members (a document written by a newer version still reads; computed members such
+/// as <c>isEnded</c> are ignored), and empty lists and maps left out when the member has a default. Thread-safe (frozen).
 /// </summary>
 public static class StorageJson
 {
@@ -39,8 +39,27 @@ public static class StorageJson
         var options = CampaignsJson.CreateOptions();
         options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip;
         options.Converters.Add(new DeliveryResultConverter());
-        options.MakeReadOnly(populateMissingResolver: true);
+        options.TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver { Modifiers = { SkipEmptyCollections } };
+        options.MakeReadOnly();
         return options;
+    }
+
+    /// <summary>Leaves out empty lists and maps that have a default (smaller documents; reading restores the empty default).</summary>
+    private static void SkipEmptyCollections(System.Text.Json.Serialization.Metadata.JsonTypeInfo type)
+    {
+        if (type.Kind != System.Text.Json.Serialization.Metadata.JsonTypeInfoKind.Object)
+        {
+            return;
+        }
+
+        foreach (var property in type.Properties)
+        {
+            if (property.AssociatedParameter is null && !property.IsRequired && property.PropertyType != typeof(string)
+                && typeof(System.Collections.IEnumerable).IsAssignableFrom(property.PropertyType))
+            {
+                property.ShouldSerialize = static (_, value) => value is not System.Collections.ICollection { Count: 0 };
+            }
+        }
     }
 
     private sealed class DeliveryResultConverter : JsonConverter<DeliveryResult>
