@@ -38,7 +38,8 @@ if (args is ["build-stats", var n])
 if (args is ["import-stats", var rows, ..])
 {
     // One import of a generated CSV through IContactImporter: elapsed time, working set over time, peak working set.
-    await ImportStats.RunAsync(int.Parse(rows, System.Globalization.CultureInfo.InvariantCulture), args is [_, _, "discard"]).ConfigureAwait(false);
+    var sqlite = args is [_, _, "sqlite", ..] ? (args.Length > 3 ? args[3] : Path.Combine(Path.GetTempPath(), "campaigns-import.db")) : null;
+    await ImportStats.RunAsync(int.Parse(rows, System.Globalization.CultureInfo.InvariantCulture), args is [_, _, "discard"], sqlite).ConfigureAwait(false);
     return;
 }
 

@@ -4,6 +4,9 @@
 // Then it sends the seminar's registration-success notice through the delivery pipeline (DeliveryDemo.cs),
 // builds the seed 004 audiences over a generated contact base (SegmentationDemo.cs) and scores a few leads (ScoringDemo.cs).
 // `--quick` runs the same flow with fewer generated participants and contacts (CI uses it).
+// State is kept in a SQLite file (Campaigns:Storage:Sqlite:Path in appsettings.json, relative to the working directory),
+// so a second run finds the first run's campaigns, contacts and sends; `--quick` uses a fresh temporary file instead,
+// so CI never depends on what an earlier run left.
 using Campaigns.Sample;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -15,6 +18,16 @@ var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
     ContentRootPath = AppContext.BaseDirectory, // appsettings.json sits beside the executable
 });
 var campaigns = builder.Services.AddCampaigns(builder.Configuration.GetSection("Campaigns"));
+var quickDatabase = quick ? Path.Combine(Path.GetTempPath(), $"campaigns-sample-{Guid.NewGuid():N}.db") : null;
+if (quickDatabase is not null)
+{
+    campaigns.UseSqliteStorage(quickDatabase);
+}
+else
+{
+    campaigns.UseSqliteStorage(builder.Configuration.GetSection("Campaigns:Storage:Sqlite"));
+}
+
 DeliveryDemo.AddEmailChannel(campaigns, builder.Configuration);
 builder.Services.AddSingleton<SampleRun>();
 builder.Services.AddSingleton<ContactsDemo>();
@@ -32,4 +45,13 @@ await host.Services.GetRequiredService<DeliveryDemo>().RunAsync(sample.SeminarId
 host.Services.GetRequiredService<SegmentationDemo>().Run(quick ? 50_000 : 1_000_000, Console.Out);
 await host.Services.GetRequiredService<ScoringDemo>().RunAsync(5, Console.Out);
 await host.StopAsync();
+if (quickDatabase is not null)
+{
+    Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+    foreach (var file in new[] { quickDatabase, quickDatabase + "-wal", quickDatabase + "-shm" }.Where(File.Exists))
+    {
+        File.Delete(file);
+    }
+}
+
 return exitCode;

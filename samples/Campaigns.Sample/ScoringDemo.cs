@@ -121,6 +121,13 @@ internal sealed class ScoringDemo(
         var leads = new List<Contact>();
         foreach (var (name, phone, industry, region) in Leads)
         {
+            // The sample keeps its state in SQLite: a second run finds the leads of the first (and their events are duplicates).
+            if (await contacts.FindAsync(IdentityKind.Phone, phone).ConfigureAwait(false) is { } known)
+            {
+                leads.Add(known);
+                continue;
+            }
+
             leads.Add(await contacts.CreateAsync(new ContactDraft
             {
                 Name = name,

@@ -25,8 +25,8 @@ public readonly record struct CampaignId : IParsable<CampaignId>
     /// <summary>The underlying GUID.</summary>
     public Guid Value { get; }
 
-    /// <summary>Creates a new random identifier.</summary>
-    public static CampaignId New() => new(Guid.NewGuid());
+    /// <summary>Creates a new identifier: a time-ordered UUID version 7 (RFC 9562), so durable stores append to their id indexes instead of inserting at random places.</summary>
+    public static CampaignId New() => new(Guid.CreateVersion7());
 
     /// <inheritdoc />
     public static CampaignId Parse(string s, IFormatProvider? provider = null) =>
@@ -69,8 +69,8 @@ public readonly record struct ParticipantId : IParsable<ParticipantId>
     /// <summary>The underlying GUID.</summary>
     public Guid Value { get; }
 
-    /// <summary>Creates a new random identifier.</summary>
-    public static ParticipantId New() => new(Guid.NewGuid());
+    /// <summary>Creates a new identifier: a time-ordered UUID version 7 (RFC 9562), so durable stores append to their id indexes instead of inserting at random places.</summary>
+    public static ParticipantId New() => new(Guid.CreateVersion7());
 
     /// <inheritdoc />
     public static ParticipantId Parse(string s, IFormatProvider? provider = null) =>
@@ -113,8 +113,8 @@ public readonly record struct ContactId : IParsable<ContactId>
     /// <summary>The underlying GUID.</summary>
     public Guid Value { get; }
 
-    /// <summary>Creates a new random identifier.</summary>
-    public static ContactId New() => new(Guid.NewGuid());
+    /// <summary>Creates a new identifier: a time-ordered UUID version 7 (RFC 9562), so durable stores append to their id indexes instead of inserting at random places.</summary>
+    public static ContactId New() => new(Guid.CreateVersion7());
 
     /// <inheritdoc />
     public static ContactId Parse(string s, IFormatProvider? provider = null) =>

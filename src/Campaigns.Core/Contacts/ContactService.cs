@@ -255,7 +255,8 @@ internal sealed class ContactService : IContactService
         {
             var current = await GetAsync(id, cancellationToken).ConfigureAwait(false);
             var changed = change(current) ?? throw new InvalidOperationException("The change returned no contact.");
-            changed = Normalize(changed with { Id = current.Id, CreatedAt = current.CreatedAt, Version = current.Version });
+            // A contact the importer kept without a usable identity (flagged) may still be updated (scores, tags, stage).
+            changed = Normalize(changed with { Id = current.Id, CreatedAt = current.CreatedAt, Version = current.Version }, requireIdentity: InMemoryContactStore.KeysOf(current.Identities).Count > 0);
             try
             {
                 var stored = await _store.UpdateAsync(changed, cancellationToken).ConfigureAwait(false);
@@ -384,10 +385,10 @@ internal sealed class ContactService : IContactService
     }
 
     /// <summary>Normalizes identities, applies attribute defaults and validates; throws with every error found.</summary>
-    private Contact Normalize(Contact contact)
+    private Contact Normalize(Contact contact, bool requireIdentity = true)
     {
         var errors = new List<FieldError>();
-        var identities = NormalizeIdentities(contact.Identities ?? new ContactIdentities(), errors);
+        var identities = NormalizeIdentities(contact.Identities ?? new ContactIdentities(), errors, requireIdentity);
         var attributes = new Dictionary<string, FieldValue>(contact.Attributes ?? new Dictionary<string, FieldValue>(), StringComparer.Ordinal);
         errors.AddRange(ContactAttributes.Validate(_options.Schema, attributes));
         foreach (var (name, value) in _defaults)
@@ -416,7 +417,7 @@ internal sealed class ContactService : IContactService
         return contact with { Identities = identities, Attributes = attributes };
     }
 
-    private ContactIdentities NormalizeIdentities(ContactIdentities identities, List<FieldError> errors)
+    private ContactIdentities NormalizeIdentities(ContactIdentities identities, List<FieldError> errors, bool requireIdentity)
     {
         var region = _options.DefaultPhoneRegion;
         var phone = One("identities.phone", identities.Phone, IdentityKind.Phone);
@@ -434,7 +435,7 @@ internal sealed class ContactService : IContactService
             WeComExternalUserId = Trim(identities.WeComExternalUserId),
             CrmId = Trim(identities.CrmId),
         };
-        if (InMemoryContactStore.KeysOf(result).Count == 0 && errors.Count == 0)
+        if (requireIdentity && InMemoryContactStore.KeysOf(result).Count == 0 && errors.Count == 0)
         {
             errors.Add(new FieldError("identities", "required", "Field 'identities': a contact needs at least one identity (phone, e-mail, WeChat openid or unionid, WeCom external user id or CRM id)."));
         }

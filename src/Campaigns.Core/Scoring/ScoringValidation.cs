@@ -229,13 +229,17 @@ public sealed class InMemoryScoreLedgerStore : IScoreLedgerStore
     private readonly System.Collections.Concurrent.ConcurrentDictionary<ContactId, ScoreLedger> _ledgers = new();
 
     /// <inheritdoc />
-    public ValueTask<ScoreLedger?> GetAsync(ContactId contactId, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult(_ledgers.TryGetValue(contactId, out var ledger) ? ledger : null);
+    public ValueTask<ScoreLedger?> GetAsync(ContactId contactId, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(_ledgers.TryGetValue(contactId, out var ledger) ? ledger : null);
+    }
 
     /// <inheritdoc />
     public ValueTask SaveAsync(ScoreLedger ledger, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(ledger);
+        cancellationToken.ThrowIfCancellationRequested();
         _ledgers[ledger.ContactId] = ledger;
         return ValueTask.CompletedTask;
     }

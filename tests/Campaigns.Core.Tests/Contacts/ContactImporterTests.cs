@@ -306,3 +306,28 @@ public class ContactImporterTests
         public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
+
+public class ContactImporterIdentitylessRowTests
+{
+    [Fact]
+    public async Task A_contact_kept_without_a_usable_identity_can_still_be_updated()
+    {
+        // A row whose only identities are invalid is kept (flagged) without them; engines that update the contact
+        // afterwards (scores, tags, stage) must not fail on it. Found by the SQLite sample's second run.
+        using var host = new ContactTestHost();
+        var mapping = new ContactImportMapping { Source = "a.csv", Columns = [ColumnMapping.ToName("name"), ColumnMapping.ToIdentity("phone", IdentityKind.Phone)] };
+        var report = await host.Importer.ImportCsvTextAsync(new StringReader("name,phone\nAnn,12345\n"), mapping);
+        Assert.Equal(1, report.Flagged);
+        Contact? kept = null;
+        await foreach (var c in host.Store.ListAsync())
+        {
+            kept = c;
+        }
+
+        var updated = await host.Contacts.UpdateAsync(kept!.Id, c => c with { Stage = LifecycleStage.Mql });
+
+        Assert.Equal(LifecycleStage.Mql, updated.Stage);
+        await Assert.ThrowsAsync<Campaigns.Modeling.FieldValidationException>(() =>
+            host.Contacts.CreateAsync(new ContactDraft { Name = "no identity" }));
+    }
+}

@@ -69,6 +69,7 @@ internal sealed class ContactImporter : IContactImporter
     {
         ArgumentNullException.ThrowIfNull(csv);
         var run = Start(mapping, progress);
+        await using var runScope = run.ConfigureAwait(false);
         CsvMalformedRecord? malformed = null;
         var reader = CsvReader.Create(csv, ReaderOptions(mapping, r => malformed = r), leaveOpen: true);
         await using (reader.ConfigureAwait(false))
@@ -81,6 +82,7 @@ internal sealed class ContactImporter : IContactImporter
     {
         ArgumentNullException.ThrowIfNull(csv);
         var run = Start(mapping, progress);
+        await using var runScope = run.ConfigureAwait(false);
         CsvMalformedRecord? malformed = null;
         var reader = CsvReader.Create(csv, ReaderOptions(mapping, r => malformed = r), leaveOpen: true);
         await using (reader.ConfigureAwait(false))
@@ -93,6 +95,7 @@ internal sealed class ContactImporter : IContactImporter
     {
         ArgumentNullException.ThrowIfNull(rows);
         var run = Start(mapping, progress);
+        await using var runScope = run.ConfigureAwait(false);
         var columns = run.Columns;
         var raw = new string?[columns.Length];
         long number = 0;
@@ -122,7 +125,7 @@ internal sealed class ContactImporter : IContactImporter
             await run.ProcessAsync(number, raw, cancellationToken).ConfigureAwait(false);
         }
 
-        return run.Finish();
+        return await run.FinishAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private static CsvReaderOptions ReaderOptions(ContactImportMapping mapping, Action<CsvMalformedRecord> onMalformed) => new()
@@ -181,7 +184,7 @@ internal sealed class ContactImporter : IContactImporter
             await run.ProcessAsync(row, raw, cancellationToken, flag).ConfigureAwait(false);
         }
 
-        return run.Finish();
+        return await run.FinishAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private ImportRun Start(ContactImportMapping mapping, IProgress<ImportProgress>? progress)
@@ -248,9 +251,16 @@ internal sealed class ContactImporter : IContactImporter
     private sealed record PlannedColumn(ColumnMapping Mapping, AttributeDefinition? Definition);
 
     /// <summary>The state of one import: counts, issues, and the row being processed. Not shared between threads.</summary>
-    private sealed class ImportRun(ContactImporter owner, ContactImportMapping mapping, PlannedColumn[] columns, IProgress<ImportProgress>? progress)
+    private sealed class ImportRun(ContactImporter owner, ContactImportMapping mapping, PlannedColumn[] columns, IProgress<ImportProgress>? progress) : IAsyncDisposable
     {
         private const int MaxAttempts = 8;
+
+        /// <summary>Writes per transaction when the store offers batches (<see cref="IBulkContactStore"/>).</summary>
+        private const int BatchSize = 2_000;
+
+        private readonly List<(Contact? Previous, Contact Current)> _committedLater = [];
+        private IContactWriteBatch? _batch;
+        private bool _batchChecked;
 
         private readonly Instant _started = owner._clock.GetCurrentInstant();
         private readonly List<ImportIssue> _issues = [];
@@ -268,6 +278,56 @@ internal sealed class ContactImporter : IContactImporter
         private long _omitted;
 
         public PlannedColumn[] Columns { get; } = columns;
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_batch is not null)
+            {
+                try
+                {
+                    // Rows already imported stay, also when the import is cancelled or fails (each row's write is atomic).
+                    await CommitAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+                finally
+                {
+                    await _batch.DisposeAsync().ConfigureAwait(false);
+                }
+
+                _batch = null;
+            }
+        }
+
+        /// <summary>The store, or the batch of a store that offers batches (started on first use).</summary>
+        private async ValueTask<IContactStore> WriterAsync(CancellationToken cancellationToken)
+        {
+            if (!_batchChecked)
+            {
+                _batchChecked = true;
+                if (owner._store is IBulkContactStore bulk)
+                {
+                    _batch = await bulk.BeginBatchAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            return _batch ?? owner._store;
+        }
+
+        /// <summary>Commits the batch and then tells the listeners about the committed changes.</summary>
+        private async Task CommitAsync(CancellationToken cancellationToken)
+        {
+            if (_batch is null)
+            {
+                return;
+            }
+
+            await _batch.CommitAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var (previous, current) in _committedLater)
+            {
+                await owner._notifier.ChangedAsync(previous, current, cancellationToken).ConfigureAwait(false);
+            }
+
+            _committedLater.Clear();
+        }
 
         public void Reject(long row, string column, string value, string code, string reason)
         {
@@ -380,12 +440,12 @@ internal sealed class ContactImporter : IContactImporter
                     if (target is null)
                     {
                         var contact = Build(row, now, conflicts, name, ownerId, zone);
-                        stored = await owner._store.AddAsync(contact, cancellationToken).ConfigureAwait(false);
+                        stored = await (await WriterAsync(cancellationToken).ConfigureAwait(false)).AddAsync(contact, cancellationToken).ConfigureAwait(false);
                     }
                     else
                     {
                         var merged = Merge(row, now, target, conflicts, name, ownerId, zone);
-                        stored = await owner._store.UpdateAsync(merged, cancellationToken).ConfigureAwait(false);
+                        stored = await (await WriterAsync(cancellationToken).ConfigureAwait(false)).UpdateAsync(merged, cancellationToken).ConfigureAwait(false);
                     }
 
                     _read++;
@@ -412,7 +472,20 @@ internal sealed class ContactImporter : IContactImporter
                     }
 
                     Report();
-                    await owner._notifier.ChangedAsync(target, stored, cancellationToken).ConfigureAwait(false);
+                    if (_batch is null)
+                    {
+                        await owner._notifier.ChangedAsync(target, stored, cancellationToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        // Listeners hear of a change once it is committed, so they may write to the store themselves.
+                        _committedLater.Add((target, stored));
+                        if (_batch.PendingWrites >= BatchSize)
+                        {
+                            await CommitAsync(cancellationToken).ConfigureAwait(false);
+                        }
+                    }
+
                     return;
                 }
                 catch (Exception ex) when (ex is ConcurrencyException or DuplicateEntityException && attempt < MaxAttempts)
@@ -422,8 +495,9 @@ internal sealed class ContactImporter : IContactImporter
             }
         }
 
-        public ImportReport Finish()
+        public async Task<ImportReport> FinishAsync(CancellationToken cancellationToken)
         {
+            await CommitAsync(cancellationToken).ConfigureAwait(false);
             progress?.Report(Current);
             return new ImportReport
             {
@@ -512,7 +586,7 @@ internal sealed class ContactImporter : IContactImporter
             {
                 foreach (var (value, column) in Values(kind))
                 {
-                    var found = await owner._store.FindAsync(kind, value, cancellationToken).ConfigureAwait(false);
+                    var found = await (await WriterAsync(cancellationToken).ConfigureAwait(false)).FindAsync(kind, value, cancellationToken).ConfigureAwait(false);
                     if (found is null)
                     {
                         continue;

@@ -1,0 +1,32 @@
+namespace Campaigns.Contacts;
+
+/// <summary>
+/// An optional capability of an <see cref="IContactStore"/>: writing many contacts in a few transactions instead of
+/// one per contact. The contact importer uses it when the registered store implements it (the SQLite store does);
+/// otherwise it writes through <see cref="IContactStore"/> one contact at a time.
+/// </summary>
+public interface IBulkContactStore
+{
+    /// <summary>Starts a batch. Dispose it; writes not committed by then are rolled back.</summary>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    /// <returns>The batch.</returns>
+    ValueTask<IContactWriteBatch> BeginBatchAsync(CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// A batch of contact writes: an <see cref="IContactStore"/> whose reads see its own uncommitted writes, and whose
+/// writes become visible to others (and durable) at <see cref="CommitAsync"/>. Same rules as the store (versions,
+/// unique identities, exceptions). Not thread-safe: one caller at a time. While a batch has uncommitted writes it may
+/// hold the store's write lock, so commit often (every few thousand contacts) and never wait on other writers of the
+/// same store in between.
+/// </summary>
+public interface IContactWriteBatch : IContactStore, IAsyncDisposable
+{
+    /// <summary>Gets how many writes are waiting for <see cref="CommitAsync"/>.</summary>
+    int PendingWrites { get; }
+
+    /// <summary>Commits the writes so far; the batch can be used for more afterwards.</summary>
+    /// <param name="cancellationToken">Cancels before the commit starts.</param>
+    /// <returns>Completes when the writes are durable.</returns>
+    ValueTask CommitAsync(CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,352 @@
+using Campaigns.Contacts;
+using Campaigns.Modeling;
+using Xunit;
+
+#pragma warning disable CA1707 // Test names are sentences; they show in the integrator's test runner.
+#pragma warning disable CA2007 // Test bodies keep xUnit's context (xUnit1030 advises against ConfigureAwait(false) in tests).
+
+namespace Campaigns.Testing.Storage;
+
+/// <summary>
+/// The contract of <see cref="IContactStore"/>: round trip of every field, identity lookups (additional phones and
+/// e-mails included), unique identities, optimistic versions, insertion order, counts, cancellation, and concurrency
+/// across two instances. Batches of an <see cref="IBulkContactStore"/> are checked by <see cref="BulkContactStoreContract"/>.
+/// </summary>
+public abstract class ContactStoreContract : StoreContract<IContactStore>
+{
+    /// <summary>A contact with every identity and some of everything else.</summary>
+    /// <param name="n">A number that makes the identities unique.</param>
+    /// <returns>A new contact (version 0).</returns>
+    protected static Contact SampleContact(int n) => new()
+    {
+        Id = ContactId.New(),
+        Name = $"张伟 {n}",
+        CreatedAt = T0,
+        TimeZoneId = "Asia/Shanghai",
+        OwnerId = "sales-7",
+        Stage = LifecycleStage.Mql,
+        Identities = new ContactIdentities
+        {
+            Phone = $"+86138{n:D8}",
+            Email = $"zhang{n}@example.com",
+            WeChatOpenId = $"openid-{n}",
+            WeChatUnionId = $"unionid-{n}",
+            WeComExternalUserId = $"wm-{n}",
+            CrmId = $"crm-{n}",
+            AdditionalPhones = [$"+86139{n:D8}"],
+            AdditionalEmails = [$"zw{n}@example.org"],
+        },
+        Attributes = new Dictionary<string, FieldValue> { ["industry"] = new TextValue("manufacturing"), ["company_size"] = new NumberValue(250) },
+        Consents = new Dictionary<string, ConsentRecord> { ["email"] = new(true, "registration form", T0) },
+        Tags = [new ContactTag { Tag = "high-intent", AssignedAt = T0, Source = TagSource.Rule }],
+        QualityFlags = [new DataQualityFlag("phone", "12345", "invalid-phone", "not a phone", T0, "import a.csv row 3")],
+    };
+
+    /// <summary>A stored contact reads back equal, at version 1.</summary>
+    [SkippableFact]
+    public async Task Add_then_get_returns_every_field_at_version_1()
+    {
+        var store = await NewStoreAsync();
+        var contact = SampleContact(1);
+
+        var stored = await store.AddAsync(contact);
+
+        Assert.Equal(1, stored.Version);
+        AssertSameDocument(contact with { Version = 1 }, await store.GetAsync(contact.Id));
+        Assert.Null(await store.GetAsync(ContactId.New()));
+    }
+
+    /// <summary>A new contact must come with version 0.</summary>
+    [SkippableFact]
+    public async Task Add_with_a_version_other_than_0_is_refused()
+    {
+        var store = await NewStoreAsync();
+        await Assert.ThrowsAsync<ArgumentException>(() => store.AddAsync(SampleContact(1) with { Version = 3 }));
+        Assert.Equal(0, await store.CountAsync());
+    }
+
+    /// <summary>Every identity kind finds the contact, additional phones and e-mails included.</summary>
+    [SkippableFact]
+    public async Task Find_by_every_identity_finds_the_contact()
+    {
+        var store = await NewStoreAsync();
+        var contact = SampleContact(2);
+        await store.AddAsync(contact);
+        await store.AddAsync(SampleContact(3));
+
+        var ids = contact.Identities;
+        foreach (var (kind, value) in new[]
+        {
+            (IdentityKind.Phone, ids.Phone!), (IdentityKind.Phone, ids.AdditionalPhones[0]), (IdentityKind.Email, ids.Email!),
+            (IdentityKind.Email, ids.AdditionalEmails[0]), (IdentityKind.WeChatOpenId, ids.WeChatOpenId!), (IdentityKind.WeChatUnionId, ids.WeChatUnionId!),
+            (IdentityKind.WeComExternalUserId, ids.WeComExternalUserId!), (IdentityKind.CrmId, ids.CrmId!),
+        })
+        {
+            var found = await store.FindAsync(kind, value);
+            Assert.True(found?.Id == contact.Id, $"{kind} {value} did not find the contact");
+        }
+
+        Assert.Null(await store.FindAsync(IdentityKind.Phone, "+8613700000000"));
+        Assert.Null(await store.FindAsync(IdentityKind.Email, ids.Phone!)); // a value of another kind
+    }
+
+    /// <summary>The same id twice is a duplicate; nothing is written.</summary>
+    [SkippableFact]
+    public async Task Add_with_a_taken_id_throws_duplicate_and_writes_nothing()
+    {
+        var store = await NewStoreAsync();
+        var contact = SampleContact(4);
+        await store.AddAsync(contact);
+
+        var copy = SampleContact(5) with { Id = contact.Id };
+        await Assert.ThrowsAsync<DuplicateEntityException>(() => store.AddAsync(copy));
+
+        Assert.Equal(1, await store.CountAsync());
+        Assert.Null(await store.FindAsync(IdentityKind.Phone, copy.Identities.Phone!));
+    }
+
+    /// <summary>An identity of another contact (any kind, additional ones included) is a duplicate; nothing is written.</summary>
+    [SkippableTheory]
+    [InlineData(IdentityKind.Phone)]
+    [InlineData(IdentityKind.Email)]
+    [InlineData(IdentityKind.WeChatOpenId)]
+    [InlineData(IdentityKind.WeChatUnionId)]
+    [InlineData(IdentityKind.WeComExternalUserId)]
+    [InlineData(IdentityKind.CrmId)]
+    public async Task Add_with_a_taken_identity_throws_duplicate_and_writes_nothing(IdentityKind kind)
+    {
+        var store = await NewStoreAsync();
+        var first = SampleContact(6);
+        await store.AddAsync(first);
+        var second = SampleContact(7);
+        var ids = second.Identities;
+        second = second with
+        {
+            Identities = kind switch
+            {
+                IdentityKind.Phone => ids with { AdditionalPhones = [first.Identities.Phone!] },
+                IdentityKind.Email => ids with { Email = first.Identities.AdditionalEmails[0] },
+                IdentityKind.WeChatOpenId => ids with { WeChatOpenId = first.Identities.WeChatOpenId },
+                IdentityKind.WeChatUnionId => ids with { WeChatUnionId = first.Identities.WeChatUnionId },
+                IdentityKind.WeComExternalUserId => ids with { WeComExternalUserId = first.Identities.WeComExternalUserId },
+                _ => ids with { CrmId = first.Identities.CrmId },
+            },
+        };
+
+        await Assert.ThrowsAsync<DuplicateEntityException>(() => store.AddAsync(second));
+
+        Assert.Equal(1, await store.CountAsync());
+        Assert.Null(await store.GetAsync(second.Id));
+        Assert.Null(await store.FindAsync(IdentityKind.Phone, second.Identities.Phone!));
+        Assert.Equal(first.Id, (await store.FindAsync(IdentityKind.Phone, first.Identities.Phone!))?.Id);
+    }
+
+    /// <summary>An update bumps the version and re-indexes identities: the old phone finds nobody, the new one finds the contact.</summary>
+    [SkippableFact]
+    public async Task Update_bumps_the_version_and_reindexes_identities()
+    {
+        var store = await NewStoreAsync();
+        var stored = await store.AddAsync(SampleContact(8));
+        var changed = stored with { Name = "李娜", Identities = stored.Identities with { Phone = "+8613811112222", AdditionalEmails = [] } };
+
+        var updated = await store.UpdateAsync(changed);
+
+        Assert.Equal(2, updated.Version);
+        AssertSameDocument(changed with { Version = 2 }, await store.GetAsync(stored.Id));
+        Assert.Null(await store.FindAsync(IdentityKind.Phone, stored.Identities.Phone!));
+        Assert.Null(await store.FindAsync(IdentityKind.Email, stored.Identities.AdditionalEmails[0]));
+        Assert.Equal(stored.Id, (await store.FindAsync(IdentityKind.Phone, "+8613811112222"))?.Id);
+        Assert.Equal(stored.Id, (await store.FindAsync(IdentityKind.Email, stored.Identities.Email!))?.Id);
+    }
+
+    /// <summary>A stale version is a concurrency conflict; the stored contact is unchanged.</summary>
+    [SkippableFact]
+    public async Task Update_with_a_stale_version_throws_concurrency_and_loses_nothing()
+    {
+        var store = await NewStoreAsync();
+        var stored = await store.AddAsync(SampleContact(9));
+        var winner = await store.UpdateAsync(stored with { Name = "winner" });
+
+        var ex = await Assert.ThrowsAsync<ConcurrencyException>(() => store.UpdateAsync(stored with { Name = "loser", Identities = stored.Identities with { Phone = "+8613800009999" } }));
+
+        Assert.Equal(1, ex.ExpectedVersion);
+        Assert.Equal(2, ex.ActualVersion);
+        AssertSameDocument(winner, await store.GetAsync(stored.Id));
+        Assert.Null(await store.FindAsync(IdentityKind.Phone, "+8613800009999"));
+    }
+
+    /// <summary>Updating a contact that does not exist is a concurrency conflict.</summary>
+    [SkippableFact]
+    public async Task Update_of_a_missing_contact_throws_concurrency()
+    {
+        var store = await NewStoreAsync();
+        var ex = await Assert.ThrowsAsync<ConcurrencyException>(() => store.UpdateAsync(SampleContact(10) with { Version = 1 }));
+        Assert.Null(ex.ActualVersion);
+    }
+
+    /// <summary>Taking another contact's identity in an update is a duplicate; nothing is written.</summary>
+    [SkippableFact]
+    public async Task Update_taking_another_contacts_identity_throws_duplicate_and_writes_nothing()
+    {
+        var store = await NewStoreAsync();
+        var a = await store.AddAsync(SampleContact(11));
+        var b = await store.AddAsync(SampleContact(12));
+
+        await Assert.ThrowsAsync<DuplicateEntityException>(() => store.UpdateAsync(b with { Name = "x", Identities = b.Identities with { Email = a.Identities.Email } }));
+
+        AssertSameDocument(b, await store.GetAsync(b.Id));
+        Assert.Equal(a.Id, (await store.FindAsync(IdentityKind.Email, a.Identities.Email!))?.Id);
+        Assert.Equal(b.Id, (await store.FindAsync(IdentityKind.Email, b.Identities.Email!))?.Id);
+    }
+
+    /// <summary>Listing returns every contact in the order they were added; counting counts them.</summary>
+    [SkippableFact]
+    public async Task List_is_in_insertion_order_and_count_counts()
+    {
+        var store = await NewStoreAsync();
+        var ids = new List<ContactId>();
+        for (var i = 0; i < 1_200; i++)
+        {
+            var contact = new Contact { Id = ContactId.New(), CreatedAt = T0, Identities = new ContactIdentities { CrmId = $"c{i}" } };
+            ids.Add((await store.AddAsync(contact)).Id);
+        }
+
+        await store.UpdateAsync((await store.GetAsync(ids[0]))! with { Name = "updated first" });
+
+        var listed = new List<ContactId>();
+        await foreach (var contact in store.ListAsync())
+        {
+            listed.Add(contact.Id);
+        }
+
+        Assert.Equal(ids, listed);
+        Assert.Equal(1_200, await store.CountAsync());
+    }
+
+    /// <summary>A cancelled token cancels every operation.</summary>
+    [SkippableFact]
+    public async Task A_cancelled_token_cancels_every_operation()
+    {
+        var store = await NewStoreAsync();
+        var stored = await store.AddAsync(SampleContact(13));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.GetAsync(stored.Id, Cancelled()));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.FindAsync(IdentityKind.Phone, stored.Identities.Phone!, Cancelled()));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.AddAsync(SampleContact(14), Cancelled()));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.UpdateAsync(stored with { Name = "x" }, Cancelled()));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => store.CountAsync(Cancelled()));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var unused in store.ListAsync(Cancelled()))
+            {
+            }
+        });
+        Assert.Equal(1, await store.CountAsync());
+        Assert.Equal(1, (await store.GetAsync(stored.Id))!.Version);
+    }
+
+    /// <summary>A second instance sees the first one's writes, and a stale write through it is refused.</summary>
+    [SkippableFact]
+    public async Task A_second_instance_sees_writes_and_stale_writes_through_it_conflict()
+    {
+        var store = await NewStoreAsync();
+        var other = await SecondInstanceAsync(store);
+        var stored = await store.AddAsync(SampleContact(15));
+
+        var seen = await other.FindAsync(IdentityKind.Email, stored.Identities.Email!);
+        AssertSameDocument(stored, seen);
+        await store.UpdateAsync(stored with { Name = "first" });
+
+        await Assert.ThrowsAsync<ConcurrencyException>(() => other.UpdateAsync(seen! with { Name = "second" }));
+        Assert.Equal("first", (await other.GetAsync(stored.Id))!.Name);
+        await Assert.ThrowsAsync<DuplicateEntityException>(() => other.AddAsync(SampleContact(16) with { Identities = new ContactIdentities { Phone = stored.Identities.Phone } }));
+    }
+
+    /// <summary>Of many concurrent updates from the same version (split over two instances), exactly one wins.</summary>
+    [SkippableFact]
+    public async Task Concurrent_updates_from_one_version_have_exactly_one_winner()
+    {
+        var store = await NewStoreAsync();
+        var other = await SecondInstanceAsync(store);
+        var stored = await store.AddAsync(SampleContact(17));
+
+        var attempts = Enumerable.Range(0, 16).Select(i => Task.Run(async () =>
+        {
+            try
+            {
+                await (i % 2 == 0 ? store : other).UpdateAsync(stored with { Name = $"writer {i}" });
+                return true;
+            }
+            catch (ConcurrencyException)
+            {
+                return false;
+            }
+        }));
+        var results = await Task.WhenAll(attempts);
+
+        Assert.Equal(1, results.Count(r => r));
+        Assert.Equal(2, (await store.GetAsync(stored.Id))!.Version);
+    }
+
+    /// <summary>Of concurrent adds of contacts sharing a phone, exactly one is stored.</summary>
+    [SkippableFact]
+    public async Task Concurrent_adds_sharing_an_identity_store_exactly_one()
+    {
+        var store = await NewStoreAsync();
+        var other = await SecondInstanceAsync(store);
+        var attempts = Enumerable.Range(0, 12).Select(i => Task.Run(async () =>
+        {
+            try
+            {
+                await (i % 2 == 0 ? store : other).AddAsync(new Contact { Id = ContactId.New(), CreatedAt = T0, Identities = new ContactIdentities { Phone = "+8613800000001", CrmId = $"crm-{i}" } });
+                return true;
+            }
+            catch (DuplicateEntityException)
+            {
+                return false;
+            }
+        }));
+        var results = await Task.WhenAll(attempts);
+
+        Assert.Equal(1, results.Count(r => r));
+        Assert.Equal(1, await store.CountAsync());
+    }
+}
+
+/// <summary>
+/// The contract of an <see cref="IContactStore"/> that is also an <see cref="IBulkContactStore"/>: everything of
+/// <see cref="ContactStoreContract"/>, plus batches that read their own writes, publish them at commit, keep each write
+/// atomic, and roll back what was not committed.
+/// </summary>
+public abstract class BulkContactStoreContract : ContactStoreContract
+{
+    /// <summary>A batch reads its own writes, publishes them at commit, and rolls back what was not committed.</summary>
+    [SkippableFact]
+    public async Task A_batch_reads_its_own_writes_commits_and_rolls_back_the_rest()
+    {
+        var store = await NewStoreAsync();
+        Assert.IsAssignableFrom<IBulkContactStore>(store);
+        var other = await SecondInstanceAsync(store);
+        var committed = SampleContact(20);
+        var rolledBack = SampleContact(21);
+
+        var batch = await ((IBulkContactStore)store).BeginBatchAsync();
+        await using (batch.ConfigureAwait(false))
+        {
+            var stored = await batch.AddAsync(committed);
+            Assert.Equal(1, batch.PendingWrites);
+            Assert.Equal(committed.Id, (await batch.FindAsync(IdentityKind.Phone, committed.Identities.Phone!))?.Id);
+            await Assert.ThrowsAsync<DuplicateEntityException>(() => batch.AddAsync(SampleContact(22) with { Identities = new ContactIdentities { Email = committed.Identities.Email } }));
+            await batch.UpdateAsync(stored with { Name = "in batch" });
+            await batch.CommitAsync();
+            Assert.Equal(0, batch.PendingWrites);
+            await batch.AddAsync(rolledBack);
+        }
+
+        Assert.Equal("in batch", (await other.GetAsync(committed.Id))?.Name);
+        Assert.Equal(2, (await other.GetAsync(committed.Id))?.Version);
+        Assert.Null(await other.GetAsync(rolledBack.Id));
+        Assert.Null(await other.FindAsync(IdentityKind.Phone, rolledBack.Identities.Phone!));
+        Assert.Equal(1, await other.CountAsync());
+        await store.AddAsync(SampleContact(23)); // the write turn was given back
+    }
+}
