@@ -42,4 +42,18 @@ if (args is ["import-stats", var rows, ..])
     return;
 }
 
+if (args is ["journey-stats", var contacts])
+{
+    // Issue 7: N contacts enter a segment-entry journey and its first send completes; memory per waiting contact.
+    await Campaigns.Benchmarks.Journeys.JourneyStats.EntryAsync(int.Parse(contacts, System.Globalization.CultureInfo.InvariantCulture)).ConfigureAwait(false);
+    return;
+}
+
+if (args is ["timer-stats", var timers])
+{
+    // Issue 7: N pending timers in the in-memory run store, bytes per timer (GC.GetTotalMemory deltas).
+    await Campaigns.Benchmarks.Journeys.JourneyStats.TimersAsync(int.Parse(timers, System.Globalization.CultureInfo.InvariantCulture)).ConfigureAwait(false);
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
