@@ -42,10 +42,11 @@ if (args is ["import-stats", var rows, ..])
     return;
 }
 
-if (args is ["journey-stats", var contacts])
+if (args is ["journey-stats", var contacts, ..])
 {
     // Issue 7: N contacts enter a segment-entry journey and its first send completes; memory per waiting contact.
-    await Campaigns.Benchmarks.Journeys.JourneyStats.EntryAsync(int.Parse(contacts, System.Globalization.CultureInfo.InvariantCulture)).ConfigureAwait(false);
+    // An optional third argument sets JourneyOptions.MaxParallelism (default 1).
+    await Campaigns.Benchmarks.Journeys.JourneyStats.EntryAsync(int.Parse(contacts, System.Globalization.CultureInfo.InvariantCulture), args is [_, _, var p] ? int.Parse(p, System.Globalization.CultureInfo.InvariantCulture) : 1).ConfigureAwait(false);
     return;
 }
 

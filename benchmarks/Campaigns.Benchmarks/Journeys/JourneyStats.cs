@@ -46,7 +46,7 @@ internal static class JourneyStats
     };
 
     /// <summary>A provider with in-memory stores, a recording e-mail channel and the journey published.</summary>
-    internal static (ServiceProvider Services, JourneyRunner Runner, RecordingChannel Email, InMemoryContactStore Contacts) Host()
+    internal static (ServiceProvider Services, JourneyRunner Runner, RecordingChannel Email, InMemoryContactStore Contacts) Host(int parallelism)
     {
         var email = new RecordingChannel("email", new ChannelCapabilities { AddressKind = ChannelAddressKind.Email, SupportsRichContent = true });
         var contacts = new InMemoryContactStore();
@@ -58,15 +58,16 @@ internal static class JourneyStats
             .Add("reminder", new MessageTemplate("{name}, have a look", subject: "Reminder")));
         services.AddCampaigns(o => o.Delivery.Channels["email"] = new ChannelDeliveryOptions { Resilience = { RetryBaseDelay = TimeSpan.Zero, UseJitter = false, MaxRetryAttempts = 0 } })
             .AddChannel("email", (_, _) => email);
+        services.Configure<JourneyOptions>(o => o.MaxParallelism = parallelism);
         var sp = services.BuildServiceProvider();
         var runner = sp.GetRequiredService<JourneyRunner>();
         runner.Catalog.Publish(Journey(), new JourneyValidationContext { Channels = sp.GetRequiredService<IChannelRegistry>(), Templates = sp.GetRequiredService<IJourneyTemplateResolver>() }, T0);
         return (sp, runner, email, contacts);
     }
 
-    public static async Task EntryAsync(int count)
+    public static async Task EntryAsync(int count, int parallelism)
     {
-        var (sp, runner, email, contacts) = Host();
+        var (sp, runner, email, contacts) = Host(parallelism);
         var ids = new ContactId[count];
         for (var i = 0; i < count; i++)
         {
@@ -92,7 +93,7 @@ internal static class JourneyStats
         email.Reset(); // the recording channel's copies of the messages are the benchmark's, not the journey's
         var afterState = GC.GetTotalMemory(true);
         var store = (InMemoryJourneyRunStore)sp.GetRequiredService<IJourneyRunStore>();
-        Console.WriteLine($"contacts={count} entered={entered} first-step-runs={claimed} sent={sent} waiting-timers={store.PendingTimers}");
+        Console.WriteLine($"parallelism={parallelism} contacts={count} entered={entered} first-step-runs={claimed} sent={sent} waiting-timers={store.PendingTimers}");
         Console.WriteLine($"enter={enterTime.TotalSeconds:F2}s enter+first-send={sw.Elapsed.TotalSeconds:F2}s ({count / sw.Elapsed.TotalSeconds:F0} contacts/s); process CPU time {cpu.TotalSeconds:F2}s");
         Console.WriteLine($"memory: with recorded messages {(afterAll - before) / 1e6:F1}MB; journey + delivery state {(afterState - before) / 1e6:F1}MB = {(double)(afterState - before) / count:F0} bytes per waiting contact");
         // The same sends straight through the pipeline (no journey), for the share of the journey's own work.
