@@ -50,4 +50,19 @@ if (args is ["pg-steps" or "pg-ready" or "pg-copy" or "pg-ops", ..])
     return;
 }
 
+if (args is ["journey-stats", var contacts, ..])
+{
+    // Issue 7: N contacts enter a segment-entry journey and its first send completes; memory per waiting contact.
+    // An optional third argument sets JourneyOptions.MaxParallelism (default 1).
+    await Campaigns.Benchmarks.Journeys.JourneyStats.EntryAsync(int.Parse(contacts, System.Globalization.CultureInfo.InvariantCulture), args is [_, _, var p] ? int.Parse(p, System.Globalization.CultureInfo.InvariantCulture) : 1).ConfigureAwait(false);
+    return;
+}
+
+if (args is ["timer-stats", var timers])
+{
+    // Issue 7: N pending timers in the in-memory run store, bytes per timer (GC.GetTotalMemory deltas).
+    await Campaigns.Benchmarks.Journeys.JourneyStats.TimersAsync(int.Parse(timers, System.Globalization.CultureInfo.InvariantCulture)).ConfigureAwait(false);
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
