@@ -34,7 +34,7 @@ internal sealed class ContractSchema(IPersonalDataProtector? protector = null)
     }
 }
 
-public sealed class PostgreSqlContactStoreContractTests : ContactStoreContract
+public sealed class PostgreSqlContactStoreContractTests : BulkContactStoreContract
 {
     private readonly ContractSchema _schema = new();
 
@@ -52,7 +52,7 @@ public sealed class PostgreSqlContactStoreContractTests : ContactStoreContract
 }
 
 /// <summary>The contact contract again with personal data encrypted (AES-GCM): lookups go through HMAC lookup keys.</summary>
-public sealed class PostgreSqlEncryptedContactStoreContractTests : ContactStoreContract
+public sealed class PostgreSqlEncryptedContactStoreContractTests : BulkContactStoreContract
 {
     private readonly ContractSchema _schema = new(TestProtectors.AesGcm);
 
@@ -248,6 +248,9 @@ public sealed class PostgreSqlScoringModelStoreContractTests : ScoringModelStore
 /// <summary>Protectors shared by the tests.</summary>
 internal static class TestProtectors
 {
-    /// <summary>AES-GCM with a fixed test key (bytes 0..31).</summary>
-    public static AesGcmPersonalDataProtector AesGcm { get; } = new(new AesGcmProtectionOptions { Key = Convert.ToBase64String([.. Enumerable.Range(0, 32).Select(i => (byte)i)]) });
+    /// <summary>A fixed test key (bytes 0..31, base64).</summary>
+    public static string Key { get; } = Convert.ToBase64String([.. Enumerable.Range(0, 32).Select(i => (byte)i)]);
+
+    /// <summary>AES-GCM with <see cref="Key"/>.</summary>
+    public static AesGcmPersonalDataProtector AesGcm { get; } = new(new AesGcmProtectionOptions { Key = Key });
 }
