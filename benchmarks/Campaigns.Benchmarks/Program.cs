@@ -3,17 +3,24 @@ using BenchmarkDotNet.Running;
 using Campaigns.Benchmarks.Contacts;
 using Campaigns.Benchmarks.Segmentation;
 
-if (args is ["build-stats", var n])
+if (args is ["build-stats", var n, ..])
 {
-    // Index build time and memory per contact for the generated base.
+    // Index build time and memory per contact for the generated base. Third argument: columnar (default),
+    // contacts (SegmentIndexBuilder.Add(Contact), records created on the fly) or upsert (SegmentIndex.Upsert per contact).
     var count = int.Parse(n, System.Globalization.CultureInfo.InvariantCulture);
+    var path = args.Length > 2 ? args[2] : "columnar";
     var data = new ContactBaseGenerator(count);
     var before = GC.GetTotalMemory(true);
     var sw = Stopwatch.StartNew();
-    var index = data.BuildIndex();
+    var index = path switch
+    {
+        "contacts" => data.BuildIndexFromContacts(),
+        "upsert" => data.BuildIndexByUpsert(),
+        _ => data.BuildIndex(),
+    };
     sw.Stop();
     var after = GC.GetTotalMemory(true);
-    Console.WriteLine($"contacts={count} build={sw.Elapsed.TotalSeconds:F2}s index={(after - before) / 1e6:F1}MB bytes/contact={(double)(after - before) / count:F1}");
+    Console.WriteLine($"path={path} contacts={count} build={sw.Elapsed.TotalSeconds:F2}s index={(after - before) / 1e6:F1}MB bytes/contact={(double)(after - before) / count:F1} threads={Environment.ProcessorCount}");
     sw.Restart();
     var narrow = index.Evaluate(SegmentationBenchmarks.Narrow, ContactBaseGenerator.Now).Count;
     var broad = index.Evaluate(SegmentationBenchmarks.Broad, ContactBaseGenerator.Now).Count;

@@ -34,6 +34,8 @@ public sealed class SegmentIndex
     private readonly KeyedBitmaps _consents = new();
     private readonly EventStore _events = new();
     private readonly RoaringBitmap _live = new();
+    private readonly AttributeColumn[] _columnList;
+    private readonly int[] _stageCodes = [.. Enum.GetValues<LifecycleStage>().Select(_ => -1)];
     private ContactId[] _ids;
     private int[] _slots;
     private int _next;
@@ -55,6 +57,8 @@ public sealed class SegmentIndex
         {
             _columns[a.Name] = new AttributeColumn(a);
         }
+
+        _columnList = [.. _columns.Values];
 
         _ids = new ContactId[Math.Max(16, initialCapacity)];
         _slots = new int[SlotsFor(_ids.Length)];
@@ -86,43 +90,108 @@ public sealed class SegmentIndex
         ArgumentNullException.ThrowIfNull(contact);
         lock (_gate)
         {
-            var o = OrdinalOfLocked(contact.Id);
-            if (o < 0)
-            {
-                o = AddOrdinal(contact.Id);
-            }
-            else
-            {
-                _live.Add(o);
-                _tags.RemoveOrdinal(o);
-                _groups.RemoveOrdinal(o);
-                _consents.RemoveOrdinal(o);
-            }
+            UpsertLocked(contact);
+        }
+    }
 
-            foreach (var column in _columns.Values)
+    /// <summary>Upsert under the caller's lock; returns the contact's ordinal.</summary>
+    internal int UpsertLocked(Contact contact)
+    {
+        var o = OrdinalOfLocked(contact.Id);
+        if (o < 0)
+        {
+            o = AddOrdinal(contact.Id);
+            WriteLocked(o, contact, fresh: true);
+            return o;
+        }
+
+        _live.Add(o);
+        WriteLocked(o, contact, fresh: false);
+        return o;
+    }
+
+    /// <summary>Adds a contact that must not be in the index yet (the bulk path): no diffing against earlier values.</summary>
+    internal int AddNewLocked(Contact contact)
+    {
+        var o = AddOrdinalNew(contact.Id);
+        WriteLocked(o, contact, fresh: true);
+        return o;
+    }
+
+    /// <summary>Adds a new ordinal for an id that must not be in the index yet (the bulk path).</summary>
+    /// <exception cref="ArgumentException">The id is already in the index.</exception>
+    internal int AddOrdinalNew(ContactId id)
+    {
+        if (OrdinalOfLocked(id) >= 0)
+        {
+            throw new ArgumentException($"Contact {id} was added twice; a bulk load takes each contact once (use SegmentIndex.Upsert for changes).", nameof(id));
+        }
+
+        return AddOrdinal(id);
+    }
+
+    internal Lock Gate => _gate;
+
+    private void WriteLocked(int o, Contact contact, bool fresh)
+    {
+        if (!fresh)
+        {
+            _tags.RemoveOrdinal(o);
+            _groups.RemoveOrdinal(o);
+            _consents.RemoveOrdinal(o);
+        }
+
+        foreach (var column in _columnList)
+        {
+            // Schema defaults are not applied: stores apply them when contacts are written.
+            contact.Attributes.TryGetValue(column.Definition.Name, out var value);
+            if (!fresh || value is not null)
             {
-                // Schema defaults are not applied: stores apply them when contacts are written.
-                contact.Attributes.TryGetValue(column.Definition.Name, out var value);
                 column.Set(o, value);
             }
-
-            _ownerIds.Set(o, string.IsNullOrEmpty(contact.OwnerId) ? null : contact.OwnerId);
-            _createdAt.Set(o, contact.CreatedAt.ToUnixTimeTicks());
-            _stage.Set(o, contact.Stage.ToString());
-            _grade.Set(o, contact.Scores?.Grade);
-            _behaviourScore.Set(o, contact.Scores?.Behaviour ?? 0m);
-            _fitScore.Set(o, contact.Scores?.Fit ?? 0m);
-            _totalScore.Set(o, contact.Scores?.Total ?? 0m);
-            foreach (var (channel, consent) in contact.Consents)
-            {
-                if (consent.Granted)
-                {
-                    _consents.Add(channel, o, null);
-                }
-            }
-
-            AddTags(o, contact.Tags);
         }
+
+        if (!fresh || !string.IsNullOrEmpty(contact.OwnerId))
+        {
+            _ownerIds.Set(o, string.IsNullOrEmpty(contact.OwnerId) ? null : contact.OwnerId);
+        }
+
+        _createdAt.Set(o, contact.CreatedAt.ToUnixTimeTicks());
+        SetStage(o, contact.Stage, fresh);
+        if (!fresh || contact.Scores?.Grade is not null)
+        {
+            _grade.Set(o, contact.Scores?.Grade);
+        }
+
+        _behaviourScore.Set(o, contact.Scores?.Behaviour ?? 0m);
+        _fitScore.Set(o, contact.Scores?.Fit ?? 0m);
+        _totalScore.Set(o, contact.Scores?.Total ?? 0m);
+        foreach (var (channel, consent) in contact.Consents)
+        {
+            if (consent.Granted)
+            {
+                _consents.Add(channel, o, null);
+            }
+        }
+
+        AddTags(o, contact.Tags);
+    }
+
+    internal void SetStage(int o, LifecycleStage stage, bool fresh)
+    {
+        var s = (int)stage;
+        if (!fresh || (uint)s >= (uint)_stageCodes.Length)
+        {
+            _stage.Set(o, stage.ToString());
+            return;
+        }
+
+        if (_stageCodes[s] < 0)
+        {
+            _stageCodes[s] = _stage.CodeOf(stage.ToString());
+        }
+
+        _stage.Append(o, _stageCodes[s]);
     }
 
     /// <summary>Removes a contact and its events.</summary>

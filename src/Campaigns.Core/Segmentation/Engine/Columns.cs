@@ -45,6 +45,23 @@ internal sealed class NumberColumn
         }
     }
 
+    /// <summary>Sets a whole number: no decimal arithmetic while the column's scale is 0 (the bulk path).</summary>
+    public void SetInteger(int ordinal, long value)
+    {
+        if (Scale == 0 && value is >= -BitSlicedColumn.Limit and <= BitSlicedColumn.Limit)
+        {
+            if (_outliers.Count > 0)
+            {
+                _outliers.Remove(ordinal);
+            }
+
+            Bits.Set(ordinal, value);
+            return;
+        }
+
+        Set(ordinal, value);
+    }
+
     public bool TryGet(int ordinal, out decimal value)
     {
         if (Bits.TryGet(ordinal, out var scaled))
@@ -199,37 +216,51 @@ internal sealed class NumberColumn
 }
 
 /// <summary>
-/// A dictionary-encoded single-valued text column: an int code per contact (0 = no value) and one compressed bitmap
-/// per distinct value. Not thread-safe.
+/// A dictionary-encoded single-valued text column: a code per contact (0 = no value; one byte per contact while there
+/// are fewer than 255 distinct values, four bytes after) and one compressed bitmap per distinct value. Not thread-safe.
 /// </summary>
 internal sealed class CategoricalColumn
 {
     private readonly Dictionary<string, int> _codes = new(StringComparer.Ordinal);
     private readonly List<string> _values = [];
     private readonly List<RoaringBitmap> _bitmaps = [];
-    private int[] _ordinalCodes = [];
+    private byte[]? _byteCodes = [];
+    private int[]? _intCodes;
 
     public RoaringBitmap NonEmpty { get; } = new();
 
     public int DistinctCount => _values.Count;
 
+    private int Capacity => _byteCodes?.Length ?? _intCodes!.Length;
+
     public void EnsureCapacity(int ordinals)
     {
-        if (ordinals > _ordinalCodes.Length)
+        var capacity = Capacity;
+        if (ordinals <= capacity)
         {
-            Array.Resize(ref _ordinalCodes, Math.Max(ordinals, _ordinalCodes.Length + (_ordinalCodes.Length >> 1)));
+            return;
+        }
+
+        var size = Math.Max(ordinals, capacity + (capacity >> 1));
+        if (_byteCodes is not null)
+        {
+            Array.Resize(ref _byteCodes, size);
+        }
+        else
+        {
+            Array.Resize(ref _intCodes, size);
         }
     }
 
     public void Set(int ordinal, string? value)
     {
         EnsureCapacity(ordinal + 1);
-        var old = _ordinalCodes[ordinal];
+        var old = CodeAt(ordinal);
         if (old != 0)
         {
             _bitmaps[old - 1].Remove(ordinal);
             NonEmpty.Remove(ordinal);
-            _ordinalCodes[ordinal] = 0;
+            SetCode(ordinal, 0);
         }
 
         if (value is null)
@@ -237,6 +268,18 @@ internal sealed class CategoricalColumn
             return;
         }
 
+        var code = CodeOf(value);
+        _bitmaps[code].Add(ordinal);
+        SetCode(ordinal, code + 1);
+        if (value.Length > 0)
+        {
+            NonEmpty.Add(ordinal);
+        }
+    }
+
+    /// <summary>The code of a value (0-based), added to the dictionary when new.</summary>
+    public int CodeOf(string value)
+    {
         if (!_codes.TryGetValue(value, out var code))
         {
             code = _values.Count;
@@ -245,15 +288,56 @@ internal sealed class CategoricalColumn
             _bitmaps.Add(new RoaringBitmap());
         }
 
+        return code;
+    }
+
+    /// <summary>Sets a fresh ordinal (no value yet, at or beyond every ordinal set so far) to a known code: the bulk path.</summary>
+    public void Append(int ordinal, int code)
+    {
+        EnsureCapacity(ordinal + 1);
         _bitmaps[code].Add(ordinal);
-        _ordinalCodes[ordinal] = code + 1;
-        if (value.Length > 0)
+        SetCode(ordinal, code + 1);
+        if (_values[code].Length > 0)
         {
             NonEmpty.Add(ordinal);
         }
     }
 
-    public string? Get(int ordinal) => ordinal < _ordinalCodes.Length && _ordinalCodes[ordinal] is var c and > 0 ? _values[c - 1] : null;
+    /// <summary>Sets a fresh ordinal's code without touching the bitmaps (the bulk path adds to them through <see cref="BulkBits"/>).</summary>
+    public void SetCodeOnly(int ordinal, int code)
+    {
+        EnsureCapacity(ordinal + 1);
+        SetCode(ordinal, code + 1);
+    }
+
+    public bool IsEmptyValue(int code) => _values[code].Length == 0;
+
+    public int CodeAt(int ordinal) => _byteCodes is { } b ? b[ordinal] : _intCodes![ordinal];
+
+    private void SetCode(int ordinal, int code)
+    {
+        if (_byteCodes is { } b)
+        {
+            if (code <= byte.MaxValue)
+            {
+                b[ordinal] = (byte)code;
+                return;
+            }
+
+            // More than 255 distinct values: widen once.
+            _intCodes = new int[b.Length];
+            for (var i = 0; i < b.Length; i++)
+            {
+                _intCodes[i] = b[i];
+            }
+
+            _byteCodes = null;
+        }
+
+        _intCodes![ordinal] = code;
+    }
+
+    public string? Get(int ordinal) => ordinal < Capacity && CodeAt(ordinal) is var c and > 0 ? _values[c - 1] : null;
 
     /// <summary>The codes whose values satisfy the predicate (a scan of the dictionary, not of the contacts).</summary>
     public List<int> CodesWhere(Func<string, bool> predicate)
@@ -296,6 +380,18 @@ internal sealed class KeyedBitmaps
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
 
     public int KeyCount => _entries.Count;
+
+    /// <summary>The bitmap of a key, created empty when new (the bulk path adds ordinals to it directly).</summary>
+    public RoaringBitmap BitsOf(string key)
+    {
+        if (!_entries.TryGetValue(key, out var e))
+        {
+            e = new Entry();
+            _entries.Add(key, e);
+        }
+
+        return e.Bits;
+    }
 
     public void Add(string key, int ordinal, long? expiresAtTicks)
     {

@@ -82,6 +82,27 @@ internal sealed class RoaringBitmap
         }
     }
 
+    /// <summary>Adds sorted distinct low halves of chunk <paramref name="key"/>: one exact-size container appended when the
+    /// chunk is beyond every chunk so far (the bulk path), value by value otherwise.</summary>
+    public void AppendSorted(int key, ReadOnlySpan<ushort> lows)
+    {
+        if (lows.IsEmpty)
+        {
+            return;
+        }
+
+        if (_count == 0 || _keys[_count - 1] < key)
+        {
+            Append((ushort)key, lows.Length > Container.ArrayMax ? BitmapContainer.FromArray(lows) : ArrayContainer.FromSorted(lows));
+            return;
+        }
+
+        foreach (var low in lows)
+        {
+            Add((key << 16) | low);
+        }
+    }
+
     public bool Contains(int value)
     {
         var i = Find((ushort)((uint)value >> 16));
@@ -466,6 +487,8 @@ internal sealed class ArrayContainer : Container
         return new ArrayContainer(values, n);
     }
 
+    public static ArrayContainer FromSorted(ReadOnlySpan<ushort> values) => new(values.ToArray(), values.Length);
+
     public static Container? Intersect(ArrayContainer a, ArrayContainer b)
     {
         var result = new ushort[Math.Min(a._count, b._count)];
@@ -619,6 +642,17 @@ internal sealed class BitmapContainer : Container
     }
 
     public override int Cardinality => _cardinality;
+
+    public static BitmapContainer FromArray(ReadOnlySpan<ushort> values)
+    {
+        var words = new ulong[Words];
+        foreach (var v in values)
+        {
+            words[v >> 6] |= 1UL << v;
+        }
+
+        return new BitmapContainer(words, values.Length);
+    }
 
     public static BitmapContainer FromArray(ushort[] values, int count)
     {
