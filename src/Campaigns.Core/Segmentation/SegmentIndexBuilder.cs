@@ -28,6 +28,7 @@ public sealed class SegmentIndexBuilder
     private readonly List<BulkBits> _tagBits = [];
     private readonly List<BulkBits>[] _valueBits;
     private readonly BulkBits?[] _nonEmptyBits;
+    private readonly Dictionary<long, BulkBits>?[] _dayBits;
     private readonly List<BulkBits> _allBits = [];
     private bool _pending;
     private SegmentIndex? _index;
@@ -46,6 +47,7 @@ public sealed class SegmentIndexBuilder
         }
 
         _valueBits = [.. _columns.Select(_ => new List<BulkBits>())];
+        _dayBits = new Dictionary<long, BulkBits>?[_columns.Length];
         _nonEmptyBits = [.. _columns.Select(c => c.Categorical is { } cat ? Track(new BulkBits(cat.NonEmpty)) : null)];
 
     }
@@ -216,8 +218,36 @@ public sealed class SegmentIndexBuilder
     /// <param name="row">The row from <see cref="AddContact"/>.</param>
     /// <param name="column">The column from <see cref="ColumnOf"/>.</param>
     /// <param name="value">The value.</param>
-    public void SetDate(int row, int column, LocalDate value) =>
-        Column(row, column, ColumnKind.Date, "SetDate", "a date").Dates!.Set(row, AttributeColumn.DayNumber(value));
+    public void SetDate(int row, int column, LocalDate value)
+    {
+        var c = Column(row, column, ColumnKind.Date, "SetDate", "a date");
+        var day = AttributeColumn.DayNumber(value);
+        if (c.Dates!.TryGet(row, out _))
+        {
+            FlushAll();
+            c.Set(row, new DateValue(value));
+            return;
+        }
+
+        c.Dates.Set(row, day);
+        var days = _dayBits[column] ??= [];
+        if (!days.TryGetValue(day, out var bits))
+        {
+            if (c.DayBitmap(day) is not { } bitmap)
+            {
+                return; // too many distinct days: the column dropped its day bitmaps
+            }
+
+            days[day] = bits = Track(new BulkBits(bitmap));
+        }
+        else if (c.DayBitmaps is null)
+        {
+            return;
+        }
+
+        bits.Add(row);
+        _pending = true;
+    }
 
     /// <summary>Adds an element to a string-list attribute of a row.</summary>
     /// <param name="row">The row from <see cref="AddContact"/>.</param>

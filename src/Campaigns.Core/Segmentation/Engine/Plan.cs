@@ -323,9 +323,22 @@ internal sealed class IntRangeNode(BitSlicedColumn column, long lo, long hi, (lo
 /// of now and now − window in one zone. A day d is within while start(d) ≤ now &lt; start(d + 1) + window, and before
 /// from start(d + 1) + window on (start = the day's first instant in the zone).
 /// </summary>
-internal sealed class DayWindowNode(BitSlicedColumn column, long lo, long hi, NodaTime.DateTimeZone zone, long windowTicks, long nowTicks) : PlanNode
+/// <remarks>With <paramref name="days"/> (the column's bitmaps of the days in [lo, hi]) the scan reads those instead of the slices.</remarks>
+internal sealed class DayWindowNode(BitSlicedColumn column, long lo, long hi, NodaTime.DateTimeZone zone, long windowTicks, long nowTicks, IReadOnlyList<RoaringBitmap>? days = null) : PlanNode
 {
-    public override void AndInto(Span<ulong> acc, int startWord) => column.AndRange(acc, lo, hi, startWord);
+    private readonly UnionNode? _union = days is null ? null : new UnionNode(days);
+
+    public override void AndInto(Span<ulong> acc, int startWord)
+    {
+        if (_union is not null)
+        {
+            _union.AndInto(acc, startWord);
+        }
+        else
+        {
+            column.AndRange(acc, lo, hi, startWord);
+        }
+    }
 
     public override bool Matches(int ordinal) => column.TryGet(ordinal, out var v) && v >= lo && v <= hi;
 

@@ -69,17 +69,37 @@ internal sealed class RoaringBitmap
     /// build for evaluation results, at most 8 KB per chunk.</remarks>
     public void AppendChunk(int key, ReadOnlySpan<ulong> words)
     {
+        if (ChunkContainer(words) is { } c)
+        {
+            Append((ushort)key, c);
+        }
+    }
+
+    /// <summary>The container for one chunk's words (as <see cref="AppendChunk"/> stores it), or null when empty.</summary>
+    public static Container? ChunkContainer(ReadOnlySpan<ulong> words)
+    {
         var card = 0;
         foreach (var w in words)
         {
             card += BitOperations.PopCount(w);
         }
 
-        var c = card > 512 && words.Length == Container.Words ? BitmapContainer.FromWords(words, card) : Container.FromWords(words);
-        if (c is not null)
+        return card == 0 ? null : card > 512 && words.Length == Container.Words ? BitmapContainer.FromWords(words, card) : Container.FromWords(words);
+    }
+
+    /// <summary>Builds a bitmap from one container (or null) per chunk, chunk <c>k</c> at index <c>k</c>.</summary>
+    public static RoaringBitmap FromChunks(ReadOnlySpan<Container?> chunks)
+    {
+        var r = new RoaringBitmap();
+        for (var k = 0; k < chunks.Length; k++)
         {
-            Append((ushort)key, c);
+            if (chunks[k] is { } c)
+            {
+                r.Append((ushort)k, c);
+            }
         }
+
+        return r;
     }
 
     /// <summary>Adds sorted distinct low halves of chunk <paramref name="key"/>: one exact-size container appended when the
