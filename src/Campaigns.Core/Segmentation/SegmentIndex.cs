@@ -300,6 +300,9 @@ public sealed class SegmentIndex
 
     internal int LiveCount => (int)_live.Cardinality;
 
+    /// <summary>The chunk count from which evaluation goes parallel (tests lower it to run the parallel path on small bases).</summary>
+    internal int ParallelThreshold { get; set; } = ParallelChunkThreshold;
+
     /// <summary>Runs a plan over the whole base, chunk by chunk (65,536 contacts, 8 KB of candidates, so intermediate results stay
     /// in L1/L2 cache); chunks on several threads for large bases. Each chunk's result is stored compressed.</summary>
     internal RoaringBitmap EvaluateLocked(PlanNode plan, int? parallelism = null)
@@ -307,8 +310,8 @@ public sealed class SegmentIndex
         var total = WordsFor(_next);
         var chunks = (total + 1023) >> 10;
         var results = new Container?[chunks];
-        var dop = Math.Min(parallelism ?? _parallelism, chunks / Math.Max(1, ParallelChunkThreshold / 2));
-        if (chunks >= ParallelChunkThreshold && dop > 1)
+        var dop = Math.Min(parallelism ?? _parallelism, chunks);
+        if (chunks >= ParallelThreshold && dop > 1)
         {
             Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = dop }, k => results[k] = EvaluateChunk(plan, k, total));
         }
