@@ -42,6 +42,28 @@ if (args is ["build-stats", var n, ..])
     return;
 }
 
+if (args is ["incremental-stats", ..])
+{
+    // The IncrementalBenchmarks case in a loop, for profilers: median of 20 rounds of 10,000 upserts.
+    var bench = new IncrementalBenchmarks();
+    bench.Setup();
+    var rounds = new List<double>();
+    for (var r = 0; r < 20; r++)
+    {
+        var sw = Stopwatch.StartNew();
+        for (var i = 0; i < 10_000; i++)
+        {
+            bench.UpsertOneContactAgainst100Segments();
+        }
+
+        rounds.Add(sw.Elapsed.TotalMicroseconds / 10_000);
+    }
+
+    rounds.Sort();
+    Console.WriteLine($"upsert vs 100 segments: min={rounds[0]:F2}us median={rounds[10]:F2}us");
+    return;
+}
+
 if (args is ["import-stats", var rows, ..])
 {
     // One import of a generated CSV through IContactImporter: elapsed time, working set over time, peak working set.

@@ -29,7 +29,7 @@ public sealed class SegmentIndex
     private readonly NumberColumn _behaviourScore = new();
     private readonly NumberColumn _fitScore = new();
     private readonly NumberColumn _totalScore = new();
-    private readonly KeyedBitmaps _tags = new();
+    private readonly KeyedBitmaps _tags = new(trackOrdinals: true);
     private readonly KeyedBitmaps _groups = new();
     private readonly KeyedBitmaps _consents = new();
     private readonly EventStore _events = new();
@@ -167,11 +167,14 @@ public sealed class SegmentIndex
         _behaviourScore.Set(o, contact.Scores?.Behaviour ?? 0m);
         _fitScore.Set(o, contact.Scores?.Fit ?? 0m);
         _totalScore.Set(o, contact.Scores?.Total ?? 0m);
-        foreach (var (channel, consent) in contact.Consents)
+        if (contact.Consents.Count > 0)
         {
-            if (consent.Granted)
+            foreach (var (channel, consent) in contact.Consents)
             {
-                _consents.Add(channel, o, null);
+                if (consent.Granted)
+                {
+                    _consents.Add(channel, o, null);
+                }
             }
         }
 
@@ -337,7 +340,8 @@ public sealed class SegmentIndex
         return RoaringBitmap.ChunkContainer(chunk);
     }
 
-    /// <summary>Changes whenever a new dictionary value, key or event kind appears (compiled plans hold bitmap lists).</summary>
+    /// <summary>Changes whenever a new dictionary value, key, event kind or day of a date column appears (compiled plans hold
+    /// bitmap lists). A sum of counts that only grow, so it only grows.</summary>
     internal long DictionaryVersion
     {
         get
@@ -346,6 +350,11 @@ public sealed class SegmentIndex
             foreach (var c in _columns.Values)
             {
                 v += (c.Categorical?.DistinctCount ?? 0) + (c.Elements?.KeyCount ?? 0);
+                if (c.Kind == ColumnKind.Date)
+                {
+                    // Plans hold lists of day bitmaps; a new day (or dropping them, which counts as more) changes the version.
+                    v += c.DayBitmaps?.Count ?? AttributeColumn.MaxDayBitmaps + 1;
+                }
             }
 
             return v;
@@ -411,8 +420,9 @@ public sealed class SegmentIndex
 
         if (IsSimple(tags))
         {
-            foreach (var t in tags)
+            for (var i = 0; i < tags.Count; i++)
             {
+                var t = tags[i];
                 _tags.Add(t.Tag, o, null);
                 if (t.Group is { } g)
                 {
@@ -489,6 +499,7 @@ public sealed class SegmentIndex
         }
 
         _stage.EnsureCapacity(ordinals);
+        _tags.EnsureCapacity(ordinals);
         _grade.EnsureCapacity(ordinals);
         _ownerIds.EnsureCapacity(ordinals);
         _createdAt.EnsureCapacity(ordinals);

@@ -26,6 +26,7 @@ public sealed class SegmentIndexBuilder
     private readonly Dictionary<string, int> _columnNumbers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _tagNumbers = new(StringComparer.Ordinal);
     private readonly List<BulkBits> _tagBits = [];
+    private readonly List<int> _tagBuckets = [];
     private readonly List<BulkBits>[] _valueBits;
     private readonly BulkBits?[] _nonEmptyBits;
     private readonly Dictionary<long, BulkBits>?[] _dayBits;
@@ -138,6 +139,7 @@ public sealed class SegmentIndexBuilder
             n = _tagBits.Count;
             FlushAll();
             _tagBits.Add(Track(new BulkBits(Index.Tags.BitsOf(tag))));
+            _tagBuckets.Add(Index.Tags.BucketOf(tag));
             _tagNumbers.Add(tag, n);
         }
 
@@ -156,6 +158,7 @@ public sealed class SegmentIndexBuilder
         }
 
         _tagBits[tag].Add(row);
+        Index.Tags.Track(row, _tagBuckets[tag]);
         _pending = true;
     }
 

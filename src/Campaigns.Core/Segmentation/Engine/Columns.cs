@@ -117,7 +117,7 @@ internal sealed class NumberColumn
     internal static bool InRange(decimal v, decimal? lo, bool loInclusive, decimal? hi, bool hiInclusive) =>
         (lo is not { } a || (loInclusive ? v >= a : v > a)) && (hi is not { } b || (hiInclusive ? v <= b : v < b));
 
-    private (long Lo, long Hi) ScaledBounds(decimal? lo, bool loInclusive, decimal? hi, bool hiInclusive)
+    public (long Lo, long Hi) ScaledBounds(decimal? lo, bool loInclusive, decimal? hi, bool hiInclusive)
     {
         var l = long.MinValue;
         var h = long.MaxValue;
@@ -377,31 +377,59 @@ internal sealed class CategoricalColumn
 /// </summary>
 internal sealed class KeyedBitmaps
 {
+    private const int Buckets = 32;
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly List<Entry>[]? _buckets;
+    private uint[] _keyBuckets = [];
+
+    /// <param name="trackOrdinals">Keep 4 bytes per contact saying which of 32 key buckets hold it, so removing a contact
+    /// from every key visits only those buckets' keys instead of all keys (for tags: many keys, frequent changes).</param>
+    public KeyedBitmaps(bool trackOrdinals = false)
+    {
+        if (trackOrdinals)
+        {
+            _buckets = [.. Enumerable.Range(0, Buckets).Select(_ => new List<Entry>())];
+        }
+    }
 
     public int KeyCount => _entries.Count;
 
-    /// <summary>The bitmap of a key, created empty when new (the bulk path adds ordinals to it directly).</summary>
-    public RoaringBitmap BitsOf(string key)
+    /// <summary>The bitmap of a key, created empty when new (the bulk path adds ordinals to it directly and calls
+    /// <see cref="Track"/> with the returned bucket).</summary>
+    public RoaringBitmap BitsOf(string key) => EntryOf(key).Bits;
+
+    /// <summary>The bucket of a key (for <see cref="Track"/>).</summary>
+    public int BucketOf(string key) => EntryOf(key).Bucket;
+
+    /// <summary>Records that an ordinal was added to a key of the bucket directly (bulk path).</summary>
+    public void Track(int ordinal, int bucket)
     {
-        if (!_entries.TryGetValue(key, out var e))
+        if (_buckets is null)
         {
-            e = new Entry();
-            _entries.Add(key, e);
+            return;
         }
 
-        return e.Bits;
+        if (ordinal >= _keyBuckets.Length)
+        {
+            Array.Resize(ref _keyBuckets, Math.Max(ordinal + 1, _keyBuckets.Length + (_keyBuckets.Length >> 1)));
+        }
+
+        _keyBuckets[ordinal] |= 1u << bucket;
+    }
+
+    public void EnsureCapacity(int ordinals)
+    {
+        if (_buckets is not null && ordinals > _keyBuckets.Length)
+        {
+            Array.Resize(ref _keyBuckets, ordinals);
+        }
     }
 
     public void Add(string key, int ordinal, long? expiresAtTicks)
     {
-        if (!_entries.TryGetValue(key, out var e))
-        {
-            e = new Entry();
-            _entries.Add(key, e);
-        }
-
+        var e = EntryOf(key);
         e.Bits.Add(ordinal);
+        Track(ordinal, e.Bucket);
         if (expiresAtTicks is { } t)
         {
             (e.Expiry ??= [])[ordinal] = t;
@@ -412,17 +440,59 @@ internal sealed class KeyedBitmaps
         }
     }
 
-    /// <summary>Removes the contact from every key: O(keys).</summary>
+    /// <summary>Removes the contact from every key: O(keys), or O(keys in the contact's buckets) when ordinals are tracked.</summary>
     public void RemoveOrdinal(int ordinal)
     {
-        foreach (var e in _entries.Values)
+        if (_buckets is null)
         {
-            if (e.Bits.Remove(ordinal))
+            foreach (var e in _entries.Values)
             {
-                e.Expiry?.Remove(ordinal);
+                Remove(e, ordinal);
+            }
+
+            return;
+        }
+
+        if (ordinal >= _keyBuckets.Length)
+        {
+            return;
+        }
+
+        var mask = _keyBuckets[ordinal];
+        _keyBuckets[ordinal] = 0;
+        while (mask != 0)
+        {
+            var bucket = _buckets[System.Numerics.BitOperations.TrailingZeroCount(mask)];
+            mask &= mask - 1;
+            for (var i = 0; i < bucket.Count; i++)
+            {
+                Remove(bucket[i], ordinal);
             }
         }
     }
+
+    private static void Remove(Entry e, int ordinal)
+    {
+        if (e.Bits.Remove(ordinal))
+        {
+            e.Expiry?.Remove(ordinal);
+        }
+    }
+
+    private Entry EntryOf(string key)
+    {
+        if (!_entries.TryGetValue(key, out var e))
+        {
+            e = new Entry(_entries.Count % Buckets);
+            _entries.Add(key, e);
+            _buckets?[e.Bucket].Add(e);
+        }
+
+        return e;
+    }
+
+    /// <summary>The expiry instants of a key's members that expire (null when none does); read-only for callers.</summary>
+    public IReadOnlyDictionary<int, long>? ExpiriesOf(string key) => _entries.TryGetValue(key, out var e) ? e.Expiry : null;
 
     public bool Contains(string key, int ordinal, long nowTicks) =>
         _entries.TryGetValue(key, out var e) && e.Bits.Contains(ordinal) && (e.Expiry is null || !e.Expiry.TryGetValue(ordinal, out var t) || nowTicks < t);
@@ -435,7 +505,7 @@ internal sealed class KeyedBitmaps
     /// <summary>The sorted ordinals whose membership of <paramref name="key"/> has expired at <paramref name="nowTicks"/>.</summary>
     public int[] Expired(string key, long nowTicks)
     {
-        if (!_entries.TryGetValue(key, out var e) || e.Expiry is null)
+        if (!_entries.TryGetValue(key, out var e) || e.Expiry is not { Count: > 0 })
         {
             return [];
         }
@@ -499,10 +569,13 @@ internal sealed class KeyedBitmaps
         }
     }
 
-    private sealed class Entry
+    private sealed class Entry(int bucket)
     {
+        public int Bucket { get; } = bucket;
+
         public RoaringBitmap Bits { get; } = new();
 
-        public Dictionary<int, long>? Expiry { get; set; }
+        /// <summary>Always present (empty when nothing expires), so compiled plans that hold it see later expiries.</summary>
+        public Dictionary<int, long>? Expiry { get; set; } = [];
     }
 }

@@ -239,7 +239,7 @@ internal sealed class FilterCompiler(SegmentIndex index, Instant now, IReadOnlyD
     }
 
     private KeysNode Keys(KeyedBitmaps keyed, IReadOnlyList<string> keys) =>
-        new(keyed, keys, _nowTicks) { Selectivity = Math.Min(1, keys.Sum(k => keyed.Cardinality(k)) / _population) };
+        new(keyed, keys, _nowTicks, keyed == index.Tags || keyed == index.Groups) { Selectivity = Math.Min(1, keys.Sum(k => keyed.Cardinality(k)) / _population) };
 
     private UnionNode Union(CategoricalColumn col, List<int> codes) =>
         new(col.Bitmaps(codes)) { Selectivity = col.CardinalityOf(codes) / _population };
