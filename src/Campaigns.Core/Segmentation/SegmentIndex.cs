@@ -247,6 +247,32 @@ public sealed class SegmentIndex
         }
     }
 
+    /// <summary>Drops the events of a kind that occurred before an instant, and refuses older events of that kind from then
+    /// on (see <see cref="SegmentRegistry.TrimEvents"/>, which picks the instant from the live segments' windows).</summary>
+    /// <param name="eventKind">The event kind.</param>
+    /// <param name="before">Events strictly before this instant are dropped.</param>
+    /// <returns>The number of events dropped.</returns>
+    public int TrimEvents(string eventKind, Instant before)
+    {
+        ArgumentNullException.ThrowIfNull(eventKind);
+        lock (_gate)
+        {
+            return _events.Trim(eventKind, before.ToUnixTimeTicks());
+        }
+    }
+
+    /// <summary>The number of behaviour events the index holds.</summary>
+    public long EventCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _events.EventCount;
+            }
+        }
+    }
+
     /// <summary>Evaluates a filter over the whole contact base.</summary>
     /// <param name="filter">The filter.</param>
     /// <param name="now">The instant relative windows (<c>within 7d</c>) and tag expiry are evaluated at.</param>

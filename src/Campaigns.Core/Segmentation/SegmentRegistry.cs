@@ -74,6 +74,99 @@ public sealed class SegmentRegistry
         }
     }
 
+    /// <summary>
+    /// The earliest instant at which <see cref="AdvanceTo"/> has work (a contact whose time-relative result may flip), or
+    /// null when nothing is scheduled. A hosted worker sleeps until then (see <c>AddSegmentClockWorker</c>).
+    /// </summary>
+    public Instant? NextDue
+    {
+        get
+        {
+            lock (_gate)
+            {
+                while (_schedule.TryPeek(out var item, out var due))
+                {
+                    if (item.Segment.Due.TryGetValue(item.Ordinal, out var expected) && expected == due
+                        && _segments.TryGetValue(item.Segment.Definition.Id, out var current) && current == item.Segment)
+                    {
+                        return Instant.FromUnixTimeTicks(due);
+                    }
+
+                    _schedule.Dequeue(); // superseded
+                }
+
+                return null;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Drops behaviour events no live segment can count any more: for each event kind that live segments read, the
+    /// events that occurred before <paramref name="now"/> minus the longest window any of them counts that kind in.
+    /// Kinds read without a window (all-time counts such as <c>never(purchase)</c> or <c>count(x) &gt;= 3</c>) and kinds
+    /// no live segment reads are kept whole. Memberships do not change (the dropped events are outside every window);
+    /// afterwards the index refuses events of a trimmed kind older than the cut, and evaluating a filter with a longer
+    /// window, or at an earlier instant, sees only the kept events.
+    /// </summary>
+    /// <param name="now">The current instant.</param>
+    /// <returns>The number of events dropped.</returns>
+    public int TrimEvents(Instant now)
+    {
+        lock (_gate)
+        {
+            var longest = new Dictionary<string, Duration?>(StringComparer.Ordinal);
+            foreach (var live in _segments.Values)
+            {
+                CollectWindows(live.Definition.Filter, longest, []);
+            }
+
+            var dropped = 0;
+            foreach (var (kind, window) in longest)
+            {
+                if (window is { } w)
+                {
+                    dropped += _index.TrimEvents(kind, now - w);
+                }
+            }
+
+            return dropped;
+        }
+    }
+
+    private void CollectWindows(Filter filter, Dictionary<string, Duration?> longest, HashSet<string> visiting)
+    {
+        switch (filter)
+        {
+            case AndFilter a:
+                foreach (var f in a.Operands)
+                {
+                    CollectWindows(f, longest, visiting);
+                }
+
+                break;
+            case OrFilter o:
+                foreach (var f in o.Operands)
+                {
+                    CollectWindows(f, longest, visiting);
+                }
+
+                break;
+            case NotFilter n:
+                CollectWindows(n.Operand, longest, visiting);
+                break;
+            case BehaviourFilter b:
+                // null = all time: nothing of the kind may go.
+                var w = b.Window?.Duration;
+                longest[b.EventKind] = longest.TryGetValue(b.EventKind, out var seen)
+                    ? (seen is { } x && w is { } y ? Duration.Max(x, y) : null)
+                    : w;
+                break;
+            case SegmentFilter s when visiting.Add(s.SegmentId) && _definitions.TryGetValue(s.SegmentId, out var d):
+                CollectWindows(d.Filter, longest, visiting);
+                break;
+        }
+    }
+
     /// <summary>Entries in the time queue, superseded ones included (tests check it stays proportional to <see cref="ScheduledCount"/>).</summary>
     internal int QueueLength => _schedule.Count;
 
