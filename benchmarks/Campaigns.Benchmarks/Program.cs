@@ -42,6 +42,36 @@ if (args is ["build-stats", var n, ..])
     return;
 }
 
+if (args is ["duckdb-explain", var dn])
+{
+    // The DuckDB baseline's plans, counts next to the engine's, and warm timings (median of 10) for the notes.
+    var count = int.Parse(dn, System.Globalization.CultureInfo.InvariantCulture);
+    var data = new ContactBaseGenerator(count);
+    var index = data.BuildIndex();
+    using var duck = DuckDbBase.Load(data);
+    foreach (var (name, sql, filter) in new[]
+    {
+        ("narrow", DuckDbBase.NarrowSql(SegmentationBenchmarks.From(7), SegmentationBenchmarks.Today), SegmentationBenchmarks.Narrow),
+        ("broad", DuckDbBase.BroadSql(SegmentationBenchmarks.From(30), SegmentationBenchmarks.Today), SegmentationBenchmarks.Broad),
+    })
+    {
+        Console.WriteLine($"-- {name}: engine={index.Evaluate(filter, ContactBaseGenerator.Now).Count} duckdb={DuckDbBase.Count(duck, sql)}");
+        Console.WriteLine(DuckDbBase.Explain(duck, sql));
+        var times = new List<double>();
+        for (var i = 0; i < 10; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            DuckDbBase.Count(duck, sql);
+            times.Add(sw.Elapsed.TotalMilliseconds);
+        }
+
+        times.Sort();
+        Console.WriteLine($"{name} duckdb: min={times[0]:F1}ms median={times[5]:F1}ms threads={Environment.ProcessorCount}");
+    }
+
+    return;
+}
+
 if (args is ["incremental-stats", ..])
 {
     // The IncrementalBenchmarks case in a loop, for profilers: median of 20 rounds of 10,000 upserts.
