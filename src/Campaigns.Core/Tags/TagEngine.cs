@@ -173,7 +173,11 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
         }
 
         IReadOnlyList<BehaviourEvent> history = [];
-        if (part is not null || AnyReadsEvents(rules))
+        if (events is InMemoryEventStore memory && (part is not null || AnyReadsEvents(rules)))
+        {
+            history = memory.Snapshot(id, part?.Kinds);
+        }
+        else if (part is not null || AnyReadsEvents(rules))
         {
             var list = new List<BehaviourEvent>();
             await foreach (var e in events.ListAsync(id, cancellationToken: cancellationToken).ConfigureAwait(false))
@@ -203,7 +207,11 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
             return contact;
         }
 
-        return await contacts.UpdateAsync(id, c => Compute(c, history, now, rules, partial).Tags is { } fresh ? c with { Tags = fresh } : c, cancellationToken).ConfigureAwait(false);
+        // The tags computed above hold unless another writer changed the contact meanwhile; then they are computed again.
+        return await contacts.UpdateAsync(
+            id,
+            c => (ReferenceEquals(c, contact) ? tags : Compute(c, history, now, rules, partial).Tags) is { } fresh ? c with { Tags = fresh } : c,
+            cancellationToken).ConfigureAwait(false);
     }
 
     private static bool AnyReadsEvents(IReadOnlyList<CompiledTagRule> rules)
