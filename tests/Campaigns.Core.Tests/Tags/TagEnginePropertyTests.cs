@@ -64,13 +64,17 @@ public class TagEnginePropertyTests
                 EventId = "r" + random.Next(0, 30).ToString(CultureInfo.InvariantCulture),
                 ContactId = contact.Id,
                 Kind = kinds[random.Next(kinds.Length)],
-                OccurredAt = host.Clock.GetCurrentInstant() - Duration.FromMinutes(random.Next(0, 60 * 24 * 40)),
+                // Half the events are recent (inside the short windows), the rest up to 40 days old; all arrive out of order.
+                OccurredAt = host.Clock.GetCurrentInstant() - Duration.FromMinutes(random.Next(0, random.Next(2) == 0 ? 60 * 24 * 4 : 60 * 24 * 40)),
                 Properties = new Dictionary<string, string> { ["page_kind"] = random.Next(2) == 0 ? "product" : "home" },
             };
             if ((await host.Events.IngestAsync(e)).IsAccepted)
             {
                 sent.Add(e);
             }
+
+            // Right after ingest (same instant as the last advance) the tags are exact.
+            await AssertSameAsFromScratchAsync(host, contact.Id, sent);
 
             // Time passes, sometimes by days; the host drives the engine with the clock.
             host.Clock.Advance(Duration.FromMinutes(random.Next(0, random.Next(3) == 0 ? 60 * 24 * 12 : 600)));
