@@ -75,8 +75,6 @@ internal sealed partial class ContactEvents(IEventStore events, IContactStore co
 {
     internal const int MaxEventIdLength = 200;
 
-    private static readonly string[] NumericProperties = ["amount", "duration_seconds"];
-
     private readonly Duration _maxSkew = Duration.FromTimeSpan(options.Value.Contacts.MaxEventClockSkew);
 
     public async ValueTask<IngestResult> IngestAsync(BehaviourEvent behaviourEvent, CancellationToken cancellationToken = default)
@@ -130,14 +128,19 @@ internal sealed partial class ContactEvents(IEventStore events, IContactStore co
             return IngestResult.Rejected(id, "occurredAt", $"Field 'occurredAt' of event '{id}': {e.OccurredAt} is more than {_maxSkew.TotalMinutes.ToString(CultureInfo.InvariantCulture)} minutes in the future of the clock; check the producer's clock and time zone.");
         }
 
-        foreach (var (name, value) in e.Properties ?? new Dictionary<string, string>())
+        if (e.Properties is not { Count: > 0 } properties)
+        {
+            return null;
+        }
+
+        foreach (var (name, value) in properties)
         {
             if (string.IsNullOrWhiteSpace(name))
             {
                 return IngestResult.Rejected(id, "properties", $"Field 'properties' of event '{id}': a property name is blank (value '{value}').");
             }
 
-            if (NumericProperties.Contains(name, StringComparer.Ordinal)
+            if (name is "amount" or "duration_seconds"
                 && !(decimal.TryParse(value, NumberStyles.Number, CultureInfo.InvariantCulture, out var number) && number >= 0))
             {
                 return IngestResult.Rejected(id, $"properties.{name}", $"Field 'properties.{name}' of event '{id}': '{value}' is not a non-negative number (invariant culture, e.g. 1999.00).");

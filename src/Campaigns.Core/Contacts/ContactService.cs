@@ -256,7 +256,14 @@ internal sealed class ContactService : IContactService
             var current = await GetAsync(id, cancellationToken).ConfigureAwait(false);
             var changed = change(current) ?? throw new InvalidOperationException("The change returned no contact.");
             // A contact the importer kept without a usable identity (flagged) may still be updated (scores, tags, stage).
-            changed = Normalize(changed with { Id = current.Id, CreatedAt = current.CreatedAt, Version = current.Version }, requireIdentity: InMemoryContactStore.KeysOf(current.Identities).Count > 0);
+            // Identities, attributes and time zone the change left as stored were normalized when stored: only the stage is checked then.
+            changed = changed with { Id = current.Id, CreatedAt = current.CreatedAt, Version = current.Version };
+            if (!ReferenceEquals(changed.Identities, current.Identities) || !ReferenceEquals(changed.Attributes, current.Attributes)
+                || !string.Equals(changed.TimeZoneId, current.TimeZoneId, StringComparison.Ordinal) || !Enum.IsDefined(changed.Stage))
+            {
+                changed = Normalize(changed, requireIdentity: InMemoryContactStore.KeysOf(current.Identities).Count > 0);
+            }
+
             try
             {
                 var stored = await _store.UpdateAsync(changed, cancellationToken).ConfigureAwait(false);

@@ -77,7 +77,6 @@ public sealed class InMemoryContactStore : IContactStore
     {
         ArgumentNullException.ThrowIfNull(contact);
         cancellationToken.ThrowIfCancellationRequested();
-        var keys = KeysOf(contact.Identities);
         lock (_gate)
         {
             if (!_contacts.TryGetValue(contact.Id, out var current) || current.Version != contact.Version)
@@ -85,15 +84,20 @@ public sealed class InMemoryContactStore : IContactStore
                 throw new ConcurrencyException(EntityKind, contact.Id.ToString(), contact.Version, current?.Version);
             }
 
-            ThrowIfTaken(contact.Id, keys);
-            foreach (var old in KeysOf(current.Identities))
+            // Engines write scores and tags with the stored identities: the identity index then stays as it is.
+            if (!ReferenceEquals(contact.Identities, current.Identities))
             {
-                _identities.Remove(old);
-            }
+                var keys = KeysOf(contact.Identities);
+                ThrowIfTaken(contact.Id, keys);
+                foreach (var old in KeysOf(current.Identities))
+                {
+                    _identities.Remove(old);
+                }
 
-            foreach (var key in keys)
-            {
-                _identities[key] = contact.Id;
+                foreach (var key in keys)
+                {
+                    _identities[key] = contact.Id;
+                }
             }
 
             var stored = contact with { Version = contact.Version + 1 };

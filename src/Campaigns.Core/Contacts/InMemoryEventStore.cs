@@ -64,6 +64,29 @@ public sealed class InMemoryEventStore : IEventStore
         }
     }
 
+    /// <summary>A copy of the contact's events in store order, only those of <paramref name="kinds"/> when given; synchronous, for the engines' hot path.</summary>
+    internal List<BehaviourEvent> Snapshot(ContactId contactId, IReadOnlySet<string>? kinds)
+    {
+        lock (_gate)
+        {
+            if (!_byContact.TryGetValue(contactId, out var list))
+            {
+                return [];
+            }
+
+            var copy = new List<BehaviourEvent>(list.Count);
+            foreach (var e in list)
+            {
+                if (kinds is null || kinds.Contains(e.Kind))
+                {
+                    copy.Add(e);
+                }
+            }
+
+            return copy;
+        }
+    }
+
     /// <inheritdoc />
     /// <remarks>Takes a snapshot of the matching events when the enumeration starts.</remarks>
     public async IAsyncEnumerable<BehaviourEvent> ListAsync(

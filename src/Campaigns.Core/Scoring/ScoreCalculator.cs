@@ -105,15 +105,21 @@ public static class ScoreCalculator
         ArgumentNullException.ThrowIfNull(entries);
         var rules = new List<RuleContribution>();
         var behaviour = 0m;
+        var byRule = ByRule(entries);
         foreach (var rule in model.BehaviourRules)
         {
-            var earned = Award(rule, entries, model.HalfLife, now);
-            if (earned.Count == 0)
+            if (!byRule.TryGetValue(rule.Id, out var mine))
             {
                 continue;
             }
 
-            var points = earned.Sum(e => e.Current);
+            var earned = Award(rule, mine, model.HalfLife, now);
+            var points = 0m;
+            foreach (var e in earned)
+            {
+                points += e.Current;
+            }
+
             behaviour += points;
             rules.Add(new RuleContribution(rule.Id, rule.Name, points, earned));
         }
@@ -173,11 +179,18 @@ public static class ScoreCalculator
     internal static double RawBehaviour(ScoringModel model, IReadOnlyList<ScoreLedgerEntry> entries, Instant now)
     {
         var total = 0d;
+        var byRule = ByRule(entries);
         foreach (var rule in model.BehaviourRules)
         {
-            foreach (var (entry, awarded) in Capped(rule, entries))
+            if (!byRule.TryGetValue(rule.Id, out var mine))
             {
-                total += (double)awarded * DecayFactor(model.HalfLife, now - entry.OccurredAt);
+                continue;
+            }
+
+            var awarded = Capped(rule, mine);
+            for (var i = 0; i < mine.Count; i++)
+            {
+                total += (double)awarded[i] * DecayFactor(model.HalfLife, now - mine[i].OccurredAt);
             }
         }
 
@@ -207,11 +220,14 @@ public static class ScoreCalculator
         return earned;
     }
 
-    private static List<EarnedPoints> Award(BehaviourRule rule, IReadOnlyList<ScoreLedgerEntry> entries, Duration? halfLife, Instant now)
+    private static List<EarnedPoints> Award(BehaviourRule rule, List<ScoreLedgerEntry> mine, Duration? halfLife, Instant now)
     {
-        var earned = new List<EarnedPoints>();
-        foreach (var (entry, awarded) in Capped(rule, entries))
+        var earned = new List<EarnedPoints>(mine.Count);
+        var awards = Capped(rule, mine);
+        for (var i = 0; i < mine.Count; i++)
         {
+            var entry = mine[i];
+            var awarded = awards[i];
             var current = Math.Round(awarded * (decimal)DecayFactor(halfLife, now - entry.OccurredAt), 4, MidpointRounding.AwayFromZero);
             earned.Add(new EarnedPoints(entry.EventId, entry.OccurredAt, entry.Points, awarded, current));
         }
@@ -219,26 +235,58 @@ public static class ScoreCalculator
         return earned;
     }
 
-    /// <summary>The rule's entries oldest first (then by event id) with the points each is awarded under the cap.</summary>
-    private static IEnumerable<(ScoreLedgerEntry Entry, decimal Awarded)> Capped(BehaviourRule rule, IReadOnlyList<ScoreLedgerEntry> entries)
+    /// <summary>The entries per rule id, each list oldest first (then by event id, ordinal). One pass over the ledger.</summary>
+    private static Dictionary<string, List<ScoreLedgerEntry>> ByRule(IReadOnlyList<ScoreLedgerEntry> entries)
     {
-        var mine = entries.Where(e => string.Equals(e.RuleId, rule.Id, StringComparison.Ordinal))
-            .OrderBy(e => e.OccurredAt).ThenBy(e => e.EventId, StringComparer.Ordinal);
-        if (rule.Cap is not { } cap)
+        var byRule = new Dictionary<string, List<ScoreLedgerEntry>>(StringComparer.Ordinal);
+        for (var i = 0; i < entries.Count; i++)
         {
-            foreach (var entry in mine)
+            var entry = entries[i];
+            if (!byRule.TryGetValue(entry.RuleId, out var list))
             {
-                yield return (entry, entry.Points);
+                byRule[entry.RuleId] = list = [];
             }
 
-            yield break;
+            list.Add(entry);
+        }
+
+        foreach (var list in byRule.Values)
+        {
+            if (list.Count > 1)
+            {
+                list.Sort(OldestFirst);
+            }
+        }
+
+        return byRule;
+    }
+
+    private static int OldestFirst(ScoreLedgerEntry a, ScoreLedgerEntry b)
+    {
+        var byTime = a.OccurredAt.CompareTo(b.OccurredAt);
+        return byTime != 0 ? byTime : string.CompareOrdinal(a.EventId, b.EventId);
+    }
+
+    /// <summary>The points each of the rule's entries (sorted oldest first) is awarded under the rule's cap, by index.</summary>
+    private static decimal[] Capped(BehaviourRule rule, List<ScoreLedgerEntry> mine)
+    {
+        var awarded = new decimal[mine.Count];
+        if (rule.Cap is not { } cap)
+        {
+            for (var i = 0; i < mine.Count; i++)
+            {
+                awarded[i] = mine[i].Points;
+            }
+
+            return awarded;
         }
 
         var period = cap.Period.BclCompatibleTicks;
         long? bucket = null;
         var remaining = 0m;
-        foreach (var entry in mine)
+        for (var i = 0; i < mine.Count; i++)
         {
+            var entry = mine[i];
             var ticks = entry.OccurredAt.ToUnixTimeTicks();
             var b = ticks >= 0 ? ticks / period : ((ticks + 1) / period) - 1;
             if (b != bucket)
@@ -249,7 +297,9 @@ public static class ScoreCalculator
 
             var magnitude = Math.Min(Math.Abs(entry.Points), remaining);
             remaining -= magnitude;
-            yield return (entry, Math.Sign(entry.Points) * magnitude);
+            awarded[i] = Math.Sign(entry.Points) * magnitude;
         }
+
+        return awarded;
     }
 }

@@ -108,6 +108,7 @@ internal sealed class ScoringEngine(
     private readonly ContactSchedule _schedule = new();
     private readonly Dictionary<string, int> _roundRobin = new(StringComparer.Ordinal);
     private readonly Lock _roundRobinGate = new();
+    private RuleIndex? _byKind;
 
     public Instant? NextDue => _schedule.Next;
 
@@ -149,9 +150,8 @@ internal sealed class ScoringEngine(
     public ValueTask OnEventIngestedAsync(BehaviourEvent behaviourEvent, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(behaviourEvent);
-        var model = models.Current;
         List<ScoreLedgerEntry>? matched = null;
-        foreach (var rule in model.BehaviourRules)
+        foreach (var rule in RulesFor(behaviourEvent.Kind))
         {
             if (FilterEvaluator.MatchesEvent(behaviourEvent, rule.EventKind, rule.Where))
             {
@@ -172,10 +172,40 @@ internal sealed class ScoringEngine(
         return ScoreAsync(
             behaviourEvent.ContactId,
             clock.GetCurrentInstant(),
-            ledger => ledger.Entries.Any(e => string.Equals(e.EventId, behaviourEvent.EventId, StringComparison.Ordinal))
-                ? ledger
-                : ledger with { Entries = [.. ledger.Entries, .. matched] },
+            ledger => Contains(ledger.Entries, behaviourEvent.EventId) ? ledger : ledger with { Entries = [.. ledger.Entries, .. matched] },
             cancellationToken);
+    }
+
+    private static bool Contains(IReadOnlyList<ScoreLedgerEntry> entries, string eventId)
+    {
+        for (var i = 0; i < entries.Count; i++)
+        {
+            if (string.Equals(entries[i].EventId, eventId, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The current model's behaviour rules for one event kind, in model order (indexed once per model).</summary>
+    private BehaviourRule[] RulesFor(string kind)
+    {
+        var model = models.Current;
+        var index = _byKind;
+        if (index is null || !ReferenceEquals(index.Model, model))
+        {
+            var byKind = new Dictionary<string, BehaviourRule[]>(StringComparer.Ordinal);
+            foreach (var group in model.BehaviourRules.GroupBy(r => r.EventKind, StringComparer.Ordinal))
+            {
+                byKind[group.Key] = [.. group];
+            }
+
+            _byKind = index = new RuleIndex(model, byKind);
+        }
+
+        return index.Rules.TryGetValue(kind, out var rules) ? rules : [];
     }
 
     public ValueTask OnContactChangedAsync(ContactChange change, CancellationToken cancellationToken)
@@ -294,6 +324,9 @@ internal sealed class ScoringEngine(
             await RaiseAsync(new LeadAssigned { ContactId = id, ThresholdId = threshold.Id, At = now, Score = score, AssigneeId = assignee, PreviousOwnerId = previousOwner, Explanation = explanation }, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    /// <summary>A model's behaviour rules by event kind; replaced as a whole when the model changes.</summary>
+    private sealed record RuleIndex(ScoringModel Model, Dictionary<string, BehaviourRule[]> Rules);
 
     private static decimal Compared(ScoreThreshold threshold, ContactScores scores) =>
         threshold.Score == ScoreKind.Total ? scores.Total : scores.Behaviour;

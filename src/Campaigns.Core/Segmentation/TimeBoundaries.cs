@@ -152,6 +152,26 @@ internal sealed class ContactSchedule
         }
     }
 
+    /// <summary>Brings the contact's instant forward to <paramref name="at"/> when that is earlier (or none is set); null changes nothing.</summary>
+    public void Advance(ContactId id, Instant? at)
+    {
+        if (at is not { } due)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (_due.TryGetValue(id, out var existing) && existing <= due)
+            {
+                return;
+            }
+
+            _due[id] = due;
+            _queue.Enqueue(id, due);
+        }
+    }
+
     /// <summary>Takes every contact due at or before <paramref name="now"/>, earliest first.</summary>
     public List<(ContactId Id, Instant Due)> TakeDue(Instant now)
     {

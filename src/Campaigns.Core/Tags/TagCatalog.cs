@@ -33,6 +33,9 @@ public interface ITagCatalog
 }
 
 /// <summary>A validated rule tag, ready to evaluate.</summary>
+/// <summary>The tag rules that read one event kind, and every event kind those rules read (their history is needed to evaluate them).</summary>
+internal sealed record KindRules(CompiledTagRule[] Rules, HashSet<string> Kinds);
+
 internal sealed record CompiledTagRule(TagDefinition Tag, string GroupId, TagNameTemplate Template, FilterReads Reads)
 {
     public string AssignedBy { get; } = TagCatalog.RulePrefix + Tag.Id;
@@ -44,7 +47,7 @@ public sealed class TagCatalog : ITagCatalog
     internal const string RulePrefix = "tag-rule:";
 
     private readonly Lock _gate = new();
-    private Snapshot _snapshot = new([], []);
+    private Snapshot _snapshot = new([], [], new Dictionary<string, KindRules>(StringComparer.Ordinal));
 
     /// <summary>Creates an empty catalog validating against <paramref name="context"/>.</summary>
     /// <param name="context">The attribute schema and event kinds conditions may use.</param>
@@ -61,6 +64,9 @@ public sealed class TagCatalog : ITagCatalog
     public IReadOnlyList<TagModel> Models => _snapshot.Models;
 
     internal IReadOnlyList<CompiledTagRule> Rules => _snapshot.Rules;
+
+    /// <summary>The rules whose condition reads events of <paramref name="kind"/>, or null when none does.</summary>
+    internal KindRules? RulesReading(string kind) => _snapshot.ByKind.GetValueOrDefault(kind);
 
     /// <inheritdoc />
     public void SetModel(TagModel model)
@@ -169,7 +175,39 @@ public sealed class TagCatalog : ITagCatalog
             }
         }
 
-        return new Snapshot([.. models], [.. rules]);
+        return new Snapshot([.. models], [.. rules], IndexByKind(rules));
+    }
+
+    /// <summary>Per event kind: the rules that read it (in catalog order) and the union of the kinds those rules read.</summary>
+    private static Dictionary<string, KindRules> IndexByKind(List<CompiledTagRule> rules)
+    {
+        var byKind = new Dictionary<string, List<CompiledTagRule>>(StringComparer.Ordinal);
+        foreach (var rule in rules)
+        {
+            foreach (var kind in rule.Reads.EventKinds)
+            {
+                if (!byKind.TryGetValue(kind, out var list))
+                {
+                    byKind[kind] = list = [];
+                }
+
+                list.Add(rule);
+            }
+        }
+
+        var index = new Dictionary<string, KindRules>(StringComparer.Ordinal);
+        foreach (var (kind, list) in byKind)
+        {
+            var kinds = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var rule in list)
+            {
+                kinds.UnionWith(rule.Reads.EventKinds);
+            }
+
+            index[kind] = new KindRules([.. list], kinds);
+        }
+
+        return index;
     }
 
     private static void RequireId(string? id, string field, HashSet<string> seen, string what)
@@ -222,5 +260,5 @@ public sealed class TagCatalog : ITagCatalog
         _ => null,
     };
 
-    private sealed record Snapshot(IReadOnlyList<TagModel> Models, IReadOnlyList<CompiledTagRule> Rules);
+    private sealed record Snapshot(IReadOnlyList<TagModel> Models, IReadOnlyList<CompiledTagRule> Rules, Dictionary<string, KindRules> ByKind);
 }

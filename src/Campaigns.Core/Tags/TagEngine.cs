@@ -141,23 +141,30 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
         }
     }
 
-    public async ValueTask OnEventIngestedAsync(BehaviourEvent behaviourEvent, CancellationToken cancellationToken)
+    public ValueTask OnEventIngestedAsync(BehaviourEvent behaviourEvent, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(behaviourEvent);
-        var rules = catalog.Rules;
-        for (var i = 0; i < rules.Count; i++)
-        {
-            if (rules[i].Reads.EventKinds.Contains(behaviourEvent.Kind))
-            {
-                await ProcessAsync(behaviourEvent.ContactId, clock.GetCurrentInstant(), cancellationToken).ConfigureAwait(false);
-                return;
-            }
-        }
+
+        // Only the rules that read the event's kind can change: the others keep their tags, expiries and scheduled instants.
+        return catalog.RulesReading(behaviourEvent.Kind) is { } reading
+            ? ProcessPartAsync(behaviourEvent.ContactId, clock.GetCurrentInstant(), reading, cancellationToken)
+            : ValueTask.CompletedTask;
     }
 
-    private async ValueTask<Contact?> ProcessAsync(ContactId id, Instant now, CancellationToken cancellationToken)
+    private async ValueTask ProcessPartAsync(ContactId id, Instant now, KindRules reading, CancellationToken cancellationToken) =>
+        await ProcessAsync(id, now, reading, cancellationToken).ConfigureAwait(false);
+
+    private ValueTask<Contact?> ProcessAsync(ContactId id, Instant now, CancellationToken cancellationToken) =>
+        ProcessAsync(id, now, null, cancellationToken);
+
+    /// <summary>
+    /// Evaluates the rules of <paramref name="part"/> (every rule when null) on the contact at <paramref name="now"/> and
+    /// stores the tags when they changed. A partial evaluation leaves the tags of the other rules as they are and only
+    /// brings the contact's scheduled instant forward (an early instant is harmless: it runs a full evaluation).
+    /// </summary>
+    private async ValueTask<Contact?> ProcessAsync(ContactId id, Instant now, KindRules? part, CancellationToken cancellationToken)
     {
-        var rules = catalog.Rules;
+        IReadOnlyList<CompiledTagRule> rules = part is null ? catalog.Rules : part.Rules;
         var contact = await store.GetAsync(id, cancellationToken).ConfigureAwait(false);
         if (contact is null)
         {
@@ -166,34 +173,68 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
         }
 
         IReadOnlyList<BehaviourEvent> history = [];
-        if (rules.Any(r => r.Reads.EventKinds.Count > 0))
+        if (events is InMemoryEventStore memory && (part is not null || AnyReadsEvents(rules)))
+        {
+            history = memory.Snapshot(id, part?.Kinds);
+        }
+        else if (part is not null || AnyReadsEvents(rules))
         {
             var list = new List<BehaviourEvent>();
             await foreach (var e in events.ListAsync(id, cancellationToken: cancellationToken).ConfigureAwait(false))
             {
-                list.Add(e);
+                if (part is null || part.Kinds.Contains(e.Kind))
+                {
+                    list.Add(e);
+                }
             }
 
             history = list;
         }
 
-        var (tags, next) = Compute(contact, history, now, rules);
-        _schedule.Set(id, next);
+        var partial = part is not null;
+        var (tags, next) = Compute(contact, history, now, rules, partial);
+        if (partial)
+        {
+            _schedule.Advance(id, next);
+        }
+        else
+        {
+            _schedule.Set(id, next);
+        }
+
         if (tags is null)
         {
             return contact;
         }
 
-        return await contacts.UpdateAsync(id, c => Compute(c, history, now, rules).Tags is { } fresh ? c with { Tags = fresh } : c, cancellationToken).ConfigureAwait(false);
+        // The tags computed above hold unless another writer changed the contact meanwhile; then they are computed again.
+        return await contacts.UpdateAsync(
+            id,
+            c => (ReferenceEquals(c, contact) ? tags : Compute(c, history, now, rules, partial).Tags) is { } fresh ? c with { Tags = fresh } : c,
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    private static bool AnyReadsEvents(IReadOnlyList<CompiledTagRule> rules)
+    {
+        for (var i = 0; i < rules.Count; i++)
+        {
+            if (rules[i].Reads.EventKinds.Count > 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>The contact's tags with the rule tags as they should be at <paramref name="now"/> (null when unchanged), and the next instant to look again.</summary>
-    private (IReadOnlyList<ContactTag>? Tags, Instant? Next) Compute(Contact contact, IReadOnlyList<BehaviourEvent> history, Instant now, IReadOnlyList<CompiledTagRule> rules)
+    /// <remarks>When <paramref name="partial"/>, only the owned tags of <paramref name="rules"/> are recomputed; other rules' tags are kept.</remarks>
+    private (IReadOnlyList<ContactTag>? Tags, Instant? Next) Compute(Contact contact, IReadOnlyList<BehaviourEvent> history, Instant now, IReadOnlyList<CompiledTagRule> rules, bool partial)
     {
         var result = new List<ContactTag>(contact.Tags.Count + 2);
         foreach (var tag in contact.Tags)
         {
-            if (!IsOwned(tag))
+            if (!IsOwned(tag) || (partial && !IsOf(tag, rules)))
             {
                 result.Add(tag);
             }
@@ -257,7 +298,53 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
             });
         }
 
-        return (result.Count == contact.Tags.Count && result.ToHashSet().SetEquals(contact.Tags) ? null : result, next);
+        return (SameTags(result, contact.Tags) ? null : result, next);
+    }
+
+    private static bool IsOf(ContactTag tag, IReadOnlyList<CompiledTagRule> rules)
+    {
+        for (var i = 0; i < rules.Count; i++)
+        {
+            if (string.Equals(tag.AssignedBy, rules[i].AssignedBy, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Whether two tag lists hold the same tags (in any order); the lists are short, so no set is built.</summary>
+    private static bool SameTags(List<ContactTag> computed, IReadOnlyList<ContactTag> stored)
+    {
+        if (computed.Count != stored.Count)
+        {
+            return false;
+        }
+
+        foreach (var tag in computed)
+        {
+            var found = false;
+            for (var i = 0; i < stored.Count && !found; i++)
+            {
+                found = tag.Equals(stored[i]);
+            }
+
+            if (!found)
+            {
+                return false;
+            }
+        }
+
+        foreach (var tag in stored)
+        {
+            if (!computed.Contains(tag))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static bool IsOwned(ContactTag tag) =>
