@@ -260,8 +260,8 @@ public sealed class DeliveryStoreTests
         Assert.Equal(IdempotencyClaimStatus.Claimed, (await a.TryClaimAsync("k1", Make.T0, lease, default)).Status);
         Assert.Equal(IdempotencyClaimStatus.InProgress, (await b.TryClaimAsync("k1", Make.T0 + Duration.FromSeconds(29), lease, default)).Status);
 
-        // The holder "died": after its lease another host takes the key over.
-        Assert.Equal(IdempotencyClaimStatus.Claimed, (await b.TryClaimAsync("k1", Make.T0 + lease, lease, default)).Status);
+        // The holder "died": after its lease another host takes the key over, told that the earlier attempt is in doubt.
+        Assert.Equal(IdempotencyClaimStatus.TakenOver, (await b.TryClaimAsync("k1", Make.T0 + lease, lease, default)).Status);
         Assert.Equal("test-2", await schema.ScalarAsync("SELECT claimed_by FROM idempotency_keys WHERE key = 'k1'"));
         await b.CompleteAsync("k1", Outcome("k1", DeliveryStatus.Sent), default);
         var replay = await a.TryClaimAsync("k1", Make.T0 + Duration.FromDays(9), lease, default);
