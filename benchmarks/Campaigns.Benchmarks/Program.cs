@@ -3,17 +3,24 @@ using BenchmarkDotNet.Running;
 using Campaigns.Benchmarks.Contacts;
 using Campaigns.Benchmarks.Segmentation;
 
-if (args is ["build-stats", var n])
+if (args is ["build-stats", var n, ..])
 {
-    // Index build time and memory per contact for the issue's generated base.
+    // Index build time and memory per contact for the issue's generated base. Third argument: columnar (default),
+    // contacts (SegmentIndexBuilder.Add(Contact), records created on the fly) or upsert (SegmentIndex.Upsert per contact).
     var count = int.Parse(n, System.Globalization.CultureInfo.InvariantCulture);
+    var path = args.Length > 2 ? args[2] : "columnar";
     var data = new ContactBaseGenerator(count);
     var before = GC.GetTotalMemory(true);
     var sw = Stopwatch.StartNew();
-    var index = data.BuildIndex();
+    var index = path switch
+    {
+        "contacts" => data.BuildIndexFromContacts(),
+        "upsert" => data.BuildIndexByUpsert(),
+        _ => data.BuildIndex(),
+    };
     sw.Stop();
     var after = GC.GetTotalMemory(true);
-    Console.WriteLine($"contacts={count} build={sw.Elapsed.TotalSeconds:F2}s index={(after - before) / 1e6:F1}MB bytes/contact={(double)(after - before) / count:F1}");
+    Console.WriteLine($"path={path} contacts={count} build={sw.Elapsed.TotalSeconds:F2}s index={(after - before) / 1e6:F1}MB bytes/contact={(double)(after - before) / count:F1} threads={Environment.ProcessorCount}");
     sw.Restart();
     var narrow = index.Evaluate(SegmentationBenchmarks.Narrow, ContactBaseGenerator.Now).Count;
     var broad = index.Evaluate(SegmentationBenchmarks.Broad, ContactBaseGenerator.Now).Count;
@@ -35,11 +42,66 @@ if (args is ["build-stats", var n])
     return;
 }
 
+if (args is ["duckdb-explain", var dn])
+{
+    // The DuckDB baseline's plans, counts next to the engine's, and warm timings (median of 10) for the notes.
+    var count = int.Parse(dn, System.Globalization.CultureInfo.InvariantCulture);
+    var data = new ContactBaseGenerator(count);
+    var index = data.BuildIndex();
+    using var duck = DuckDbBase.Load(data);
+    foreach (var (name, sql, filter) in new[]
+    {
+        ("narrow", DuckDbBase.NarrowSql(SegmentationBenchmarks.From(7), SegmentationBenchmarks.Today), SegmentationBenchmarks.Narrow),
+        ("broad", DuckDbBase.BroadSql(SegmentationBenchmarks.From(30), SegmentationBenchmarks.Today), SegmentationBenchmarks.Broad),
+    })
+    {
+        Console.WriteLine($"-- {name}: engine={index.Evaluate(filter, ContactBaseGenerator.Now).Count} duckdb={DuckDbBase.Count(duck, sql)}");
+        Console.WriteLine(DuckDbBase.Explain(duck, sql));
+        var times = new List<double>();
+        for (var i = 0; i < 10; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            DuckDbBase.Count(duck, sql);
+            times.Add(sw.Elapsed.TotalMilliseconds);
+        }
+
+        times.Sort();
+        Console.WriteLine($"{name} duckdb: min={times[0]:F1}ms median={times[5]:F1}ms threads={Environment.ProcessorCount}");
+    }
+
+    return;
+}
+
+if (args is ["incremental-stats", ..])
+{
+    // The IncrementalBenchmarks case in a loop, for profilers: median of 20 rounds of 10,000 upserts.
+    var bench = new IncrementalBenchmarks();
+    bench.Setup();
+    var rounds = new List<double>();
+    for (var r = 0; r < 20; r++)
+    {
+        var sw = Stopwatch.StartNew();
+        for (var i = 0; i < 10_000; i++)
+        {
+            bench.UpsertOneContactAgainst100Segments();
+        }
+
+        rounds.Add(sw.Elapsed.TotalMicroseconds / 10_000);
+    }
+
+    rounds.Sort();
+    Console.WriteLine($"upsert vs 100 segments: min={rounds[0]:F2}us median={rounds[10]:F2}us");
+    return;
+}
+
 if (args is ["import-stats", var rows, ..])
 {
     // One import of a generated CSV through IContactImporter: elapsed time, working set over time, peak working set.
     var sqlite = args is [_, _, "sqlite", ..] ? (args.Length > 3 ? args[3] : Path.Combine(Path.GetTempPath(), "campaigns-import.db")) : null;
-    await ImportStats.RunAsync(int.Parse(rows, System.Globalization.CultureInfo.InvariantCulture), args is [_, _, "discard"], sqlite).ConfigureAwait(false);
+    var postgres = args is [_, _, "postgresql", ..]
+        ? Environment.GetEnvironmentVariable("CAMPAIGNS_POSTGRES_CONNECTION") ?? throw new InvalidOperationException("import-stats N postgresql needs CAMPAIGNS_POSTGRES_CONNECTION.")
+        : null;
+    await ImportStats.RunAsync(int.Parse(rows, System.Globalization.CultureInfo.InvariantCulture), args is [_, _, "discard"], sqlite, postgres).ConfigureAwait(false);
     return;
 }
 
@@ -47,6 +109,21 @@ if (args is ["pg-steps" or "pg-ready" or "pg-copy" or "pg-ops", ..])
 {
     // PostgreSQL storage figures (issue 8); needs CAMPAIGNS_POSTGRES_CONNECTION.
     await Campaigns.Benchmarks.Storage.PostgreSqlStats.RunAsync(args).ConfigureAwait(false);
+    return;
+}
+
+if (args is ["journey-stats", var contacts, ..])
+{
+    // Issue 7: N contacts enter a segment-entry journey and its first send completes; memory per waiting contact.
+    // An optional third argument sets JourneyOptions.MaxParallelism (default 1).
+    await Campaigns.Benchmarks.Journeys.JourneyStats.EntryAsync(int.Parse(contacts, System.Globalization.CultureInfo.InvariantCulture), args is [_, _, var p] ? int.Parse(p, System.Globalization.CultureInfo.InvariantCulture) : 1).ConfigureAwait(false);
+    return;
+}
+
+if (args is ["timer-stats", var timers])
+{
+    // Issue 7: N pending timers in the in-memory run store, bytes per timer (GC.GetTotalMemory deltas).
+    await Campaigns.Benchmarks.Journeys.JourneyStats.TimersAsync(int.Parse(timers, System.Globalization.CultureInfo.InvariantCulture)).ConfigureAwait(false);
     return;
 }
 

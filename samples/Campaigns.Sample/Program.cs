@@ -3,6 +3,7 @@
 // (bad submissions are rejected with reasons), records what participants do, and prints a summary.
 // Then it sends the seminar's registration-success notice through the delivery pipeline (DeliveryDemo.cs),
 // builds the seed 004 audiences over a generated contact base (SegmentationDemo.cs) and scores a few leads (ScoringDemo.cs).
+// Last, a live stream's SOPs and a nurture journey run on a simulated clock (JourneyDemo.cs, its own service provider).
 // `--quick` runs the same flow with fewer generated participants and contacts (CI uses it).
 // State is kept in a SQLite file (Campaigns:Storage:Sqlite:Path in appsettings.json, relative to the working directory),
 // so a second run finds the first run's campaigns, contacts and sends; `--quick` uses a fresh temporary file instead,
@@ -44,6 +45,7 @@ await host.Services.GetRequiredService<ContactsDemo>().RunAsync(quick ? 20 : 2_0
 await host.Services.GetRequiredService<DeliveryDemo>().RunAsync(sample.SeminarId, Console.Out);
 host.Services.GetRequiredService<SegmentationDemo>().Run(quick ? 50_000 : 1_000_000, Console.Out);
 await host.Services.GetRequiredService<ScoringDemo>().RunAsync(5, Console.Out);
+await JourneyDemo.RunAsync(quick, Console.Out);
 await host.StopAsync();
 if (quickDatabase is not null)
 {

@@ -12,9 +12,9 @@ namespace Campaigns.Storage.PostgreSql;
 /// identity taken by another contact fails the write with <see cref="DuplicateEntityException"/>. Updates compare the
 /// version in the same statement (<see cref="ConcurrencyException"/> when stale). Thread-safe.
 /// </summary>
-internal sealed class PostgreSqlContactStore : IContactStore, IPostgreSqlContactBulkWriter
+internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore
 {
-    private const string EntityKind = "contact";
+    internal const string EntityKind = "contact";
     private readonly PostgreSqlDatabase _db;
     private readonly ContactProtection _protection;
 
@@ -22,6 +22,17 @@ internal sealed class PostgreSqlContactStore : IContactStore, IPostgreSqlContact
     {
         _db = db;
         _protection = new ContactProtection(db.Protector);
+    }
+
+    internal PostgreSqlDatabase Database => _db;
+
+    internal ContactProtection Protection => _protection;
+
+    /// <inheritdoc />
+    public ValueTask<IContactWriteBatch> BeginBatchAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult<IContactWriteBatch>(new PostgreSqlContactWriteBatch(this));
     }
 
     public async Task<Contact?> GetAsync(ContactId id, CancellationToken cancellationToken = default)
@@ -56,20 +67,14 @@ internal sealed class PostgreSqlContactStore : IContactStore, IPostgreSqlContact
         var keys = _protection.KeysOf(contact.Identities);
         using var connection = await _db.OpenAsync(cancellationToken).ConfigureAwait(false);
         using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        using var batch = new NpgsqlBatch(connection, tx);
-        var insert = new NpgsqlBatchCommand($"INSERT INTO {_db.Schema}.contacts (id, version, doc) VALUES (@id, 1, @doc)");
-        insert.Parameters.AddWithValue("id", contact.Id.Value);
-        insert.Parameters.Add(Pg.Jsonb("doc", _protection.ToDocument(stored)));
-        batch.BatchCommands.Add(insert);
-        AddIdentityInsert(batch, contact.Id, keys);
         try
         {
-            await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            await InsertCoreAsync(connection, tx, stored, keys, cancellationToken).ConfigureAwait(false);
             await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (PostgresException ex) when (Pg.IsUniqueViolation(ex))
         {
-            throw await DuplicateAsync(ex, contact, keys, cancellationToken).ConfigureAwait(false);
+            throw await DuplicateAsync(ex, contact, keys, null, cancellationToken).ConfigureAwait(false);
         }
 
         return stored;
@@ -78,10 +83,32 @@ internal sealed class PostgreSqlContactStore : IContactStore, IPostgreSqlContact
     public async Task<Contact> UpdateAsync(Contact contact, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(contact);
-        var stored = contact with { Version = contact.Version + 1 };
         var keys = _protection.KeysOf(contact.Identities);
         using var connection = await _db.OpenAsync(cancellationToken).ConfigureAwait(false);
         using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        Contact stored;
+        try
+        {
+            stored = await UpdateCoreAsync(connection, tx, contact, keys, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (Pg.IsUniqueViolation(ex))
+        {
+            throw await DuplicateAsync(ex, contact, keys, null, cancellationToken).ConfigureAwait(false);
+        }
+
+        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return stored;
+    }
+
+    /// <summary>
+    /// The version-guarded update of a contact and its identity rows inside <paramref name="tx"/>. Throws
+    /// <see cref="ConcurrencyException"/> (the transaction still usable) or a unique-violation <see cref="PostgresException"/>
+    /// (the transaction aborted); the caller rolls back either way.
+    /// </summary>
+    internal async Task<Contact> UpdateCoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Contact contact, List<(IdentityKind Kind, string Value, string Key)> keys, CancellationToken cancellationToken)
+    {
+        var stored = contact with { Version = contact.Version + 1 };
+
         // The version check first, so a stale write reports ConcurrencyException even when its identities clash.
         using (var update = Pg.Command(connection, $"UPDATE {_db.Schema}.contacts SET version = version + 1, doc = @doc WHERE id = @id AND version = @version", tx))
         {
@@ -90,8 +117,10 @@ internal sealed class PostgreSqlContactStore : IContactStore, IPostgreSqlContact
             update.Parameters.Add(Pg.Jsonb("doc", _protection.ToDocument(stored)));
             if (await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
             {
-                await tx.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
-                throw new ConcurrencyException(EntityKind, contact.Id.ToString(), contact.Version, await CurrentVersionAsync(contact.Id, cancellationToken).ConfigureAwait(false));
+                using var current = Pg.Command(connection, $"SELECT version FROM {_db.Schema}.contacts WHERE id = @id", tx);
+                current.Parameters.AddWithValue("id", contact.Id.Value);
+                var actual = (long?)await current.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+                throw new ConcurrencyException(EntityKind, contact.Id.ToString(), contact.Version, actual);
             }
         }
 
@@ -100,17 +129,21 @@ internal sealed class PostgreSqlContactStore : IContactStore, IPostgreSqlContact
         delete.Parameters.AddWithValue("id", contact.Id.Value);
         batch.BatchCommands.Add(delete);
         AddIdentityInsert(batch, contact.Id, keys);
-        try
-        {
-            await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (PostgresException ex) when (Pg.IsUniqueViolation(ex))
-        {
-            throw await DuplicateAsync(ex, contact, keys, cancellationToken).ConfigureAwait(false);
-        }
-
-        await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         return stored;
+    }
+
+    /// <summary>Inserts one new contact (already at its stored version) and its identity rows inside <paramref name="tx"/>.</summary>
+    internal async Task InsertCoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Contact stored, List<(IdentityKind Kind, string Value, string Key)> keys, CancellationToken cancellationToken)
+    {
+        using var batch = new NpgsqlBatch(connection, tx);
+        var insert = new NpgsqlBatchCommand($"INSERT INTO {_db.Schema}.contacts (id, version, doc) VALUES (@id, @version, @doc)");
+        insert.Parameters.AddWithValue("id", stored.Id.Value);
+        insert.Parameters.AddWithValue("version", stored.Version);
+        insert.Parameters.Add(Pg.Jsonb("doc", _protection.ToDocument(stored)));
+        batch.BatchCommands.Add(insert);
+        AddIdentityInsert(batch, stored.Id, keys);
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     public async IAsyncEnumerable<Contact> ListAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -152,52 +185,20 @@ internal sealed class PostgreSqlContactStore : IContactStore, IPostgreSqlContact
         return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 
-    public async Task<long> WriteNewAsync(IAsyncEnumerable<Contact> contacts, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Writes new contacts (each with version 0; stored as version 1) and their identity rows with binary COPY in one
+    /// transaction, all or nothing (a taken id or identity: <see cref="DuplicateEntityException"/>, nothing written).
+    /// Listeners are not told. For seeding benchmarks and tests; hosts import through <see cref="IBulkContactStore"/>.
+    /// </summary>
+    internal async Task<long> WriteNewAsync(IAsyncEnumerable<Contact> contacts, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(contacts);
         using var connection = await _db.OpenAsync(cancellationToken).ConfigureAwait(false);
         using var tx = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         long count = 0;
-        var identities = new List<(short Kind, string Key, Guid Contact)>();
         try
         {
-            using (var writer = await connection.BeginBinaryImportAsync($"COPY {_db.Schema}.contacts (id, version, doc) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false))
-            {
-                await foreach (var contact in contacts.WithCancellation(cancellationToken).ConfigureAwait(false))
-                {
-                    if (contact.Version != 0)
-                    {
-                        throw new ArgumentException($"Contact {contact.Id} (item {count}): a new contact must have version 0, not {contact.Version}.", nameof(contacts));
-                    }
-
-                    await writer.StartRowAsync(cancellationToken).ConfigureAwait(false);
-                    await writer.WriteAsync(contact.Id.Value, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
-                    await writer.WriteAsync(1L, NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
-                    await writer.WriteAsync(_protection.ToDocument(contact with { Version = 1 }), NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
-                    foreach (var (kind, key) in _protection.KeysOf(contact.Identities))
-                    {
-                        identities.Add(((short)kind, key, contact.Id.Value));
-                    }
-
-                    count++;
-                }
-
-                await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            using (var writer = await connection.BeginBinaryImportAsync($"COPY {_db.Schema}.contact_identities (kind, lookup_key, contact_id) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false))
-            {
-                foreach (var (kind, key, contact) in identities)
-                {
-                    await writer.StartRowAsync(cancellationToken).ConfigureAwait(false);
-                    await writer.WriteAsync(kind, NpgsqlDbType.Smallint, cancellationToken).ConfigureAwait(false);
-                    await writer.WriteAsync(key, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                    await writer.WriteAsync(contact, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
-                }
-
-                await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
-            }
-
+            count = await CopyCoreAsync(connection, Checked(contacts, cancellationToken), cancellationToken).ConfigureAwait(false);
             await tx.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (PostgresException ex) when (Pg.IsUniqueViolation(ex))
@@ -206,9 +207,67 @@ internal sealed class PostgreSqlContactStore : IContactStore, IPostgreSqlContact
         }
 
         return count;
+
+        static async IAsyncEnumerable<Contact> Checked(IAsyncEnumerable<Contact> contacts, [EnumeratorCancellation] CancellationToken cancellationToken)
+        {
+            long item = 0;
+            await foreach (var contact in contacts.WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                if (contact.Version != 0)
+                {
+                    throw new ArgumentException($"Contact {contact.Id} (item {item}): a new contact must have version 0, not {contact.Version}.", nameof(contacts));
+                }
+
+                item++;
+                yield return contact with { Version = 1 };
+            }
+        }
     }
 
-    private void AddIdentityInsert(NpgsqlBatch batch, ContactId id, List<(IdentityKind Kind, string Key)> keys)
+    /// <summary>
+    /// Copies new contacts (at their stored versions) and then their identity rows into the tables with binary COPY, on a
+    /// connection with an open transaction. A taken id or identity fails the COPY (unique violation, transaction aborted).
+    /// </summary>
+    internal async Task<long> CopyCoreAsync(NpgsqlConnection connection, IAsyncEnumerable<Contact> stored, CancellationToken cancellationToken)
+    {
+        long count = 0;
+        var identities = new List<(short Kind, string Key, Guid Contact)>();
+        using (var writer = await connection.BeginBinaryImportAsync($"COPY {_db.Schema}.contacts (id, version, doc) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false))
+        {
+            await foreach (var contact in stored.WithCancellation(cancellationToken).ConfigureAwait(false))
+            {
+                await writer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                await writer.WriteAsync(contact.Id.Value, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
+                await writer.WriteAsync(contact.Version, NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
+                await writer.WriteAsync(_protection.ToDocument(contact), NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
+                foreach (var (kind, _, key) in _protection.KeysOf(contact.Identities))
+                {
+                    identities.Add(((short)kind, key, contact.Id.Value));
+                }
+
+                count++;
+            }
+
+            await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        using (var writer = await connection.BeginBinaryImportAsync($"COPY {_db.Schema}.contact_identities (kind, lookup_key, contact_id) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false))
+        {
+            foreach (var (kind, key, contact) in identities)
+            {
+                await writer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                await writer.WriteAsync(kind, NpgsqlDbType.Smallint, cancellationToken).ConfigureAwait(false);
+                await writer.WriteAsync(key, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                await writer.WriteAsync(contact, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
+            }
+
+            await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return count;
+    }
+
+    private void AddIdentityInsert(NpgsqlBatch batch, ContactId id, List<(IdentityKind Kind, string Value, string Key)> keys)
     {
         if (keys.Count == 0)
         {
@@ -236,15 +295,12 @@ internal sealed class PostgreSqlContactStore : IContactStore, IPostgreSqlContact
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? _protection.FromDocument(reader.GetString(0), reader.GetInt64(1)) : null;
     }
 
-    private async Task<long?> CurrentVersionAsync(ContactId id, CancellationToken cancellationToken)
-    {
-        using var connection = await _db.OpenAsync(cancellationToken).ConfigureAwait(false);
-        using var command = Pg.Command(connection, $"SELECT version FROM {_db.Schema}.contacts WHERE id = @id");
-        command.Parameters.AddWithValue("id", id.Value);
-        return (long?)await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    private async Task<DuplicateEntityException> DuplicateAsync(PostgresException ex, Contact contact, List<(IdentityKind Kind, string Key)> keys, CancellationToken cancellationToken)
+    /// <summary>
+    /// The exception for a unique violation of <paramref name="contact"/>'s write, naming the id or the identity (by its
+    /// value, as the in-memory store does — never the lookup key). Reads on <paramref name="connection"/> (in its
+    /// transaction, which must be usable again) or, when null, on a fresh connection.
+    /// </summary>
+    internal async Task<DuplicateEntityException> DuplicateAsync(PostgresException ex, Contact contact, List<(IdentityKind Kind, string Value, string Key)> keys, NpgsqlConnection? connection, CancellationToken cancellationToken)
     {
         if (string.Equals(ex.ConstraintName, "contacts_pkey", StringComparison.Ordinal))
         {
@@ -252,8 +308,9 @@ internal sealed class PostgreSqlContactStore : IContactStore, IPostgreSqlContact
         }
 
         // Name the identity as the in-memory store does (kind:value), never the lookup key.
-        using var connection = await _db.OpenAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var (kind, key) in keys)
+        using var owned = connection is null ? await _db.OpenAsync(cancellationToken).ConfigureAwait(false) : null;
+        connection ??= owned!;
+        foreach (var (kind, value, key) in keys)
         {
             using var command = Pg.Command(connection, $"SELECT 1 FROM {_db.Schema}.contact_identities WHERE kind = @kind AND lookup_key = @key AND contact_id <> @id");
             command.Parameters.AddWithValue("kind", (short)kind);
@@ -261,7 +318,7 @@ internal sealed class PostgreSqlContactStore : IContactStore, IPostgreSqlContact
             command.Parameters.AddWithValue("id", contact.Id.Value);
             if (await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is not null)
             {
-                return new DuplicateEntityException(EntityKind, $"{ContactProtection.Purpose(kind)}:{_protection.PlainValueOf(contact.Identities, kind, key)}");
+                return new DuplicateEntityException(EntityKind, PersonalDataFields.DuplicateKey(kind, value));
             }
         }
 

@@ -7,12 +7,13 @@ namespace Campaigns.Storage.PostgreSql;
 /// <summary>
 /// An <see cref="IParticipantStore"/> on PostgreSQL. E-mail and phone are normalized as the in-memory store does,
 /// indexed per campaign by their <see cref="IPersonalDataProtector.ComputeLookupKey"/> under unique partial indexes,
-/// and protected in the document together with the name. Thread-safe.
+/// and protected in the document together with the name (Core's <see cref="PersonalDataFields"/>). Thread-safe.
 /// </summary>
 internal sealed class PostgreSqlParticipantStore(PostgreSqlDatabase db) : IParticipantStore
 {
     private const string EntityKind = "participant";
     private readonly IPersonalDataProtector _protector = db.Protector;
+    private readonly ContactProtection _protection = new(db.Protector);
 
     public async Task<Participant?> GetAsync(ParticipantId id, CancellationToken cancellationToken = default)
     {
@@ -135,29 +136,14 @@ internal sealed class PostgreSqlParticipantStore(PostgreSqlDatabase db) : IParti
     }
 
     private string? EmailKey(string? email) =>
-        string.IsNullOrWhiteSpace(email) ? null : _protector.ComputeLookupKey("email", FieldValidator.NormalizeEmail(email));
+        string.IsNullOrWhiteSpace(email) ? null : _protector.ComputeLookupKey(PersonalDataFields.PurposeOf(Contacts.IdentityKind.Email), FieldValidator.NormalizeEmail(email));
 
     private string? PhoneKey(string? phone) =>
-        string.IsNullOrWhiteSpace(phone) ? null : _protector.ComputeLookupKey("phone", FieldValidator.NormalizePhone(phone));
+        string.IsNullOrWhiteSpace(phone) ? null : _protector.ComputeLookupKey(PersonalDataFields.PurposeOf(Contacts.IdentityKind.Phone), FieldValidator.NormalizePhone(phone));
 
-    private string ToDocument(Participant p) => Pg.ToJson(p with
-    {
-        Name = p.Name is null ? null : _protector.Protect("name", p.Name),
-        Email = p.Email is null ? null : _protector.Protect("email", p.Email),
-        Phone = p.Phone is null ? null : _protector.Protect("phone", p.Phone),
-    });
+    private string ToDocument(Participant p) => _protection.ToDocument(p);
 
-    private Participant FromDocument(string json, long version)
-    {
-        var p = Pg.FromJson<Participant>(json);
-        return p with
-        {
-            Name = p.Name is null ? null : _protector.Unprotect("name", p.Name),
-            Email = p.Email is null ? null : _protector.Unprotect("email", p.Email),
-            Phone = p.Phone is null ? null : _protector.Unprotect("phone", p.Phone),
-            Version = version,
-        };
-    }
+    private Participant FromDocument(string json, long version) => _protection.ParticipantFromDocument(json, version);
 
     private async Task<Participant?> ReadOneAsync(NpgsqlCommand command, CancellationToken cancellationToken)
     {

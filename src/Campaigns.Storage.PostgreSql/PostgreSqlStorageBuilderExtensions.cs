@@ -74,7 +74,6 @@ public static class PostgreSqlStorageBuilderExtensions
         // AddCampaigns registered the in-memory stores with TryAdd: replace them.
         services.Replace(ServiceDescriptor.Singleton<PostgreSqlContactStore, PostgreSqlContactStore>());
         services.Replace(ServiceDescriptor.Singleton<IContactStore>(static sp => sp.GetRequiredService<PostgreSqlContactStore>()));
-        services.Replace(ServiceDescriptor.Singleton<IPostgreSqlContactBulkWriter>(static sp => sp.GetRequiredService<PostgreSqlContactStore>()));
         services.Replace(ServiceDescriptor.Singleton<IEventStore, PostgreSqlEventStore>());
         services.Replace(ServiceDescriptor.Singleton<ICampaignStore, PostgreSqlCampaignStore>());
         services.Replace(ServiceDescriptor.Singleton<IParticipantStore, PostgreSqlParticipantStore>());

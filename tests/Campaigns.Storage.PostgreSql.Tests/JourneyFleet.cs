@@ -107,7 +107,7 @@ public sealed class JourneyFleet : IAsyncDisposable
             Identities = new ContactIdentities { Email = $"c{i}@example.com" },
             Consents = new Dictionary<string, ConsentRecord> { ["email"] = new(true, "form", T0) },
         }).ToList();
-        await provider.GetRequiredService<IPostgreSqlContactBulkWriter>().WriteNewAsync(contacts.ToAsyncEnumerable());
+        await provider.GetRequiredService<PostgreSqlContactStore>().WriteNewAsync(contacts.ToAsyncEnumerable());
         var db = provider.GetRequiredService<PostgreSqlDatabase>();
         await using var connection = new NpgsqlConnection(_connectionString);
         await connection.OpenAsync();

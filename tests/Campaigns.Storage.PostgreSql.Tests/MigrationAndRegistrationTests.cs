@@ -99,7 +99,7 @@ public sealed class RegistrationTests
         using (var sp = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true }))
         {
             Assert.IsType<PostgreSqlContactStore>(sp.GetRequiredService<IContactStore>());
-            Assert.Same(sp.GetRequiredService<IContactStore>(), sp.GetRequiredService<IPostgreSqlContactBulkWriter>());
+            Assert.IsAssignableFrom<IBulkContactStore>(sp.GetRequiredService<IContactStore>());
             Assert.IsType<PostgreSqlEventStore>(sp.GetRequiredService<IEventStore>());
             Assert.IsType<PostgreSqlCampaignStore>(sp.GetRequiredService<ICampaignStore>());
             Assert.IsType<PostgreSqlParticipantStore>(sp.GetRequiredService<IParticipantStore>());

@@ -114,7 +114,7 @@ public sealed class PostgreSqlTestSchema : IAsyncDisposable
 
     internal IContactStore Contacts(PostgreSqlDatabase? db = null) => new PostgreSqlContactStore(db ?? Database);
 
-    internal IPostgreSqlContactBulkWriter BulkWriter(PostgreSqlDatabase? db = null) => new PostgreSqlContactStore(db ?? Database);
+    internal PostgreSqlContactStore BulkWriter(PostgreSqlDatabase? db = null) => new(db ?? Database);
 
     internal IEventStore Events(PostgreSqlDatabase? db = null) => new PostgreSqlEventStore(db ?? Database);
 

@@ -1,4 +1,6 @@
 using Campaigns.Contacts;
+using Campaigns.Modeling;
+using Campaigns.Testing.Storage;
 using Microsoft.Data.Sqlite;
 
 namespace Campaigns.Storage.Sqlite.Tests;
@@ -79,29 +81,32 @@ public sealed class SqliteDatabaseTests : IDisposable
         using (var db = _file.Open(protector))
         {
             var store = new SqliteContactStore(db);
-            await store.AddAsync(new Contact
+            var stored = await store.AddAsync(PersonalDataSamples.Contact());
+            await store.UpdateAsync(stored with { Name = stored.Name + " " }); // a rewrite is protected too
+            var batch = await store.BeginBatchAsync();
+            await using (batch)
             {
-                Id = ContactId.New(),
-                CreatedAt = default,
-                Name = "张伟",
-                Identities = new ContactIdentities { Phone = "+8613800138000", Email = "zhang@example.com", AdditionalEmails = ["zw@example.org"] },
-            });
-            Assert.Equal("张伟", (await store.FindAsync(IdentityKind.Email, "zw@example.org"))?.Name);
+                await batch.AddAsync(PersonalDataSamples.Contact() with { Identities = new ContactIdentities { Phone = "+8613912345670", Email = "copy.zhang.secret@example.com" } });
+                await batch.CommitAsync();
+            }
+
+            var participants = new SqliteParticipantStore(db);
+            var participant = await participants.AddAsync(PersonalDataSamples.Participant(CampaignId.New()));
+
+            var back = (await store.FindAsync(IdentityKind.Email, "zw.secret@example.org"))!;
+            Assert.Equal("139-1234-BAD", Assert.Single(back.QualityFlags).Value);
+            Assert.Equal("wmSecretExternal789", back.Identities.WeComExternalUserId);
+            Assert.Equal("王芳保密", (await participants.GetAsync(participant.Id))!.Name);
         }
 
-        var doc = Scalar<string>("SELECT doc FROM contacts;");
-        foreach (var secret in new[] { "张伟", "13800138000", "zhang@example.com", "zw@example.org" })
-        {
-            Assert.DoesNotContain(secret, doc, StringComparison.Ordinal);
-        }
-
-        Assert.Equal(protector.ComputeLookupKey("phone", "+8613800138000"), Scalar<string>("SELECT lookup_key FROM contact_identities WHERE kind = 0;"));
+        Assert.Equal(1L, Scalar<long>($"SELECT COUNT(*) FROM contact_identities WHERE kind = 0 AND lookup_key = '{protector.ComputeLookupKey("phone", "+8613912345678")}';"));
         SqliteConnection.ClearAllPools();
-        foreach (var path in new[] { _file.Path, _file.Path + "-wal" }.Where(File.Exists))
+        var files = new[] { _file.Path, _file.Path + "-wal" }.Where(File.Exists).ToList();
+        var text = string.Concat(files.Select(path => System.Text.Encoding.UTF8.GetString(File.ReadAllBytes(path))));
+        Assert.Contains("crm-public-1", text, StringComparison.Ordinal); // the scan does see the rows (the CRM id is not protected)
+        foreach (var secret in PersonalDataSamples.PlainValues)
         {
-            var text = System.Text.Encoding.UTF8.GetString(await File.ReadAllBytesAsync(path));
-            Assert.DoesNotContain("13800138000", text, StringComparison.Ordinal);
-            Assert.DoesNotContain("zhang@example.com", text, StringComparison.Ordinal);
+            Assert.DoesNotContain(secret, text, StringComparison.Ordinal);
         }
     }
 

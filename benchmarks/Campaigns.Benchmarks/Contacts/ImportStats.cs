@@ -7,20 +7,22 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Campaigns.Benchmarks.Contacts;
 
 /// <summary>
-/// The <c>import-stats ROWS [memory|discard|sqlite [PATH]]</c> console mode: generates a CSV of ROWS contacts (about 3% repeated
+/// The <c>import-stats ROWS [memory|discard|sqlite [PATH]|postgresql]</c> console mode: generates a CSV of ROWS contacts (about 3% repeated
 /// phones → merges, 1% invalid phones → flags, 20% empty industry → default), imports it once through
 /// <see cref="IContactImporter.ImportCsvAsync"/> and prints elapsed time, the report's counts, and the working set and
 /// managed heap every 10% of the rows plus <see cref="Process.PeakWorkingSet64"/>. <c>memory</c> (default) keeps the
 /// contacts in the default in-memory store, so memory grows with the contacts stored; <c>discard</c> uses a store that
 /// keeps nothing, isolating the importer's own memory (it must stay flat); <c>sqlite</c> imports into a fresh SQLite file
-/// (default <c>campaigns-import.db</c> in the temp directory) through the store's batched path.
+/// (default <c>campaigns-import.db</c> in the temp directory) through the store's batched path; <c>postgresql</c> into a
+/// fresh schema <c>bench_import</c> of <c>CAMPAIGNS_POSTGRES_CONNECTION</c> through the same batched path (binary COPY per
+/// commit).
 /// </summary>
 internal static class ImportStats
 {
     private static readonly string[] Industries = ["制造", "金融", "零售", "互联网", ""];
     private static readonly string[] Regions = ["华东", "华北", "华南", "西南", "华中"];
 
-    public static async Task RunAsync(int rows, bool discard, string? sqlitePath = null)
+    public static async Task RunAsync(int rows, bool discard, string? sqlitePath = null, string? postgresConnection = null)
     {
         var path = Path.Combine(Path.GetTempPath(), $"campaigns-import-{rows}.csv");
         if (!File.Exists(path))
@@ -47,6 +49,18 @@ internal static class ImportStats
             campaigns.UseSqliteStorage(sqlitePath);
         }
 
+        if (postgresConnection is not null)
+        {
+            await using (var connection = new Npgsql.NpgsqlConnection(postgresConnection))
+            {
+                await connection.OpenAsync().ConfigureAwait(false);
+                await using var drop = new Npgsql.NpgsqlCommand("DROP SCHEMA IF EXISTS bench_import CASCADE", connection);
+                await drop.ExecuteNonQueryAsync().ConfigureAwait(false);
+            }
+
+            campaigns.UsePostgreSqlStorage(postgresConnection, "bench_import");
+        }
+
         using var provider = services.BuildServiceProvider();
         var importer = provider.GetRequiredService<IContactImporter>();
         var mapping = new ContactImportMapping
@@ -66,7 +80,7 @@ internal static class ImportStats
         using var process = Process.GetCurrentProcess();
         GC.Collect();
         process.Refresh();
-        Console.WriteLine($"store={(discard ? "discard" : sqlitePath is not null ? "sqlite " + sqlitePath : "in-memory")} before: ws={process.WorkingSet64 / 1e6:F0}MB heap={GC.GetTotalMemory(false) / 1e6:F0}MB");
+        Console.WriteLine($"store={(discard ? "discard" : sqlitePath is not null ? "sqlite " + sqlitePath : postgresConnection is not null ? "postgresql bench_import" : "in-memory")} before: ws={process.WorkingSet64 / 1e6:F0}MB heap={GC.GetTotalMemory(false) / 1e6:F0}MB");
         var sw = Stopwatch.StartNew();
         var progress = new SyncProgress(p =>
         {

@@ -124,7 +124,44 @@ public sealed class ContactBaseGenerator
         };
     }
 
+    /// <summary>The bulk columnar path: <see cref="Campaigns.Segmentation.SegmentIndexBuilder"/> fed from the generated columns.</summary>
     public Campaigns.Segmentation.SegmentIndex BuildIndex()
+    {
+        var b = new Campaigns.Segmentation.SegmentIndexBuilder(Schema, Count);
+        int industry = b.ColumnOf("industry"), region = b.ColumnOf("region"), budget = b.ColumnOf("budget"), lastVisit = b.ColumnOf("last_visit"), views = b.ColumnOf("product_views_30d");
+        var tags = TagNames.Select(b.TagOf).ToArray();
+        var visits = Enumerable.Range(0, 366).Select(d => DayToDate(TodayDay - d)).ToArray();
+        for (var i = 0; i < Count; i++)
+        {
+            var row = b.AddContact(Ids[i], Now);
+            b.SetText(row, industry, Industries[Industry[i]]);
+            b.SetText(row, region, Regions[Region[i]]);
+            b.SetNumber(row, budget, (long)Budget[i]);
+            b.SetDate(row, lastVisit, visits[LastVisitDaysAgo[i]]);
+            b.SetNumber(row, views, (long)ProductViews[i]);
+            foreach (var t in TagsOf(i))
+            {
+                b.AddTag(row, tags[t]);
+            }
+        }
+
+        return b.Build();
+    }
+
+    /// <summary>The bulk path from whole records (what a rebuild from a store does): one <see cref="Contact"/> per contact.</summary>
+    public Campaigns.Segmentation.SegmentIndex BuildIndexFromContacts()
+    {
+        var b = new Campaigns.Segmentation.SegmentIndexBuilder(Schema, Count);
+        for (var i = 0; i < Count; i++)
+        {
+            b.Add(ContactAt(i));
+        }
+
+        return b.Build();
+    }
+
+    /// <summary>The incremental path: <see cref="Campaigns.Segmentation.SegmentIndex.Upsert"/> per contact.</summary>
+    public Campaigns.Segmentation.SegmentIndex BuildIndexByUpsert()
     {
         var index = new Campaigns.Segmentation.SegmentIndex(Schema, Count);
         for (var i = 0; i < Count; i++)

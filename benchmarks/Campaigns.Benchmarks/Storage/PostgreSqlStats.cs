@@ -97,7 +97,7 @@ internal static class PostgreSqlStats
     {
         using var host = JourneyFleet.BuildHost(cs, schema);
         await host.StartAsync();
-        var writer = host.Services.GetRequiredService<IPostgreSqlContactBulkWriter>();
+        var writer = host.Services.GetRequiredService<PostgreSqlContactStore>();
         var t0 = Instant.FromUtc(2026, 1, 1, 0, 0);
         static async IAsyncEnumerable<Contact> Generate(int count, Instant at)
         {

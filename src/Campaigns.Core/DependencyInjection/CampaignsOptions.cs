@@ -23,6 +23,9 @@ public sealed class CampaignsOptions
     /// <summary>Settings of contacts, events and import (section <c>Campaigns:Contacts</c>).</summary>
     public ContactsOptions Contacts { get; } = new();
 
+    /// <summary>Settings of audience segmentation: business calendar and index (section <c>Campaigns:Segmentation</c>).</summary>
+    public Segmentation.SegmentationOptions Segmentation { get; set; } = new();
+
     /// <summary>Settings of the delivery pipeline (section <c>Campaigns:Delivery</c>).</summary>
     public Delivery.DeliveryOptions Delivery { get; set; } = new();
 }

@@ -29,6 +29,7 @@ internal sealed class CampaignsOptionsValidator : IValidateOptions<CampaignsOpti
         }
 
         Contacts.ContactsOptions.Validate(options.Contacts, "Campaigns:Contacts", failures);
+        Segmentation.SegmentationOptions.Validate(options.Segmentation ?? new(), "Campaigns:Segmentation", failures);
         failures.AddRange(Delivery.DeliveryOptionsValidator.Validate(options.Delivery));
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -84,6 +84,33 @@ public static class CampaignsServiceCollectionExtensions
     }
 
     /// <summary>
+    /// Adds the hosted <see cref="SegmentClockWorker"/>, which advances the registered <see cref="SegmentRegistry"/> at the
+    /// instant time-relative memberships flip (<c>within 7d</c>, behaviour windows, tag expiry) and trims events that no
+    /// live segment's window reaches any more.
+    /// </summary>
+    /// <param name="builder">The builder.</param>
+    /// <param name="pollInterval">The longest sleep between rounds; null for one minute.</param>
+    /// <param name="trimInterval">How often events are trimmed; null for one hour.</param>
+    /// <returns>The builder.</returns>
+    public static ICampaignsBuilder AddSegmentClockWorker(this ICampaignsBuilder builder, TimeSpan? pollInterval = null, TimeSpan? trimInterval = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var interval = pollInterval ?? TimeSpan.FromMinutes(1);
+        var trim = trimInterval ?? TimeSpan.FromHours(1);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero, nameof(pollInterval));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(trim, TimeSpan.Zero, nameof(trimInterval));
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, SegmentClockWorker>(sp =>
+            new SegmentClockWorker(
+                sp.GetRequiredService<SegmentRegistry>(),
+                sp.GetRequiredService<IClock>(),
+                sp.GetRequiredService<TimeProvider>(),
+                interval,
+                trim,
+                sp.GetRequiredService<Microsoft.Extensions.Logging.ILogger<SegmentClockWorker>>())));
+        return builder;
+    }
+
+    /// <summary>
     /// Opts in to the hosted journey worker (<see cref="JourneyWorker"/>), which runs due journey steps in batches on
     /// the clock. Without it, call <see cref="JourneyRunner.RunDueAsync"/> yourself.
     /// </summary>
@@ -176,7 +203,25 @@ public static class CampaignsServiceCollectionExtensions
         services.TryAddSingleton<JourneyTestMode>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IContactChangeListener, JourneyEventListener>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IDeliveryAlertObserver, JourneyAlertObserver>());
-        services.TryAddSingleton(FilterEvaluator.Default);
+
+        // One business calendar and schema for the evaluator (tag rules, journeys) and the segment index (Campaigns:Segmentation).
+        services.TryAddSingleton(static sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<CampaignsOptions>>().Value;
+            return new FilterEvaluator(o.Segmentation.Zone(), schema: o.Contacts.Schema);
+        });
+        services.TryAddSingleton(static sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<CampaignsOptions>>().Value;
+            var index = new SegmentIndex(o.Contacts.Schema, o.Segmentation.InitialCapacity, o.Segmentation.Zone());
+            if (o.Segmentation.MaxDegreeOfParallelism is { } dop)
+            {
+                index.MaxDegreeOfParallelism = dop;
+            }
+
+            return index;
+        });
+        services.TryAddSingleton(static sp => new SegmentRegistry(sp.GetRequiredService<SegmentIndex>()));
         services.TryAddSingleton(static sp => new TagCatalog(RuleDefinitionException.ContextOf(sp.GetRequiredService<IOptions<CampaignsOptions>>().Value.Contacts)));
         services.TryAddSingleton<ITagCatalog>(static sp => sp.GetRequiredService<TagCatalog>());
         services.TryAddSingleton<TagEngine>();

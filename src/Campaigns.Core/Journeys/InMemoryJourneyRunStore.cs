@@ -5,16 +5,62 @@ namespace Campaigns.Journeys;
 
 /// <summary>
 /// The in-memory <see cref="IJourneyRunStore"/>: the latest run per (journey, contact) and one timer per active run,
-/// ordered by due instant. Thread-safe (one lock); lost on restart — share one instance between runners to simulate a
-/// restart in tests, use the storage packages in production.
+/// ordered by due instant (ties in the order the timers were written). Thread-safe (one lock); lost on restart — share
+/// one instance between runners to simulate a restart in tests, use the storage packages in production.
 /// </summary>
+/// <remarks>
+/// Runs that have not ended are held in a compact form (about 90 bytes per waiting run with its timer: a fixed-size
+/// slot in chunked arrays, journey, node and event ids interned, instants as Unix nanoseconds, an indexed binary heap
+/// of slot numbers as the timer queue and an open hash of slot numbers as the key index), so ten million pending
+/// timers fit in about 1 GB. Ended runs, and the rare run whose values do not fit the compact form (instants beyond
+/// ±292 years of 1970, more than 65,535 touches, ...), are kept as <see cref="JourneyRun"/> records.
+/// </remarks>
 public sealed class InMemoryJourneyRunStore : IJourneyRunStore
 {
+    private const int ChunkBits = 16;
+    private const int ChunkSize = 1 << ChunkBits;
+    private const int ChunkMask = ChunkSize - 1;
+    private const long NoInstant = long.MinValue;
+    private const byte FullRecord = 1;
+    private const byte Leased = 2;
+    private static readonly Duration MinNanos = Duration.FromNanoseconds(long.MinValue + 1);
+    private static readonly Duration MaxNanos = Duration.FromNanoseconds(long.MaxValue);
+
     private readonly Lock _gate = new();
-    private readonly Dictionary<(string, ContactId), JourneyRun> _runs = [];
-    private readonly Dictionary<(string, ContactId), TimerRow> _timers = [];
-    private readonly SortedSet<(Instant Due, long Seq, string Journey, ContactId Contact)> _due = new(Comparer<(Instant Due, long Seq, string Journey, ContactId Contact)>.Create(static (a, b) => a.Due != b.Due ? a.Due.CompareTo(b.Due) : a.Seq.CompareTo(b.Seq)));
-    private long _sequence;
+    private readonly List<Slot[]> _slots = [];
+    private readonly List<int[]> _heap = [];
+    private readonly Dictionary<int, JourneyRun> _full = [];
+    private readonly Dictionary<int, long> _leases = [];
+    private readonly Dictionary<string, int> _journeyIndex = new(StringComparer.Ordinal);
+    private readonly List<string> _journeyNames = [];
+    private readonly Dictionary<string, int> _nameIndex = new(StringComparer.Ordinal);
+    private readonly List<string> _names = [];
+    private int[] _buckets = new int[16];
+    private int _count;
+    private int _heapCount;
+    private int _sequence;
+
+    /// <summary>One run and its timer. Field order keeps the struct at 80 bytes.</summary>
+    private struct Slot
+    {
+        public long EnteredAt;
+        public long NodeEnteredAt;
+        public long DueAt;       // Unix nanoseconds, NoInstant for none; for a full record the (clamped) timer instant
+        public Guid Contact;
+        public int Next;         // the next slot (1-based) in the hash chain; 0 ends it
+        public int Step;
+        public int Version;
+        public int HeapIndex;    // the timer's position in the heap, -1 for none
+        public int Seq;          // the timer's write order (ties between equal due instants)
+        public int RunNumber;
+        public int Journey;
+        public ushort Node;      // interned name + 1; 0 for null
+        public ushort Waiting;   // interned name + 1; 0 for null
+        public ushort Touches;
+        public byte Status;
+        public byte Attempts;
+        public byte Flags;
+    }
 
     /// <summary>The number of pending timers.</summary>
     public int PendingTimers
@@ -23,7 +69,7 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
         {
             lock (_gate)
             {
-                return _timers.Count;
+                return _heapCount;
             }
         }
     }
@@ -31,9 +77,11 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
     /// <inheritdoc />
     public ValueTask<JourneyRun?> GetLatestAsync(string journeyId, ContactId contactId, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(journeyId);
         lock (_gate)
         {
-            return ValueTask.FromResult(_runs.GetValueOrDefault((journeyId, contactId)));
+            var i = Find(journeyId, contactId);
+            return ValueTask.FromResult(i < 0 ? null : Read(i));
         }
     }
 
@@ -43,15 +91,23 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
         ArgumentNullException.ThrowIfNull(run);
         lock (_gate)
         {
-            var key = (run.JourneyId, run.ContactId);
-            if (_runs.TryGetValue(key, out var existing) && (!existing.IsEnded || existing.RunNumber >= run.RunNumber))
+            var i = Find(run.JourneyId, run.ContactId);
+            if (i >= 0)
             {
-                return ValueTask.FromResult<JourneyRun?>(null);
+                ref var existing = ref At(i);
+                var ended = (existing.Flags & FullRecord) != 0 ? _full[i].IsEnded : IsEnded(existing.Status);
+                if (!ended || existing.RunNumber >= run.RunNumber)
+                {
+                    return ValueTask.FromResult<JourneyRun?>(null);
+                }
+            }
+            else
+            {
+                i = Add(run.JourneyId, run.ContactId);
             }
 
             var stored = run with { Version = 1 };
-            _runs[key] = stored;
-            SetTimer(key, stored);
+            Write(i, stored);
             return ValueTask.FromResult<JourneyRun?>(stored);
         }
     }
@@ -62,15 +118,21 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
         ArgumentNullException.ThrowIfNull(run);
         lock (_gate)
         {
-            var key = (run.JourneyId, run.ContactId);
-            if (!_runs.TryGetValue(key, out var existing) || existing.Version != expectedVersion || existing.RunNumber != run.RunNumber)
+            var i = Find(run.JourneyId, run.ContactId);
+            if (i < 0)
+            {
+                return ValueTask.FromResult<JourneyRun?>(null);
+            }
+
+            ref var slot = ref At(i);
+            var (version, runNumber) = (slot.Flags & FullRecord) != 0 ? (_full[i].Version, _full[i].RunNumber) : (slot.Version, slot.RunNumber);
+            if (version != expectedVersion || runNumber != run.RunNumber)
             {
                 return ValueTask.FromResult<JourneyRun?>(null);
             }
 
             var stored = run with { Version = expectedVersion + 1 };
-            _runs[key] = stored;
-            SetTimer(key, stored);
+            Write(i, stored);
             return ValueTask.FromResult<JourneyRun?>(stored);
         }
     }
@@ -83,31 +145,44 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
         var claimed = new List<JourneyTimer>(Math.Min(batchSize, 256));
         lock (_gate)
         {
-            var moved = new List<((Instant, long, string, ContactId) Old, TimerRow Row)>();
-            foreach (var entry in _due)
+            var nowNanos = Clamp(now);
+            var leaseUntil = Clamp(now + lease);
+            var taken = new List<int>(Math.Min(batchSize, 256));
+            List<int>? skipped = null;
+            while (_heapCount > 0 && claimed.Count < batchSize)
             {
-                if (entry.Due > now || claimed.Count == batchSize)
+                var i = HeapAt(0);
+                if (Key(i) > nowNanos)
                 {
                     break;
                 }
 
-                if (excludedJourneys.Contains(entry.Journey))
+                HeapRemove(0);
+                if (excludedJourneys.Count > 0 && excludedJourneys.Contains(_journeyNames[At(i).Journey]))
                 {
+                    (skipped ??= []).Add(i);
                     continue;
                 }
 
-                var row = _timers[(entry.Journey, entry.Contact)];
-                claimed.Add(new JourneyTimer(entry.Journey, entry.Contact, row.RunNumber, row.DueAt, row.RunVersion));
-                moved.Add((entry, row));
+                var run = Read(i);
+                claimed.Add(new JourneyTimer(run.JourneyId, run.ContactId, run.RunNumber, run.DueAt!.Value, run.Version));
+                taken.Add(i);
             }
 
-            // A claimed timer is leased: it is ordered by its lease expiry, so it comes back only if the host dies.
-            foreach (var (old, row) in moved)
+            // Skipped timers go back unchanged (same order); a claimed timer is leased: ordered by its lease expiry,
+            // so it comes back only if the host dies.
+            foreach (var i in skipped ?? [])
             {
-                _due.Remove(old);
-                var leased = row with { LeaseUntil = now + lease, Seq = ++_sequence };
-                _timers[(old.Item3, old.Item4)] = leased;
-                _due.Add((leased.LeaseUntil.Value, leased.Seq, old.Item3, old.Item4));
+                HeapInsert(i);
+            }
+
+            foreach (var i in taken)
+            {
+                ref var slot = ref At(i);
+                slot.Flags |= Leased;
+                _leases[i] = leaseUntil;
+                slot.Seq = NextSequence();
+                HeapInsert(i);
             }
         }
 
@@ -119,17 +194,33 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
     {
         lock (_gate)
         {
-            return ValueTask.FromResult<Instant?>(_due.Count == 0 ? null : _due.Min.Due);
+            if (_heapCount == 0)
+            {
+                return ValueTask.FromResult<Instant?>(null);
+            }
+
+            var i = HeapAt(0);
+            var slot = At(i);
+            return ValueTask.FromResult<Instant?>((slot.Flags & (FullRecord | Leased)) == FullRecord ? _full[i].DueAt : ToInstant(Key(i)));
         }
     }
 
     /// <inheritdoc />
     public async IAsyncEnumerable<JourneyRun> ListAsync(string journeyId, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        List<JourneyRun> runs;
+        var runs = new List<JourneyRun>();
         lock (_gate)
         {
-            runs = [.. _runs.Values.Where(r => string.Equals(r.JourneyId, journeyId, StringComparison.Ordinal))];
+            if (_journeyIndex.TryGetValue(journeyId, out var journey))
+            {
+                for (var i = 0; i < _count; i++)
+                {
+                    if (At(i).Journey == journey)
+                    {
+                        runs.Add(Read(i));
+                    }
+                }
+            }
         }
 
         foreach (var run in runs)
@@ -141,20 +232,322 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
         await Task.CompletedTask.ConfigureAwait(false);
     }
 
-    private void SetTimer((string, ContactId) key, JourneyRun run)
+    private static bool IsEnded(byte status) => (JourneyRunStatus)status is JourneyRunStatus.Completed or JourneyRunStatus.Exited or JourneyRunStatus.Cancelled;
+
+    private ref Slot At(int i) => ref _slots[i >> ChunkBits][i & ChunkMask];
+
+    private static int Hash(int journey, Guid contact) => HashCode.Combine(journey, contact) & int.MaxValue;
+
+    private int Find(string journeyId, ContactId contactId)
     {
-        if (_timers.Remove(key, out var old))
+        if (!_journeyIndex.TryGetValue(journeyId, out var journey))
         {
-            _due.Remove((old.LeaseUntil ?? old.DueAt, old.Seq, key.Item1, key.Item2));
+            return -1;
         }
 
-        if (run.Status == JourneyRunStatus.Active && run.DueAt is { } due)
+        var contact = contactId.Value;
+        for (var n = _buckets[Hash(journey, contact) & (_buckets.Length - 1)]; n != 0; n = At(n - 1).Next)
         {
-            var row = new TimerRow(run.RunNumber, due, run.Version, null, ++_sequence);
-            _timers[key] = row;
-            _due.Add((due, row.Seq, key.Item1, key.Item2));
+            ref var slot = ref At(n - 1);
+            if (slot.Journey == journey && slot.Contact == contact)
+            {
+                return n - 1;
+            }
+        }
+
+        return -1;
+    }
+
+    private int Add(string journeyId, ContactId contactId)
+    {
+        if (!_journeyIndex.TryGetValue(journeyId, out var journey))
+        {
+            journey = _journeyNames.Count;
+            _journeyNames.Add(journeyId);
+            _journeyIndex[journeyId] = journey;
+        }
+
+        if (_count == _slots.Count * ChunkSize)
+        {
+            _slots.Add(new Slot[ChunkSize]);
+        }
+
+        if (_count == _buckets.Length)
+        {
+            Rehash(_buckets.Length * 2);
+        }
+
+        var i = _count++;
+        ref var slot = ref At(i);
+        slot.Journey = journey;
+        slot.Contact = contactId.Value;
+        slot.HeapIndex = -1;
+        ref var bucket = ref _buckets[Hash(journey, slot.Contact) & (_buckets.Length - 1)];
+        slot.Next = bucket;
+        bucket = i + 1;
+        return i;
+    }
+
+    private void Rehash(int size)
+    {
+        var buckets = new int[size];
+        for (var i = 0; i < _count; i++)
+        {
+            ref var slot = ref At(i);
+            ref var bucket = ref buckets[Hash(slot.Journey, slot.Contact) & (size - 1)];
+            slot.Next = bucket;
+            bucket = i + 1;
+        }
+
+        _buckets = buckets;
+    }
+
+    private ushort Name(string? name)
+    {
+        if (name is null)
+        {
+            return 0;
+        }
+
+        if (!_nameIndex.TryGetValue(name, out var index))
+        {
+            if (_names.Count >= ushort.MaxValue - 1)
+            {
+                return ushort.MaxValue; // too many distinct names: the caller keeps the full record
+            }
+
+            index = _names.Count;
+            _names.Add(name);
+            _nameIndex[name] = index;
+        }
+
+        return (ushort)(index + 1);
+    }
+
+    private static bool TryNanos(Instant? instant, out long nanos)
+    {
+        if (instant is not { } value)
+        {
+            nanos = NoInstant;
+            return true;
+        }
+
+        var d = value - NodaConstants.UnixEpoch;
+        if (d < MinNanos || d > MaxNanos)
+        {
+            nanos = 0;
+            return false;
+        }
+
+        nanos = d.ToInt64Nanoseconds();
+        return true;
+    }
+
+    private static long Clamp(Instant instant) => TryNanos(instant, out var nanos) ? nanos : instant < NodaConstants.UnixEpoch ? long.MinValue + 1 : long.MaxValue;
+
+    private static Instant? ToInstant(long nanos) => nanos == NoInstant ? null : NodaConstants.UnixEpoch + Duration.FromNanoseconds(nanos);
+
+    /// <summary>Stores a run in slot <paramref name="i"/> (compact when it fits) and replaces its timer.</summary>
+    private void Write(int i, JourneyRun run)
+    {
+        ref var slot = ref At(i);
+        if (slot.HeapIndex >= 0)
+        {
+            HeapRemove(slot.HeapIndex);
+        }
+
+        if ((slot.Flags & Leased) != 0)
+        {
+            _leases.Remove(i);
+        }
+
+        var node = Name(run.NodeId);
+        var waiting = Name(run.WaitingForEvent);
+        var instantsFit = TryNanos(run.EnteredAt, out var entered) & TryNanos(run.NodeEnteredAt, out var nodeEntered) & TryNanos(run.DueAt, out var due);
+        var compact = instantsFit && run.EndedAt is null && run.EndReason is null
+            && node != ushort.MaxValue && waiting != ushort.MaxValue
+            && run.Step is >= 0 and <= int.MaxValue && run.Version is >= 0 and <= int.MaxValue
+            && run.Touches is >= 0 and <= ushort.MaxValue && run.Attempts is >= 0 and <= byte.MaxValue
+            && (int)run.Status is >= 0 and <= byte.MaxValue;
+        if (compact)
+        {
+            _full.Remove(i);
+            slot.Flags = 0;
+            slot.EnteredAt = entered;
+            slot.NodeEnteredAt = nodeEntered;
+            slot.DueAt = due;
+            slot.Step = (int)run.Step;
+            slot.Version = (int)run.Version;
+            slot.Node = node;
+            slot.Waiting = waiting;
+            slot.Touches = (ushort)run.Touches;
+            slot.Attempts = (byte)run.Attempts;
+            slot.Status = (byte)run.Status;
+        }
+        else
+        {
+            _full[i] = run;
+            slot.Flags = FullRecord;
+            slot.DueAt = run.DueAt is { } d ? Clamp(d) : NoInstant;
+        }
+
+        slot.RunNumber = run.RunNumber;
+        if (run.Status == JourneyRunStatus.Active && run.DueAt is not null)
+        {
+            slot.Seq = NextSequence();
+            HeapInsert(i);
         }
     }
 
-    private sealed record TimerRow(int RunNumber, Instant DueAt, long RunVersion, Instant? LeaseUntil, long Seq);
+    private JourneyRun Read(int i)
+    {
+        ref var slot = ref At(i);
+        if ((slot.Flags & FullRecord) != 0)
+        {
+            return _full[i];
+        }
+
+        return new JourneyRun
+        {
+            JourneyId = _journeyNames[slot.Journey],
+            ContactId = new ContactId(slot.Contact),
+            RunNumber = slot.RunNumber,
+            Status = (JourneyRunStatus)slot.Status,
+            NodeId = slot.Node == 0 ? null : _names[slot.Node - 1],
+            Step = slot.Step,
+            Touches = slot.Touches,
+            Attempts = slot.Attempts,
+            EnteredAt = ToInstant(slot.EnteredAt)!.Value,
+            NodeEnteredAt = ToInstant(slot.NodeEnteredAt)!.Value,
+            DueAt = ToInstant(slot.DueAt),
+            WaitingForEvent = slot.Waiting == 0 ? null : _names[slot.Waiting - 1],
+            Version = slot.Version,
+        };
+    }
+
+    private int NextSequence()
+    {
+        if (_sequence == int.MaxValue)
+        {
+            Renumber();
+        }
+
+        return ++_sequence;
+    }
+
+    /// <summary>Reassigns the write order 1..n in heap order (a sorted array is a valid heap); runs when the counter would overflow.</summary>
+    private void Renumber()
+    {
+        var order = new int[_heapCount];
+        for (var k = 0; k < _heapCount; k++)
+        {
+            order[k] = HeapAt(k);
+        }
+
+        Array.Sort(order, (a, b) => Less(a, b) ? -1 : Less(b, a) ? 1 : 0);
+        for (var k = 0; k < order.Length; k++)
+        {
+            ref var slot = ref At(order[k]);
+            slot.Seq = k + 1;
+            slot.HeapIndex = k;
+            _heap[k >> ChunkBits][k & ChunkMask] = order[k];
+        }
+
+        _sequence = order.Length;
+    }
+
+    // The timer queue: an indexed binary min-heap of slot numbers ordered by (lease expiry or due instant, write order).
+    private long Key(int i)
+    {
+        ref var slot = ref At(i);
+        return (slot.Flags & Leased) != 0 ? _leases[i] : slot.DueAt;
+    }
+
+    private bool Less(int a, int b)
+    {
+        var (ka, kb) = (Key(a), Key(b));
+        return ka < kb || (ka == kb && At(a).Seq < At(b).Seq);
+    }
+
+    private int HeapAt(int k) => _heap[k >> ChunkBits][k & ChunkMask];
+
+    private void HeapSet(int k, int i)
+    {
+        _heap[k >> ChunkBits][k & ChunkMask] = i;
+        At(i).HeapIndex = k;
+    }
+
+    private void HeapInsert(int i)
+    {
+        if (_heapCount == _heap.Count * ChunkSize)
+        {
+            _heap.Add(new int[ChunkSize]);
+        }
+
+        var k = _heapCount++;
+        HeapSet(k, i);
+        SiftUp(k);
+    }
+
+    private void HeapRemove(int k)
+    {
+        var removed = HeapAt(k);
+        var last = HeapAt(--_heapCount);
+        At(removed).HeapIndex = -1;
+        if (k < _heapCount)
+        {
+            HeapSet(k, last);
+            SiftUp(k);
+            SiftDown(At(last).HeapIndex);
+        }
+    }
+
+    private void SiftUp(int k)
+    {
+        var i = HeapAt(k);
+        while (k > 0)
+        {
+            var parent = (k - 1) / 2;
+            var p = HeapAt(parent);
+            if (!Less(i, p))
+            {
+                break;
+            }
+
+            HeapSet(k, p);
+            k = parent;
+        }
+
+        HeapSet(k, i);
+    }
+
+    private void SiftDown(int k)
+    {
+        var i = HeapAt(k);
+        while (true)
+        {
+            var child = (2 * k) + 1;
+            if (child >= _heapCount)
+            {
+                break;
+            }
+
+            var c = HeapAt(child);
+            if (child + 1 < _heapCount && Less(HeapAt(child + 1), c))
+            {
+                child++;
+                c = HeapAt(child);
+            }
+
+            if (!Less(c, i))
+            {
+                break;
+            }
+
+            HeapSet(k, c);
+            k = child;
+        }
+
+        HeapSet(k, i);
+    }
 }

@@ -104,6 +104,14 @@ public sealed class JourneyOptions
     /// <see cref="JourneyRunner.ResumeJourneyAsync"/> (default true).
     /// </summary>
     public bool PauseOnDeliveryAlert { get; set; } = true;
+
+    /// <summary>
+    /// How many runs of one claimed batch are advanced at the same time (default 1: one after the other, in due order).
+    /// Runs of a batch are distinct, so any value is safe for the stores; above 1 the order of sends within a batch is
+    /// not fixed and <see cref="IJourneyObserver"/>s are called concurrently. Set it to the host's core count when a
+    /// large audience enters at once (see docs/benchmarks.md).
+    /// </summary>
+    public int MaxParallelism { get; set; } = 1;
 }
 
 /// <summary>A change of a journey's state (paused by an alert, resumed), as told to <see cref="IJourneyObserver"/>s.</summary>

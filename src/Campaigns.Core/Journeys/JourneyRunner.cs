@@ -80,6 +80,11 @@ public sealed class JourneyRunner
         _clock = clock;
         _observers = [.. observers];
         _options = options.Value;
+        if (_options.MaxParallelism < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), _options.MaxParallelism, "Campaigns:Journeys:MaxParallelism must be 1 or more (1 advances the runs of a batch one after the other).");
+        }
+
         _defaultZone = LocalTimeResolution.GetZone(campaignsOptions.Value.DefaultTimeZone, "Campaigns:DefaultTimeZone");
         _evaluator = new FilterEvaluator(_defaultZone);
         _logger = (ILogger?)logger ?? NullLogger.Instance;
@@ -225,21 +230,33 @@ public sealed class JourneyRunner
     {
         await RunSchedulesAsync(now, cancellationToken).ConfigureAwait(false);
         var timers = await _store.ClaimDueAsync(now, batchSize, Duration.FromTimeSpan(_options.Lease), _catalog.PausedIds, cancellationToken).ConfigureAwait(false);
+        if (_options.MaxParallelism > 1 && timers.Count > 1)
+        {
+            var parallel = new ParallelOptions { MaxDegreeOfParallelism = _options.MaxParallelism, CancellationToken = cancellationToken };
+            await Parallel.ForEachAsync(timers, parallel, (timer, ct) => ProcessGuardedAsync(timer, now, ct)).ConfigureAwait(false);
+            return timers.Count;
+        }
+
         foreach (var timer in timers)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            try
-            {
-                await ProcessAsync(timer, now, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                // The lease expires and another claim retries the step (idempotent through its key).
-                _logger.LogError(ex, "Journey {JourneyId}: the step of contact {ContactId} failed; it is retried after the lease.", timer.JourneyId, timer.ContactId);
-            }
+            await ProcessGuardedAsync(timer, now, cancellationToken).ConfigureAwait(false);
         }
 
         return timers.Count;
+    }
+
+    private async ValueTask ProcessGuardedAsync(JourneyTimer timer, Instant now, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ProcessAsync(timer, now, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The lease expires and another claim retries the step (idempotent through its key).
+            _logger.LogError(ex, "Journey {JourneyId}: the step of contact {ContactId} failed; it is retried after the lease.", timer.JourneyId, timer.ContactId);
+        }
     }
 
     /// <summary>Pauses a journey: no one enters and its timers stay put (they fire, late, after <see cref="ResumeJourney"/>).</summary>

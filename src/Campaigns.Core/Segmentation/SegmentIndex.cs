@@ -29,14 +29,17 @@ public sealed class SegmentIndex
     private readonly NumberColumn _behaviourScore = new();
     private readonly NumberColumn _fitScore = new();
     private readonly NumberColumn _totalScore = new();
-    private readonly KeyedBitmaps _tags = new();
+    private readonly KeyedBitmaps _tags = new(trackOrdinals: true);
     private readonly KeyedBitmaps _groups = new();
     private readonly KeyedBitmaps _consents = new();
     private readonly EventStore _events = new();
     private readonly RoaringBitmap _live = new();
+    private readonly AttributeColumn[] _columnList;
+    private readonly int[] _stageCodes = [.. Enum.GetValues<LifecycleStage>().Select(_ => -1)];
     private ContactId[] _ids;
     private int[] _slots;
     private int _next;
+    private int _parallelism = Environment.ProcessorCount;
     private int _used;
 
     /// <summary>Creates an empty index for contacts of the schema.</summary>
@@ -55,6 +58,8 @@ public sealed class SegmentIndex
         {
             _columns[a.Name] = new AttributeColumn(a);
         }
+
+        _columnList = [.. _columns.Values];
 
         _ids = new ContactId[Math.Max(16, initialCapacity)];
         _slots = new int[SlotsFor(_ids.Length)];
@@ -86,33 +91,84 @@ public sealed class SegmentIndex
         ArgumentNullException.ThrowIfNull(contact);
         lock (_gate)
         {
-            var o = OrdinalOfLocked(contact.Id);
-            if (o < 0)
-            {
-                o = AddOrdinal(contact.Id);
-            }
-            else
-            {
-                _live.Add(o);
-                _tags.RemoveOrdinal(o);
-                _groups.RemoveOrdinal(o);
-                _consents.RemoveOrdinal(o);
-            }
+            UpsertLocked(contact);
+        }
+    }
 
-            foreach (var column in _columns.Values)
+    /// <summary>Upsert under the caller's lock; returns the contact's ordinal.</summary>
+    internal int UpsertLocked(Contact contact)
+    {
+        var o = OrdinalOfLocked(contact.Id);
+        if (o < 0)
+        {
+            o = AddOrdinal(contact.Id);
+            WriteLocked(o, contact, fresh: true);
+            return o;
+        }
+
+        _live.Add(o);
+        WriteLocked(o, contact, fresh: false);
+        return o;
+    }
+
+    /// <summary>Adds a contact that must not be in the index yet (the bulk path): no diffing against earlier values.</summary>
+    internal int AddNewLocked(Contact contact)
+    {
+        var o = AddOrdinalNew(contact.Id);
+        WriteLocked(o, contact, fresh: true);
+        return o;
+    }
+
+    /// <summary>Adds a new ordinal for an id that must not be in the index yet (the bulk path).</summary>
+    /// <exception cref="ArgumentException">The id is already in the index.</exception>
+    internal int AddOrdinalNew(ContactId id)
+    {
+        if (OrdinalOfLocked(id) >= 0)
+        {
+            throw new ArgumentException($"Contact {id} was added twice; a bulk load takes each contact once (use SegmentIndex.Upsert for changes).", nameof(id));
+        }
+
+        return AddOrdinal(id);
+    }
+
+    internal Lock Gate => _gate;
+
+    private void WriteLocked(int o, Contact contact, bool fresh)
+    {
+        if (!fresh)
+        {
+            _tags.RemoveOrdinal(o);
+            _groups.RemoveOrdinal(o);
+            _consents.RemoveOrdinal(o);
+        }
+
+        foreach (var column in _columnList)
+        {
+            // Schema defaults are not applied: stores apply them when contacts are written.
+            contact.Attributes.TryGetValue(column.Definition.Name, out var value);
+            if (!fresh || value is not null)
             {
-                // Schema defaults are not applied: stores apply them when contacts are written.
-                contact.Attributes.TryGetValue(column.Definition.Name, out var value);
                 column.Set(o, value);
             }
+        }
 
+        if (!fresh || !string.IsNullOrEmpty(contact.OwnerId))
+        {
             _ownerIds.Set(o, string.IsNullOrEmpty(contact.OwnerId) ? null : contact.OwnerId);
-            _createdAt.Set(o, contact.CreatedAt.ToUnixTimeTicks());
-            _stage.Set(o, contact.Stage.ToString());
+        }
+
+        _createdAt.Set(o, contact.CreatedAt.ToUnixTimeTicks());
+        SetStage(o, contact.Stage, fresh);
+        if (!fresh || contact.Scores?.Grade is not null)
+        {
             _grade.Set(o, contact.Scores?.Grade);
-            _behaviourScore.Set(o, contact.Scores?.Behaviour ?? 0m);
-            _fitScore.Set(o, contact.Scores?.Fit ?? 0m);
-            _totalScore.Set(o, contact.Scores?.Total ?? 0m);
+        }
+
+        _behaviourScore.Set(o, contact.Scores?.Behaviour ?? 0m);
+        _fitScore.Set(o, contact.Scores?.Fit ?? 0m);
+        _totalScore.Set(o, contact.Scores?.Total ?? 0m);
+        if (contact.Consents.Count > 0)
+        {
             foreach (var (channel, consent) in contact.Consents)
             {
                 if (consent.Granted)
@@ -120,9 +176,26 @@ public sealed class SegmentIndex
                     _consents.Add(channel, o, null);
                 }
             }
-
-            AddTags(o, contact.Tags);
         }
+
+        AddTags(o, contact.Tags);
+    }
+
+    internal void SetStage(int o, LifecycleStage stage, bool fresh)
+    {
+        var s = (int)stage;
+        if (!fresh || (uint)s >= (uint)_stageCodes.Length)
+        {
+            _stage.Set(o, stage.ToString());
+            return;
+        }
+
+        if (_stageCodes[s] < 0)
+        {
+            _stageCodes[s] = _stage.CodeOf(stage.ToString());
+        }
+
+        _stage.Append(o, _stageCodes[s]);
     }
 
     /// <summary>Removes a contact and its events.</summary>
@@ -174,6 +247,32 @@ public sealed class SegmentIndex
         }
     }
 
+    /// <summary>Drops the events of a kind that occurred before an instant, and refuses older events of that kind from then
+    /// on (see <see cref="SegmentRegistry.TrimEvents"/>, which picks the instant from the live segments' windows).</summary>
+    /// <param name="eventKind">The event kind.</param>
+    /// <param name="before">Events strictly before this instant are dropped.</param>
+    /// <returns>The number of events dropped.</returns>
+    public int TrimEvents(string eventKind, Instant before)
+    {
+        ArgumentNullException.ThrowIfNull(eventKind);
+        lock (_gate)
+        {
+            return _events.Trim(eventKind, before.ToUnixTimeTicks());
+        }
+    }
+
+    /// <summary>The number of behaviour events the index holds.</summary>
+    public long EventCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _events.EventCount;
+            }
+        }
+    }
+
     /// <summary>Evaluates a filter over the whole contact base.</summary>
     /// <param name="filter">The filter.</param>
     /// <param name="now">The instant relative windows (<c>within 7d</c>) and tag expiry are evaluated at.</param>
@@ -187,24 +286,29 @@ public sealed class SegmentIndex
         lock (_gate)
         {
             var plan = new FilterCompiler(this, now, segments).Compile(filter);
-            var total = WordsFor(_next);
-            var members = new RoaringBitmap();
-            Span<ulong> buffer = stackalloc ulong[1024];
-
-            // Chunk at a time (65,536 contacts, 8 KB of candidates): intermediate results stay in L1/L2 cache, and
-            // each chunk's result is stored compressed (no full-base allocation).
-            for (var start = 0; start < total; start += 1024)
-            {
-                var chunk = buffer[..Math.Min(1024, total - start)];
-                chunk.Clear();
-                _live.OrIntoChunk(chunk, start >> 10);
-                plan.AndInto(chunk, start);
-                members.AppendChunk(start >> 10, chunk);
-            }
-
+            var members = EvaluateLocked(plan);
             return new SegmentMemberSet(members, _ids, OrdinalOf, now);
         }
     }
+
+    /// <summary>
+    /// The number of threads one <see cref="Evaluate"/> may use (chunks of 65,536 contacts are evaluated in parallel when
+    /// the base has at least <see cref="ParallelChunkThreshold"/> of them); <see cref="Environment.ProcessorCount"/> by
+    /// default, 1 = always on the calling thread.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is less than 1.</exception>
+    public int MaxDegreeOfParallelism
+    {
+        get => _parallelism;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1, nameof(MaxDegreeOfParallelism));
+            _parallelism = value;
+        }
+    }
+
+    /// <summary>The number of 65,536-contact chunks from which <see cref="Evaluate"/> runs chunks in parallel (8: about 500,000 contacts).</summary>
+    public const int ParallelChunkThreshold = 8;
 
     /// <summary>
     /// Estimates the number of members without evaluating: bitmap cardinalities and column value ranges, assuming
@@ -225,7 +329,45 @@ public sealed class SegmentIndex
 
     internal int LiveCount => (int)_live.Cardinality;
 
-    /// <summary>Changes whenever a new dictionary value, key or event kind appears (compiled plans hold bitmap lists).</summary>
+    /// <summary>The chunk count from which evaluation goes parallel (tests lower it to run the parallel path on small bases).</summary>
+    internal int ParallelThreshold { get; set; } = ParallelChunkThreshold;
+
+    /// <summary>Runs a plan over the whole base, chunk by chunk (65,536 contacts, 8 KB of candidates, so intermediate results stay
+    /// in L1/L2 cache); chunks on several threads for large bases. Each chunk's result is stored compressed.</summary>
+    internal RoaringBitmap EvaluateLocked(PlanNode plan, int? parallelism = null)
+    {
+        var total = WordsFor(_next);
+        var chunks = (total + 1023) >> 10;
+        var results = new Container?[chunks];
+        var dop = Math.Min(parallelism ?? _parallelism, chunks);
+        if (chunks >= ParallelThreshold && dop > 1)
+        {
+            Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = dop }, k => results[k] = EvaluateChunk(plan, k, total));
+        }
+        else
+        {
+            for (var k = 0; k < chunks; k++)
+            {
+                results[k] = EvaluateChunk(plan, k, total);
+            }
+        }
+
+        return RoaringBitmap.FromChunks(results);
+    }
+
+    private Container? EvaluateChunk(PlanNode plan, int k, int totalWords)
+    {
+        Span<ulong> buffer = stackalloc ulong[1024];
+        var start = k << 10;
+        var chunk = buffer[..Math.Min(1024, totalWords - start)];
+        chunk.Clear();
+        _live.OrIntoChunk(chunk, k);
+        plan.AndInto(chunk, start);
+        return RoaringBitmap.ChunkContainer(chunk);
+    }
+
+    /// <summary>Changes whenever a new dictionary value, key, event kind or day of a date column appears (compiled plans hold
+    /// bitmap lists). A sum of counts that only grow, so it only grows.</summary>
     internal long DictionaryVersion
     {
         get
@@ -234,6 +376,11 @@ public sealed class SegmentIndex
             foreach (var c in _columns.Values)
             {
                 v += (c.Categorical?.DistinctCount ?? 0) + (c.Elements?.KeyCount ?? 0);
+                if (c.Kind == ColumnKind.Date)
+                {
+                    // Plans hold lists of day bitmaps; a new day (or dropping them, which counts as more) changes the version.
+                    v += c.DayBitmaps?.Count ?? AttributeColumn.MaxDayBitmaps + 1;
+                }
             }
 
             return v;
@@ -299,8 +446,9 @@ public sealed class SegmentIndex
 
         if (IsSimple(tags))
         {
-            foreach (var t in tags)
+            for (var i = 0; i < tags.Count; i++)
             {
+                var t = tags[i];
                 _tags.Add(t.Tag, o, null);
                 if (t.Group is { } g)
                 {
@@ -377,6 +525,7 @@ public sealed class SegmentIndex
         }
 
         _stage.EnsureCapacity(ordinals);
+        _tags.EnsureCapacity(ordinals);
         _grade.EnsureCapacity(ordinals);
         _ownerIds.EnsureCapacity(ordinals);
         _createdAt.EnsureCapacity(ordinals);

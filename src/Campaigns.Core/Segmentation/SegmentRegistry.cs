@@ -49,6 +49,7 @@ public sealed class SegmentRegistry
     private readonly Dictionary<string, SegmentDefinition> _definitions = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<Live>> _dependents = new(StringComparer.Ordinal);
     private readonly PriorityQueue<(Live Segment, int Ordinal), long> _schedule = new();
+    private int _dueCount;
 
     /// <summary>Creates a registry over an index.</summary>
     /// <param name="index">The index; the registry writes contacts and events into it.</param>
@@ -61,17 +62,113 @@ public sealed class SegmentRegistry
     /// <summary>Raised for every contact that enters or exits a segment.</summary>
     public event EventHandler<SegmentMembershipChangedEventArgs>? MembershipChanged;
 
-    /// <summary>The number of scheduled time-relative re-evaluations.</summary>
+    /// <summary>The number of scheduled time-relative re-evaluations (one per contact and segment at most).</summary>
     public int ScheduledCount
     {
         get
         {
             lock (_gate)
             {
-                return _schedule.Count;
+                return _dueCount;
             }
         }
     }
+
+    /// <summary>
+    /// The earliest instant at which <see cref="AdvanceTo"/> has work (a contact whose time-relative result may flip), or
+    /// null when nothing is scheduled. A hosted worker sleeps until then (see <c>AddSegmentClockWorker</c>).
+    /// </summary>
+    public Instant? NextDue
+    {
+        get
+        {
+            lock (_gate)
+            {
+                while (_schedule.TryPeek(out var item, out var due))
+                {
+                    if (item.Segment.Due.TryGetValue(item.Ordinal, out var expected) && expected == due
+                        && _segments.TryGetValue(item.Segment.Definition.Id, out var current) && current == item.Segment)
+                    {
+                        return Instant.FromUnixTimeTicks(due);
+                    }
+
+                    _schedule.Dequeue(); // superseded
+                }
+
+                return null;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Drops behaviour events no live segment can count any more: for each event kind that live segments read, the
+    /// events that occurred before <paramref name="now"/> minus the longest window any of them counts that kind in.
+    /// Kinds read without a window (all-time counts such as <c>never(purchase)</c> or <c>count(x) &gt;= 3</c>) and kinds
+    /// no live segment reads are kept whole. Memberships do not change (the dropped events are outside every window);
+    /// afterwards the index refuses events of a trimmed kind older than the cut, and evaluating a filter with a longer
+    /// window, or at an earlier instant, sees only the kept events.
+    /// </summary>
+    /// <param name="now">The current instant.</param>
+    /// <returns>The number of events dropped.</returns>
+    public int TrimEvents(Instant now)
+    {
+        lock (_gate)
+        {
+            var longest = new Dictionary<string, Duration?>(StringComparer.Ordinal);
+            foreach (var live in _segments.Values)
+            {
+                CollectWindows(live.Definition.Filter, longest, []);
+            }
+
+            var dropped = 0;
+            foreach (var (kind, window) in longest)
+            {
+                if (window is { } w)
+                {
+                    dropped += _index.TrimEvents(kind, now - w);
+                }
+            }
+
+            return dropped;
+        }
+    }
+
+    private void CollectWindows(Filter filter, Dictionary<string, Duration?> longest, HashSet<string> visiting)
+    {
+        switch (filter)
+        {
+            case AndFilter a:
+                foreach (var f in a.Operands)
+                {
+                    CollectWindows(f, longest, visiting);
+                }
+
+                break;
+            case OrFilter o:
+                foreach (var f in o.Operands)
+                {
+                    CollectWindows(f, longest, visiting);
+                }
+
+                break;
+            case NotFilter n:
+                CollectWindows(n.Operand, longest, visiting);
+                break;
+            case BehaviourFilter b:
+                // null = all time: nothing of the kind may go.
+                var w = b.Window?.Duration;
+                longest[b.EventKind] = longest.TryGetValue(b.EventKind, out var seen)
+                    ? (seen is { } x && w is { } y ? Duration.Max(x, y) : null)
+                    : w;
+                break;
+            case SegmentFilter s when visiting.Add(s.SegmentId) && _definitions.TryGetValue(s.SegmentId, out var d):
+                CollectWindows(d.Filter, longest, visiting);
+                break;
+        }
+    }
+
+    /// <summary>Entries in the time queue, superseded ones included (tests check it stays proportional to <see cref="ScheduledCount"/>).</summary>
+    internal int QueueLength => _schedule.Count;
 
     /// <summary>Adds (or replaces) a live segment and evaluates it over the whole base at <paramref name="now"/>.</summary>
     /// <param name="definition">The definition; it may refer to segments defined before it.</param>
@@ -86,6 +183,8 @@ public sealed class SegmentRegistry
             var members = _index.Evaluate(definition.Filter, now, _definitions);
             if (_segments.Remove(definition.Id, out var old))
             {
+                _dueCount -= old.Due.Count;
+                old.Due.Clear();
                 foreach (var list in _dependents.Values)
                 {
                     list.Remove(old);
@@ -171,7 +270,7 @@ public sealed class SegmentRegistry
             }
             else
             {
-                Reevaluate(o, _segments.Values, now); // a new contact can match event-only filters such as "never did"
+                Reevaluate(o, [.. _segments.Values], now); // a new contact can match event-only filters such as "never did"
             }
         }
     }
@@ -230,20 +329,21 @@ public sealed class SegmentRegistry
             {
                 _schedule.Dequeue();
                 var (live, o) = item;
-                if (!live.Due.TryGetValue(o, out var expected) || expected != due || !_segments.ContainsKey(live.Definition.Id))
+                if (!live.Due.TryGetValue(o, out var expected) || expected != due || !_segments.TryGetValue(live.Definition.Id, out var current) || current != live)
                 {
-                    continue; // superseded
+                    continue; // superseded (rescheduled, or the segment was replaced or removed)
                 }
 
                 live.Due.Remove(o);
+                _dueCount--;
                 if (!_index.IsLive(o))
                 {
                     continue;
                 }
 
-                var plan = PlanAt(live, now);
-                SetMember(live, o, plan.Matches(o), now);
-                Schedule(live, o, plan.NextChange(o));
+                var member = PlanAt(live, now).Evaluate(o, out var next);
+                SetMember(live, o, member, now);
+                Schedule(live, o, next);
                 n++;
             }
 
@@ -254,7 +354,7 @@ public sealed class SegmentRegistry
     private Live Get(string segmentId) =>
         _segments.TryGetValue(segmentId, out var live) ? live : throw new ArgumentException($"Unknown segment '{segmentId}'.", nameof(segmentId));
 
-    private void Reevaluate(int ordinal, IEnumerable<Live>? segments, Instant now)
+    private void Reevaluate(int ordinal, List<Live>? segments, Instant now)
     {
         if (segments is null)
         {
@@ -264,11 +364,11 @@ public sealed class SegmentRegistry
         var version = _index.DictionaryVersion;
         foreach (var live in segments)
         {
-            var plan = PlanAt(live, now, version);
-            SetMember(live, ordinal, plan.Matches(ordinal), now);
+            var member = PlanAt(live, now, version).Evaluate(ordinal, out var next);
+            SetMember(live, ordinal, member, now);
             if (live.TimeRelative)
             {
-                Schedule(live, ordinal, plan.NextChange(ordinal));
+                Schedule(live, ordinal, next);
             }
         }
     }
@@ -290,17 +390,45 @@ public sealed class SegmentRegistry
     {
         if (due == long.MaxValue)
         {
-            live.Due.Remove(ordinal);
+            if (live.Due.Remove(ordinal))
+            {
+                _dueCount--;
+            }
+
             return;
         }
 
-        if (live.Due.TryGetValue(ordinal, out var existing) && existing == due)
+        if (live.Due.TryGetValue(ordinal, out var existing))
         {
-            return;
+            if (existing == due)
+            {
+                return;
+            }
+        }
+        else
+        {
+            _dueCount++;
         }
 
         live.Due[ordinal] = due;
         _schedule.Enqueue((live, ordinal), due);
+        if (_schedule.Count > 1024 && _schedule.Count > 4 * _dueCount)
+        {
+            Compact();
+        }
+    }
+
+    /// <summary>Drops superseded entries (a contact rescheduled or no longer due) so the queue stays proportional to what is due.</summary>
+    private void Compact()
+    {
+        _schedule.Clear();
+        foreach (var live in _segments.Values)
+        {
+            foreach (var (o, due) in live.Due)
+            {
+                _schedule.Enqueue((live, o), due);
+            }
+        }
     }
 
     private void SetMember(Live live, int ordinal, bool member, Instant now)

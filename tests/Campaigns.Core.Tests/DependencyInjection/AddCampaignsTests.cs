@@ -79,6 +79,9 @@ public class AddCampaignsTests
     [InlineData("Campaigns:Contacts:DefaultPhoneRegion", "Narnia", "Campaigns:Contacts:DefaultPhoneRegion: 'Narnia' is not a region")]
     [InlineData("Campaigns:Contacts:AttributeDefaults:shoe_size", "42", "Campaigns:Contacts:AttributeDefaults:shoe_size: the schema has no attribute 'shoe_size'")]
     [InlineData("Campaigns:Contacts:MaxEventClockSkew", "-00:01:00", "Campaigns:Contacts:MaxEventClockSkew: '-00:01:00' is negative")]
+    [InlineData("Campaigns:Segmentation:TimeZone", "Mars/Olympus_Mons", "Campaigns:Segmentation:TimeZone: 'Mars/Olympus_Mons' is not an IANA time zone")]
+    [InlineData("Campaigns:Segmentation:MaxDegreeOfParallelism", "0", "Campaigns:Segmentation:MaxDegreeOfParallelism: 0 is less than 1")]
+    [InlineData("Campaigns:Segmentation:InitialCapacity", "-5", "Campaigns:Segmentation:InitialCapacity: -5 is negative")]
     public async Task A_bad_setting_fails_host_start_naming_the_setting(string key, string value, string expected)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });

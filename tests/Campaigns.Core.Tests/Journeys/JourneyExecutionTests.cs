@@ -59,6 +59,43 @@ public sealed class JourneyExecutionTests
     }
 
     [Fact]
+    public async Task Runs_of_a_batch_advanced_in_parallel_send_the_same_messages_at_the_same_instants_once()
+    {
+        async Task<List<(string Name, string Node, Instant At)>> RunAsync(int parallelism)
+        {
+            using var h = new JourneyHarness(journeys: o => o.MaxParallelism = parallelism);
+            h.Publish(JourneyHarness.Seed004());
+            var names = new Dictionary<ContactId, string>();
+            for (var i = 0; i < 120; i++)
+            {
+                var c = await h.AddContactAsync($"C{i}");
+                names[c.Id] = c.Name!;
+                await h.Runner.EnterAsync("welcome-flow", c.Id);
+                if (i % 3 == 0)
+                {
+                    await h.State.Events.AppendAsync(new BehaviourEvent { EventId = $"open-{i}", ContactId = c.Id, Kind = EventKinds.EmailOpen, OccurredAt = T0 });
+                }
+            }
+
+            await h.DriveAsync(T0 + Duration.FromDays(30), batchSize: 50);
+            Assert.Equal(h.State.Email.Accepted.Count, h.State.Email.Accepted.Select(m => m.IdempotencyKey).Distinct().Count());
+            Assert.Equal(0, h.State.Runs.PendingTimers);
+            return [.. Sends(h, names).OrderBy(s => s.At).ThenBy(s => s.Name, StringComparer.Ordinal).ThenBy(s => s.Node, StringComparer.Ordinal)];
+        }
+
+        var sequential = await RunAsync(1);
+        Assert.Equal(120 * 3, sequential.Count);
+        Assert.Equal(sequential, await RunAsync(4));
+    }
+
+    [Fact]
+    public void A_parallelism_below_one_is_refused_naming_the_setting()
+    {
+        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new JourneyHarness(journeys: o => o.MaxParallelism = 0));
+        Assert.Contains("Campaigns:Journeys:MaxParallelism", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Restart_mid_journey_finishes_every_contact_with_each_message_sent_exactly_once()
     {
         var shared = new SharedState();

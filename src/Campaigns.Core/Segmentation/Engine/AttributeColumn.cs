@@ -45,6 +45,7 @@ internal sealed class AttributeColumn
                 break;
             case ColumnKind.Date:
                 Dates = new BitSlicedColumn();
+                DayBitmaps = [];
                 break;
             default:
                 Elements = new KeyedBitmaps();
@@ -64,6 +65,62 @@ internal sealed class AttributeColumn
     public BitSlicedColumn? Dates { get; }
 
     public KeyedBitmaps? Elements { get; }
+
+    /// <summary>Most distinct days a date column keeps a bitmap per day for; beyond it the bitmaps are dropped and range
+    /// predicates scan the bit slices only.</summary>
+    public const int MaxDayBitmaps = 1024;
+
+    /// <summary>
+    /// For date columns with at most <see cref="MaxDayBitmaps"/> distinct days: the contacts per day number, so a short
+    /// window (<c>within 7d</c>) reads a few sparse bitmaps instead of every bit slice; null once there are more days.
+    /// </summary>
+    public Dictionary<long, RoaringBitmap>? DayBitmaps { get; private set; }
+
+    /// <summary>The bitmap of a day, created when new; null when the column no longer keeps day bitmaps.</summary>
+    public RoaringBitmap? DayBitmap(long day)
+    {
+        if (DayBitmaps is not { } days)
+        {
+            return null;
+        }
+
+        if (!days.TryGetValue(day, out var bits))
+        {
+            if (days.Count >= MaxDayBitmaps)
+            {
+                DayBitmaps = null;
+                return null;
+            }
+
+            days[day] = bits = new RoaringBitmap();
+        }
+
+        return bits;
+    }
+
+    /// <summary>The day bitmaps of [lo, hi] when they are cheaper to read than the bit slices (their values take less than
+    /// a quarter of the slices' bytes), else null.</summary>
+    public List<RoaringBitmap>? DayBitmapsIfCheap(long lo, long hi, int population)
+    {
+        if (DayBitmaps is not { } days || Dates is not { } col)
+        {
+            return null;
+        }
+
+        var chosen = new List<RoaringBitmap>();
+        long values = 0;
+        foreach (var (day, bits) in days)
+        {
+            if (day >= lo && day <= hi)
+            {
+                chosen.Add(bits);
+                values += bits.Cardinality;
+            }
+        }
+
+        // Array containers: 2 bytes per value; slices: (width + 1) bits per contact.
+        return values * 2 * 4 < (long)population * (col.Width + 1) / 8 ? chosen : null;
+    }
 
     public RoaringBitmap? NonEmpty { get; }
 
@@ -95,9 +152,16 @@ internal sealed class AttributeColumn
                 Numbers!.Set(ordinal, value is NumberValue n ? n.Value : null);
                 break;
             case ColumnKind.Date:
+                if (DayBitmaps is not null && Dates!.TryGet(ordinal, out var old))
+                {
+                    DayBitmaps.GetValueOrDefault(old)?.Remove(ordinal);
+                }
+
                 if (value is DateValue d)
                 {
-                    Dates!.Set(ordinal, DayNumber(d.Value));
+                    var day = DayNumber(d.Value);
+                    Dates!.Set(ordinal, day);
+                    DayBitmap(day)?.Add(ordinal);
                 }
                 else
                 {

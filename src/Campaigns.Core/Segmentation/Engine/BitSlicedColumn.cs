@@ -221,8 +221,9 @@ internal sealed class BitSlicedColumn
 
         loOff = Math.Max(loOff, 0);
         hiOff = Math.Min(hiOff, maxOffset);
-        var checkLo = loOff > 0;
-        var checkHi = hiOff < maxOffset;
+        // Every stored value lies in [Min, Max]: a bound outside it needs no comparison.
+        var checkLo = loOff > 0 && lo > _min;
+        var checkHi = hiOff < maxOffset && hi < _max;
         var accVec = MemoryMarshal.Cast<ulong, Vector<ulong>>(acc);
         var data = MemoryMarshal.Cast<ulong, Vector<ulong>>(_data.AsSpan());
         var perSlice = BlockWords / Vector<ulong>.Count;

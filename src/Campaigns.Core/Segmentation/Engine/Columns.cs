@@ -45,6 +45,23 @@ internal sealed class NumberColumn
         }
     }
 
+    /// <summary>Sets a whole number: no decimal arithmetic while the column's scale is 0 (the bulk path).</summary>
+    public void SetInteger(int ordinal, long value)
+    {
+        if (Scale == 0 && value is >= -BitSlicedColumn.Limit and <= BitSlicedColumn.Limit)
+        {
+            if (_outliers.Count > 0)
+            {
+                _outliers.Remove(ordinal);
+            }
+
+            Bits.Set(ordinal, value);
+            return;
+        }
+
+        Set(ordinal, value);
+    }
+
     public bool TryGet(int ordinal, out decimal value)
     {
         if (Bits.TryGet(ordinal, out var scaled))
@@ -100,7 +117,7 @@ internal sealed class NumberColumn
     internal static bool InRange(decimal v, decimal? lo, bool loInclusive, decimal? hi, bool hiInclusive) =>
         (lo is not { } a || (loInclusive ? v >= a : v > a)) && (hi is not { } b || (hiInclusive ? v <= b : v < b));
 
-    private (long Lo, long Hi) ScaledBounds(decimal? lo, bool loInclusive, decimal? hi, bool hiInclusive)
+    public (long Lo, long Hi) ScaledBounds(decimal? lo, bool loInclusive, decimal? hi, bool hiInclusive)
     {
         var l = long.MinValue;
         var h = long.MaxValue;
@@ -199,37 +216,51 @@ internal sealed class NumberColumn
 }
 
 /// <summary>
-/// A dictionary-encoded single-valued text column: an int code per contact (0 = no value) and one compressed bitmap
-/// per distinct value. Not thread-safe.
+/// A dictionary-encoded single-valued text column: a code per contact (0 = no value; one byte per contact while there
+/// are fewer than 255 distinct values, four bytes after) and one compressed bitmap per distinct value. Not thread-safe.
 /// </summary>
 internal sealed class CategoricalColumn
 {
     private readonly Dictionary<string, int> _codes = new(StringComparer.Ordinal);
     private readonly List<string> _values = [];
     private readonly List<RoaringBitmap> _bitmaps = [];
-    private int[] _ordinalCodes = [];
+    private byte[]? _byteCodes = [];
+    private int[]? _intCodes;
 
     public RoaringBitmap NonEmpty { get; } = new();
 
     public int DistinctCount => _values.Count;
 
+    private int Capacity => _byteCodes?.Length ?? _intCodes!.Length;
+
     public void EnsureCapacity(int ordinals)
     {
-        if (ordinals > _ordinalCodes.Length)
+        var capacity = Capacity;
+        if (ordinals <= capacity)
         {
-            Array.Resize(ref _ordinalCodes, Math.Max(ordinals, _ordinalCodes.Length + (_ordinalCodes.Length >> 1)));
+            return;
+        }
+
+        var size = Math.Max(ordinals, capacity + (capacity >> 1));
+        if (_byteCodes is not null)
+        {
+            Array.Resize(ref _byteCodes, size);
+        }
+        else
+        {
+            Array.Resize(ref _intCodes, size);
         }
     }
 
     public void Set(int ordinal, string? value)
     {
         EnsureCapacity(ordinal + 1);
-        var old = _ordinalCodes[ordinal];
+        var old = CodeAt(ordinal);
         if (old != 0)
         {
             _bitmaps[old - 1].Remove(ordinal);
             NonEmpty.Remove(ordinal);
-            _ordinalCodes[ordinal] = 0;
+            SetCode(ordinal, 0);
         }
 
         if (value is null)
@@ -237,6 +268,18 @@ internal sealed class CategoricalColumn
             return;
         }
 
+        var code = CodeOf(value);
+        _bitmaps[code].Add(ordinal);
+        SetCode(ordinal, code + 1);
+        if (value.Length > 0)
+        {
+            NonEmpty.Add(ordinal);
+        }
+    }
+
+    /// <summary>The code of a value (0-based), added to the dictionary when new.</summary>
+    public int CodeOf(string value)
+    {
         if (!_codes.TryGetValue(value, out var code))
         {
             code = _values.Count;
@@ -245,15 +288,56 @@ internal sealed class CategoricalColumn
             _bitmaps.Add(new RoaringBitmap());
         }
 
+        return code;
+    }
+
+    /// <summary>Sets a fresh ordinal (no value yet, at or beyond every ordinal set so far) to a known code: the bulk path.</summary>
+    public void Append(int ordinal, int code)
+    {
+        EnsureCapacity(ordinal + 1);
         _bitmaps[code].Add(ordinal);
-        _ordinalCodes[ordinal] = code + 1;
-        if (value.Length > 0)
+        SetCode(ordinal, code + 1);
+        if (_values[code].Length > 0)
         {
             NonEmpty.Add(ordinal);
         }
     }
 
-    public string? Get(int ordinal) => ordinal < _ordinalCodes.Length && _ordinalCodes[ordinal] is var c and > 0 ? _values[c - 1] : null;
+    /// <summary>Sets a fresh ordinal's code without touching the bitmaps (the bulk path adds to them through <see cref="BulkBits"/>).</summary>
+    public void SetCodeOnly(int ordinal, int code)
+    {
+        EnsureCapacity(ordinal + 1);
+        SetCode(ordinal, code + 1);
+    }
+
+    public bool IsEmptyValue(int code) => _values[code].Length == 0;
+
+    public int CodeAt(int ordinal) => _byteCodes is { } b ? b[ordinal] : _intCodes![ordinal];
+
+    private void SetCode(int ordinal, int code)
+    {
+        if (_byteCodes is { } b)
+        {
+            if (code <= byte.MaxValue)
+            {
+                b[ordinal] = (byte)code;
+                return;
+            }
+
+            // More than 255 distinct values: widen once.
+            _intCodes = new int[b.Length];
+            for (var i = 0; i < b.Length; i++)
+            {
+                _intCodes[i] = b[i];
+            }
+
+            _byteCodes = null;
+        }
+
+        _intCodes![ordinal] = code;
+    }
+
+    public string? Get(int ordinal) => ordinal < Capacity && CodeAt(ordinal) is var c and > 0 ? _values[c - 1] : null;
 
     /// <summary>The codes whose values satisfy the predicate (a scan of the dictionary, not of the contacts).</summary>
     public List<int> CodesWhere(Func<string, bool> predicate)
@@ -293,19 +377,59 @@ internal sealed class CategoricalColumn
 /// </summary>
 internal sealed class KeyedBitmaps
 {
+    private const int Buckets = 32;
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly List<Entry>[]? _buckets;
+    private uint[] _keyBuckets = [];
+
+    /// <param name="trackOrdinals">Keep 4 bytes per contact saying which of 32 key buckets hold it, so removing a contact
+    /// from every key visits only those buckets' keys instead of all keys (for tags: many keys, frequent changes).</param>
+    public KeyedBitmaps(bool trackOrdinals = false)
+    {
+        if (trackOrdinals)
+        {
+            _buckets = [.. Enumerable.Range(0, Buckets).Select(_ => new List<Entry>())];
+        }
+    }
 
     public int KeyCount => _entries.Count;
 
-    public void Add(string key, int ordinal, long? expiresAtTicks)
+    /// <summary>The bitmap of a key, created empty when new (the bulk path adds ordinals to it directly and calls
+    /// <see cref="Track"/> with the returned bucket).</summary>
+    public RoaringBitmap BitsOf(string key) => EntryOf(key).Bits;
+
+    /// <summary>The bucket of a key (for <see cref="Track"/>).</summary>
+    public int BucketOf(string key) => EntryOf(key).Bucket;
+
+    /// <summary>Records that an ordinal was added to a key of the bucket directly (bulk path).</summary>
+    public void Track(int ordinal, int bucket)
     {
-        if (!_entries.TryGetValue(key, out var e))
+        if (_buckets is null)
         {
-            e = new Entry();
-            _entries.Add(key, e);
+            return;
         }
 
+        if (ordinal >= _keyBuckets.Length)
+        {
+            Array.Resize(ref _keyBuckets, Math.Max(ordinal + 1, _keyBuckets.Length + (_keyBuckets.Length >> 1)));
+        }
+
+        _keyBuckets[ordinal] |= 1u << bucket;
+    }
+
+    public void EnsureCapacity(int ordinals)
+    {
+        if (_buckets is not null && ordinals > _keyBuckets.Length)
+        {
+            Array.Resize(ref _keyBuckets, ordinals);
+        }
+    }
+
+    public void Add(string key, int ordinal, long? expiresAtTicks)
+    {
+        var e = EntryOf(key);
         e.Bits.Add(ordinal);
+        Track(ordinal, e.Bucket);
         if (expiresAtTicks is { } t)
         {
             (e.Expiry ??= [])[ordinal] = t;
@@ -316,17 +440,59 @@ internal sealed class KeyedBitmaps
         }
     }
 
-    /// <summary>Removes the contact from every key: O(keys).</summary>
+    /// <summary>Removes the contact from every key: O(keys), or O(keys in the contact's buckets) when ordinals are tracked.</summary>
     public void RemoveOrdinal(int ordinal)
     {
-        foreach (var e in _entries.Values)
+        if (_buckets is null)
         {
-            if (e.Bits.Remove(ordinal))
+            foreach (var e in _entries.Values)
             {
-                e.Expiry?.Remove(ordinal);
+                Remove(e, ordinal);
+            }
+
+            return;
+        }
+
+        if (ordinal >= _keyBuckets.Length)
+        {
+            return;
+        }
+
+        var mask = _keyBuckets[ordinal];
+        _keyBuckets[ordinal] = 0;
+        while (mask != 0)
+        {
+            var bucket = _buckets[System.Numerics.BitOperations.TrailingZeroCount(mask)];
+            mask &= mask - 1;
+            for (var i = 0; i < bucket.Count; i++)
+            {
+                Remove(bucket[i], ordinal);
             }
         }
     }
+
+    private static void Remove(Entry e, int ordinal)
+    {
+        if (e.Bits.Remove(ordinal))
+        {
+            e.Expiry?.Remove(ordinal);
+        }
+    }
+
+    private Entry EntryOf(string key)
+    {
+        if (!_entries.TryGetValue(key, out var e))
+        {
+            e = new Entry(_entries.Count % Buckets);
+            _entries.Add(key, e);
+            _buckets?[e.Bucket].Add(e);
+        }
+
+        return e;
+    }
+
+    /// <summary>The expiry instants of a key's members that expire (null when none does); read-only for callers.</summary>
+    public IReadOnlyDictionary<int, long>? ExpiriesOf(string key) => _entries.TryGetValue(key, out var e) ? e.Expiry : null;
 
     public bool Contains(string key, int ordinal, long nowTicks) =>
         _entries.TryGetValue(key, out var e) && e.Bits.Contains(ordinal) && (e.Expiry is null || !e.Expiry.TryGetValue(ordinal, out var t) || nowTicks < t);
@@ -339,7 +505,7 @@ internal sealed class KeyedBitmaps
     /// <summary>The sorted ordinals whose membership of <paramref name="key"/> has expired at <paramref name="nowTicks"/>.</summary>
     public int[] Expired(string key, long nowTicks)
     {
-        if (!_entries.TryGetValue(key, out var e) || e.Expiry is null)
+        if (!_entries.TryGetValue(key, out var e) || e.Expiry is not { Count: > 0 })
         {
             return [];
         }
@@ -403,10 +569,13 @@ internal sealed class KeyedBitmaps
         }
     }
 
-    private sealed class Entry
+    private sealed class Entry(int bucket)
     {
+        public int Bucket { get; } = bucket;
+
         public RoaringBitmap Bits { get; } = new();
 
-        public Dictionary<int, long>? Expiry { get; set; }
+        /// <summary>Always present (empty when nothing expires), so compiled plans that hold it see later expiries.</summary>
+        public Dictionary<int, long>? Expiry { get; set; } = [];
     }
 }

@@ -17,15 +17,22 @@ internal sealed class EventStore
 
     public int KindCount => _kinds.Count;
 
-    /// <summary>Adds an event; false when its id was seen before.</summary>
+    /// <summary>Adds an event; false when its id was seen before or it is older than what <see cref="Trim"/> dropped of its kind.</summary>
     public bool Add(int ordinal, BehaviourEvent e)
     {
+        var ticks = e.OccurredAt.ToUnixTimeTicks();
+        _kinds.TryGetValue(e.Kind, out var kind);
+        if (kind is not null && ticks < kind.TrimmedBefore)
+        {
+            return false; // trimmed history: no live window reaches it
+        }
+
         if (!_seen.Add(e.EventId))
         {
             return false;
         }
 
-        if (!_kinds.TryGetValue(e.Kind, out var kind))
+        if (kind is null)
         {
             kind = new Kind();
             _kinds.Add(e.Kind, kind);
@@ -38,7 +45,7 @@ internal sealed class EventStore
             kind.Contacts.Add(ordinal);
         }
 
-        var stored = new StoredEvent(e.OccurredAt.ToUnixTimeTicks(), e.Properties);
+        var stored = new StoredEvent(ticks, e.Properties, e.EventId);
         var index = list.Count;
         while (index > 0 && list[index - 1].Ticks > stored.Ticks)
         {
@@ -179,10 +186,60 @@ internal sealed class EventStore
         return lo;
     }
 
-    private readonly record struct StoredEvent(long Ticks, IReadOnlyDictionary<string, string> Properties);
+    /// <summary>Drops the events of a kind that occurred before <paramref name="beforeTicks"/> (and forgets their ids); later
+    /// events of the kind older than that are refused by <see cref="Add"/>.</summary>
+    /// <returns>The number of events dropped.</returns>
+    public int Trim(string kindName, long beforeTicks)
+    {
+        if (!_kinds.TryGetValue(kindName, out var kind) || beforeTicks <= kind.TrimmedBefore)
+        {
+            return 0;
+        }
+
+        kind.TrimmedBefore = beforeTicks;
+        var dropped = 0;
+        List<int>? emptied = null;
+        foreach (var (ordinal, list) in kind.Events)
+        {
+            var n = LowerBound(list, beforeTicks);
+            if (n == 0)
+            {
+                continue;
+            }
+
+            for (var i = 0; i < n; i++)
+            {
+                _seen.Remove(list[i].EventId);
+            }
+
+            list.RemoveRange(0, n);
+            dropped += n;
+            if (list.Count == 0)
+            {
+                (emptied ??= []).Add(ordinal);
+            }
+        }
+
+        if (emptied is not null)
+        {
+            foreach (var o in emptied)
+            {
+                kind.Events.Remove(o);
+                kind.Contacts.Remove(o);
+            }
+        }
+
+        EventCount -= dropped;
+        return dropped;
+    }
+
+    private readonly record struct StoredEvent(long Ticks, IReadOnlyDictionary<string, string> Properties, string EventId);
 
     private sealed class Kind
     {
+        /// <summary>Events before this instant (Unix ticks) were trimmed.</summary>
+        public long TrimmedBefore { get; set; } = long.MinValue;
+
         public RoaringBitmap Contacts { get; } = new();
 
         public Dictionary<int, List<StoredEvent>> Events { get; } = [];

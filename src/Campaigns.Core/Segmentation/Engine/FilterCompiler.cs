@@ -119,6 +119,7 @@ internal sealed class FilterCompiler(SegmentIndex index, Instant now, IReadOnlyD
         var days = a.Values.Select(v => v is DateValue d ? AttributeColumn.DayNumber(d.Value) : throw Mismatch(a, "a date")).ToArray();
         Need(a.Field, a.Operator, days.Length);
         var col = column.Dates!;
+        PlanNode Days(BitSlicedColumn c, long lo, long hi) => DateDays(column, lo, hi);
         PlanNode AnyOf() => days.Length == 1 ? Days(col, days[0], days[0]) : new OrNode(days.Select(d => Days(col, d, d)));
         return a.Operator switch
         {
@@ -172,11 +173,16 @@ internal sealed class FilterCompiler(SegmentIndex index, Instant now, IReadOnlyD
                 var window = WindowOf(d);
                 var from = AttributeColumn.DayNumber((now - window.Duration).InZone(zone).Date);
                 var (lo, hi) = d.Operator == DateOperator.Within ? (from, AttributeColumn.DayNumber(now.InZone(zone).Date)) : (long.MinValue, from - 1);
-                return new DayWindowNode(col, lo, hi, zone, window.Duration.BclCompatibleTicks, _nowTicks) { Cost = 1, Selectivity = col.Estimate(lo, hi, (int)_population) };
+                var dayBitmaps = column.DayBitmapsIfCheap(lo, hi, (int)_population);
+                return new DayWindowNode(col, lo, hi, zone, window.Duration.BclCompatibleTicks, _nowTicks, dayBitmaps)
+                {
+                    Cost = dayBitmaps is null ? 1 : 0,
+                    Selectivity = dayBitmaps is null ? col.Estimate(lo, hi, (int)_population) : dayBitmaps.Sum(b => b.Cardinality) / _population,
+                };
             case DateOperator.OnOrAfter:
-                return Days(col, AttributeColumn.DayNumber(DateOf(d)), long.MaxValue);
+                return DateDays(column, AttributeColumn.DayNumber(DateOf(d)), long.MaxValue);
             default:
-                return Days(col, long.MinValue, AttributeColumn.DayNumber(DateOf(d)));
+                return DateDays(column, long.MinValue, AttributeColumn.DayNumber(DateOf(d)));
         }
     }
 
@@ -233,7 +239,7 @@ internal sealed class FilterCompiler(SegmentIndex index, Instant now, IReadOnlyD
     }
 
     private KeysNode Keys(KeyedBitmaps keyed, IReadOnlyList<string> keys) =>
-        new(keyed, keys, _nowTicks) { Selectivity = Math.Min(1, keys.Sum(k => keyed.Cardinality(k)) / _population) };
+        new(keyed, keys, _nowTicks, keyed == index.Tags || keyed == index.Groups) { Selectivity = Math.Min(1, keys.Sum(k => keyed.Cardinality(k)) / _population) };
 
     private UnionNode Union(CategoricalColumn col, List<int> codes) =>
         new(col.Bitmaps(codes)) { Selectivity = col.CardinalityOf(codes) / _population };
@@ -242,6 +248,12 @@ internal sealed class FilterCompiler(SegmentIndex index, Instant now, IReadOnlyD
 
     private IntRangeNode Days(BitSlicedColumn col, long lo, long hi, (long Now, long Window)? edges = null) =>
         new(col, lo, hi, edges) { Cost = 1, Selectivity = col.Estimate(lo, hi, (int)_population) };
+
+    /// <summary>Days in [lo, hi] of a date attribute: the union of day bitmaps when that reads less, else a slice scan.</summary>
+    private PlanNode DateDays(AttributeColumn column, long lo, long hi) =>
+        column.DayBitmapsIfCheap(lo, hi, (int)_population) is { } bitmaps
+            ? new UnionNode(bitmaps) { Selectivity = bitmaps.Sum(b => b.Cardinality) / _population }
+            : Days(column.Dates!, lo, hi);
 
     private static void Need(string field, CompareOperator op, int count)
     {

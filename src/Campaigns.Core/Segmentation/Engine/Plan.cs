@@ -22,6 +22,18 @@ internal abstract class PlanNode
     /// <summary>The first instant (Unix ticks) after the plan's "now" at which the contact's result may change as time
     /// passes (a window edge or a tag expiry), or <see cref="long.MaxValue"/>.</summary>
     public virtual long NextChange(int ordinal) => long.MaxValue;
+
+    /// <summary>Whether the node's result for a contact can change as time passes without a change to the contact (a window,
+    /// an expiry, a behaviour count); false means <see cref="NextChange"/> is always <see cref="long.MaxValue"/>.</summary>
+    public virtual bool TimeDependent => false;
+
+    /// <summary><see cref="Matches"/> and <see cref="NextChange"/> in one walk that stops at the first operand time cannot
+    /// change and that decides the result (the single-contact path of incremental membership).</summary>
+    public virtual bool Evaluate(int ordinal, out long next)
+    {
+        next = TimeDependent ? NextChange(ordinal) : long.MaxValue;
+        return Matches(ordinal);
+    }
 }
 
 internal sealed class ConstNode(bool value) : PlanNode
@@ -42,10 +54,14 @@ internal sealed class ConstNode(bool value) : PlanNode
 internal sealed class AndNode : PlanNode
 {
     private readonly PlanNode[] _operands;
+    private readonly PlanNode[] _staticFirst;
+    private readonly bool _timeDependent;
 
     public AndNode(IEnumerable<PlanNode> operands)
     {
         _operands = [.. operands.OrderBy(o => o.Cost).ThenBy(o => o.Selectivity)];
+        _timeDependent = Array.Exists(_operands, o => o.TimeDependent);
+        _staticFirst = [.. _operands.Where(o => !o.TimeDependent), .. _operands.Where(o => o.TimeDependent)];
         Selectivity = _operands.Aggregate(1.0, (s, o) => s * o.Selectivity);
         Cost = _operands.Length == 0 ? 0 : _operands.Max(o => o.Cost);
     }
@@ -75,12 +91,49 @@ internal sealed class AndNode : PlanNode
         return true;
     }
 
+    public override bool TimeDependent => _timeDependent;
+
+    public override bool Evaluate(int ordinal, out long next)
+    {
+        next = long.MaxValue;
+        var result = true;
+        foreach (var op in _staticFirst)
+        {
+            if (!op.TimeDependent)
+            {
+                if (!op.Matches(ordinal))
+                {
+                    return false; // false until the contact changes
+                }
+
+                continue;
+            }
+
+            result &= op.Evaluate(ordinal, out var n);
+            next = Math.Min(next, n);
+        }
+
+        return result;
+    }
+
     public override long NextChange(int ordinal)
     {
+        // An operand that time cannot change and that fails now fails until the contact changes: so does the AND.
+        foreach (var op in _operands)
+        {
+            if (!op.TimeDependent && !op.Matches(ordinal))
+            {
+                return long.MaxValue;
+            }
+        }
+
         var next = long.MaxValue;
         foreach (var op in _operands)
         {
-            next = Math.Min(next, op.NextChange(ordinal));
+            if (op.TimeDependent)
+            {
+                next = Math.Min(next, op.NextChange(ordinal));
+            }
         }
 
         return next;
@@ -90,10 +143,14 @@ internal sealed class AndNode : PlanNode
 internal sealed class OrNode : PlanNode
 {
     private readonly PlanNode[] _operands;
+    private readonly PlanNode[] _staticFirst;
+    private readonly bool _timeDependent;
 
     public OrNode(IEnumerable<PlanNode> operands)
     {
         _operands = [.. operands.OrderBy(o => o.Cost).ThenByDescending(o => o.Selectivity)];
+        _timeDependent = Array.Exists(_operands, o => o.TimeDependent);
+        _staticFirst = [.. _operands.Where(o => !o.TimeDependent), .. _operands.Where(o => o.TimeDependent)];
         Selectivity = Math.Min(1, _operands.Sum(o => o.Selectivity));
         Cost = _operands.Length == 0 ? 0 : _operands.Max(o => o.Cost);
     }
@@ -129,12 +186,49 @@ internal sealed class OrNode : PlanNode
         return false;
     }
 
+    public override bool TimeDependent => _timeDependent;
+
+    public override bool Evaluate(int ordinal, out long next)
+    {
+        next = long.MaxValue;
+        var result = false;
+        foreach (var op in _staticFirst)
+        {
+            if (!op.TimeDependent)
+            {
+                if (op.Matches(ordinal))
+                {
+                    return true; // true until the contact changes
+                }
+
+                continue;
+            }
+
+            result |= op.Evaluate(ordinal, out var n);
+            next = Math.Min(next, n);
+        }
+
+        return result;
+    }
+
     public override long NextChange(int ordinal)
     {
+        // An operand that time cannot change and that holds now holds until the contact changes: so does the OR.
+        foreach (var op in _operands)
+        {
+            if (!op.TimeDependent && op.Matches(ordinal))
+            {
+                return long.MaxValue;
+            }
+        }
+
         var next = long.MaxValue;
         foreach (var op in _operands)
         {
-            next = Math.Min(next, op.NextChange(ordinal));
+            if (op.TimeDependent)
+            {
+                next = Math.Min(next, op.NextChange(ordinal));
+            }
         }
 
         return next;
@@ -163,15 +257,21 @@ internal sealed class NotNode : PlanNode
     public override bool Matches(int ordinal) => !_operand.Matches(ordinal);
 
     public override long NextChange(int ordinal) => _operand.NextChange(ordinal);
+
+    public override bool TimeDependent => _operand.TimeDependent;
+
+    public override bool Evaluate(int ordinal, out long next) => !_operand.Evaluate(ordinal, out next);
 }
 
 /// <summary>The union of compressed bitmaps (one bitmap: a plain intersection).</summary>
-internal sealed class UnionNode(IReadOnlyList<RoaringBitmap> bitmaps) : PlanNode
+internal sealed class UnionNode(IReadOnlyList<RoaringBitmap> bitmapList) : PlanNode
 {
+    private readonly RoaringBitmap[] bitmaps = [.. bitmapList];
+
     public override void AndInto(Span<ulong> acc, int startWord)
     {
         var key = startWord >> 10;
-        switch (bitmaps.Count)
+        switch (bitmaps.Length)
         {
             case 0:
                 acc.Clear();
@@ -206,10 +306,17 @@ internal sealed class UnionNode(IReadOnlyList<RoaringBitmap> bitmaps) : PlanNode
 }
 
 /// <summary>The union of current members of keys (tags, groups, list elements, channels) at an instant.</summary>
-internal sealed class KeysNode(KeyedBitmaps keyed, IReadOnlyList<string> keys, long nowTicks) : PlanNode
+/// <param name="keyed">The bitmaps.</param>
+/// <param name="keys">The keys.</param>
+/// <param name="nowTicks">The instant.</param>
+/// <param name="canExpire">Whether memberships of these keys can expire (tags and groups).</param>
+internal sealed class KeysNode(KeyedBitmaps keyed, IReadOnlyList<string> keys, long nowTicks, bool canExpire) : PlanNode
 {
     private readonly RoaringBitmap?[] _bitmaps = [.. keys.Select(keyed.BitmapOf)];
+    private readonly IReadOnlyDictionary<int, long>?[] _expiries = [.. keys.Select(keyed.ExpiriesOf)];
     private readonly int[][] _expired = [.. keys.Select(k => keyed.Expired(k, nowTicks))];
+
+    public override bool TimeDependent => canExpire;
 
     public override void AndInto(Span<ulong> acc, int startWord)
     {
@@ -270,9 +377,9 @@ internal sealed class KeysNode(KeyedBitmaps keyed, IReadOnlyList<string> keys, l
 
     public override bool Matches(int ordinal)
     {
-        foreach (var k in keys)
+        for (var i = 0; i < _bitmaps.Length; i++)
         {
-            if (keyed.Contains(k, ordinal, nowTicks))
+            if (_bitmaps[i] is { } b && b.Contains(ordinal) && (_expiries[i] is not { Count: > 0 } x || !x.TryGetValue(ordinal, out var t) || nowTicks < t))
             {
                 return true;
             }
@@ -284,9 +391,9 @@ internal sealed class KeysNode(KeyedBitmaps keyed, IReadOnlyList<string> keys, l
     public override long NextChange(int ordinal)
     {
         var next = long.MaxValue;
-        foreach (var k in keys)
+        for (var i = 0; i < _bitmaps.Length; i++)
         {
-            if (keyed.ExpiryOf(k, ordinal) is { } t && t > nowTicks)
+            if (_expiries[i] is { Count: > 0 } x && x.TryGetValue(ordinal, out var t) && t > nowTicks && _bitmaps[i]!.Contains(ordinal))
             {
                 next = Math.Min(next, t);
             }
@@ -302,6 +409,8 @@ internal sealed class KeysNode(KeyedBitmaps keyed, IReadOnlyList<string> keys, l
 /// <param name="window">For <c>within</c>/<c>before</c> on instants (Unix ticks): (now, window) in ticks, so the edges can be scheduled.</param>
 internal sealed class IntRangeNode(BitSlicedColumn column, long lo, long hi, (long Now, long Window)? window = null) : PlanNode
 {
+    public override bool TimeDependent => window is not null;
+
     public override void AndInto(Span<ulong> acc, int startWord) => column.AndRange(acc, lo, hi, startWord);
 
     public override bool Matches(int ordinal) => column.TryGet(ordinal, out var v) && v >= lo && v <= hi;
@@ -323,9 +432,24 @@ internal sealed class IntRangeNode(BitSlicedColumn column, long lo, long hi, (lo
 /// of now and now − window in one zone. A day d is within while start(d) ≤ now &lt; start(d + 1) + window, and before
 /// from start(d + 1) + window on (start = the day's first instant in the zone).
 /// </summary>
-internal sealed class DayWindowNode(BitSlicedColumn column, long lo, long hi, NodaTime.DateTimeZone zone, long windowTicks, long nowTicks) : PlanNode
+/// <remarks>With <paramref name="days"/> (the column's bitmaps of the days in [lo, hi]) the scan reads those instead of the slices.</remarks>
+internal sealed class DayWindowNode(BitSlicedColumn column, long lo, long hi, NodaTime.DateTimeZone zone, long windowTicks, long nowTicks, IReadOnlyList<RoaringBitmap>? days = null) : PlanNode
 {
-    public override void AndInto(Span<ulong> acc, int startWord) => column.AndRange(acc, lo, hi, startWord);
+    private readonly UnionNode? _union = days is null ? null : new UnionNode(days);
+
+    public override bool TimeDependent => true;
+
+    public override void AndInto(Span<ulong> acc, int startWord)
+    {
+        if (_union is not null)
+        {
+            _union.AndInto(acc, startWord);
+        }
+        else
+        {
+            column.AndRange(acc, lo, hi, startWord);
+        }
+    }
 
     public override bool Matches(int ordinal) => column.TryGet(ordinal, out var v) && v >= lo && v <= hi;
 
@@ -346,8 +470,22 @@ internal sealed class DayWindowNode(BitSlicedColumn column, long lo, long hi, No
         return leave > nowTicks ? leave : long.MaxValue;
     }
 
-    private long StartOf(long day) =>
-        NodaTime.LocalDate.FromDateOnly(DateOnly.FromDayNumber((int)(day + AttributeColumn.EpochDay))).AtStartOfDayInZone(zone).ToInstant().ToUnixTimeTicks();
+    private readonly Dictionary<long, long> _starts = [];
+
+    /// <summary>The first instant of a day in the zone (cached: the single-contact path asks for the same few days).</summary>
+    private long StartOf(long day)
+    {
+        if (!_starts.TryGetValue(day, out var start))
+        {
+            start = NodaTime.LocalDate.FromDateOnly(DateOnly.FromDayNumber((int)(day + AttributeColumn.EpochDay))).AtStartOfDayInZone(zone).ToInstant().ToUnixTimeTicks();
+            if (_starts.Count < 4096)
+            {
+                _starts[day] = start;
+            }
+        }
+
+        return start;
+    }
 }
 
 internal sealed class IntExistsNode(BitSlicedColumn column) : PlanNode
@@ -359,9 +497,21 @@ internal sealed class IntExistsNode(BitSlicedColumn column) : PlanNode
 
 internal sealed class NumberRangeNode(NumberColumn column, decimal? lo, bool loInclusive, decimal? hi, bool hiInclusive) : PlanNode
 {
+    private readonly (long Lo, long Hi) _scaled = column.ScaledBounds(lo, loInclusive, hi, hiInclusive);
+    private readonly int _scale = column.Scale;
+
     public override void AndInto(Span<ulong> acc, int startWord) => column.AndRange(acc, lo, loInclusive, hi, hiInclusive, startWord);
 
-    public override bool Matches(int ordinal) => column.TryGet(ordinal, out var v) && NumberColumn.InRange(v, lo, loInclusive, hi, hiInclusive);
+    public override bool Matches(int ordinal)
+    {
+        // Compare stored (scaled) integers while the column's scale is the one the bounds were scaled with.
+        if (column.Scale == _scale && column.Bits.TryGet(ordinal, out var scaled))
+        {
+            return scaled >= _scaled.Lo && scaled <= _scaled.Hi;
+        }
+
+        return column.TryGet(ordinal, out var v) && NumberColumn.InRange(v, lo, loInclusive, hi, hiInclusive);
+    }
 }
 
 internal sealed class NumberExistsNode(NumberColumn column) : PlanNode
@@ -374,6 +524,8 @@ internal sealed class NumberExistsNode(NumberColumn column) : PlanNode
 /// <summary>Counts each candidate's events of a kind in a window and compares the count.</summary>
 internal sealed class BehaviourNode(EventStore events, BehaviourFilter filter, long fromTicks, long toTicks) : PlanNode
 {
+    public override bool TimeDependent => true;
+
     public override void AndInto(Span<ulong> acc, int startWord)
     {
         var key = startWord >> 10;

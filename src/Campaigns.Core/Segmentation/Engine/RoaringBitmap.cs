@@ -69,16 +69,57 @@ internal sealed class RoaringBitmap
     /// build for evaluation results, at most 8 KB per chunk.</remarks>
     public void AppendChunk(int key, ReadOnlySpan<ulong> words)
     {
+        if (ChunkContainer(words) is { } c)
+        {
+            Append((ushort)key, c);
+        }
+    }
+
+    /// <summary>The container for one chunk's words (as <see cref="AppendChunk"/> stores it), or null when empty.</summary>
+    public static Container? ChunkContainer(ReadOnlySpan<ulong> words)
+    {
         var card = 0;
         foreach (var w in words)
         {
             card += BitOperations.PopCount(w);
         }
 
-        var c = card > 512 && words.Length == Container.Words ? BitmapContainer.FromWords(words, card) : Container.FromWords(words);
-        if (c is not null)
+        return card == 0 ? null : card > 512 && words.Length == Container.Words ? BitmapContainer.FromWords(words, card) : Container.FromWords(words);
+    }
+
+    /// <summary>Builds a bitmap from one container (or null) per chunk, chunk <c>k</c> at index <c>k</c>.</summary>
+    public static RoaringBitmap FromChunks(ReadOnlySpan<Container?> chunks)
+    {
+        var r = new RoaringBitmap();
+        for (var k = 0; k < chunks.Length; k++)
         {
-            Append((ushort)key, c);
+            if (chunks[k] is { } c)
+            {
+                r.Append((ushort)k, c);
+            }
+        }
+
+        return r;
+    }
+
+    /// <summary>Adds sorted distinct low halves of chunk <paramref name="key"/>: one exact-size container appended when the
+    /// chunk is beyond every chunk so far (the bulk path), value by value otherwise.</summary>
+    public void AppendSorted(int key, ReadOnlySpan<ushort> lows)
+    {
+        if (lows.IsEmpty)
+        {
+            return;
+        }
+
+        if (_count == 0 || _keys[_count - 1] < key)
+        {
+            Append((ushort)key, lows.Length > Container.ArrayMax ? BitmapContainer.FromArray(lows) : ArrayContainer.FromSorted(lows));
+            return;
+        }
+
+        foreach (var low in lows)
+        {
+            Add((key << 16) | low);
         }
     }
 
@@ -466,6 +507,8 @@ internal sealed class ArrayContainer : Container
         return new ArrayContainer(values, n);
     }
 
+    public static ArrayContainer FromSorted(ReadOnlySpan<ushort> values) => new(values.ToArray(), values.Length);
+
     public static Container? Intersect(ArrayContainer a, ArrayContainer b)
     {
         var result = new ushort[Math.Min(a._count, b._count)];
@@ -619,6 +662,17 @@ internal sealed class BitmapContainer : Container
     }
 
     public override int Cardinality => _cardinality;
+
+    public static BitmapContainer FromArray(ReadOnlySpan<ushort> values)
+    {
+        var words = new ulong[Words];
+        foreach (var v in values)
+        {
+            words[v >> 6] |= 1UL << v;
+        }
+
+        return new BitmapContainer(words, values.Length);
+    }
 
     public static BitmapContainer FromArray(ushort[] values, int count)
     {

@@ -81,4 +81,34 @@ public sealed class IncrementalMembershipTests
             Assert.Equal(full.Count, sizes[id]);
         }
     }
+
+    /// <summary>A new day of a date column after plans were compiled (day bitmaps) once went unseen.</summary>
+    [Fact]
+    public void IncrementalEqualsFullReevaluationWhenNewDaysAppear() => IncrementalEqualsFullReevaluation(73);
+
+    [Fact]
+    public void RepeatedChangesKeepTheTimeQueueCompactAndReplacedSegmentsDoNotFire()
+    {
+        var data = new RandomBase(3, 50);
+        var registry = new SegmentRegistry(data.BuildIndex());
+        var now = RandomBase.Now;
+        registry.Define(new SegmentDefinition { Id = "recent", Name = "recent", Filter = new DateFilter("last_visit", DateOperator.Within, Window: Window.Days(3)) }, now);
+        var a = data.Contacts[0] with { Attributes = new Dictionary<string, Campaigns.Modeling.FieldValue> { ["last_visit"] = new Campaigns.Modeling.DateValue(now.InZone(RandomBase.Zone).Date) } };
+        var b = a with { Attributes = new Dictionary<string, Campaigns.Modeling.FieldValue> { ["last_visit"] = new Campaigns.Modeling.DateValue(now.InZone(RandomBase.Zone).Date.PlusDays(-1)) } };
+        for (var i = 0; i < 5_000; i++)
+        {
+            registry.Upsert(i % 2 == 0 ? a : b, now);
+        }
+
+        Assert.InRange(registry.ScheduledCount, 1, 50);
+        Assert.InRange(registry.QueueLength, registry.ScheduledCount, 1024 + (4 * registry.ScheduledCount));
+
+        // Replacing the segment with one that is not time-relative drops the old schedule: nothing fires later.
+        var exits = 0;
+        registry.MembershipChanged += (_, _) => exits++;
+        registry.Define(new SegmentDefinition { Id = "recent", Name = "recent", Filter = new AttributeFilter("budget", CompareOperator.Exists, []) }, now);
+        Assert.Equal(0, registry.ScheduledCount);
+        Assert.Equal(0, registry.AdvanceTo(now + Duration.FromDays(10)));
+        Assert.Equal(0, exits);
+    }
 }

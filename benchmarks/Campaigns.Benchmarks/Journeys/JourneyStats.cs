@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using System.Globalization;
+using Campaigns.Channels;
+using Campaigns.Contacts;
+using Campaigns.Delivery;
+using Campaigns.Journeys;
+using Campaigns.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using NodaTime;
+
+namespace Campaigns.Benchmarks.Journeys;
+
+/// <summary>
+/// Issue 7's journey scale targets, measured once (a BenchmarkDotNet job would rebuild a million contacts per iteration):
+/// <c>journey-stats N</c> — N contacts enter a segment-entry journey and its first send step completes (target ≤ 10 s
+/// for 1M), with memory per waiting contact; <c>timer-stats N</c> — N pending timers in the in-memory run store
+/// (target ≤ 100 bytes per timer at 10M), by <see cref="GC.GetTotalMemory(bool)"/> deltas.
+/// </summary>
+internal static class JourneyStats
+{
+    private static readonly Instant T0 = Instant.FromUtc(2026, 6, 17, 2, 0);
+
+    /// <summary>The journey of the benchmark: welcome e-mail, wait two days, reminder.</summary>
+    internal static JourneyDefinition Journey() => new()
+    {
+        Id = "new-leads-welcome",
+        Name = "New leads welcome",
+        Trigger = new SegmentEntryTrigger("new-leads"),
+        StartNodeId = "welcome",
+        Nodes =
+        [
+            new SendMessageNode { Id = "welcome", Channel = "email", TemplateId = "welcome", Next = "wait" },
+            new WaitNode { Id = "wait", Duration = Duration.FromDays(2), Next = "reminder" },
+            new SendMessageNode { Id = "reminder", Channel = "email", TemplateId = "reminder" },
+        ],
+    };
+
+    internal static Contact Contact(int i) => new()
+    {
+        Id = new ContactId(new Guid(i + 1, 7, 7, 1, 2, 3, 4, 5, 6, 7, 8)),
+        Name = "C" + i.ToString(CultureInfo.InvariantCulture),
+        CreatedAt = T0 - Duration.FromDays(1),
+        TimeZoneId = "Asia/Shanghai",
+        Identities = new ContactIdentities { Email = "c" + i.ToString(CultureInfo.InvariantCulture) + "@example.com" },
+        Consents = new Dictionary<string, ConsentRecord> { ["email"] = new(true, "form", T0 - Duration.FromDays(1)) },
+    };
+
+    /// <summary>A provider with in-memory stores, a recording e-mail channel and the journey published.</summary>
+    internal static (ServiceProvider Services, JourneyRunner Runner, RecordingChannel Email, InMemoryContactStore Contacts) Host(int parallelism)
+    {
+        var email = new RecordingChannel("email", new ChannelCapabilities { AddressKind = ChannelAddressKind.Email, SupportsRichContent = true });
+        var contacts = new InMemoryContactStore();
+        var services = new ServiceCollection();
+        services.AddSingleton<IClock>(new ControllableClock(T0));
+        services.AddSingleton<IContactStore>(contacts);
+        services.AddSingleton<IJourneyTemplateResolver>(new InMemoryJourneyTemplates()
+            .Add("welcome", new MessageTemplate("{name}, welcome!", subject: "Welcome"))
+            .Add("reminder", new MessageTemplate("{name}, have a look", subject: "Reminder")));
+        services.AddCampaigns(o => o.Delivery.Channels["email"] = new ChannelDeliveryOptions { Resilience = { RetryBaseDelay = TimeSpan.Zero, UseJitter = false, MaxRetryAttempts = 0 } })
+            .AddChannel("email", (_, _) => email);
+        services.Configure<JourneyOptions>(o => o.MaxParallelism = parallelism);
+        var sp = services.BuildServiceProvider();
+        var runner = sp.GetRequiredService<JourneyRunner>();
+        runner.Catalog.Publish(Journey(), new JourneyValidationContext { Channels = sp.GetRequiredService<IChannelRegistry>(), Templates = sp.GetRequiredService<IJourneyTemplateResolver>() }, T0);
+        return (sp, runner, email, contacts);
+    }
+
+    public static async Task EntryAsync(int count, int parallelism)
+    {
+        var (sp, runner, email, contacts) = Host(parallelism);
+        var ids = new ContactId[count];
+        for (var i = 0; i < count; i++)
+        {
+            ids[i] = (await contacts.AddAsync(Contact(i)).ConfigureAwait(false)).Id;
+        }
+
+        var before = GC.GetTotalMemory(true);
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var sw = Stopwatch.StartNew();
+        var entered = await runner.OnSegmentEnteredAsync("new-leads", ids).ConfigureAwait(false);
+        var enterTime = sw.Elapsed;
+        var claimed = 0;
+        for (int n; (n = await runner.RunDueAsync(T0, 1000).ConfigureAwait(false)) > 0;)
+        {
+            claimed += n;
+        }
+
+        sw.Stop();
+        var claimTime = sw.Elapsed - enterTime;
+        cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+        var afterAll = GC.GetTotalMemory(true);
+        var sent = email.Accepted.Count;
+        email.Reset(); // the recording channel's copies of the messages are the benchmark's, not the journey's
+        var afterState = GC.GetTotalMemory(true);
+        var store = (InMemoryJourneyRunStore)sp.GetRequiredService<IJourneyRunStore>();
+        Console.WriteLine($"parallelism={parallelism} contacts={count} entered={entered} first-step-runs={claimed} sent={sent} waiting-timers={store.PendingTimers}");
+        Console.WriteLine($"enter={enterTime.TotalSeconds:F2}s enter+first-send={sw.Elapsed.TotalSeconds:F2}s ({count / sw.Elapsed.TotalSeconds:F0} contacts/s); process CPU time {cpu.TotalSeconds:F2}s");
+        Console.WriteLine($"memory: with recorded messages {(afterAll - before) / 1e6:F1}MB; journey + delivery state {(afterState - before) / 1e6:F1}MB = {(double)(afterState - before) / count:F0} bytes per waiting contact");
+        // The same sends straight through the pipeline (no journey), for the share of the journey's own work.
+        var pipeline = sp.GetRequiredService<IDeliveryPipeline>();
+        var template = sp.GetRequiredService<IJourneyTemplateResolver>().FindTemplate("reminder")!;
+        var probe = Math.Min(count, 100_000);
+        sw.Restart();
+        for (var i = 0; i < probe; i++)
+        {
+            var contact = (await contacts.GetAsync(ids[i]).ConfigureAwait(false))!;
+            await pipeline.DeliverAsync(
+                new DeliveryRequest
+                {
+                    IdempotencyKey = "probe/" + i.ToString(CultureInfo.InvariantCulture),
+                    Contact = contact,
+                    Channel = "email",
+                    Template = template,
+                    Variables = new Dictionary<string, string>(StringComparer.Ordinal) { ["name"] = contact.Name! },
+                    TaskId = "probe",
+                },
+                CancellationToken.None).ConfigureAwait(false);
+        }
+
+        Console.WriteLine($"pipeline alone: {sw.Elapsed.TotalMilliseconds * 1000 / probe:F1} us per send ({probe} sends); journey entry + first step: {(enterTime + claimTime).TotalMilliseconds * 1000 / count:F1} us per contact");
+        GC.KeepAlive(runner);
+        await sp.DisposeAsync().ConfigureAwait(false);
+    }
+
+    public static async Task TimersAsync(int count)
+    {
+        var store = new InMemoryJourneyRunStore();
+        var random = new Random(42);
+        var before = GC.GetTotalMemory(true);
+        var sw = Stopwatch.StartNew();
+        for (var i = 0; i < count; i++)
+        {
+            var due = T0 + Duration.FromSeconds(random.Next(0, 30 * 86_400));
+            var run = new JourneyRun
+            {
+                JourneyId = (i % 4) switch { 0 => "welcome", 1 => "nurture", 2 => "webinar-follow-up", _ => "win-back" },
+                ContactId = new ContactId(new Guid(i + 1, 7, 7, 1, 2, 3, 4, 5, 6, 7, 8)),
+                RunNumber = 1,
+                NodeId = "wait-2d",
+                Step = 2,
+                Touches = 1,
+                EnteredAt = T0,
+                NodeEnteredAt = T0,
+                DueAt = due,
+            };
+            if (await store.TryCreateAsync(run).ConfigureAwait(false) is null)
+            {
+                throw new InvalidOperationException("not created");
+            }
+        }
+
+        var fill = sw.Elapsed;
+        var after = GC.GetTotalMemory(true);
+        sw.Restart();
+        var claimed = await store.ClaimDueAsync(T0 + Duration.FromDays(1), 10_000, Duration.FromMinutes(1), new HashSet<string>(StringComparer.Ordinal)).ConfigureAwait(false);
+        var claim = sw.Elapsed;
+        Console.WriteLine($"timers={store.PendingTimers} fill={fill.TotalSeconds:F2}s memory={(after - before) / 1e6:F1}MB bytes/timer={(double)(after - before) / count:F1}");
+        Console.WriteLine($"claim of {claimed.Count} due timers from {count}: {claim.TotalMilliseconds:F1}ms; next due {await store.GetNextDueAsync().ConfigureAwait(false)}");
+        GC.KeepAlive(store);
+    }
+}

@@ -1,0 +1,390 @@
+using System.Runtime.CompilerServices;
+using Campaigns.Contacts;
+using Npgsql;
+
+namespace Campaigns.Storage.PostgreSql;
+
+/// <summary>
+/// A batch of contact writes on PostgreSQL (<see cref="IContactWriteBatch"/>): one connection and one open transaction
+/// at a time. New contacts are kept in memory until <see cref="CommitAsync"/>, which writes them with binary COPY and
+/// commits; updates of stored contacts run at once inside the transaction (each under a savepoint, so a failed write
+/// undoes only itself). Reads see the batch's own writes. Not thread-safe: one caller at a time.
+/// </summary>
+/// <remarks>
+/// <para>Every write is checked when it is made, as in the store: a stale version throws
+/// <see cref="ConcurrencyException"/>, an id or identity taken by a contact of the batch or by a stored one throws
+/// <see cref="DuplicateEntityException"/>, and nothing of that write is kept. An identity that <see cref="FindAsync"/>
+/// found free in this transaction is not looked up again (the importer looks up every identity before it adds a contact,
+/// so an import costs no extra round trip per contact).</para>
+/// <para>Another host may take an id or identity between that check and the commit. Then the COPY fails, the batch
+/// writes its new contacts one at a time instead, commits every one that is still free, and
+/// <see cref="CommitAsync"/> throws <see cref="DuplicateEntityException"/> naming those that were not written.</para>
+/// </remarks>
+internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) : IContactWriteBatch
+{
+    private readonly PostgreSqlDatabase _db = store.Database;
+    private readonly ContactProtection _protection = store.Protection;
+
+    // New contacts of the open transaction, not yet copied: insertion order, by id, and identity index.
+    private readonly List<Contact> _added = [];
+    private readonly Dictionary<ContactId, int> _addedAt = [];
+    private readonly Dictionary<(IdentityKind Kind, string Key), ContactId> _addedKeys = [];
+
+    // Identity lookup keys found free in the database in this transaction (and not taken by its updates since).
+    private readonly HashSet<(IdentityKind Kind, string Key)> _free = [];
+
+    private NpgsqlConnection? _connection;
+    private NpgsqlTransaction? _transaction;
+    private bool _disposed;
+
+    public int PendingWrites { get; private set; }
+
+    public async Task<Contact?> GetAsync(ContactId id, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (_addedAt.TryGetValue(id, out var at))
+        {
+            return _added[at];
+        }
+
+        var tx = await TransactionAsync(cancellationToken).ConfigureAwait(false);
+        using var command = Pg.Command(_connection!, $"SELECT doc::text, version FROM {_db.Schema}.contacts WHERE id = @id", tx);
+        command.Parameters.AddWithValue("id", id.Value);
+        return await ReadOneAsync(command, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<Contact?> FindAsync(IdentityKind kind, string value, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        cancellationToken.ThrowIfCancellationRequested();
+        var key = _protection.LookupKey(kind, value);
+        if (_addedKeys.TryGetValue((kind, key), out var id))
+        {
+            return _added[_addedAt[id]];
+        }
+
+        if (_free.Contains((kind, key)))
+        {
+            return null;
+        }
+
+        var tx = await TransactionAsync(cancellationToken).ConfigureAwait(false);
+        using var command = Pg.Command(
+            _connection!,
+            $"SELECT c.doc::text, c.version FROM {_db.Schema}.contact_identities i JOIN {_db.Schema}.contacts c ON c.id = i.contact_id WHERE i.kind = @kind AND i.lookup_key = @key",
+            tx);
+        command.Parameters.AddWithValue("kind", (short)kind);
+        command.Parameters.AddWithValue("key", key);
+        var found = await ReadOneAsync(command, cancellationToken).ConfigureAwait(false);
+        if (found is null)
+        {
+            _free.Add((kind, key));
+        }
+
+        return found;
+    }
+
+    public async Task<Contact> AddAsync(Contact contact, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(contact);
+        if (contact.Version != 0)
+        {
+            throw new ArgumentException($"A new contact must have version 0, not {contact.Version}.", nameof(contact));
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        var keys = _protection.KeysOf(contact.Identities);
+        if (_addedAt.ContainsKey(contact.Id))
+        {
+            throw new DuplicateEntityException(PostgreSqlContactStore.EntityKind, contact.Id.ToString());
+        }
+
+        ThrowIfTakenInBatch(contact.Id, keys);
+        await ThrowIfTakenInDatabaseAsync(contact, keys, checkId: true, cancellationToken).ConfigureAwait(false);
+
+        var stored = contact with { Version = 1 };
+        _addedAt.Add(stored.Id, _added.Count);
+        _added.Add(stored);
+        foreach (var (kind, _, key) in keys)
+        {
+            _addedKeys[(kind, key)] = stored.Id;
+        }
+
+        PendingWrites++;
+        return stored;
+    }
+
+    public async Task<Contact> UpdateAsync(Contact contact, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(contact);
+        cancellationToken.ThrowIfCancellationRequested();
+        var keys = _protection.KeysOf(contact.Identities);
+        if (_addedAt.TryGetValue(contact.Id, out var at))
+        {
+            // A contact added in this batch and not yet copied: the update replaces it in memory.
+            var current = _added[at];
+            if (current.Version != contact.Version)
+            {
+                throw new ConcurrencyException(PostgreSqlContactStore.EntityKind, contact.Id.ToString(), contact.Version, current.Version);
+            }
+
+            ThrowIfTakenInBatch(contact.Id, keys);
+            await ThrowIfTakenInDatabaseAsync(contact, keys, checkId: false, cancellationToken).ConfigureAwait(false);
+            foreach (var (kind, _, key) in _protection.KeysOf(current.Identities))
+            {
+                _addedKeys.Remove((kind, key));
+            }
+
+            var replaced = contact with { Version = contact.Version + 1 };
+            _added[at] = replaced;
+            foreach (var (kind, _, key) in keys)
+            {
+                _addedKeys[(kind, key)] = replaced.Id;
+            }
+
+            PendingWrites++;
+            return replaced;
+        }
+
+        // A stored contact: the store's version-guarded update, inside the transaction, under a savepoint.
+        ThrowIfTakenInBatch(contact.Id, keys);
+        var tx = await TransactionAsync(cancellationToken).ConfigureAwait(false);
+        await tx.SaveAsync("batch_write", cancellationToken).ConfigureAwait(false);
+        Contact stored;
+        try
+        {
+            stored = await store.UpdateCoreAsync(_connection!, tx, contact, keys, cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (Pg.IsUniqueViolation(ex))
+        {
+            await tx.RollbackAsync("batch_write", CancellationToken.None).ConfigureAwait(false);
+            throw await store.DuplicateAsync(ex, contact, keys, _connection, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch
+        {
+            await tx.RollbackAsync("batch_write", CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+
+        await tx.ReleaseAsync("batch_write", cancellationToken).ConfigureAwait(false);
+        foreach (var (kind, _, key) in keys)
+        {
+            _free.Remove((kind, key));
+        }
+
+        PendingWrites++;
+        return stored;
+    }
+
+    public async IAsyncEnumerable<Contact> ListAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        // The stored contacts as the transaction sees them (in insertion order), then the batch's new ones.
+        const int Page = 1000;
+        var after = long.MinValue;
+        while (true)
+        {
+            var tx = await TransactionAsync(cancellationToken).ConfigureAwait(false);
+            var page = new List<(long Seq, Contact Contact)>(Page);
+            using (var command = Pg.Command(_connection!, $"SELECT seq, doc::text, version FROM {_db.Schema}.contacts WHERE seq > @after ORDER BY seq LIMIT {Page}", tx))
+            {
+                command.Parameters.AddWithValue("after", after);
+                using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    page.Add((reader.GetInt64(0), _protection.FromDocument(reader.GetString(1), reader.GetInt64(2))));
+                }
+            }
+
+            foreach (var (seq, contact) in page)
+            {
+                after = seq;
+                yield return contact;
+            }
+
+            if (page.Count < Page)
+            {
+                break;
+            }
+        }
+
+        foreach (var contact in _added.ToList())
+        {
+            yield return contact;
+        }
+    }
+
+    public async Task<long> CountAsync(CancellationToken cancellationToken = default)
+    {
+        var tx = await TransactionAsync(cancellationToken).ConfigureAwait(false);
+        using var command = Pg.Command(_connection!, $"SELECT count(*) FROM {_db.Schema}.contacts", tx);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))! + _added.Count;
+    }
+
+    public async ValueTask CommitAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_transaction is null && _added.Count == 0)
+        {
+            return;
+        }
+
+        // Once started, the commit runs to the end: a half-copied batch helps nobody.
+        var tx = await TransactionAsync(CancellationToken.None).ConfigureAwait(false);
+        List<DuplicateEntityException>? refused = null;
+        if (_added.Count > 0)
+        {
+            await tx.SaveAsync("batch_copy", CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                await store.CopyCoreAsync(_connection!, _added.ToAsyncEnumerable(), CancellationToken.None).ConfigureAwait(false);
+                await tx.ReleaseAsync("batch_copy", CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (PostgresException ex) when (Pg.IsUniqueViolation(ex))
+            {
+                // Another writer took an id or identity after it was checked: write the rest one at a time.
+                await tx.RollbackAsync("batch_copy", CancellationToken.None).ConfigureAwait(false);
+                refused = await InsertOneByOneAsync(tx).ConfigureAwait(false);
+            }
+        }
+
+        await tx.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+        EndTransaction();
+        if (refused is { Count: > 0 })
+        {
+            var keys = string.Join(", ", refused.Take(10).Select(e => e.Key));
+            throw new DuplicateEntityException(
+                PostgreSqlContactStore.EntityKind,
+                $"{keys}{(refused.Count > 10 ? $" and {refused.Count - 10} more" : string.Empty)} (taken by another writer before the commit: {refused.Count} new contact(s) of the batch were not written, the rest was committed)");
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        if (_transaction is not null)
+        {
+            try
+            {
+                await _transaction.RollbackAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+            finally
+            {
+                EndTransaction();
+            }
+        }
+
+        if (_connection is not null)
+        {
+            await _connection.DisposeAsync().ConfigureAwait(false);
+            _connection = null;
+        }
+    }
+
+    private async Task<List<DuplicateEntityException>> InsertOneByOneAsync(NpgsqlTransaction tx)
+    {
+        var refused = new List<DuplicateEntityException>();
+        foreach (var contact in _added)
+        {
+            var keys = _protection.KeysOf(contact.Identities);
+            await tx.SaveAsync("batch_one", CancellationToken.None).ConfigureAwait(false);
+            try
+            {
+                await store.InsertCoreAsync(_connection!, tx, contact, keys, CancellationToken.None).ConfigureAwait(false);
+                await tx.ReleaseAsync("batch_one", CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (PostgresException ex) when (Pg.IsUniqueViolation(ex))
+            {
+                await tx.RollbackAsync("batch_one", CancellationToken.None).ConfigureAwait(false);
+                refused.Add(await store.DuplicateAsync(ex, contact, keys, _connection, CancellationToken.None).ConfigureAwait(false));
+            }
+        }
+
+        return refused;
+    }
+
+    private void ThrowIfTakenInBatch(ContactId id, List<(IdentityKind Kind, string Value, string Key)> keys)
+    {
+        foreach (var (kind, value, key) in keys)
+        {
+            if (_addedKeys.TryGetValue((kind, key), out var owner) && owner != id)
+            {
+                throw new DuplicateEntityException(PostgreSqlContactStore.EntityKind, PersonalDataFields.DuplicateKey(kind, value));
+            }
+        }
+    }
+
+    /// <summary>One round trip for the id (of a new contact) and the identities not known to be free; none when all are known free.</summary>
+    private async Task ThrowIfTakenInDatabaseAsync(Contact contact, List<(IdentityKind Kind, string Value, string Key)> keys, bool checkId, CancellationToken cancellationToken)
+    {
+        var unknown = keys.Where(k => !_free.Contains((k.Kind, k.Key)) && !(_addedKeys.TryGetValue((k.Kind, k.Key), out var owner) && owner == contact.Id)).ToList();
+        if (unknown.Count == 0 && (keys.Count > 0 || !checkId))
+        {
+            // Ids are random: a new contact whose identities the caller just looked up is not checked for its id here
+            // (a taken id still fails the commit's COPY, and the batch then reports it).
+            return;
+        }
+
+        var tx = await TransactionAsync(cancellationToken).ConfigureAwait(false);
+        using var command = Pg.Command(
+            _connection!,
+            $"""
+            SELECT -1::smallint, ''::text FROM {_db.Schema}.contacts WHERE @check_id AND id = @id
+            UNION ALL
+            SELECT i.kind, i.lookup_key FROM {_db.Schema}.contact_identities i
+              JOIN unnest(@kinds::smallint[], @keys::text[]) AS t(k, v) ON i.kind = t.k AND i.lookup_key = t.v
+            WHERE i.contact_id <> @id
+            LIMIT 1
+            """,
+            tx);
+        command.Parameters.AddWithValue("check_id", checkId);
+        command.Parameters.AddWithValue("id", contact.Id.Value);
+        command.Parameters.AddWithValue("kinds", unknown.Select(k => (short)k.Kind).ToArray());
+        command.Parameters.AddWithValue("keys", unknown.Select(k => k.Key).ToArray());
+        using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        var kind = reader.GetInt16(0);
+        var lookupKey = reader.GetString(1);
+        if (kind < 0)
+        {
+            throw new DuplicateEntityException(PostgreSqlContactStore.EntityKind, contact.Id.ToString());
+        }
+
+        var taken = unknown.First(k => (short)k.Kind == kind && string.Equals(k.Key, lookupKey, StringComparison.Ordinal));
+        throw new DuplicateEntityException(PostgreSqlContactStore.EntityKind, PersonalDataFields.DuplicateKey(taken.Kind, taken.Value));
+    }
+
+    private async ValueTask<NpgsqlTransaction> TransactionAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _connection ??= await _db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        _transaction ??= await _connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        return _transaction;
+    }
+
+    private void EndTransaction()
+    {
+        _transaction?.Dispose();
+        _transaction = null;
+        _added.Clear();
+        _addedAt.Clear();
+        _addedKeys.Clear();
+        _free.Clear();
+        PendingWrites = 0;
+    }
+
+    private async Task<Contact?> ReadOneAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? _protection.FromDocument(reader.GetString(0), reader.GetInt64(1)) : null;
+    }
+}

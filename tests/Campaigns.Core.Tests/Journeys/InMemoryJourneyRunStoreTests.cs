@@ -1,0 +1,138 @@
+using Campaigns.Journeys;
+using FsCheck;
+using FsCheck.Fluent;
+using NodaTime;
+
+namespace Campaigns.Tests.Journeys;
+
+/// <summary>
+/// The compact <see cref="InMemoryJourneyRunStore"/> against the previous record-per-run store (<see cref="ReferenceJourneyRunStore"/>):
+/// random sequences of creates, versioned updates, claims with leases and paused journeys, look-ahead reads and lists
+/// give the same answers, in the same order.
+/// </summary>
+public sealed class InMemoryJourneyRunStoreTests
+{
+    private static readonly Instant T = Instant.FromUtc(2026, 6, 17, 2, 0) + Duration.FromNanoseconds(123);
+    private static readonly Instant FarFuture = Instant.FromUtc(9000, 1, 1, 0, 0); // beyond ±292 years of 1970: a full record
+    private static readonly string[] Journeys = ["j1", "j2"];
+    private static readonly ContactId[] Contacts = [.. Enumerable.Range(1, 4).Select(i => new ContactId(new Guid(i, 0, 0, new byte[8])))];
+
+    private abstract record Op;
+
+    private sealed record Write(bool Create, long ExpectedVersion, JourneyRun Run) : Op;
+
+    private sealed record Claim(int NowMinutes, int Batch, int LeaseMinutes, string[] Excluded) : Op;
+
+    private sealed record Read(string Journey, ContactId Contact) : Op;
+
+    private static Gen<JourneyRun> Runs() =>
+        from journey in Gen.Elements(Journeys)
+        from contact in Gen.Elements(Contacts)
+        from runNumber in Gen.Choose(1, 3)
+        from status in Gen.Elements(Enum.GetValues<JourneyRunStatus>())
+        from node in Gen.Elements<string?>(null, "a", "b", "wait")
+        from waiting in Gen.Elements<string?>(null, null, "email.open")
+        from dueMinutes in Gen.Choose(-1, 10)
+        from far in Gen.Frequency((9, Gen.Constant(false)), (1, Gen.Constant(true)))
+        from step in Gen.Choose(0, 5)
+        from touches in Gen.Choose(0, 3)
+        from attempts in Gen.Choose(0, 2)
+        let ended = status is JourneyRunStatus.Completed or JourneyRunStatus.Exited or JourneyRunStatus.Cancelled
+        select new JourneyRun
+        {
+            JourneyId = journey,
+            ContactId = contact,
+            RunNumber = runNumber,
+            Status = status,
+            NodeId = node,
+            WaitingForEvent = waiting,
+            Step = step,
+            Touches = touches,
+            Attempts = attempts,
+            EnteredAt = far ? FarFuture : T,
+            NodeEnteredAt = T + Duration.FromMinutes(step),
+            DueAt = dueMinutes < 0 ? null : far ? FarFuture : T + Duration.FromMinutes(dueMinutes),
+            EndedAt = ended ? T + Duration.FromMinutes(20) : null,
+            EndReason = ended ? "completed" : null,
+        };
+
+    private static Gen<Op> Ops() => Gen.OneOf(
+        from create in Gen.Elements(true, false)
+        from version in Gen.Choose(0, 4)
+        from run in Runs()
+        select (Op)new Write(create, version, run),
+        from now in Gen.Choose(0, 14)
+        from batch in Gen.Choose(1, 3)
+        from lease in Gen.Choose(1, 5)
+        from excluded in Gen.SubListOf(Journeys)
+        select (Op)new Claim(now, batch, lease, [.. excluded]),
+        from journey in Gen.Elements(Journeys)
+        from contact in Gen.Elements(Contacts)
+        select (Op)new Read(journey, contact));
+
+    private static T Now<T>(ValueTask<T> task) => task.IsCompleted ? task.Result : throw new InvalidOperationException("The in-memory store completes synchronously.");
+
+    private static List<JourneyRun> List(IJourneyRunStore store, string journey) =>
+        [.. Task.Run(async () => await store.ListAsync(journey).ToListAsync()).GetAwaiter().GetResult().OrderBy(r => r.ContactId.Value)];
+
+    private static bool Same(Op[] ops)
+    {
+        var compact = new InMemoryJourneyRunStore();
+        var reference = new ReferenceJourneyRunStore();
+        foreach (var op in ops)
+        {
+            switch (op)
+            {
+                case Write { Create: true } w:
+                    Assert.Equal(Now(reference.TryCreateAsync(w.Run)), Now(compact.TryCreateAsync(w.Run)));
+                    break;
+                case Write w:
+                    Assert.Equal(Now(reference.TryUpdateAsync(w.Run, w.ExpectedVersion)), Now(compact.TryUpdateAsync(w.Run, w.ExpectedVersion)));
+                    break;
+                case Claim c:
+                    var excluded = new HashSet<string>(c.Excluded, StringComparer.Ordinal);
+                    var now = T + Duration.FromMinutes(c.NowMinutes);
+                    Assert.Equal(Now(reference.ClaimDueAsync(now, c.Batch, Duration.FromMinutes(c.LeaseMinutes), excluded)), Now(compact.ClaimDueAsync(now, c.Batch, Duration.FromMinutes(c.LeaseMinutes), excluded)));
+                    break;
+                case Read r:
+                    Assert.Equal(Now(reference.GetLatestAsync(r.Journey, r.Contact)), Now(compact.GetLatestAsync(r.Journey, r.Contact)));
+                    break;
+            }
+
+            Assert.Equal(Now(reference.GetNextDueAsync()), Now(compact.GetNextDueAsync()));
+            Assert.Equal(reference.PendingTimers, compact.PendingTimers);
+        }
+
+        foreach (var journey in Journeys)
+        {
+            Assert.Equal(List(reference, journey), List(compact, journey));
+        }
+
+        return true;
+    }
+
+    [Fact]
+    public void Property_the_compact_store_answers_like_the_record_store()
+    {
+        Prop.ForAll(Gen.ArrayOf(Ops(), 60).ToArbitrary(), Same).Check(Config.QuickThrowOnFailure.WithMaxTest(300));
+    }
+
+    [Fact]
+    public async Task Many_timers_come_due_in_instant_order_with_ties_in_write_order()
+    {
+        var store = new InMemoryJourneyRunStore();
+        var random = new Random(7);
+        var contacts = Enumerable.Range(0, 5000).Select(_ => ContactId.New()).ToList();
+        foreach (var (contact, k) in contacts.Select((c, k) => (c, k)))
+        {
+            Assert.NotNull(await store.TryCreateAsync(new JourneyRun { JourneyId = k % 3 == 0 ? "a" : "b", ContactId = contact, RunNumber = 1, NodeId = "wait", EnteredAt = T, NodeEnteredAt = T, DueAt = T + Duration.FromMinutes(random.Next(0, 100)) }));
+        }
+
+        Assert.Equal(5000, store.PendingTimers);
+        var claimed = await store.ClaimDueAsync(T + Duration.FromDays(1), 10_000, Duration.FromMinutes(5), new HashSet<string>(StringComparer.Ordinal));
+        Assert.Equal(5000, claimed.Count);
+        Assert.Equal(claimed.OrderBy(t => t.DueAt).Select(t => t.ContactId), claimed.Select(t => t.ContactId)); // stable: ties keep write order
+        Assert.Equal(T + Duration.FromDays(1) + Duration.FromMinutes(5), await store.GetNextDueAsync()); // all leased
+        Assert.Equal(contacts.Count(c => contacts.IndexOf(c) % 3 == 0), await store.ListAsync("a").CountAsync());
+    }
+}

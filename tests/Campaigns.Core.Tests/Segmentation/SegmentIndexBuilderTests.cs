@@ -1,0 +1,227 @@
+using Campaigns.Contacts;
+using Campaigns.Modeling;
+using Campaigns.Segmentation;
+using Campaigns.Tests.Segmentation.Engine;
+using FsCheck.Xunit;
+using NodaTime;
+
+namespace Campaigns.Tests.Segmentation;
+
+/// <summary>The bulk load builds the same index as upserting the same contacts; parallel evaluation equals sequential.</summary>
+public sealed class SegmentIndexBuilderTests
+{
+    [Property(MaxTest = 5)]
+    public void BulkLoadFromContactsEqualsUpsert(int seed)
+    {
+        var data = new RandomBase(seed, 500);
+        var upserted = data.BuildIndex();
+        var builder = new SegmentIndexBuilder(RandomBase.Schema, data.Contacts.Count, RandomBase.Zone);
+        builder.AddRange(data.Contacts.Take(250));
+        var added = builder.AddRangeAsync(Stream(data.Contacts.Skip(250))).GetAwaiter().GetResult();
+        Assert.Equal(data.Contacts.Count - 250, added);
+        foreach (var e in data.Events.Values.SelectMany(x => x))
+        {
+            Assert.True(builder.Apply(e));
+        }
+
+        var bulk = builder.Build();
+        Assert.Equal(upserted.Count, bulk.Count);
+        AssertSameMembers(data, upserted, bulk, 150, seed);
+    }
+
+    [Property(MaxTest = 5)]
+    public void ColumnarBulkLoadEqualsUpsertOfTheSameData(int seed)
+    {
+        var data = new RandomBase(seed, 500);
+
+        // The columnar path carries attributes of the declared type, plain tags and created_at; compare with upserting
+        // contacts that hold exactly that.
+        var plain = data.Contacts.Select(c => new Contact
+        {
+            Id = c.Id,
+            CreatedAt = c.CreatedAt,
+            Attributes = c.Attributes.Where(a => Fits(a.Key, a.Value)).ToDictionary(),
+            Tags = [.. c.Tags.Select(t => t.Tag).Distinct().Select(t => new ContactTag { Tag = t, AssignedAt = RandomBase.Now })],
+        }).ToList();
+        var upserted = new SegmentIndex(RandomBase.Schema, zone: RandomBase.Zone);
+        foreach (var c in plain)
+        {
+            upserted.Upsert(c);
+        }
+
+        var b = new SegmentIndexBuilder(RandomBase.Schema, 0, RandomBase.Zone);
+        foreach (var c in plain)
+        {
+            var row = b.AddContact(c.Id, c.CreatedAt);
+            foreach (var (name, value) in c.Attributes)
+            {
+                var column = b.ColumnOf(name);
+                switch (value)
+                {
+                    case TextValue t:
+                        b.SetText(row, column, t.Value);
+                        break;
+                    case ChoiceValue t:
+                        b.SetText(row, column, t.Value);
+                        break;
+                    case NumberValue n when n.Value == decimal.Truncate(n.Value):
+                        b.SetNumber(row, column, (long)n.Value);
+                        break;
+                    case NumberValue n:
+                        b.SetNumber(row, column, n.Value);
+                        break;
+                    case DateValue d:
+                        b.SetDate(row, column, d.Value);
+                        break;
+                    case BooleanValue x:
+                        b.SetBool(row, column, x.Value);
+                        break;
+                    case ChoicesValue list:
+                        foreach (var e in list.Values)
+                        {
+                            b.AddElement(row, column, e);
+                        }
+
+                        break;
+                }
+            }
+
+            foreach (var t in c.Tags)
+            {
+                b.AddTag(row, b.TagOf(t.Tag));
+            }
+        }
+
+        var bulk = b.Build();
+        Assert.Equal(upserted.Count, bulk.Count);
+        AssertSameMembers(data, upserted, bulk, 150, seed);
+
+        // The built index takes changes like any other.
+        foreach (var c in data.Mutate(0.2))
+        {
+            upserted.Upsert(c);
+            bulk.Upsert(c);
+        }
+
+        AssertSameMembers(data, upserted, bulk, 50, seed);
+
+        static bool Fits(string name, FieldValue value) => (RandomBase.Schema.Find(name)!.Type, value) switch
+        {
+            (AttributeType.String or AttributeType.Enum, TextValue or ChoiceValue) => true,
+            (AttributeType.Integer or AttributeType.Decimal, NumberValue) => true,
+            (AttributeType.Date, DateValue) => true,
+            (AttributeType.Bool, BooleanValue) => true,
+            (AttributeType.StringList, ChoicesValue) => true,
+            _ => false,
+        };
+    }
+
+    [Fact]
+    public void BadInputIsRejectedWithTheFieldNamed()
+    {
+        var b = new SegmentIndexBuilder(RandomBase.Schema);
+        var id = new ContactId(Guid.NewGuid());
+        var row = b.AddContact(id, RandomBase.Now);
+        Assert.Contains("twice", Assert.Throws<ArgumentException>(() => b.AddContact(id, RandomBase.Now)).Message, StringComparison.Ordinal);
+        Assert.Throws<ArgumentException>(() => b.Add(new Contact { Id = id, CreatedAt = RandomBase.Now }));
+        Assert.Contains("nope", Assert.Throws<ArgumentException>(() => b.ColumnOf("nope")).Message, StringComparison.Ordinal);
+        var budget = b.ColumnOf("budget");
+        Assert.Contains("'budget' is Decimal", Assert.Throws<ArgumentException>(() => b.SetText(row, budget, "x")).Message, StringComparison.Ordinal);
+        Assert.Equal("row", Assert.Throws<ArgumentOutOfRangeException>(() => b.SetNumber(row + 1, budget, 3)).ParamName);
+        Assert.Equal("tag", Assert.Throws<ArgumentOutOfRangeException>(() => b.AddTag(row, 5)).ParamName);
+        Assert.Equal(1, b.Build().Count);
+        Assert.Throws<InvalidOperationException>(() => b.AddContact(new ContactId(Guid.NewGuid()), RandomBase.Now));
+    }
+
+    [Fact]
+    public void ReplacingAValueDuringTheLoadKeepsOnlyTheLastOne()
+    {
+        var b = new SegmentIndexBuilder(RandomBase.Schema, 0, RandomBase.Zone);
+        var row = b.AddContact(new ContactId(Guid.NewGuid()), RandomBase.Now);
+        int industry = b.ColumnOf("industry"), lastVisit = b.ColumnOf("last_visit");
+        b.SetText(row, industry, "auto");
+        b.SetText(row, industry, "food");
+        b.SetDate(row, lastVisit, new LocalDate(2026, 3, 14));
+        b.SetDate(row, lastVisit, new LocalDate(2025, 1, 1));
+        var index = b.Build();
+        Assert.Empty(index.Evaluate(new AttributeFilter("industry", CompareOperator.Equal, [new TextValue("auto")]), RandomBase.Now));
+        Assert.Single(index.Evaluate(new AttributeFilter("industry", CompareOperator.Equal, [new TextValue("food")]), RandomBase.Now));
+        Assert.Empty(index.Evaluate(new DateFilter("last_visit", DateOperator.Within, Window: Window.Days(7)), RandomBase.Now));
+        Assert.Single(index.Evaluate(new DateFilter("last_visit", DateOperator.Before, Window: Window.Days(7)), RandomBase.Now));
+    }
+
+    [Fact]
+    public void ParallelEvaluationEqualsSequentialAcrossChunks()
+    {
+        // Three 65,536-contact chunks; the parallel path is forced from two chunks.
+        var r = new Random(11);
+        var b = new SegmentIndexBuilder(RandomBase.Schema, 200_000, RandomBase.Zone);
+        int industry = b.ColumnOf("industry"), budget = b.ColumnOf("budget"), lastVisit = b.ColumnOf("last_visit");
+        var tags = Enumerable.Range(0, 6).Select(i => b.TagOf("t" + i)).ToArray();
+        var today = RandomBase.Now.InZone(RandomBase.Zone).Date;
+        for (var i = 0; i < 200_000; i++)
+        {
+            var row = b.AddContact(new ContactId(new Guid(i + 1, 0, 0, new byte[8])), RandomBase.Now);
+            b.SetText(row, industry, new[] { "auto", "chem", "food" }[r.Next(3)]);
+            b.SetNumber(row, budget, r.Next(0, 100));
+            b.SetDate(row, lastVisit, today.PlusDays(-r.Next(0, 90)));
+            b.AddTag(row, tags[r.Next(tags.Length)]);
+        }
+
+        var index = b.Build();
+        index.ParallelThreshold = 2;
+        var filters = new Filter[]
+        {
+            new AndFilter([new AttributeFilter("industry", CompareOperator.Equal, [new ChoiceValue("chem")]), new DateFilter("last_visit", DateOperator.Within, Window: Window.Days(7))]),
+            new OrFilter([new TagFilter(TagMatch.Any, ["t1"]), new AttributeFilter("budget", CompareOperator.Between, [new NumberValue(10), new NumberValue(20)])]),
+            new NotFilter(new DateFilter("last_visit", DateOperator.Within, Window: Window.Days(30))),
+        };
+        foreach (var f in filters)
+        {
+            index.MaxDegreeOfParallelism = 1;
+            var sequential = index.Evaluate(f, RandomBase.Now).ToList();
+            index.MaxDegreeOfParallelism = 4;
+            var parallel = index.Evaluate(f, RandomBase.Now).ToList();
+            Assert.True(sequential.Count > 1000, f.ToString());
+            Assert.Equal(sequential, parallel);
+        }
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => index.MaxDegreeOfParallelism = 0);
+    }
+
+    [Fact]
+    public void DateColumnsWithManyDistinctDaysFallBackToSlicesAndStayExact()
+    {
+        var b = new SegmentIndexBuilder(RandomBase.Schema, 0, RandomBase.Zone);
+        var lastVisit = b.ColumnOf("last_visit");
+        var today = RandomBase.Now.InZone(RandomBase.Zone).Date;
+        for (var i = 0; i < 3_000; i++)
+        {
+            b.SetDate(b.AddContact(new ContactId(new Guid(i + 1, 0, 0, new byte[8])), RandomBase.Now), lastVisit, today.PlusDays(-i));
+        }
+
+        var index = b.Build();
+        Assert.Equal(8, index.Evaluate(new DateFilter("last_visit", DateOperator.Within, Window: Window.Days(7)), RandomBase.Now).Count);
+        Assert.Equal(2_000, index.Evaluate(new AttributeFilter("last_visit", CompareOperator.LessThan, [new DateValue(today.PlusDays(-999))]), RandomBase.Now).Count);
+    }
+
+    private static void AssertSameMembers(RandomBase data, SegmentIndex expected, SegmentIndex actual, int filters, int seed)
+    {
+        for (var i = 0; i < filters; i++)
+        {
+            var f = data.NewFilter();
+            var a = expected.Evaluate(f, RandomBase.Now).ToList();
+            var b = actual.Evaluate(f, RandomBase.Now).ToList();
+            Assert.True(a.SequenceEqual(b), $"seed {seed}, filter {i}: {f}\nupsert {a.Count}, bulk {b.Count}");
+        }
+    }
+
+    private static async IAsyncEnumerable<Contact> Stream(IEnumerable<Contact> contacts)
+    {
+        foreach (var c in contacts)
+        {
+            await Task.Yield();
+            yield return c;
+        }
+    }
+}
