@@ -6,7 +6,8 @@ namespace Campaigns.Storage.PostgreSql;
 
 /// <summary>
 /// An <see cref="IIdempotencyStore"/> on PostgreSQL. A claim is one statement: insert the key leased to this instance,
-/// or take it over when it is neither completed nor leased (its holder crashed and the lease expired). Completing
+/// or take it over when it is neither completed nor leased (its holder crashed and the lease expired:
+/// <see cref="IdempotencyClaimStatus.TakenOver"/>, in doubt). Completing
 /// records the outcome for good; releasing deletes an uncompleted key. Thread-safe; atomic per key across hosts.
 /// </summary>
 internal sealed class PostgreSqlIdempotencyStore(PostgreSqlDatabase db) : IIdempotencyStore
@@ -37,7 +38,8 @@ internal sealed class PostgreSqlIdempotencyStore(PostgreSqlDatabase db) : IIdemp
             await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             if (reader.GetInt64(0) == 1)
             {
-                return new IdempotencyClaim(IdempotencyClaimStatus.Claimed, null);
+                // The row existed before this statement (uncompleted, lease expired): the earlier attempt is in doubt.
+                return new IdempotencyClaim(reader.GetBoolean(2) ? IdempotencyClaimStatus.TakenOver : IdempotencyClaimStatus.Claimed, null);
             }
 
             if (!reader.IsDBNull(1))

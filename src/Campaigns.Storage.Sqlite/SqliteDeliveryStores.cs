@@ -8,6 +8,7 @@ namespace Campaigns.Storage.Sqlite;
 /// <summary>
 /// The SQLite <see cref="IIdempotencyStore"/>: one row per key with its lease or its recorded outcome; a claim is
 /// one <c>BEGIN IMMEDIATE</c> transaction, so of concurrent claimers (threads or processes) exactly one gets the key.
+/// A key whose lease expired without an outcome is taken over (<see cref="IdempotencyClaimStatus.TakenOver"/>: in doubt).
 /// Completed keys are kept (no expiry). Thread-safe.
 /// </summary>
 public sealed class SqliteIdempotencyStore : IIdempotencyStore
@@ -31,10 +32,12 @@ public sealed class SqliteIdempotencyStore : IIdempotencyStore
         return _database.WriteSessionAsync(
             s =>
             {
+                var takenOver = false;
                 using (var reader = s.Command("SELECT outcome, lease_until FROM idempotency_keys WHERE key = $k;", ("$k", key)).ExecuteReader())
                 {
                     if (reader.Read())
                     {
+                        takenOver = true; // uncompleted and expired, unless one of the returns below applies
                         if (!reader.IsDBNull(0))
                         {
                             return new IdempotencyClaim(IdempotencyClaimStatus.Completed, StorageJson.Deserialize<DeliveryOutcome>(reader.GetString(0)));
@@ -48,7 +51,7 @@ public sealed class SqliteIdempotencyStore : IIdempotencyStore
                 }
 
                 s.Execute("INSERT OR REPLACE INTO idempotency_keys (key, outcome, lease_until) VALUES ($k, NULL, $until);", ("$k", key), ("$until", until));
-                return new IdempotencyClaim(IdempotencyClaimStatus.Claimed, null);
+                return new IdempotencyClaim(takenOver ? IdempotencyClaimStatus.TakenOver : IdempotencyClaimStatus.Claimed, null);
             },
             cancellationToken);
     }

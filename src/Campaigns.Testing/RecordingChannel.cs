@@ -7,7 +7,14 @@ namespace Campaigns.Testing;
 /// <summary>One send seen by a <see cref="RecordingChannel"/>: the message and the result it returned.</summary>
 /// <param name="Message">The message as passed to <see cref="IChannel.SendAsync"/>.</param>
 /// <param name="Result">What the channel returned.</param>
-public sealed record RecordedSend(ChannelMessage Message, DeliveryResult Result);
+public sealed record RecordedSend(ChannelMessage Message, DeliveryResult Result)
+{
+    /// <summary>
+    /// Whether the "provider" dropped this send as a duplicate of an accepted one with the same idempotency key (only when
+    /// <see cref="ChannelCapabilities.HonoursIdempotencyKeys"/>): answered as accepted with the first message's id, not delivered.
+    /// </summary>
+    public bool Deduplicated { get; init; }
+}
 
 /// <summary>
 /// A channel for host tests: records every message and returns <see cref="DeliveryResult.Accepted"/> with ids
@@ -18,12 +25,19 @@ public sealed record RecordedSend(ChannelMessage Message, DeliveryResult Result)
 /// <see cref="ChannelConformanceTests"/>.
 /// </summary>
 /// <remarks>
+/// <para>The three provider capabilities that resolve an in-doubt send (see <c>InDoubtPolicy</c>): with
+/// <see cref="ChannelCapabilities.HonoursIdempotencyKeys"/> in the capabilities it drops a send whose key was accepted
+/// before (answered as accepted with the first id, <see cref="RecordedSend.Deduplicated"/>); a
+/// <see cref="LookupRecordingChannel"/> answers <see cref="IChannelDeliveryLookup"/>; a plain one does neither.</para>
+/// </remarks>
+/// <remarks>
 /// Scripted failures apply in this order: a per-address failure (<see cref="FailAlwaysFor"/>), then the queue of
 /// <see cref="FailNext"/>. A delay (<see cref="DelaySendsTo"/>, else <see cref="DelayEachSend"/>) runs before either and honours cancellation:
 /// a cancelled send throws <see cref="OperationCanceledException"/> and is not recorded.
 /// </remarks>
-public sealed class RecordingChannel : IChannel
+public class RecordingChannel : IChannel
 {
+    private readonly Dictionary<string, string?> _acceptedKeys = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
     private readonly List<RecordedSend> _sends = [];
     private readonly Dictionary<string, DeliveryResult> _failAddresses = new(StringComparer.Ordinal);
@@ -63,8 +77,23 @@ public sealed class RecordingChannel : IChannel
     /// <summary>The messages of every completed send, accepted or failed, in completion order (a snapshot).</summary>
     public IReadOnlyList<ChannelMessage> Messages => [.. Sends.Select(s => s.Message)];
 
-    /// <summary>The messages that were accepted (a snapshot).</summary>
+    /// <summary>The messages that were accepted (a snapshot), including sends dropped as duplicates by key.</summary>
     public IReadOnlyList<ChannelMessage> Accepted => [.. Sends.Where(s => s.Result.IsAccepted).Select(s => s.Message)];
+
+    /// <summary>The messages delivered: accepted and not dropped as a duplicate by key (a snapshot).</summary>
+    public IReadOnlyList<ChannelMessage> Delivered => [.. Sends.Where(s => s.Result.IsAccepted && !s.Deduplicated).Select(s => s.Message)];
+
+    /// <summary>Whether a message with this idempotency key was accepted, and its provider id.</summary>
+    /// <param name="idempotencyKey">The key.</param>
+    /// <param name="providerMessageId">The id it was accepted with.</param>
+    /// <returns>True when accepted.</returns>
+    protected bool WasAccepted(string idempotencyKey, out string? providerMessageId)
+    {
+        lock (_gate)
+        {
+            return _acceptedKeys.TryGetValue(idempotencyKey, out providerMessageId);
+        }
+    }
 
     /// <summary>Makes the next <paramref name="count"/> sends fail (after any per-address failure).</summary>
     /// <param name="count">How many sends; at least 1.</param>
@@ -147,6 +176,7 @@ public sealed class RecordingChannel : IChannel
         lock (_gate)
         {
             _sends.Clear();
+            _acceptedKeys.Clear();
             _failAddresses.Clear();
             _failNext.Clear();
             _delayAddresses.Clear();
@@ -173,6 +203,13 @@ public sealed class RecordingChannel : IChannel
         DeliveryResult result;
         lock (_gate)
         {
+            if (Capabilities.HonoursIdempotencyKeys && _acceptedKeys.TryGetValue(message.IdempotencyKey, out var firstId))
+            {
+                result = DeliveryResult.Accepted(firstId);
+                _sends.Add(new RecordedSend(message, result) { Deduplicated = true });
+                return result;
+            }
+
             if (!AddressRules.IsWellFormed(Capabilities.AddressKind, message.Recipient))
             {
                 result = DeliveryResult.Failed(DeliveryFailureReason.InvalidAddress, false, $"'{message.Recipient}' is not a well-formed {Capabilities.AddressKind} address.");
@@ -188,6 +225,7 @@ public sealed class RecordingChannel : IChannel
             else
             {
                 result = DeliveryResult.Accepted("recording-" + (++_sequence).ToString(CultureInfo.InvariantCulture));
+                _acceptedKeys.TryAdd(message.IdempotencyKey, result.ProviderMessageId);
             }
 
             _sends.Add(new RecordedSend(message, result));
@@ -198,6 +236,51 @@ public sealed class RecordingChannel : IChannel
 
     private static bool IsRetryableByDefault(DeliveryFailureReason reason) =>
         reason is DeliveryFailureReason.RateLimited or DeliveryFailureReason.ProviderError or DeliveryFailureReason.Timeout;
+}
+
+/// <summary>
+/// A <see cref="RecordingChannel"/> whose "provider" can be asked by client reference (<see cref="IChannelDeliveryLookup"/>):
+/// <see cref="ChannelDeliveryLookupStatus.Sent"/> with the id for a key it accepted, else
+/// <see cref="ChannelDeliveryLookupStatus.NotFound"/> — unless <see cref="AnswerLookupsUnknown"/>. Counts lookups. Thread-safe.
+/// </summary>
+public sealed class LookupRecordingChannel : RecordingChannel, IChannelDeliveryLookup
+{
+    private int _lookups;
+    private volatile bool _unknown;
+
+    /// <summary>Creates the channel.</summary>
+    /// <param name="name">Its name (default <c>recording</c>).</param>
+    /// <param name="capabilities">What it claims (as for <see cref="RecordingChannel"/>).</param>
+    public LookupRecordingChannel(string name = "recording", ChannelCapabilities? capabilities = null)
+        : base(name, capabilities)
+    {
+    }
+
+    /// <summary>How many lookups were answered.</summary>
+    public int Lookups => Volatile.Read(ref _lookups);
+
+    /// <summary>Makes every later lookup answer <see cref="ChannelDeliveryLookupStatus.Unknown"/> (a provider that cannot tell), or stops it.</summary>
+    /// <param name="unknown">True to answer unknown.</param>
+    /// <returns>This channel.</returns>
+    public LookupRecordingChannel AnswerLookupsUnknown(bool unknown = true)
+    {
+        _unknown = unknown;
+        return this;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<ChannelDeliveryLookupResult> LookupAsync(string idempotencyKey, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(idempotencyKey);
+        cancellationToken.ThrowIfCancellationRequested();
+        Interlocked.Increment(ref _lookups);
+        if (_unknown)
+        {
+            return new(ChannelDeliveryLookupResult.Unknown("scripted: the provider cannot tell"));
+        }
+
+        return new(WasAccepted(idempotencyKey, out var id) ? ChannelDeliveryLookupResult.Sent(id) : ChannelDeliveryLookupResult.NotFound());
+    }
 }
 
 /// <summary>An <see cref="IDeliveryReceiptSink"/> that keeps every receipt. Thread-safe.</summary>

@@ -113,8 +113,8 @@ public sealed class DeliveryStoreTests
         Assert.Equal(IdempotencyClaimStatus.Claimed, (await a.TryClaimAsync("k1", Make.T0, lease, default)).Status);
         Assert.Equal("test-1", await schema.ScalarAsync("SELECT claimed_by FROM idempotency_keys WHERE key = 'k1'"));
 
-        // The holder "died": after its lease another host takes the key over, and the row says who holds it now.
-        Assert.Equal(IdempotencyClaimStatus.Claimed, (await b.TryClaimAsync("k1", Make.T0 + lease, lease, default)).Status);
+        // The holder "died": after its lease another host takes the key over (in doubt), and the row says who holds it now.
+        Assert.Equal(IdempotencyClaimStatus.TakenOver, (await b.TryClaimAsync("k1", Make.T0 + lease, lease, default)).Status);
         Assert.Equal("test-2", await schema.ScalarAsync("SELECT claimed_by FROM idempotency_keys WHERE key = 'k1'"));
         Assert.Equal(Pg.Ticks(Make.T0 + lease + lease), await schema.ScalarAsync("SELECT lease_until FROM idempotency_keys WHERE key = 'k1'"));
     }

@@ -21,6 +21,62 @@ public class RecordingChannelTests
     }
 
     [Fact]
+    public async Task A_plain_channel_delivers_every_send_of_a_key()
+    {
+        var channel = new RecordingChannel();
+        await channel.SendAsync(Message("a", "k"), CancellationToken.None);
+        await channel.SendAsync(Message("a", "k"), CancellationToken.None);
+        Assert.Equal(2, channel.Delivered.Count);
+        Assert.DoesNotContain(channel.Sends, s => s.Deduplicated);
+    }
+
+    [Fact]
+    public async Task A_channel_that_honours_keys_drops_a_repeated_key_until_reset()
+    {
+        var channel = new RecordingChannel(capabilities: new ChannelCapabilities { AddressKind = ChannelAddressKind.Custom, HonoursIdempotencyKeys = true });
+        var first = await channel.SendAsync(Message("a", "k"), CancellationToken.None);
+        var repeat = await channel.SendAsync(Message("a", "k"), CancellationToken.None);
+        await channel.SendAsync(Message("a", "other"), CancellationToken.None);
+
+        Assert.Equal(first, repeat);                                  // answered as accepted, with the first id
+        Assert.Equal([false, true, false], channel.Sends.Select(s => s.Deduplicated));
+        Assert.Equal(["k", "other"], channel.Delivered.Select(m => m.IdempotencyKey));
+        Assert.Equal(3, channel.Accepted.Count);
+
+        channel.Reset();
+        await channel.SendAsync(Message("a", "k"), CancellationToken.None);
+        Assert.Single(channel.Delivered);
+    }
+
+    [Fact]
+    public async Task A_failed_send_does_not_count_as_delivered_for_dedupe_or_lookup()
+    {
+        var channel = new LookupRecordingChannel(capabilities: new ChannelCapabilities { AddressKind = ChannelAddressKind.Custom, HonoursIdempotencyKeys = true });
+        channel.FailNext(1, DeliveryFailureReason.ProviderError);
+        Assert.False((await channel.SendAsync(Message("a", "k"), CancellationToken.None)).IsAccepted);
+        Assert.Equal(ChannelDeliveryLookupStatus.NotFound, (await channel.LookupAsync("k", CancellationToken.None)).Status);
+        Assert.True((await channel.SendAsync(Message("a", "k"), CancellationToken.None)).IsAccepted);
+        Assert.Single(channel.Delivered);
+    }
+
+    [Fact]
+    public async Task A_lookup_channel_answers_sent_not_found_or_unknown_and_counts_lookups()
+    {
+        var channel = new LookupRecordingChannel("sms");
+        await channel.SendAsync(Message("a", "k"), CancellationToken.None);
+
+        Assert.Equal(ChannelDeliveryLookupResult.Sent("recording-1"), await channel.LookupAsync("k", CancellationToken.None));
+        Assert.Equal(ChannelDeliveryLookupResult.NotFound(), await channel.LookupAsync("never", CancellationToken.None));
+        channel.AnswerLookupsUnknown();
+        Assert.Equal(ChannelDeliveryLookupStatus.Unknown, (await channel.LookupAsync("k", CancellationToken.None)).Status);
+        channel.AnswerLookupsUnknown(false);
+        Assert.Equal(ChannelDeliveryLookupStatus.Sent, (await channel.LookupAsync("k", CancellationToken.None)).Status);
+        Assert.Equal(4, channel.Lookups);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await channel.LookupAsync("k", new CancellationToken(canceled: true)));
+        Assert.Equal("sms", channel.Name);
+    }
+
+    [Fact]
     public async Task FailNext_fails_that_many_sends_then_accepts()
     {
         var channel = new RecordingChannel().FailNext(2, DeliveryFailureReason.RateLimited, retryAfter: Duration.FromSeconds(10));

@@ -45,4 +45,12 @@ public sealed record ChannelCapabilities
 
     /// <summary>The most messages one <see cref="IChannel.SendBatchAsync"/> call takes; null when there is no limit.</summary>
     public int? MaxBatchSize { get; init; }
+
+    /// <summary>
+    /// Whether the provider honours <see cref="ChannelMessage.IdempotencyKey"/>: a second send with the same key is dropped
+    /// by the provider (and answered as accepted), so resending after a crash can never deliver twice. Set it only when
+    /// the provider documents such deduplication for at least as long as a send can stay in doubt (the pipeline's
+    /// idempotency lease plus a host restart). Used to resolve an in-doubt send; see <see cref="IChannelDeliveryLookup"/>.
+    /// </summary>
+    public bool HonoursIdempotencyKeys { get; init; }
 }

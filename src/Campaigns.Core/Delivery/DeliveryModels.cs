@@ -60,6 +60,15 @@ public enum DeliveryStatus
 
     /// <summary>Another invocation with the same key is in progress; nothing was done.</summary>
     InProgress = 5,
+
+    /// <summary>
+    /// An earlier attempt with this key is in doubt (its host died after claiming the key and before recording an
+    /// outcome; the provider may have accepted the message), the channel can neither deduplicate by key nor be asked,
+    /// and its <see cref="ChannelDeliveryOptions.InDoubtPolicy"/> is <see cref="InDoubtPolicy.AtMostOnce"/>: the
+    /// message was sent once or not at all, and is not sent again. Final (recorded for the key); an alert is raised
+    /// (<see cref="IDeliveryAlertObserver.OnInDoubtAsync"/>).
+    /// </summary>
+    Unknown = 6,
 }
 
 /// <summary>A check of the delivery gate, in the order they run.</summary>
@@ -126,12 +135,16 @@ public sealed record DeliveryOutcome
     /// <summary>The content findings (warnings, or the errors that failed the send).</summary>
     public ContentReport? Content { get; init; }
 
+    /// <summary>When an earlier attempt with this key was in doubt: how the pipeline resolved it; null otherwise.</summary>
+    public InDoubtResolution? InDoubt { get; init; }
+
     /// <inheritdoc />
     public override string ToString() => Status switch
     {
         DeliveryStatus.Deferred => $"Deferred until {DeferredUntil}",
         DeliveryStatus.Suppressed => $"Suppressed by {SuppressedBy}: {Decisions.LastOrDefault(d => !d.Passed).Detail}",
         DeliveryStatus.Sent or DeliveryStatus.Failed => $"{Status} via {Channel}: {Result}",
+        DeliveryStatus.Unknown => $"Unknown via {Channel}: an earlier attempt is in doubt; not resent (at most once)",
         _ => Status.ToString(),
     };
 }

@@ -47,6 +47,14 @@ public sealed class ChannelDeliveryOptions
 
     /// <summary>Retry, circuit breaker, rate limit and timeout.</summary>
     public ChannelResilienceOptions Resilience { get; set; } = new();
+
+    /// <summary>
+    /// What to do with an in-doubt send when the channel neither honours idempotency keys
+    /// (<c>ChannelCapabilities.HonoursIdempotencyKeys</c>) nor can be asked (<c>IChannelDeliveryLookup</c>):
+    /// <see cref="InDoubtPolicy.AtMostOnce"/> (default: record <see cref="DeliveryStatus.Unknown"/> and alert) or
+    /// <see cref="InDoubtPolicy.AtLeastOnce"/> (send again). See docs/storage.md.
+    /// </summary>
+    public InDoubtPolicy InDoubtPolicy { get; set; } = InDoubtPolicy.AtMostOnce;
 }
 
 /// <summary>A send window in configuration form; times as <c>HH:mm</c> (e.g. <c>09:00</c>). See <see cref="SendWindow"/>.</summary>
@@ -227,6 +235,11 @@ internal static class DeliveryOptionsValidator
                 {
                     failures.Add($"{key}:Window: {e.Message}");
                 }
+            }
+
+            if (!Enum.IsDefined(c.InDoubtPolicy))
+            {
+                failures.Add($"{key}:InDoubtPolicy: {(int)c.InDoubtPolicy} is not a policy; use AtMostOnce or AtLeastOnce.");
             }
 
             if (c.FailoverTo is not null && string.Equals(c.FailoverTo, channel, StringComparison.Ordinal))

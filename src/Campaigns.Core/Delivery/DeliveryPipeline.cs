@@ -23,6 +23,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
     private readonly DateTimeZone _defaultZone;
     private readonly ContentChecker _checker;
     private readonly ChannelSender _sender;
+    private readonly InDoubtResolver _inDoubt;
     private readonly Duration _lease;
     private readonly ConcurrentDictionary<string, SendWindow?> _windows = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DateTimeZone?> _zones = new(StringComparer.Ordinal);
@@ -51,6 +52,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         _defaultZone = LocalTimeResolution.GetZone(options.Value.DefaultTimeZone, "Campaigns:DefaultTimeZone");
         _checker = new ContentChecker(_options);
         _sender = new ChannelSender(registry, _options, timeProvider);
+        _inDoubt = new InDoubtResolver(registry, _options);
         _lease = Duration.FromTimeSpan(_options.IdempotencyLease);
     }
 
@@ -75,12 +77,26 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
             return new DeliveryOutcome { IdempotencyKey = request.IdempotencyKey, Status = DeliveryStatus.InProgress, Channel = request.Channel, At = now };
         }
 
+        InDoubtResolution? inDoubt = null;
+        if (claim.Status == IdempotencyClaimStatus.TakenOver)
+        {
+            // An earlier attempt is in doubt. If resolving it throws, the key is not released: the next attempt is in doubt too.
+            var decision = await _inDoubt.ResolveAsync(request, now, cancellationToken).ConfigureAwait(false);
+            inDoubt = decision.Resolution;
+            if (decision.Settled is { } settled)
+            {
+                await _idempotency.CompleteAsync(request.IdempotencyKey, settled, cancellationToken).ConfigureAwait(false);
+                return await SettledInDoubtAsync(request, settled, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
         var complete = false;
         DeliveryOutcome outcome;
         double? seconds = null;
         try
         {
             (outcome, seconds) = await RunAsync(request, now, cancellationToken).ConfigureAwait(false);
+            outcome = inDoubt is null ? outcome : outcome with { InDoubt = inDoubt };
             complete = outcome.Status switch
             {
                 DeliveryStatus.Deferred or DeliveryStatus.Paused or DeliveryStatus.InProgress => false,
@@ -106,6 +122,28 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         {
             var record = await _records.RecordAsync(taskId, outcome, cancellationToken).ConfigureAwait(false);
             await EvaluateAlertAsync(record, cancellationToken).ConfigureAwait(false);
+        }
+
+        return outcome;
+    }
+
+    /// <summary>Records an in-doubt send settled without sending (found sent, or unknown) and raises the alert for unknown.</summary>
+    private async ValueTask<DeliveryOutcome> SettledInDoubtAsync(DeliveryRequest request, DeliveryOutcome outcome, CancellationToken cancellationToken)
+    {
+        DeliveryTelemetry.Record(outcome, null);
+        if (request.TaskId is { } taskId)
+        {
+            var record = await _records.RecordAsync(taskId, outcome, cancellationToken).ConfigureAwait(false);
+            await EvaluateAlertAsync(record, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (outcome.Status == DeliveryStatus.Unknown)
+        {
+            var alert = new InDoubtAlert(request.IdempotencyKey, request.Channel, request.TaskId, request.Contact.Id.ToString(), outcome.Result?.Detail ?? "in doubt", outcome.At);
+            foreach (var observer in _observers)
+            {
+                await observer.OnInDoubtAsync(alert, cancellationToken).ConfigureAwait(false);
+            }
         }
 
         return outcome;

@@ -113,6 +113,15 @@ public interface IDeliveryAlertObserver
     /// <param name="cancellationToken">Cancels.</param>
     /// <returns>Completes when handled.</returns>
     ValueTask OnAlertAsync(DeliveryAlert alert, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Called once per in-doubt send recorded as <see cref="DeliveryStatus.Unknown"/> (the channel could not resolve it
+    /// and its policy is at-most-once): the message was sent once or not at all. The default does nothing.
+    /// </summary>
+    /// <param name="alert">The in-doubt send.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>Completes when handled.</returns>
+    ValueTask OnInDoubtAsync(InDoubtAlert alert, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 }
 
 /// <summary>An <see cref="IExecutionRecords"/> in memory (lost on restart). Thread-safe.</summary>

@@ -14,10 +14,18 @@ public enum IdempotencyClaimStatus
 
     /// <summary>Another caller holds the key (its lease has not expired).</summary>
     InProgress = 2,
+
+    /// <summary>
+    /// The caller holds the key now (as with <see cref="Claimed"/>), taken over from an earlier claim whose lease expired
+    /// with neither an outcome nor a release: that attempt is <b>in doubt</b> — its host may have died after the
+    /// provider accepted the message and before the outcome was recorded. The pipeline resolves it per channel
+    /// capability before sending (see <see cref="InDoubtPolicy"/>).
+    /// </summary>
+    TakenOver = 3,
 }
 
 /// <summary>The answer to <see cref="IIdempotencyStore.TryClaimAsync"/>.</summary>
-/// <param name="Status">Claimed, completed or in progress.</param>
+/// <param name="Status">Claimed, taken over from an expired claim (in doubt), completed or in progress.</param>
 /// <param name="Outcome">For <see cref="IdempotencyClaimStatus.Completed"/>: the recorded outcome.</param>
 public readonly record struct IdempotencyClaim(IdempotencyClaimStatus Status, DeliveryOutcome? Outcome);
 
@@ -33,7 +41,10 @@ public interface IIdempotencyStore
     /// <param name="now">The current instant.</param>
     /// <param name="lease">How long the claim holds without completion.</param>
     /// <param name="cancellationToken">Cancels.</param>
-    /// <returns>Claimed, or the recorded outcome, or in progress.</returns>
+    /// <returns>
+    /// Claimed; taken over (<see cref="IdempotencyClaimStatus.TakenOver"/>) when an earlier claim's lease expired without
+    /// completion or release; the recorded outcome; or in progress.
+    /// </returns>
     ValueTask<IdempotencyClaim> TryClaimAsync(string key, Instant now, Duration lease, CancellationToken cancellationToken);
 
     /// <summary>Records the outcome of a claimed key; later claims return it.</summary>
@@ -85,7 +96,7 @@ public sealed class InMemoryIdempotencyStore : IIdempotencyStore
 
             if (_entries.TryUpdate(key, claim, existing))
             {
-                return new(new IdempotencyClaim(IdempotencyClaimStatus.Claimed, null));
+                return new(new IdempotencyClaim(IdempotencyClaimStatus.TakenOver, null));
             }
         }
     }

@@ -200,6 +200,9 @@ public enum JourneyStepKind
 
     /// <summary>The run was paused or resumed by an operator.</summary>
     Paused = 12,
+
+    /// <summary>A message's outcome is unknown (<see cref="Delivery.DeliveryStatus.Unknown"/>: in doubt after a crash, at-most-once channel): sent once or not at all; counted as a touch; the journey went on.</summary>
+    Unknown = 13,
 }
 
 /// <summary>One step of one run, as told to <see cref="IJourneyObserver"/>s and returned by the dry run.</summary>

@@ -592,6 +592,8 @@ public sealed class JourneyRunner
                 return (run with { DueAt = retryAt }, Step(JourneyStepKind.Deferred, outcome.Status == DeliveryStatus.Paused ? "the sending task is paused" : "another host is sending this step", retryAt));
             case DeliveryStatus.Suppressed:
                 return (Advance(false), Step(JourneyStepKind.Suppressed, $"suppressed by {outcome.SuppressedBy}: {reason}"));
+            case DeliveryStatus.Unknown:
+                return (Advance(true), Step(JourneyStepKind.Unknown, outcome.Result?.Detail ?? "in doubt: sent once or not at all") with { Channel = outcome.Channel });
             default:
                 if (outcome.Result is { IsRetryable: true } && run.Attempts + 1 < _options.MaxSendAttempts)
                 {

@@ -35,7 +35,7 @@ public abstract class IdempotencyStoreContract : StoreContract<IIdempotencyStore
 
         Assert.Equal(IdempotencyClaimStatus.Claimed, (await store.TryClaimAsync("k", T0, Lease, default)).Status);
         Assert.Equal(IdempotencyClaimStatus.InProgress, (await other.TryClaimAsync("k", T0 + Duration.FromSeconds(59), Lease, default)).Status);
-        Assert.Equal(IdempotencyClaimStatus.Claimed, (await other.TryClaimAsync("k", T0 + Duration.FromMinutes(1), Lease, default)).Status);
+        Assert.Equal(IdempotencyClaimStatus.TakenOver, (await other.TryClaimAsync("k", T0 + Duration.FromMinutes(1), Lease, default)).Status);
         Assert.Equal(IdempotencyClaimStatus.InProgress, (await store.TryClaimAsync("k", T0 + Duration.FromSeconds(61), Lease, default)).Status);
         Assert.Equal(IdempotencyClaimStatus.Claimed, (await store.TryClaimAsync("other-key", T0, Lease, default)).Status);
     }
@@ -56,6 +56,29 @@ public abstract class IdempotencyStoreContract : StoreContract<IIdempotencyStore
         Assert.Equal(IdempotencyClaimStatus.Completed, claim.Status);
         AssertSameDocument(outcome, claim.Outcome);
         Assert.Equal("provider-42", claim.Outcome!.Result!.Value.ProviderMessageId);
+    }
+
+    /// <summary>
+    /// A claim whose lease expired with neither an outcome nor a release is taken over (<see cref="IdempotencyClaimStatus.TakenOver"/>:
+    /// the earlier attempt is in doubt), also by a second instance and again after the taker's own lease expires; a key
+    /// released or never claimed is a plain claim; a completed key stays completed.
+    /// </summary>
+    [SkippableFact]
+    public async Task An_expired_uncompleted_claim_is_taken_over_as_in_doubt()
+    {
+        var store = await NewStoreAsync();
+        var other = await SecondInstanceAsync(store);
+
+        Assert.Equal(IdempotencyClaimStatus.Claimed, (await store.TryClaimAsync("crashed", T0, Lease, default)).Status);
+        Assert.Equal(IdempotencyClaimStatus.TakenOver, (await other.TryClaimAsync("crashed", T0 + Duration.FromMinutes(2), Lease, default)).Status);
+        Assert.Equal(IdempotencyClaimStatus.InProgress, (await store.TryClaimAsync("crashed", T0 + Duration.FromMinutes(2), Lease, default)).Status);
+        Assert.Equal(IdempotencyClaimStatus.TakenOver, (await store.TryClaimAsync("crashed", T0 + Duration.FromMinutes(4), Lease, default)).Status);
+        await store.CompleteAsync("crashed", SentOutcome("crashed"), default);
+        Assert.Equal(IdempotencyClaimStatus.Completed, (await other.TryClaimAsync("crashed", T0 + Duration.FromMinutes(10), Lease, default)).Status);
+
+        Assert.Equal(IdempotencyClaimStatus.Claimed, (await store.TryClaimAsync("released", T0, Lease, default)).Status);
+        await store.ReleaseAsync("released", default);
+        Assert.Equal(IdempotencyClaimStatus.Claimed, (await other.TryClaimAsync("released", T0 + Duration.FromMinutes(2), Lease, default)).Status);
     }
 
     /// <summary>A released key can be claimed at once.</summary>
