@@ -103,9 +103,11 @@ public sealed class CrashTests(ITestOutputHelper output) : IDisposable
         var (seedCode, _, _) = await StartAsync(["seed", contacts.ToString(System.Globalization.CultureInfo.InvariantCulture)], env, null, ct);
         Assert.Equal(0, seedCode);
 
-        // Kill points: random (after 0..2×mean deliveries of that start, mean spreading ~70 % of the messages over the
-        // kills) and in the window (the harness kills itself right after its N-th provider write), shuffled.
-        var mean = Math.Max(1, contacts * 7 / 10 / (randomKills + windowKills));
+        // Kill points: random (after 0..2×mean deliveries of that start, mean spreading ~40 % of the messages over the
+        // kills) and in the window (the harness kills itself right after its N-th provider write), shuffled. A SIGKILL
+        // lands a little after the line that triggered it, so a start sends some more than planned: the 60 % margin keeps
+        // every planned kill reachable however slow or fast the machine is.
+        var mean = Math.Max(1, contacts * 4 / 10 / (randomKills + windowKills));
         var plan = Enumerable.Range(0, randomKills).Select(_ => (Window: false, At: random.Next(0, 2 * mean)))
             .Concat(Enumerable.Range(0, windowKills).Select(_ => (Window: true, At: random.Next(1, 2 * mean))))
             .OrderBy(_ => random.Next()).ToList();
