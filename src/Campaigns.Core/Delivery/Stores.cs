@@ -217,6 +217,7 @@ public interface IDoNotContactList
 public sealed class InMemoryDoNotContactList : IDoNotContactList
 {
     private readonly ConcurrentDictionary<(string Contact, string? Channel), bool> _listed = new();
+    private int _count; // listings, so the check on every send skips hashing while the list is empty
 
     /// <summary>Lists a contact.</summary>
     /// <param name="contactId">The contact.</param>
@@ -224,15 +225,24 @@ public sealed class InMemoryDoNotContactList : IDoNotContactList
     public void Add(string contactId, string? channel = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(contactId);
-        _listed[(contactId, channel)] = true;
+        if (_listed.TryAdd((contactId, channel), true))
+        {
+            Interlocked.Increment(ref _count);
+        }
     }
 
     /// <summary>Removes a listing.</summary>
     /// <param name="contactId">The contact.</param>
     /// <param name="channel">The channel, or null for the every-channel listing.</param>
-    public void Remove(string contactId, string? channel = null) => _listed.TryRemove((contactId, channel), out _);
+    public void Remove(string contactId, string? channel = null)
+    {
+        if (_listed.TryRemove((contactId, channel), out _))
+        {
+            Interlocked.Decrement(ref _count);
+        }
+    }
 
     /// <inheritdoc />
     public ValueTask<bool> IsListedAsync(string contactId, string channel, CancellationToken cancellationToken) =>
-        new(_listed.ContainsKey((contactId, null)) || _listed.ContainsKey((contactId, channel)));
+        new(Volatile.Read(ref _count) > 0 && (_listed.ContainsKey((contactId, null)) || _listed.ContainsKey((contactId, channel))));
 }
