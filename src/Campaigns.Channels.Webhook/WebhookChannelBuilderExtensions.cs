@@ -2,6 +2,7 @@ using Campaigns;
 using Campaigns.Channels;
 using Campaigns.Channels.Webhook;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
 using NodaTime;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -50,6 +51,11 @@ public static class WebhookChannelBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ChannelRegistration.ValidateName(name);
         builder.Services.AddHttpClient(WebhookChannel.HttpClientName(name), client => client.Timeout = System.Threading.Timeout.InfiniteTimeSpan);
+        builder.Services.AddKeyedSingleton(name, static (sp, key) =>
+        {
+            var n = (string)key!;
+            return new WebhookReceiptHandler(n, sp.GetRequiredService<IOptionsMonitor<WebhookChannelOptions>>().Get(n).Secrets, sp.GetRequiredService<IDeliveryReceiptSink>(), sp.GetRequiredService<IClock>());
+        });
         return builder;
     }
 }
