@@ -24,6 +24,12 @@ public sealed class DeliveryOptions : ContentRulesOptions
     /// <summary>How long a claimed idempotency key holds while its send is in progress (default 5 minutes).</summary>
     public TimeSpan IdempotencyLease { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// How long the in-memory provider message index keeps a send, so late receipts that carry only the provider's
+    /// message id still find their contact (default 30 days).
+    /// </summary>
+    public TimeSpan ProviderMessageRetention { get; set; } = TimeSpan.FromDays(30);
+
     /// <summary>The settings of a channel (the defaults when it has no entry).</summary>
     /// <param name="channel">The channel name.</param>
     /// <returns>Its settings.</returns>
@@ -188,6 +194,11 @@ internal static class DeliveryOptionsValidator
         if (o.IdempotencyLease <= TimeSpan.Zero)
         {
             failures.Add($"{Root}:IdempotencyLease: {o.IdempotencyLease} must be positive.");
+        }
+
+        if (o.ProviderMessageRetention <= TimeSpan.Zero)
+        {
+            failures.Add($"{Root}:ProviderMessageRetention: {o.ProviderMessageRetention} must be positive (e.g. 30.00:00:00 for 30 days).");
         }
 
         if (o.Alert.FailureRateThreshold is < 0 or > 1 || double.IsNaN(o.Alert.FailureRateThreshold))

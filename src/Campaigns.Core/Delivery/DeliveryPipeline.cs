@@ -18,6 +18,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
     private readonly IFrequencyCapStore _caps;
     private readonly IDoNotContactList _doNotContact;
     private readonly IExecutionRecords _records;
+    private readonly IProviderMessageIndex _messageIndex;
     private readonly IDeliveryAlertObserver[] _observers;
     private readonly DeliveryOptions _options;
     private readonly DateTimeZone _defaultZone;
@@ -37,7 +38,8 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         IDoNotContactList doNotContact,
         IExecutionRecords records,
         IEnumerable<IDeliveryAlertObserver> observers,
-        IOptions<CampaignsOptions> options)
+        IOptions<CampaignsOptions> options,
+        IProviderMessageIndex? messageIndex = null)
     {
         _registry = registry;
         _clock = clock;
@@ -46,6 +48,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         _caps = caps;
         _doNotContact = doNotContact;
         _records = records;
+        _messageIndex = messageIndex ?? new InMemoryProviderMessageIndex(Duration.FromTimeSpan(options.Value.Delivery.ProviderMessageRetention));
         _observers = [.. observers];
         _options = options.Value.Delivery;
         _defaultZone = LocalTimeResolution.GetZone(options.Value.DefaultTimeZone, "Campaigns:DefaultTimeZone");
@@ -243,6 +246,11 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
             var attempt = await _sender.SendAsync(plan.Sender, message, cancellationToken).ConfigureAwait(false);
             var seconds = _timeProvider.GetElapsedTime(started).TotalSeconds;
             sent = attempt.Result.IsAccepted;
+            if (sent && attempt.Result.ProviderMessageId is { } providerMessageId)
+            {
+                // Receipts that carry only the provider's id (bounces, complaints, status callbacks) find the contact through it.
+                await _messageIndex.RecordAsync(providerMessageId, new ProviderMessage(contactId, attempt.Channel, request.IdempotencyKey, now), cancellationToken).ConfigureAwait(false);
+            }
             return (new DeliveryOutcome
             {
                 IdempotencyKey = request.IdempotencyKey,
