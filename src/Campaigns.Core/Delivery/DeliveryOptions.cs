@@ -153,6 +153,26 @@ public sealed class FrequencyCapOptions
 
     /// <summary>Count sends since local midnight of the current day in the contact's time zone.</summary>
     public bool PerCalendarDay { get; set; }
+
+    /// <summary>
+    /// What happens to a message when this cap is reached (default <see cref="FrequencyCapAction.Suppress"/>); with
+    /// <see cref="FrequencyCapAction.Defer"/> it is deferred to the instant the window has room again.
+    /// </summary>
+    public FrequencyCapAction WhenReached { get; set; } = FrequencyCapAction.Suppress;
+}
+
+/// <summary>What a reached frequency cap does to a message (configuration <c>Campaigns:Delivery:FrequencyCaps:{i}:WhenReached</c>).</summary>
+public enum FrequencyCapAction
+{
+    /// <summary>The message is suppressed (<see cref="DeliveryStatus.Suppressed"/> by <see cref="GateCheck.FrequencyCap"/>).</summary>
+    Suppress = 0,
+
+    /// <summary>
+    /// The message is deferred (<see cref="DeliveryStatus.Deferred"/>) to the instant the window has room again: for a
+    /// rolling window when the oldest counted send leaves it, for a calendar day the next local midnight (then moved
+    /// into the channel's send window, if it has one). Invoke the pipeline again then with the same key.
+    /// </summary>
+    Defer = 1,
 }
 
 /// <summary>The alert rule (configuration <c>Campaigns:Delivery:Alert</c>): a sending task whose failure rate passes the threshold raises an alert.</summary>
@@ -222,6 +242,11 @@ internal static class DeliveryOptionsValidator
             else if (cap.Window <= TimeSpan.Zero)
             {
                 failures.Add($"{key}:Window: {cap.Window} must be positive.");
+            }
+
+            if (!Enum.IsDefined(cap.WhenReached))
+            {
+                failures.Add($"{key}:WhenReached: '{cap.WhenReached}' is not Suppress or Defer.");
             }
         }
 

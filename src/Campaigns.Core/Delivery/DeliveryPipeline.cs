@@ -184,7 +184,24 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
             var full = await _caps.TryAcquireAsync(contactId, channelName, now, windows, cancellationToken).ConfigureAwait(false);
             if (full is { } w)
             {
-                return (Suppress(GateCheck.FrequencyCap, $"at most {w.Limit} message(s) {(w.Channel is null ? "on all channels" : $"on '{w.Channel}'")} since {w.From}; the cap is reached"), null);
+                var reached = $"at most {w.Limit} message(s) {(w.Channel is null ? "on all channels" : $"on '{w.Channel}'")} since {w.From}; the cap is reached";
+                var cap = CapOf(channelName, windows, w);
+                if (cap?.WhenReached != FrequencyCapAction.Defer)
+                {
+                    return (Suppress(GateCheck.FrequencyCap, reached), null);
+                }
+
+                // Defer to the instant the window has room again (then into the channel's send window).
+                var free = cap.PerCalendarDay
+                    ? zone.AtStartOfDay(now.InZone(zone).Date.PlusDays(1)).ToInstant()
+                    : await _caps.NextFreeAsync(contactId, w, Duration.FromTimeSpan(cap.Window ?? TimeSpan.Zero), now, cancellationToken).ConfigureAwait(false);
+                if (plan.Window is { } sendWindow)
+                {
+                    free = sendWindow.NextAllowed(free, zone);
+                }
+
+                decisions.Add(new GateDecision(GateCheck.FrequencyCap, false, $"{reached}; deferred until {free}"));
+                return (Outcome(DeliveryStatus.Deferred) with { DeferredUntil = free }, null);
             }
 
             capHeld = true;
@@ -368,6 +385,28 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
     }
 
     private const int MaxCached = 1024;
+
+    /// <summary>The cap whose window <paramref name="full"/> is (windows are built in the order of the caps that apply).</summary>
+    private FrequencyCapOptions? CapOf(string channel, IReadOnlyList<CapWindow> windows, CapWindow full)
+    {
+        var i = 0;
+        foreach (var cap in _options.FrequencyCaps)
+        {
+            if (cap.Channel is not null && !string.Equals(cap.Channel, channel, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            if (i < windows.Count && windows[i] == full)
+            {
+                return cap;
+            }
+
+            i++;
+        }
+
+        return null;
+    }
 
     private List<CapWindow> CapWindows(string channel, Instant now, DateTimeZone zone)
     {

@@ -142,6 +142,20 @@ public interface IFrequencyCapStore
     /// <param name="cancellationToken">Cancels.</param>
     /// <returns>Completes when forgotten.</returns>
     ValueTask ReleaseAsync(string contactId, string channel, Instant at, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// When a full rolling window has room again for a contact (for caps that defer rather than suppress): the instant
+    /// the oldest send that must leave the window does. The default answers <paramref name="at"/> + <paramref name="length"/>,
+    /// by when every send counted now has left (never too early; a store that knows the send times answers exactly).
+    /// </summary>
+    /// <param name="contactId">The contact.</param>
+    /// <param name="window">The full window, as <see cref="TryAcquireAsync"/> returned it.</param>
+    /// <param name="length">The rolling window's length.</param>
+    /// <param name="at">The current instant.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>The first instant at which one more send fits the window.</returns>
+    ValueTask<Instant> NextFreeAsync(string contactId, CapWindow window, Duration length, Instant at, CancellationToken cancellationToken) =>
+        new(at + length);
 }
 
 /// <summary>An <see cref="IFrequencyCapStore"/> in memory; keeps each contact's sends of the last 32 days. Thread-safe.</summary>
@@ -181,6 +195,31 @@ public sealed class InMemoryFrequencyCapStore : IFrequencyCapStore
         }
 
         return new((CapWindow?)null);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<Instant> NextFreeAsync(string contactId, CapWindow window, Duration length, Instant at, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(contactId);
+        if (!_sends.TryGetValue(contactId, out var sends))
+        {
+            return new(at);
+        }
+
+        List<Instant> counted;
+        lock (sends)
+        {
+            counted = [.. sends.Where(s => s.At >= window.From && (window.Channel is null || string.Equals(window.Channel, s.Channel, StringComparison.Ordinal))).Select(s => s.At)];
+        }
+
+        if (counted.Count < window.Limit)
+        {
+            return new(at);
+        }
+
+        counted.Sort();
+        var free = counted[counted.Count - window.Limit] + length; // then at most Limit - 1 sends remain in the window
+        return new(free > at ? free : at);
     }
 
     /// <inheritdoc />
