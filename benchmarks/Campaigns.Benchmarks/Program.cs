@@ -50,6 +50,11 @@ if (args is ["delivery-profile", ..])
     bench.Setup();
     var rounds = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 200;
     var variants = new (string, Func<Task<int>>)[] { ("HandWritten", bench.HandWritten), ("Pipeline", bench.Pipeline), ("GateRenderRecording", bench.GateRenderRecording) };
+    if (args is [_, _, "reverse"])
+    {
+        variants = [variants[0], variants[2], variants[1]];
+    }
+
     foreach (var (_, run) in variants)
     {
         for (var i = 0; i < 30; i++)
