@@ -50,10 +50,17 @@ public class DeliveryBenchmarks
                 o.DefaultTimeZone = "Asia/Shanghai";
                 o.Delivery.Channels["email"] = new ChannelDeliveryOptions
                 {
-                    Window = new SendWindowOptions { Days = { IsoDayOfWeek.Monday, IsoDayOfWeek.Tuesday, IsoDayOfWeek.Wednesday, IsoDayOfWeek.Thursday, IsoDayOfWeek.Friday }, Opens = "09:00", Closes = "18:00" },
+                    Window = Weekdays(),
+                };
+                o.Delivery.Channels["email-direct"] = new ChannelDeliveryOptions
+                {
+                    ConsentKey = "email",
+                    Window = Weekdays(),
+                    Resilience = new ChannelResilienceOptions { MaxRetryAttempts = 0, CircuitBreakerEnabled = false, AttemptTimeout = TimeSpan.Zero },
                 };
             })
-            .AddChannel("email", (_, _) => _channel);
+            .AddChannel("email", (_, _) => _channel)
+            .AddChannel("email-direct", (_, _) => _channel);
         _services = services.BuildServiceProvider();
         _pipeline = _services.GetRequiredService<IDeliveryPipeline>();
         _template = new MessageTemplate(Text, Subject, Html);
@@ -83,6 +90,9 @@ public class DeliveryBenchmarks
             };
         }
     }
+
+    private static SendWindowOptions Weekdays() =>
+        new() { Days = { IsoDayOfWeek.Monday, IsoDayOfWeek.Tuesday, IsoDayOfWeek.Wednesday, IsoDayOfWeek.Thursday, IsoDayOfWeek.Friday }, Opens = "09:00", Closes = "18:00" };
 
     /// <summary>Disposes the host.</summary>
     [GlobalCleanup]
@@ -121,7 +131,17 @@ public class DeliveryBenchmarks
     /// <summary>The SDK's pipeline with its defaults (retry, breaker, timeout) and a weekday send window.</summary>
     /// <returns>Messages sent.</returns>
     [Benchmark(OperationsPerInvoke = Batch)]
-    public async Task<int> Pipeline()
+    public Task<int> Pipeline() => DeliverAllAsync("email");
+
+    /// <summary>
+    /// Gate + render + recording channel: the same pipeline (idempotency, gate, render, content rules, execution record,
+    /// metrics) for a channel configured with no resilience strategies, so the send is a direct call.
+    /// </summary>
+    /// <returns>Messages sent.</returns>
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public Task<int> GateRenderRecording() => DeliverAllAsync("email-direct");
+
+    private async Task<int> DeliverAllAsync(string channel)
     {
         _channel.Reset();
         var sent = 0;
@@ -131,7 +151,7 @@ public class DeliveryBenchmarks
             {
                 IdempotencyKey = "bench/" + (++_sequence).ToString(CultureInfo.InvariantCulture),
                 Contact = _contacts[i],
-                Channel = "email",
+                Channel = channel,
                 Template = _template,
                 Variables = _variables[i],
                 TaskId = "bench",

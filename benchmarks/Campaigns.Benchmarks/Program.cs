@@ -105,6 +105,61 @@ if (args is ["import-stats", var rows, ..])
     return;
 }
 
+if (args is ["delivery-profile", ..])
+{
+    // A quick per-message figure for each DeliveryBenchmarks variant: the thread's CPU time (not wall time, so other
+    // processes on a loaded machine do not count) and allocations, on one thread (every await completes synchronously).
+    var bench = new Campaigns.Benchmarks.DeliveryBenchmarks();
+    bench.Setup();
+    var rounds = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 200;
+    var variants = new (string, Func<Task<int>>)[] { ("HandWritten", bench.HandWritten), ("Pipeline", bench.Pipeline), ("GateRenderRecording", bench.GateRenderRecording) };
+    if (args is [_, _, "reverse"])
+    {
+        variants = [variants[0], variants[2], variants[1]];
+    }
+
+    foreach (var (_, run) in variants)
+    {
+        for (var i = 0; i < 30; i++)
+        {
+            await run().ConfigureAwait(false);
+        }
+    }
+
+    var best = new double[variants.Length];
+    var wall = new double[variants.Length];
+    var bytes = new double[variants.Length];
+    Array.Fill(best, double.MaxValue);
+    Array.Fill(wall, double.MaxValue);
+    for (var r = 0; r < 7; r++)
+    {
+        for (var v = 0; v < variants.Length; v++)
+        {
+            var run = variants[v].Item2;
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            var cpu = ThreadCpu.Now();
+            var sw = Stopwatch.StartNew();
+            for (var i = 0; i < rounds / 7; i++)
+            {
+                await run().ConfigureAwait(false);
+            }
+
+            var messages = (double)(rounds / 7) * Campaigns.Benchmarks.DeliveryBenchmarks.Batch;
+            wall[v] = Math.Min(wall[v], sw.Elapsed.TotalMicroseconds / messages);
+            best[v] = Math.Min(best[v], (ThreadCpu.Now() - cpu) / 1e3 / messages);
+            bytes[v] = (GC.GetAllocatedBytesForCurrentThread() - before) / messages;
+        }
+    }
+
+    for (var v = 0; v < variants.Length; v++)
+    {
+        Console.WriteLine($"{variants[v].Item1,-20} cpu {best[v],7:F3} us/msg = {1e6 / best[v],9:F0} msg/s   wall {wall[v],7:F3} us/msg   {bytes[v],6:F0} B/msg   ratio {best[v] / best[0]:F2}");
+    }
+
+    bench.Cleanup();
+    return;
+}
+
 if (args is ["pg-steps" or "pg-ready" or "pg-copy" or "pg-ops", ..])
 {
     // PostgreSQL storage figures (issue 8); needs CAMPAIGNS_POSTGRES_CONNECTION.
@@ -128,3 +183,23 @@ if (args is ["timer-stats", var timers])
 }
 
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+
+/// <summary>The calling thread's CPU time (Linux <c>CLOCK_THREAD_CPUTIME_ID</c>), in nanoseconds.</summary>
+internal static partial class ThreadCpu
+{
+    public static long Now()
+    {
+        _ = ClockGetTime(3, out var ts); // CLOCK_THREAD_CPUTIME_ID
+        return (ts.Seconds * 1_000_000_000L) + ts.Nanoseconds;
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "clock_gettime")]
+    private static partial int ClockGetTime(int clock, out TimeSpec spec);
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+}

@@ -1,8 +1,8 @@
 using Campaigns;
+using Campaigns.Channels;
 using Campaigns.Channels.Email;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 using NodaTime;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -32,36 +32,25 @@ public static class EmailChannelBuilderExtensions
     /// <param name="name">The channel name; its options are the named options of that name.</param>
     /// <param name="configure">Sets the options; validated at start (messages name <c>Campaigns:Channels:{name}:*</c>).</param>
     /// <returns>The builder.</returns>
-    public static ICampaignsBuilder AddEmailChannel(this ICampaignsBuilder builder, string name, Action<EmailChannelOptions> configure)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        ArgumentNullException.ThrowIfNull(configure);
-        var path = DefaultPath(name);
-        builder.Services.AddOptions<EmailChannelOptions>(name).Configure(o => o.ConfigurationPath = path).Configure(configure);
-        return AddChannel(builder, name);
-    }
+    public static ICampaignsBuilder AddEmailChannel(this ICampaignsBuilder builder, string name, Action<EmailChannelOptions> configure) =>
+        AddShared(builder).AddChannel(name, configure, Create, EmailChannelOptionsValidator.Validate, name == DefaultName ? "Campaigns:Channels:Email" : null);
 
     /// <summary>Adds a named e-mail channel instance bound from a configuration section.</summary>
     /// <param name="builder">The builder returned by <c>AddCampaigns</c>.</param>
     /// <param name="name">The channel name.</param>
     /// <param name="configuration">The section; validation messages name its keys.</param>
     /// <returns>The builder.</returns>
-    public static ICampaignsBuilder AddEmailChannel(this ICampaignsBuilder builder, string name, IConfiguration configuration)
+    public static ICampaignsBuilder AddEmailChannel(this ICampaignsBuilder builder, string name, IConfiguration configuration) =>
+        AddShared(builder).AddChannel<SmtpEmailChannel, EmailChannelOptions>(name, configuration, Create, EmailChannelOptionsValidator.Validate);
+
+    private static SmtpEmailChannel Create(IServiceProvider services, string name, EmailChannelOptions options) =>
+        new(name, options, services.GetRequiredService<IClock>());
+
+    /// <summary>What every e-mail channel of a host shares: the processor that feeds bounce and complaint reports to the receipt sink.</summary>
+    private static ICampaignsBuilder AddShared(ICampaignsBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        ArgumentNullException.ThrowIfNull(configuration);
-        var path = configuration is IConfigurationSection section ? section.Path : DefaultPath(name);
-        builder.Services.AddOptions<EmailChannelOptions>(name).Configure(o => o.ConfigurationPath = path).Bind(configuration);
-        return AddChannel(builder, name);
-    }
-
-    private static string DefaultPath(string name) => name == DefaultName ? "Campaigns:Channels:Email" : "Campaigns:Channels:" + name;
-
-    private static ICampaignsBuilder AddChannel(ICampaignsBuilder builder, string name)
-    {
-        builder.Services.AddOptions<EmailChannelOptions>(name).ValidateOnStart();
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EmailChannelOptions>, EmailChannelOptionsValidator>());
-        return builder.AddChannel(name, static (sp, n) =>
-            new SmtpEmailChannel(n, sp.GetRequiredService<IOptionsMonitor<EmailChannelOptions>>().Get(n), sp.GetRequiredService<IClock>()));
+        builder.Services.TryAddSingleton(sp => new EmailReceiptProcessor(sp.GetRequiredService<IDeliveryReceiptSink>(), sp.GetRequiredService<IClock>()));
+        return builder;
     }
 }

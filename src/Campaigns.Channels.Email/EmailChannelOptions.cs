@@ -57,7 +57,4 @@ public sealed class EmailChannelOptions
     /// <see cref="FromAddress"/>.
     /// </summary>
     public string? MessageIdDomain { get; set; }
-
-    /// <summary>The configuration path the options were bound from, used in validation messages.</summary>
-    internal string ConfigurationPath { get; set; } = "Campaigns:Channels:Email";
 }

@@ -1,14 +1,12 @@
-using Microsoft.Extensions.Options;
 using MimeKit;
 
 namespace Campaigns.Channels.Email;
 
 /// <summary>Validates <see cref="EmailChannelOptions"/>; every message names the setting as it appears in configuration.</summary>
-internal sealed class EmailChannelOptionsValidator : IValidateOptions<EmailChannelOptions>
+internal static class EmailChannelOptionsValidator
 {
-    public ValidateOptionsResult Validate(string? name, EmailChannelOptions options)
+    public static IEnumerable<string> Validate(string path, EmailChannelOptions options)
     {
-        var path = options.ConfigurationPath;
         var failures = new List<string>();
         if (string.IsNullOrWhiteSpace(options.Host))
         {
@@ -50,7 +48,7 @@ internal sealed class EmailChannelOptionsValidator : IValidateOptions<EmailChann
             failures.Add($"{path}:MessageIdDomain: '{domain}' is not a domain name.");
         }
 
-        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+        return failures;
     }
 
     internal static bool IsMailbox(string? address) =>

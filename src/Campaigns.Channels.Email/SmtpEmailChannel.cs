@@ -23,7 +23,7 @@ internal sealed class SmtpEmailChannel : IChannel, IAsyncDisposable, IDisposable
         AddressKind = ChannelAddressKind.Email,
         MaxContentLength = null,
         SupportsRichContent = true,
-        SupportsDeliveryReceipts = false,
+        SupportsDeliveryReceipts = true, // bounces (DSN) and complaints (ARF) through EmailReceiptProcessor
         SupportsBatch = false,
     };
 

@@ -22,7 +22,7 @@ internal sealed class WebhookChannel : IChannel
         AddressKind = ChannelAddressKind.Custom,
         MaxContentLength = null,
         SupportsRichContent = true,
-        SupportsDeliveryReceipts = false,
+        SupportsDeliveryReceipts = true, // status callbacks through WebhookReceiptHandler
         SupportsBatch = false,
     };
 

@@ -1,7 +1,7 @@
 using Campaigns;
+using Campaigns.Channels;
 using Campaigns.Channels.Webhook;
 using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using NodaTime;
 
@@ -32,40 +32,30 @@ public static class WebhookChannelBuilderExtensions
     /// <param name="name">The channel name; its options are the named options of that name, its HTTP client <c>Campaigns.Channels.Webhook.{name}</c>.</param>
     /// <param name="configure">Sets the options.</param>
     /// <returns>The builder.</returns>
-    public static ICampaignsBuilder AddWebhookChannel(this ICampaignsBuilder builder, string name, Action<WebhookChannelOptions> configure)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        ArgumentNullException.ThrowIfNull(configure);
-        var path = DefaultPath(name);
-        builder.Services.AddOptions<WebhookChannelOptions>(name).Configure(o => o.ConfigurationPath = path).Configure(configure);
-        return AddChannel(builder, name);
-    }
+    public static ICampaignsBuilder AddWebhookChannel(this ICampaignsBuilder builder, string name, Action<WebhookChannelOptions> configure) =>
+        AddHttpClient(builder, name).AddChannel(name, configure, Create, WebhookChannelOptionsValidator.Validate, name == DefaultName ? "Campaigns:Channels:Webhook" : null);
 
     /// <summary>Adds a named webhook channel instance bound from a configuration section.</summary>
     /// <param name="builder">The builder returned by <c>AddCampaigns</c>.</param>
     /// <param name="name">The channel name.</param>
     /// <param name="configuration">The section; validation messages name its keys.</param>
     /// <returns>The builder.</returns>
-    public static ICampaignsBuilder AddWebhookChannel(this ICampaignsBuilder builder, string name, IConfiguration configuration)
+    public static ICampaignsBuilder AddWebhookChannel(this ICampaignsBuilder builder, string name, IConfiguration configuration) =>
+        AddHttpClient(builder, name).AddChannel<WebhookChannel, WebhookChannelOptions>(name, configuration, Create, WebhookChannelOptionsValidator.Validate);
+
+    private static WebhookChannel Create(IServiceProvider services, string name, WebhookChannelOptions options) =>
+        new(name, options, services.GetRequiredService<IHttpClientFactory>(), services.GetRequiredService<IClock>());
+
+    private static ICampaignsBuilder AddHttpClient(ICampaignsBuilder builder, string name)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        ArgumentNullException.ThrowIfNull(configuration);
-        var path = configuration is IConfigurationSection section ? section.Path : DefaultPath(name);
-        builder.Services.AddOptions<WebhookChannelOptions>(name).Configure(o => o.ConfigurationPath = path).Bind(configuration);
-        return AddChannel(builder, name);
-    }
-
-    private static string DefaultPath(string name) => name == DefaultName ? "Campaigns:Channels:Webhook" : "Campaigns:Channels:" + name;
-
-    private static ICampaignsBuilder AddChannel(ICampaignsBuilder builder, string name)
-    {
-        builder.Services.AddOptions<WebhookChannelOptions>(name).ValidateOnStart();
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<WebhookChannelOptions>, WebhookChannelOptionsValidator>());
+        ChannelRegistration.ValidateName(name);
         builder.Services.AddHttpClient(WebhookChannel.HttpClientName(name), client => client.Timeout = System.Threading.Timeout.InfiniteTimeSpan);
-        return builder.AddChannel(name, static (sp, n) => new WebhookChannel(
-            n,
-            sp.GetRequiredService<IOptionsMonitor<WebhookChannelOptions>>().Get(n),
-            sp.GetRequiredService<IHttpClientFactory>(),
-            sp.GetRequiredService<IClock>()));
+        builder.Services.AddKeyedSingleton(name, static (sp, key) =>
+        {
+            var n = (string)key!;
+            return new WebhookReceiptHandler(n, sp.GetRequiredService<IOptionsMonitor<WebhookChannelOptions>>().Get(n).Secrets, sp.GetRequiredService<IDeliveryReceiptSink>(), sp.GetRequiredService<IClock>());
+        });
+        return builder;
     }
 }

@@ -21,7 +21,4 @@ public sealed class WebhookChannelOptions
 
     /// <summary>The <c>type</c> field of the JSON payload (default <c>campaigns.message</c>).</summary>
     public string EventType { get; set; } = "campaigns.message";
-
-    /// <summary>The configuration path the options were bound from, used in validation messages.</summary>
-    internal string ConfigurationPath { get; set; } = "Campaigns:Channels:Webhook";
 }

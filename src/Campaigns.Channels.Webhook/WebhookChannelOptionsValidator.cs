@@ -1,14 +1,12 @@
 using System.Globalization;
-using Microsoft.Extensions.Options;
 
 namespace Campaigns.Channels.Webhook;
 
 /// <summary>Validates <see cref="WebhookChannelOptions"/>; every message names the setting as it appears in configuration.</summary>
-internal sealed class WebhookChannelOptionsValidator : IValidateOptions<WebhookChannelOptions>
+internal static class WebhookChannelOptionsValidator
 {
-    public ValidateOptionsResult Validate(string? name, WebhookChannelOptions options)
+    public static IEnumerable<string> Validate(string path, WebhookChannelOptions options)
     {
-        var path = options.ConfigurationPath;
         var failures = new List<string>();
         if (options.Endpoint is not { IsAbsoluteUri: true } endpoint || (endpoint.Scheme != Uri.UriSchemeHttps && endpoint.Scheme != Uri.UriSchemeHttp))
         {
@@ -38,6 +36,6 @@ internal sealed class WebhookChannelOptionsValidator : IValidateOptions<WebhookC
             failures.Add($"{path}:EventType: the payload type is required (e.g. campaigns.message).");
         }
 
-        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+        return failures;
     }
 }

@@ -42,6 +42,9 @@ public enum ConformanceFault
 /// <c>Failed(Timeout)</c>.</item>
 /// <item>The idempotency key reaches the provider (<see cref="WasDeliveredWithKeyAsync"/>).</item>
 /// <item>Batch sends return one result per message, in order; concurrent sends all complete.</item>
+/// <item>Receipts are normalized (when <see cref="ChannelCapabilities.SupportsDeliveryReceipts"/>): the receipts
+/// <see cref="ProduceReceiptsAsync"/> returns for a sent message carry the channel name, a defined kind, the send's
+/// provider message id and an instant; and a channel that says it has no receipts produces none.</item>
 /// </list>
 /// <para>Channels created by <see cref="CreateChannelAsync"/> are disposed after each test when they are disposable.</para>
 /// </remarks>
@@ -83,6 +86,19 @@ public abstract class ChannelConformanceTests : IAsyncLifetime
     /// <param name="sent">A message that was accepted.</param>
     /// <returns>True when the key arrived.</returns>
     protected abstract ValueTask<bool> WasDeliveredWithKeyAsync(ChannelMessage sent);
+
+    /// <summary>
+    /// Makes the provider report on a message the adapter sent (a delivery report, a bounce, a status callback) and
+    /// returns the receipts the adapter turned it into, e.g. by passing a provider callback through the adapter's receipt
+    /// handler into a <see cref="RecordingDeliveryReceiptSink"/>. The default returns null: the adapter produces no
+    /// receipts. An adapter whose <see cref="ChannelCapabilities.SupportsDeliveryReceipts"/> is true must override it.
+    /// </summary>
+    /// <param name="channel">The channel that sent.</param>
+    /// <param name="sent">The message, accepted.</param>
+    /// <param name="result">The accepted result (its <see cref="DeliveryResult.ProviderMessageId"/> is what receipts must carry).</param>
+    /// <returns>The receipts about <paramref name="sent"/>, or null when the adapter produces none.</returns>
+    protected virtual ValueTask<IReadOnlyList<DeliveryReceipt>?> ProduceReceiptsAsync(IChannel channel, ChannelMessage sent, DeliveryResult result) =>
+        ValueTask.FromResult<IReadOnlyList<DeliveryReceipt>?>(null);
 
     /// <summary>Builds a message to a recipient; override to add what your channel needs (a subject, an HTML body).</summary>
     /// <param name="recipient">The address.</param>
@@ -285,6 +301,55 @@ public abstract class ChannelConformanceTests : IAsyncLifetime
         var sends = Enumerable.Range(0, 8).Select(i => channel.SendAsync(CreateMessage(CreateRecipient("concurrent-" + i)), CancellationToken.None).AsTask());
         var results = await Task.WhenAll(sends).ConfigureAwait(false);
         Assert.All(results, r => Assert.True(r.IsAccepted, r.ToString()));
+    }
+
+    /// <summary>
+    /// Receipts are normalized: those the adapter produces for a sent message carry its channel name, a defined kind, the
+    /// <see cref="DeliveryResult.ProviderMessageId"/> of the send and an instant (a click also its link). Skipped when the
+    /// capabilities say the adapter reports no receipts.
+    /// </summary>
+    /// <returns>A task.</returns>
+    [SkippableFact]
+    public async Task Receipts_for_a_sent_message_are_normalized()
+    {
+        Skip.If(SkipReason is not null, SkipReason);
+        var channel = await NewChannelAsync().ConfigureAwait(false);
+        Skip.IfNot(channel.Capabilities.SupportsDeliveryReceipts, "The channel reports no delivery receipts (SupportsDeliveryReceipts is false).");
+        var message = CreateMessage(CreateRecipient("receipts"));
+        var result = await channel.SendAsync(message, CancellationToken.None).ConfigureAwait(false);
+        Assert.True(result.IsAccepted, $"Expected Accepted, got {result}.");
+        Assert.False(string.IsNullOrEmpty(result.ProviderMessageId), "A channel that reports receipts returns a ProviderMessageId on acceptance, so receipts can be matched to the send.");
+        var receipts = await ProduceReceiptsAsync(channel, message, result).ConfigureAwait(false);
+        Assert.True(receipts is { Count: > 0 }, "SupportsDeliveryReceipts is true, but ProduceReceiptsAsync returned no receipts: override it to make the provider report on the message and return what the adapter produced.");
+        foreach (var receipt in receipts)
+        {
+            Assert.Equal(channel.Name, receipt.ChannelName);
+            Assert.True(Enum.IsDefined(receipt.Kind), $"The receipt kind {(int)receipt.Kind} is not a DeliveryReceiptKind.");
+            Assert.Equal(result.ProviderMessageId, receipt.ProviderMessageId);
+            Assert.NotEqual(default, receipt.OccurredAt);
+            Assert.True(receipt.Kind != DeliveryReceiptKind.Clicked || receipt.Url is not null, "A click receipt carries the link.");
+        }
+    }
+
+    /// <summary><see cref="ChannelCapabilities.SupportsDeliveryReceipts"/> is truthful: a channel that says false produces no receipts.</summary>
+    /// <returns>A task.</returns>
+    [SkippableFact]
+    public async Task Delivery_receipt_support_is_truthful()
+    {
+        Skip.If(SkipReason is not null, SkipReason);
+        var channel = await NewChannelAsync().ConfigureAwait(false);
+        var message = CreateMessage(CreateRecipient("receipt-support"));
+        var result = await channel.SendAsync(message, CancellationToken.None).ConfigureAwait(false);
+        Assert.True(result.IsAccepted, $"Expected Accepted, got {result}.");
+        var receipts = await ProduceReceiptsAsync(channel, message, result).ConfigureAwait(false);
+        if (channel.Capabilities.SupportsDeliveryReceipts)
+        {
+            Assert.True(receipts is { Count: > 0 }, "SupportsDeliveryReceipts is true, but ProduceReceiptsAsync returned no receipts.");
+        }
+        else
+        {
+            Assert.True(receipts is null or { Count: 0 }, $"SupportsDeliveryReceipts is false, but the adapter produced {receipts?.Count} receipt(s): set it to true.");
+        }
     }
 
     private async ValueTask<IChannel> NewChannelAsync()

@@ -212,4 +212,14 @@ public sealed class SmtpEmailChannelConformanceTests(SmtpServer server) : Channe
 
     protected override ValueTask<bool> WasDeliveredWithKeyAsync(ChannelMessage sent) =>
         ValueTask.FromResult(server.MessagesTo(sent.Recipient).Any(m => m.MessageId == SmtpEmailChannel.MessageIdFor(sent.IdempotencyKey, "campaigns.test")));
+
+    /// <summary>The recipient's server bounces the message that arrived: a DSN quoting it, fed through the receipt processor.</summary>
+    protected override async ValueTask<IReadOnlyList<DeliveryReceipt>?> ProduceReceiptsAsync(IChannel channel, ChannelMessage sent, DeliveryResult result)
+    {
+        var arrived = server.MessagesTo(sent.Recipient).Single();
+        var sink = new RecordingDeliveryReceiptSink();
+        var processor = new EmailReceiptProcessor(sink, new FakeClock(Instant.FromUtc(2026, 5, 2, 0, 0)));
+        await processor.ProcessAsync(EmailReceiptParserTests.Load(EmailReceiptParserTests.PermanentBounce(arrived.MessageId!, sent.Recipient)), channel.Name, CancellationToken.None);
+        return sink.Receipts;
+    }
 }

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using Campaigns.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using NodaTime;
@@ -172,8 +173,20 @@ public sealed class WebhookChannelConformanceTests(WebhookReceiver receiver) : C
     protected override ValueTask<IChannel> CreateChannelAsync()
     {
         var options = new WebhookChannelOptions { Endpoint = receiver.Endpoint };
-        options.Secrets.Add("whsec_" + Convert.ToBase64String(new byte[32]));
+        options.Secrets.Add(WebhookReceiptHandlerTests.Secret);
         return ValueTask.FromResult<IChannel>(new WebhookChannel("webhook", options, _services.GetRequiredService<IHttpClientFactory>(), new FakeClock(Instant.FromUtc(2026, 5, 1, 0, 0))));
+    }
+
+    /// <summary>The receiver posts a signed "delivered" status callback for the message, taken by the channel's receipt handler.</summary>
+    protected override async ValueTask<IReadOnlyList<DeliveryReceipt>?> ProduceReceiptsAsync(IChannel channel, ChannelMessage sent, DeliveryResult result)
+    {
+        var now = Instant.FromUtc(2026, 5, 1, 0, 1);
+        var sink = new RecordingDeliveryReceiptSink();
+        var handler = new WebhookReceiptHandler(channel.Name, [WebhookReceiptHandlerTests.Secret], sink, new FakeClock(now));
+        var body = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new { type = "delivered", message_id = result.ProviderMessageId }));
+        var outcome = await handler.HandleAsync("cb-1", now.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture), WebhookReceiptHandlerTests.Sign(WebhookReceiptHandlerTests.Secret, "cb-1", now.ToUnixTimeSeconds(), body), body, CancellationToken.None);
+        Assert.True(outcome.IsAccepted, outcome.Error);
+        return sink.Receipts;
     }
 
     protected override string CreateRecipient(string tag) => $"{tag}-{Guid.NewGuid():N}";

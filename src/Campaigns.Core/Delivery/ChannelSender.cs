@@ -20,32 +20,63 @@ internal readonly record struct SendAttempt(DeliveryResult Result, string Channe
 /// </summary>
 internal sealed class ChannelSender(IChannelRegistry registry, DeliveryOptions options, TimeProvider timeProvider) : IDisposable
 {
-    private readonly ConcurrentDictionary<string, Lazy<ResiliencePipeline<DeliveryResult>>> _pipelines = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Route>> _routes = new(StringComparer.Ordinal);
     private readonly ConcurrentBag<RateLimiter> _limiters = [];
 
-    public async ValueTask<SendAttempt> SendAsync(string channelName, ChannelMessage message, CancellationToken cancellationToken)
+    /// <summary>
+    /// A channel instance with its resilience pipeline, built once per name. <see cref="Pipeline"/> is null when the
+    /// channel's options configure no strategy (no retry, breaker, rate limit or timeout): the send is then a direct call.
+    /// </summary>
+    internal sealed class Route(string name, IChannel channel, ResiliencePipeline<DeliveryResult>? pipeline, string? failoverTo)
     {
-        var (result, exception) = await SendOnceAsync(channelName, message, cancellationToken).ConfigureAwait(false);
-        var secondary = options.ForChannel(channelName).FailoverTo;
-        var failOver = exception is BrokenCircuitException || result.FailureReason == DeliveryFailureReason.ProviderError && !result.IsAccepted;
-        if (secondary is not null && failOver)
+        public string Name { get; } = name;
+
+        public IChannel Channel { get; } = channel;
+
+        public ResiliencePipeline<DeliveryResult>? Pipeline { get; } = pipeline;
+
+        public string? FailoverTo { get; } = failoverTo;
+    }
+
+    /// <summary>The route of a channel (created on first use; the channel must be registered).</summary>
+    /// <exception cref="KeyNotFoundException">No channel has that name.</exception>
+    public Route RouteFor(string channelName)
+    {
+        if (!_routes.TryGetValue(channelName, out var lazy))
         {
-            var (second, _) = await SendOnceAsync(secondary, message, cancellationToken).ConfigureAwait(false);
+            lazy = _routes.GetOrAdd(channelName, n => new Lazy<Route>(() => new Route(n, registry.GetChannel(n), Build(n), options.ForChannel(n).FailoverTo)));
+        }
+
+        return lazy.Value;
+    }
+
+    public ValueTask<SendAttempt> SendAsync(string channelName, ChannelMessage message, CancellationToken cancellationToken) =>
+        SendAsync(RouteFor(channelName), message, cancellationToken);
+
+    public async ValueTask<SendAttempt> SendAsync(Route route, ChannelMessage message, CancellationToken cancellationToken)
+    {
+        var (result, exception) = await SendOnceAsync(route, message, cancellationToken).ConfigureAwait(false);
+        var failOver = exception is BrokenCircuitException || result.FailureReason == DeliveryFailureReason.ProviderError && !result.IsAccepted;
+        if (route.FailoverTo is { } secondary && failOver)
+        {
+            var (second, _) = await SendOnceAsync(RouteFor(secondary), message, cancellationToken).ConfigureAwait(false);
             return new SendAttempt(second, secondary, true);
         }
 
-        return new SendAttempt(result, channelName, false);
+        return new SendAttempt(result, route.Name, false);
     }
 
-    private async ValueTask<(DeliveryResult Result, Exception? Exception)> SendOnceAsync(string channelName, ChannelMessage message, CancellationToken cancellationToken)
+    private static async ValueTask<(DeliveryResult Result, Exception? Exception)> SendOnceAsync(Route route, ChannelMessage message, CancellationToken cancellationToken)
     {
-        var channel = registry.GetChannel(channelName);
-        if (!_pipelines.TryGetValue(channelName, out var lazy))
+        var channel = route.Channel;
+        var channelName = route.Name;
+        if (route.Pipeline is not { } pipeline)
         {
-            lazy = _pipelines.GetOrAdd(channelName, n => new Lazy<ResiliencePipeline<DeliveryResult>>(() => Build(n)));
+            // No strategy configured: no Polly machinery on the path. The channel's own failures are values already;
+            // an exception (a bug in the adapter, or the caller's cancellation) propagates as it would through Polly.
+            return (await channel.SendAsync(message, cancellationToken).ConfigureAwait(false), null);
         }
 
-        var pipeline = lazy.Value;
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
         try
         {
@@ -88,9 +119,14 @@ internal sealed class ChannelSender(IChannelRegistry registry, DeliveryOptions o
         return default;
     }
 
-    private ResiliencePipeline<DeliveryResult> Build(string channelName)
+    private ResiliencePipeline<DeliveryResult>? Build(string channelName)
     {
         var r = options.ForChannel(channelName).Resilience;
+        if (r.MaxRetryAttempts <= 0 && !r.CircuitBreakerEnabled && r.PermitsPerSecond is null && r.AttemptTimeout <= TimeSpan.Zero)
+        {
+            return null;
+        }
+
         var builder = new ResiliencePipelineBuilder<DeliveryResult> { Name = "Campaigns.Delivery." + channelName, TimeProvider = timeProvider };
         if (r.MaxRetryAttempts > 0)
         {

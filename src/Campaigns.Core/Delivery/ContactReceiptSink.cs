@@ -24,7 +24,8 @@ internal enum ReceiptDisposition
 }
 
 /// <summary>
-/// The SDK's <see cref="IDeliveryReceiptSink"/>: finds the receipt's contact (its <see cref="DeliveryReceipt.ContactId"/>,
+/// The SDK's <see cref="IDeliveryReceiptSink"/>: finds the receipt's contact (its <see cref="DeliveryReceipt.ContactId"/>, else the
+/// send its <see cref="DeliveryReceipt.ProviderMessageId"/> belongs to in the <see cref="IProviderMessageIndex"/>,
 /// else the contact with the recipient address of the channel's address kind), withdraws consent for the channel at
 /// once on <see cref="DeliveryReceiptKind.Unsubscribed"/> and <see cref="DeliveryReceiptKind.Complained"/>, and stores a
 /// behaviour event with an id derived from the receipt (a provider's repeated callback is a duplicate).
@@ -33,6 +34,7 @@ internal sealed class ContactReceiptSink(
     IContactService contacts,
     IContactEvents events,
     IChannelRegistry channels,
+    IProviderMessageIndex messageIndex,
     IOptions<CampaignsOptions> options) : IDeliveryReceiptSink
 {
     private readonly DeliveryOptions _options = options.Value.Delivery;
@@ -45,6 +47,13 @@ internal sealed class ContactReceiptSink(
         ArgumentNullException.ThrowIfNull(receipt);
         ArgumentException.ThrowIfNullOrWhiteSpace(receipt.ChannelName, nameof(receipt));
         var addressKind = channels.TryGetChannel(receipt.ChannelName, out var channel) ? channel.Capabilities.AddressKind : ChannelAddressKind.Custom;
+        if (receipt.ContactId is null && receipt.ProviderMessageId is { } providerMessageId
+            && await messageIndex.FindAsync(receipt.ChannelName, providerMessageId, cancellationToken).ConfigureAwait(false) is { } sent)
+        {
+            // Only the provider's id came back: the index of accepted sends names the contact (and the send's key).
+            receipt = receipt with { ContactId = sent.ContactId, IdempotencyKey = receipt.IdempotencyKey ?? sent.IdempotencyKey };
+        }
+
         var contact = await FindContactAsync(receipt, addressKind, cancellationToken).ConfigureAwait(false);
         if (contact is null)
         {

@@ -93,11 +93,92 @@ public enum GateCheck
     Content = 5,
 }
 
-/// <summary>One decision of the gate, as a value.</summary>
-/// <param name="Check">Which check.</param>
-/// <param name="Passed">Whether it passed.</param>
-/// <param name="Detail">Why, in a sentence (e.g. <c>consent for 'sms' withdrawn at 2026-05-01T08:00:00Z (unsubscribe link)</c>).</param>
-public readonly record struct GateDecision(GateCheck Check, bool Passed, string Detail);
+/// <summary>
+/// One decision of the gate, as a value. The <see cref="Detail"/> sentence of a passed check is formatted only when read
+/// (the pipeline makes several decisions per message and most are never looked at); equality compares the check, the
+/// verdict and the detail text. Immutable and thread-safe.
+/// </summary>
+public readonly struct GateDecision : IEquatable<GateDecision>
+{
+    private readonly string? _detail;
+    private readonly object? _state1;
+    private readonly object? _state2;
+    private readonly Func<object?, object?, string>? _format;
+
+    /// <summary>Creates a decision.</summary>
+    /// <param name="check">Which check.</param>
+    /// <param name="passed">Whether it passed.</param>
+    /// <param name="detail">Why, in a sentence.</param>
+    [System.Text.Json.Serialization.JsonConstructor]
+    public GateDecision(GateCheck check, bool passed, string detail)
+    {
+        Check = check;
+        Passed = passed;
+        _detail = detail;
+        _state1 = null;
+        _state2 = null;
+        _format = null;
+    }
+
+    /// <summary>Creates a decision whose detail is formatted from two values when first read (not cached: the struct is copied).</summary>
+    private GateDecision(GateCheck check, bool passed, Func<object?, object?, string> format, object? state1, object? state2)
+    {
+        Check = check;
+        Passed = passed;
+        _detail = null;
+        _format = format;
+        _state1 = state1;
+        _state2 = state2;
+    }
+
+    /// <summary>A decision whose detail is built by <paramref name="format"/> (a static lambda) from two values when <see cref="Detail"/> is read.</summary>
+    internal static GateDecision Lazy(GateCheck check, bool passed, Func<object?, object?, string> format, object? state1, object? state2) =>
+        new(check, passed, format, state1, state2);
+
+    /// <summary>Which check.</summary>
+    public GateCheck Check { get; }
+
+    /// <summary>Whether it passed.</summary>
+    public bool Passed { get; }
+
+    /// <summary>Why, in a sentence (e.g. <c>consent for 'sms' withdrawn at 2026-05-01T08:00:00Z (unsubscribe link)</c>).</summary>
+    public string Detail => _detail ?? _format?.Invoke(_state1, _state2) ?? "";
+
+    /// <summary>Deconstructs the decision.</summary>
+    /// <param name="check">Which check.</param>
+    /// <param name="passed">Whether it passed.</param>
+    /// <param name="detail">Why.</param>
+    public void Deconstruct(out GateCheck check, out bool passed, out string detail)
+    {
+        check = Check;
+        passed = Passed;
+        detail = Detail;
+    }
+
+    /// <inheritdoc />
+    public bool Equals(GateDecision other) => Check == other.Check && Passed == other.Passed && string.Equals(Detail, other.Detail, StringComparison.Ordinal);
+
+    /// <inheritdoc />
+    public override bool Equals(object? obj) => obj is GateDecision other && Equals(other);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Check, Passed, StringComparer.Ordinal.GetHashCode(Detail));
+
+    /// <inheritdoc />
+    public override string ToString() => $"GateDecision {{ Check = {Check}, Passed = {Passed}, Detail = {Detail} }}";
+
+    /// <summary>Whether two decisions are equal.</summary>
+    /// <param name="left">One.</param>
+    /// <param name="right">The other.</param>
+    /// <returns>True when check, verdict and detail are equal.</returns>
+    public static bool operator ==(GateDecision left, GateDecision right) => left.Equals(right);
+
+    /// <summary>Whether two decisions differ.</summary>
+    /// <param name="left">One.</param>
+    /// <param name="right">The other.</param>
+    /// <returns>True when check, verdict or detail differ.</returns>
+    public static bool operator !=(GateDecision left, GateDecision right) => !left.Equals(right);
+}
 
 /// <summary>The outcome of one request: what happened, every gate decision, and the channel's result. Immutable.</summary>
 public sealed record DeliveryOutcome

@@ -24,6 +24,12 @@ public sealed class DeliveryOptions : ContentRulesOptions
     /// <summary>How long a claimed idempotency key holds while its send is in progress (default 5 minutes).</summary>
     public TimeSpan IdempotencyLease { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// How long the in-memory provider message index keeps a send, so late receipts that carry only the provider's
+    /// message id still find their contact (default 30 days).
+    /// </summary>
+    public TimeSpan ProviderMessageRetention { get; set; } = TimeSpan.FromDays(30);
+
     /// <summary>The settings of a channel (the defaults when it has no entry).</summary>
     /// <param name="channel">The channel name.</param>
     /// <returns>Its settings.</returns>
@@ -155,6 +161,26 @@ public sealed class FrequencyCapOptions
 
     /// <summary>Count sends since local midnight of the current day in the contact's time zone.</summary>
     public bool PerCalendarDay { get; set; }
+
+    /// <summary>
+    /// What happens to a message when this cap is reached (default <see cref="FrequencyCapAction.Suppress"/>); with
+    /// <see cref="FrequencyCapAction.Defer"/> it is deferred to the instant the window has room again.
+    /// </summary>
+    public FrequencyCapAction WhenReached { get; set; } = FrequencyCapAction.Suppress;
+}
+
+/// <summary>What a reached frequency cap does to a message (configuration <c>Campaigns:Delivery:FrequencyCaps:{i}:WhenReached</c>).</summary>
+public enum FrequencyCapAction
+{
+    /// <summary>The message is suppressed (<see cref="DeliveryStatus.Suppressed"/> by <see cref="GateCheck.FrequencyCap"/>).</summary>
+    Suppress = 0,
+
+    /// <summary>
+    /// The message is deferred (<see cref="DeliveryStatus.Deferred"/>) to the instant the window has room again: for a
+    /// rolling window when the oldest counted send leaves it, for a calendar day the next local midnight (then moved
+    /// into the channel's send window, if it has one). Invoke the pipeline again then with the same key.
+    /// </summary>
+    Defer = 1,
 }
 
 /// <summary>The alert rule (configuration <c>Campaigns:Delivery:Alert</c>): a sending task whose failure rate passes the threshold raises an alert.</summary>
@@ -198,6 +224,11 @@ internal static class DeliveryOptionsValidator
             failures.Add($"{Root}:IdempotencyLease: {o.IdempotencyLease} must be positive.");
         }
 
+        if (o.ProviderMessageRetention <= TimeSpan.Zero)
+        {
+            failures.Add($"{Root}:ProviderMessageRetention: {o.ProviderMessageRetention} must be positive (e.g. 30.00:00:00 for 30 days).");
+        }
+
         if (o.Alert.FailureRateThreshold is < 0 or > 1 || double.IsNaN(o.Alert.FailureRateThreshold))
         {
             failures.Add($"{Root}:Alert:FailureRateThreshold: {o.Alert.FailureRateThreshold.ToString(CultureInfo.InvariantCulture)} is not a rate between 0 and 1 (0.05 = 5 %).");
@@ -219,6 +250,11 @@ internal static class DeliveryOptionsValidator
             else if (cap.Window <= TimeSpan.Zero)
             {
                 failures.Add($"{key}:Window: {cap.Window} must be positive.");
+            }
+
+            if (!Enum.IsDefined(cap.WhenReached))
+            {
+                failures.Add($"{key}:WhenReached: '{cap.WhenReached}' is not Suppress or Defer.");
             }
         }
 

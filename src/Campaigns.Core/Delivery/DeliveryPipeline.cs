@@ -18,6 +18,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
     private readonly IFrequencyCapStore _caps;
     private readonly IDoNotContactList _doNotContact;
     private readonly IExecutionRecords _records;
+    private readonly IProviderMessageIndex _messageIndex;
     private readonly IDeliveryAlertObserver[] _observers;
     private readonly DeliveryOptions _options;
     private readonly DateTimeZone _defaultZone;
@@ -25,7 +26,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
     private readonly ChannelSender _sender;
     private readonly InDoubtResolver _inDoubt;
     private readonly Duration _lease;
-    private readonly ConcurrentDictionary<string, SendWindow?> _windows = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ChannelPlan> _plans = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, DateTimeZone?> _zones = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _insideWindow = new(StringComparer.Ordinal);
 
@@ -38,7 +39,8 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         IDoNotContactList doNotContact,
         IExecutionRecords records,
         IEnumerable<IDeliveryAlertObserver> observers,
-        IOptions<CampaignsOptions> options)
+        IOptions<CampaignsOptions> options,
+        IProviderMessageIndex? messageIndex = null)
     {
         _registry = registry;
         _clock = clock;
@@ -47,6 +49,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         _caps = caps;
         _doNotContact = doNotContact;
         _records = records;
+        _messageIndex = messageIndex ?? new InMemoryProviderMessageIndex(Duration.FromTimeSpan(options.Value.Delivery.ProviderMessageRetention));
         _observers = [.. observers];
         _options = options.Value.Delivery;
         _defaultZone = LocalTimeResolution.GetZone(options.Value.DefaultTimeZone, "Campaigns:DefaultTimeZone");
@@ -120,8 +123,20 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         DeliveryTelemetry.Record(outcome, seconds);
         if (request.TaskId is { } taskId && outcome.Status != DeliveryStatus.Paused)
         {
-            var record = await _records.RecordAsync(taskId, outcome, cancellationToken).ConfigureAwait(false);
-            await EvaluateAlertAsync(record, cancellationToken).ConfigureAwait(false);
+            if (_records is InMemoryExecutionRecords inMemory)
+            {
+                // The default store: count without a snapshot; take one only when the alert rule fires.
+                var (sent, failed, raised) = inMemory.Count(taskId, outcome);
+                if (!raised && AlertDue(sent, failed) && await inMemory.GetAsync(taskId, cancellationToken).ConfigureAwait(false) is { } snapshot)
+                {
+                    await EvaluateAlertAsync(snapshot, cancellationToken).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                var record = await _records.RecordAsync(taskId, outcome, cancellationToken).ConfigureAwait(false);
+                await EvaluateAlertAsync(record, cancellationToken).ConfigureAwait(false);
+            }
         }
 
         return outcome;
@@ -152,8 +167,8 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
     private async ValueTask<(DeliveryOutcome Outcome, double? Seconds)> RunAsync(DeliveryRequest request, Instant now, CancellationToken cancellationToken)
     {
         var channelName = request.Channel;
-        var channel = _registry.GetChannel(channelName);
-        var channelOptions = _options.ForChannel(channelName);
+        var plan = PlanFor(channelName);
+        var channel = plan.Channel;
         var contact = request.Contact;
         var contactId = contact.Id.ToString();
         var decisions = new List<GateDecision>(6);
@@ -179,7 +194,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         }
 
         // 1. Consent and do-not-contact.
-        var consentKey = channelOptions.ConsentKey ?? channelName;
+        var consentKey = plan.ConsentKey;
         if (!contact.Consents.TryGetValue(consentKey, out var consent))
         {
             return (Suppress(GateCheck.Consent, $"no consent for '{consentKey}' on record"), null);
@@ -190,35 +205,52 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
             return (Suppress(GateCheck.Consent, $"consent for '{consentKey}' withdrawn at {consent.At} ({consent.Source})"), null);
         }
 
-        decisions.Add(new GateDecision(GateCheck.Consent, true, $"consent for '{consentKey}' granted at {consent.At} ({consent.Source})"));
+        decisions.Add(GateDecision.Lazy(GateCheck.Consent, true, static (k, c) => $"consent for '{k}' granted at {((ConsentRecord)c!).At} ({((ConsentRecord)c!).Source})", consentKey, consent));
         if (await _doNotContact.IsListedAsync(contactId, consentKey, cancellationToken).ConfigureAwait(false))
         {
             return (Suppress(GateCheck.DoNotContact, $"the contact is on the do-not-contact list for '{consentKey}'"), null);
         }
 
-        decisions.Add(new GateDecision(GateCheck.DoNotContact, true, "not on the do-not-contact list"));
+        decisions.Add(new GateDecision(GateCheck.DoNotContact, true, NotListed));
 
         // 2. Frequency caps (acquired now; released if the message is not sent).
         var zone = ZoneOf(contact.TimeZoneId);
-        var windows = CapWindows(channelName, now, zone);
+        IReadOnlyList<CapWindow> windows = plan.HasCaps ? CapWindows(channelName, now, zone) : NoWindows;
         var capHeld = false;
         if (windows.Count > 0)
         {
             var full = await _caps.TryAcquireAsync(contactId, channelName, now, windows, cancellationToken).ConfigureAwait(false);
             if (full is { } w)
             {
-                return (Suppress(GateCheck.FrequencyCap, $"at most {w.Limit} message(s) {(w.Channel is null ? "on all channels" : $"on '{w.Channel}'")} since {w.From}; the cap is reached"), null);
+                var reached = $"at most {w.Limit} message(s) {(w.Channel is null ? "on all channels" : $"on '{w.Channel}'")} since {w.From}; the cap is reached";
+                var cap = CapOf(channelName, windows, w);
+                if (cap?.WhenReached != FrequencyCapAction.Defer)
+                {
+                    return (Suppress(GateCheck.FrequencyCap, reached), null);
+                }
+
+                // Defer to the instant the window has room again (then into the channel's send window).
+                var free = cap.PerCalendarDay
+                    ? zone.AtStartOfDay(now.InZone(zone).Date.PlusDays(1)).ToInstant()
+                    : await _caps.NextFreeAsync(contactId, w, Duration.FromTimeSpan(cap.Window ?? TimeSpan.Zero), now, cancellationToken).ConfigureAwait(false);
+                if (plan.Window is { } sendWindow)
+                {
+                    free = sendWindow.NextAllowed(free, zone);
+                }
+
+                decisions.Add(new GateDecision(GateCheck.FrequencyCap, false, $"{reached}; deferred until {free}"));
+                return (Outcome(DeliveryStatus.Deferred) with { DeferredUntil = free }, null);
             }
 
             capHeld = true;
-            decisions.Add(new GateDecision(GateCheck.FrequencyCap, true, $"{windows.Count} cap(s) have room"));
+            decisions.Add(GateDecision.Lazy(GateCheck.FrequencyCap, true, static (n, _) => $"{n} cap(s) have room", windows.Count, null));
         }
 
         var sent = false;
         try
         {
             // 3. Send window and quiet hours in the contact's zone: defer, never drop.
-            var window = _windows.GetOrAdd(channelName, static (_, o) => o.Window?.ToSendWindow(), channelOptions);
+            var window = plan.Window;
             if (window is not null)
             {
                 var next = window.NextAllowed(now, zone);
@@ -239,14 +271,10 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
             }
 
             // 5. Render and content rules.
-            var kind = channel.Capabilities.AddressKind switch
-            {
-                ChannelAddressKind.Phone => MessageKind.Sms,
-                ChannelAddressKind.Email => MessageKind.Email,
-                _ => MessageKind.Text,
-            };
-            List<string>? missing = null;
-            var content = request.Template.Render(request.Variables, missing = []);
+            var kind = plan.Kind;
+            var missing = t_missing ??= [];
+            missing.Clear();
+            var content = request.Template.Render(request.Variables, missing);
             var report = missing.Count > 0
                 ? new ContentReport([.. missing.Distinct(StringComparer.Ordinal).Select(m => new ContentIssue(ContentIssueCode.MissingVariable, ContentIssueSeverity.Error, "text", $"the variable {{{m}}} has no value or default") { Subject = m })])
                 : _checker.CheckRendered(content, kind);
@@ -256,7 +284,9 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
                 return (Outcome(DeliveryStatus.Failed) with { Result = DeliveryResult.Failed(DeliveryFailureReason.ContentRejected, false, report.ToString()), Content = report }, null);
             }
 
-            decisions.Add(new GateDecision(GateCheck.Content, true, report.Issues.Count == 0 ? "content passes the rules" : report.ToString()));
+            decisions.Add(report.Issues.Count == 0
+                ? new GateDecision(GateCheck.Content, true, ContentPasses)
+                : GateDecision.Lazy(GateCheck.Content, true, static (r, _) => r!.ToString()!, report, null));
             var message = new ChannelMessage(request.IdempotencyKey, recipient, kind == MessageKind.Sms ? _checker.WithSignature(content.Text) : content.Text)
             {
                 ContactId = contactId,
@@ -268,9 +298,14 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
 
             // 6. Send through the channel's resilience pipeline (and its failover).
             var started = _timeProvider.GetTimestamp();
-            var attempt = await _sender.SendAsync(channelName, message, cancellationToken).ConfigureAwait(false);
+            var attempt = await _sender.SendAsync(plan.Sender, message, cancellationToken).ConfigureAwait(false);
             var seconds = _timeProvider.GetElapsedTime(started).TotalSeconds;
             sent = attempt.Result.IsAccepted;
+            if (sent && attempt.Result.ProviderMessageId is { } providerMessageId)
+            {
+                // Receipts that carry only the provider's id (bounces, complaints, status callbacks) find the contact through it.
+                await _messageIndex.RecordAsync(providerMessageId, new ProviderMessage(contactId, attempt.Channel, request.IdempotencyKey, now), cancellationToken).ConfigureAwait(false);
+            }
             return (new DeliveryOutcome
             {
                 IdempotencyKey = request.IdempotencyKey,
@@ -290,6 +325,51 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
                 await _caps.ReleaseAsync(contactId, channelName, now, CancellationToken.None).ConfigureAwait(false);
             }
         }
+    }
+
+    private static readonly CapWindow[] NoWindows = [];
+
+    private const string NotListed = "not on the do-not-contact list";
+    private const string ContentPasses = "content passes the rules";
+
+    /// <summary>The missing-variable list of the render, reused per thread (the pipeline never awaits while it is in use).</summary>
+    [ThreadStatic]
+    private static List<string>? t_missing;
+
+    /// <summary>What the pipeline needs of a channel, looked up once per name: the instance, its options and send plan.</summary>
+    private sealed class ChannelPlan(IChannel channel, string consentKey, SendWindow? window, MessageKind kind, bool hasCaps, ChannelSender.Route sender)
+    {
+        public IChannel Channel { get; } = channel;
+
+        public string ConsentKey { get; } = consentKey;
+
+        public SendWindow? Window { get; } = window;
+
+        public MessageKind Kind { get; } = kind;
+
+        public bool HasCaps { get; } = hasCaps;
+
+        public ChannelSender.Route Sender { get; } = sender;
+    }
+
+    private ChannelPlan PlanFor(string channelName)
+    {
+        if (_plans.TryGetValue(channelName, out var plan))
+        {
+            return plan;
+        }
+
+        var channel = _registry.GetChannel(channelName); // throws KeyNotFoundException naming the registered channels
+        var o = _options.ForChannel(channelName);
+        var kind = channel.Capabilities.AddressKind switch
+        {
+            ChannelAddressKind.Phone => MessageKind.Sms,
+            ChannelAddressKind.Email => MessageKind.Email,
+            _ => MessageKind.Text,
+        };
+        var hasCaps = _options.FrequencyCaps.Any(c => c.Channel is null || string.Equals(c.Channel, channelName, StringComparison.Ordinal));
+        plan = new ChannelPlan(channel, o.ConsentKey ?? channelName, o.Window?.ToSendWindow(), kind, hasCaps, _sender.RouteFor(channelName));
+        return _plans.GetOrAdd(channelName, plan);
     }
 
     private ValueTask<bool> IsPausedAsync(string taskId, CancellationToken cancellationToken)
@@ -344,6 +424,28 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
 
     private const int MaxCached = 1024;
 
+    /// <summary>The cap whose window <paramref name="full"/> is (windows are built in the order of the caps that apply).</summary>
+    private FrequencyCapOptions? CapOf(string channel, IReadOnlyList<CapWindow> windows, CapWindow full)
+    {
+        var i = 0;
+        foreach (var cap in _options.FrequencyCaps)
+        {
+            if (cap.Channel is not null && !string.Equals(cap.Channel, channel, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            if (i < windows.Count && windows[i] == full)
+            {
+                return cap;
+            }
+
+            i++;
+        }
+
+        return null;
+    }
+
     private List<CapWindow> CapWindows(string channel, Instant now, DateTimeZone zone)
     {
         var caps = _options.FrequencyCaps;
@@ -373,10 +475,13 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         _ => null,
     };
 
+    private bool AlertDue(long sent, long failed) =>
+        sent + failed >= _options.Alert.MinimumSamples && sent + failed > 0 && (double)failed / (sent + failed) > _options.Alert.FailureRateThreshold;
+
     private async ValueTask EvaluateAlertAsync(ExecutionRecord record, CancellationToken cancellationToken)
     {
         var rule = _options.Alert;
-        if (record.AlertRaisedAt is not null || record.Sent + record.Failed < rule.MinimumSamples || record.FailureRate <= rule.FailureRateThreshold)
+        if (record.AlertRaisedAt is not null || !AlertDue(record.Sent, record.Failed))
         {
             return;
         }

@@ -177,6 +177,28 @@ public sealed class InMemoryExecutionRecords : IExecutionRecords
         var state = _tasks.GetOrAdd(taskId, static (id, at) => new State(id, at), outcome.At);
         lock (state)
         {
+            Count(state, outcome);
+            return new(state.Snapshot());
+        }
+    }
+
+    /// <summary>
+    /// Counts an outcome like <see cref="RecordAsync"/> without taking a snapshot (the pipeline's path on every send):
+    /// returns what the alert rule needs.
+    /// </summary>
+    internal (long Sent, long Failed, bool AlertRaised) Count(string taskId, DeliveryOutcome outcome)
+    {
+        var state = _tasks.GetOrAdd(taskId, static (id, at) => new State(id, at), outcome.At);
+        lock (state)
+        {
+            Count(state, outcome);
+            return (state.Sent, state.FailedTotal, state.AlertRaisedAt is not null);
+        }
+    }
+
+    private static void Count(State state, DeliveryOutcome outcome)
+    {
+        {
             if (!outcome.IsReplay && outcome.Status is not (DeliveryStatus.Paused or DeliveryStatus.InProgress))
             {
                 state.UpdatedAt = outcome.At;
@@ -186,7 +208,11 @@ public sealed class InMemoryExecutionRecords : IExecutionRecords
                 }
                 else
                 {
-                    state.DeferredKeys.Remove(outcome.IdempotencyKey);
+                    if (state.DeferredKeys.Count > 0)
+                    {
+                        state.DeferredKeys.Remove(outcome.IdempotencyKey);
+                    }
+
                     switch (outcome.Status)
                     {
                         case DeliveryStatus.Sent:
@@ -198,13 +224,12 @@ public sealed class InMemoryExecutionRecords : IExecutionRecords
                             break;
                         case DeliveryStatus.Failed:
                             Increment(state.FailedBy, outcome.Result?.FailureReason ?? DeliveryFailureReason.Unknown);
+                            state.FailedTotal++;
                             state.CountsChanged();
                             break;
                     }
                 }
             }
-
-            return new(state.Snapshot());
         }
     }
 
@@ -261,6 +286,8 @@ public sealed class InMemoryExecutionRecords : IExecutionRecords
         public Dictionary<GateCheck, long> SuppressedBy { get; } = [];
 
         public Dictionary<DeliveryFailureReason, long> FailedBy { get; } = [];
+
+        public long FailedTotal { get; set; }
 
         // Copies of SuppressedBy and FailedBy handed out by snapshots; remade only after those counts change.
         private Dictionary<GateCheck, long>? _suppressedCopy;

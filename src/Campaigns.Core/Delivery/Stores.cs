@@ -153,6 +153,20 @@ public interface IFrequencyCapStore
     /// <param name="cancellationToken">Cancels.</param>
     /// <returns>Completes when forgotten.</returns>
     ValueTask ReleaseAsync(string contactId, string channel, Instant at, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// When a full rolling window has room again for a contact (for caps that defer rather than suppress): the instant
+    /// the oldest send that must leave the window does. The default answers <paramref name="at"/> + <paramref name="length"/>,
+    /// by when every send counted now has left (never too early; a store that knows the send times answers exactly).
+    /// </summary>
+    /// <param name="contactId">The contact.</param>
+    /// <param name="window">The full window, as <see cref="TryAcquireAsync"/> returned it.</param>
+    /// <param name="length">The rolling window's length.</param>
+    /// <param name="at">The current instant.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>The first instant at which one more send fits the window.</returns>
+    ValueTask<Instant> NextFreeAsync(string contactId, CapWindow window, Duration length, Instant at, CancellationToken cancellationToken) =>
+        new(at + length);
 }
 
 /// <summary>An <see cref="IFrequencyCapStore"/> in memory; keeps each contact's sends of the last 32 days. Thread-safe.</summary>
@@ -195,6 +209,31 @@ public sealed class InMemoryFrequencyCapStore : IFrequencyCapStore
     }
 
     /// <inheritdoc />
+    public ValueTask<Instant> NextFreeAsync(string contactId, CapWindow window, Duration length, Instant at, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(contactId);
+        if (!_sends.TryGetValue(contactId, out var sends))
+        {
+            return new(at);
+        }
+
+        List<Instant> counted;
+        lock (sends)
+        {
+            counted = [.. sends.Where(s => s.At >= window.From && (window.Channel is null || string.Equals(window.Channel, s.Channel, StringComparison.Ordinal))).Select(s => s.At)];
+        }
+
+        if (counted.Count < window.Limit)
+        {
+            return new(at);
+        }
+
+        counted.Sort();
+        var free = counted[counted.Count - window.Limit] + length; // then at most Limit - 1 sends remain in the window
+        return new(free > at ? free : at);
+    }
+
+    /// <inheritdoc />
     public ValueTask ReleaseAsync(string contactId, string channel, Instant at, CancellationToken cancellationToken)
     {
         if (_sends.TryGetValue(contactId, out var sends))
@@ -228,6 +267,7 @@ public interface IDoNotContactList
 public sealed class InMemoryDoNotContactList : IDoNotContactList
 {
     private readonly ConcurrentDictionary<(string Contact, string? Channel), bool> _listed = new();
+    private int _count; // listings, so the check on every send skips hashing while the list is empty
 
     /// <summary>Lists a contact.</summary>
     /// <param name="contactId">The contact.</param>
@@ -235,15 +275,24 @@ public sealed class InMemoryDoNotContactList : IDoNotContactList
     public void Add(string contactId, string? channel = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(contactId);
-        _listed[(contactId, channel)] = true;
+        if (_listed.TryAdd((contactId, channel), true))
+        {
+            Interlocked.Increment(ref _count);
+        }
     }
 
     /// <summary>Removes a listing.</summary>
     /// <param name="contactId">The contact.</param>
     /// <param name="channel">The channel, or null for the every-channel listing.</param>
-    public void Remove(string contactId, string? channel = null) => _listed.TryRemove((contactId, channel), out _);
+    public void Remove(string contactId, string? channel = null)
+    {
+        if (_listed.TryRemove((contactId, channel), out _))
+        {
+            Interlocked.Decrement(ref _count);
+        }
+    }
 
     /// <inheritdoc />
     public ValueTask<bool> IsListedAsync(string contactId, string channel, CancellationToken cancellationToken) =>
-        new(_listed.ContainsKey((contactId, null)) || _listed.ContainsKey((contactId, channel)));
+        new(Volatile.Read(ref _count) > 0 && (_listed.ContainsKey((contactId, null)) || _listed.ContainsKey((contactId, channel))));
 }

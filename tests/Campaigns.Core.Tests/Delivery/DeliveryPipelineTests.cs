@@ -21,7 +21,7 @@ internal sealed class Harness : IDisposable
 
     private readonly ServiceProvider _services;
 
-    public Harness(Action<DeliveryOptions>? configure = null, string smsName = "sms", Instant? now = null)
+    public Harness(Action<DeliveryOptions>? configure = null, string smsName = "sms", Instant? now = null, IFrequencyCapStore? capStore = null)
     {
         Clock = new FakeClock(now ?? T0);
         Sms = new RecordingChannel(smsName, new ChannelCapabilities { AddressKind = ChannelAddressKind.Phone });
@@ -32,6 +32,10 @@ internal sealed class Harness : IDisposable
         services.AddSingleton<TimeProvider>(Time);
         services.AddSingleton<IDoNotContactList>(DoNotContact);
         services.AddSingleton<IDeliveryAlertObserver>(Alerts);
+        if (capStore is not null)
+        {
+            services.AddSingleton(capStore);
+        }
         services.AddCampaigns(o =>
             {
                 foreach (var name in new[] { smsName, "backup", "email" })

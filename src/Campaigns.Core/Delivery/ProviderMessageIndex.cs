@@ -1,0 +1,123 @@
+using System.Collections.Concurrent;
+using NodaTime;
+
+namespace Campaigns.Delivery;
+
+/// <summary>Who an accepted message went to, as the provider message index remembers it.</summary>
+/// <param name="ContactId">The contact.</param>
+/// <param name="Channel">The channel that sent it (the secondary after a failover).</param>
+/// <param name="IdempotencyKey">The send's idempotency key.</param>
+/// <param name="SentAt">When the pipeline sent it.</param>
+public sealed record ProviderMessage(string ContactId, string Channel, string IdempotencyKey, Instant SentAt);
+
+/// <summary>
+/// Maps a provider's message id back to the send (contact, channel, idempotency key), so a receipt that carries only
+/// the provider message id — a bounce, a complaint, a status callback — finds its contact. The delivery pipeline
+/// records every accepted send; the SDK's receipt sink looks receipts up. Storage-neutral (durable implementations come
+/// with the storage packages); implementations are thread-safe.
+/// </summary>
+public interface IProviderMessageIndex
+{
+    /// <summary>Remembers an accepted send.</summary>
+    /// <param name="providerMessageId">The provider's id (<see cref="Channels.DeliveryResult.ProviderMessageId"/>).</param>
+    /// <param name="message">The send.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>Completes when stored.</returns>
+    ValueTask RecordAsync(string providerMessageId, ProviderMessage message, CancellationToken cancellationToken);
+
+    /// <summary>Finds the send a channel's provider message id belongs to.</summary>
+    /// <param name="channel">The channel the receipt came from.</param>
+    /// <param name="providerMessageId">The provider's id.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>The send, or null when unknown or past retention.</returns>
+    ValueTask<ProviderMessage?> FindAsync(string channel, string providerMessageId, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// An <see cref="IProviderMessageIndex"/> in memory (lost on restart) that keeps each send for a retention period
+/// (<c>Campaigns:Delivery:ProviderMessageRetention</c>, default 30 days), measured from the newest send recorded.
+/// Thread-safe.
+/// </summary>
+public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
+{
+    private readonly ConcurrentDictionary<(string Channel, string Id), ProviderMessage> _messages = new();
+    private readonly ConcurrentQueue<(Instant At, string Channel, string Id)> _order = new();
+    private readonly Lock _prune = new();
+    private long _newestTicks = long.MinValue;
+
+    /// <summary>Creates an index.</summary>
+    /// <param name="retention">How long a send is kept; positive.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="retention"/> is not positive.</exception>
+    public InMemoryProviderMessageIndex(Duration retention)
+    {
+        if (retention <= Duration.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(retention), retention, "The retention of the provider message index must be positive.");
+        }
+
+        Retention = retention;
+    }
+
+    /// <summary>How long a send is kept.</summary>
+    public Duration Retention { get; }
+
+    /// <summary>The sends held now (for tests and diagnostics).</summary>
+    public int Count => _messages.Count;
+
+    /// <inheritdoc />
+    public ValueTask RecordAsync(string providerMessageId, ProviderMessage message, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(providerMessageId);
+        ArgumentNullException.ThrowIfNull(message);
+        _messages[(message.Channel, providerMessageId)] = message;
+        _order.Enqueue((message.SentAt, message.Channel, providerMessageId));
+        var ticks = message.SentAt.ToUnixTimeTicks();
+        long newest;
+        while ((newest = Interlocked.Read(ref _newestTicks)) < ticks && Interlocked.CompareExchange(ref _newestTicks, ticks, newest) != newest)
+        {
+        }
+
+        Prune();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<ProviderMessage?> FindAsync(string channel, string providerMessageId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(channel);
+        ArgumentNullException.ThrowIfNull(providerMessageId);
+        return new(_messages.TryGetValue((channel, providerMessageId), out var message) && message.SentAt >= Cutoff() ? message : null);
+    }
+
+    private Instant Cutoff()
+    {
+        var newest = Interlocked.Read(ref _newestTicks);
+        return newest == long.MinValue ? Instant.MinValue : Instant.FromUnixTimeTicks(newest) - Retention;
+    }
+
+    /// <summary>Drops sends older than the retention (oldest first; a send recorded again later is kept by its newer entry).</summary>
+    private void Prune()
+    {
+        if (!_order.TryPeek(out var head) || head.At >= Cutoff() || !_prune.TryEnter())
+        {
+            return;
+        }
+
+        try
+        {
+            var cutoff = Cutoff();
+            while (_order.TryPeek(out head) && head.At < cutoff && _order.TryDequeue(out head))
+            {
+                var key = (head.Channel, head.Id);
+                if (_messages.TryGetValue(key, out var current) && current.SentAt < cutoff)
+                {
+                    _messages.TryRemove(new KeyValuePair<(string, string), ProviderMessage>(key, current));
+                }
+            }
+        }
+        finally
+        {
+            _prune.Exit();
+        }
+    }
+}
