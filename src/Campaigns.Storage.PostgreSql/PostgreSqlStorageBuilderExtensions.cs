@@ -89,8 +89,13 @@ public static class PostgreSqlStorageBuilderExtensions
             new FilterContext(sp.GetRequiredService<IOptions<CampaignsOptions>>().Value.Contacts.Schema ?? ContactsOptions.DefaultSchema),
             sp.GetService<TimeProvider>() ?? TimeProvider.System)));
 
-        // Migrate and check the protector scheme when the host starts, before the workers run.
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, PostgreSqlStorageStartup>());
+        // Migrate and check the protector scheme when the host starts: first of the hosted services (as on SQLite), so the
+        // schema is ready before any worker registered earlier (AddJourneyWorker, AddSopWorker, …) starts claiming.
+        if (!services.Any(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(PostgreSqlStorageStartup)))
+        {
+            services.Insert(0, ServiceDescriptor.Singleton<IHostedService, PostgreSqlStorageStartup>());
+        }
+
         return builder;
     }
 }

@@ -87,7 +87,7 @@ public static class SqliteStorageBuilderExtensions
         services.Replace(ServiceDescriptor.Singleton<IExecutionRecords, SqliteExecutionRecords>());
         services.Replace(ServiceDescriptor.Singleton<IScoringModelStore>(static sp => new SqliteScoringModelStore(
             sp.GetRequiredService<SqliteDatabase>(),
-            new FilterContext(sp.GetRequiredService<IOptions<CampaignsOptions>>().Value.Contacts.Schema))));
+            new FilterContext(sp.GetRequiredService<IOptions<CampaignsOptions>>().Value.Contacts.Schema ?? ContactsOptions.DefaultSchema))));
         services.Replace(ServiceDescriptor.Singleton<IScoreLedgerStore, SqliteScoreLedgerStore>());
 
         // First of the hosted services, so the schema is ready before any worker starts.
