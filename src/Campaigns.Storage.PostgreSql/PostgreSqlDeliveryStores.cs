@@ -10,11 +10,89 @@ namespace Campaigns.Storage.PostgreSql;
 /// <see cref="IdempotencyClaimStatus.TakenOver"/>, in doubt). Completing
 /// records the outcome for good; releasing deletes an uncompleted key. Thread-safe; atomic per key across hosts.
 /// </summary>
-internal sealed class PostgreSqlIdempotencyStore(PostgreSqlDatabase db) : IIdempotencyStore
+internal sealed class PostgreSqlIdempotencyStore : IIdempotencyStore
 {
+    private readonly PostgreSqlDatabase db;
+    private readonly PostgreSqlCoalescer<(string Key, Instant Now, Duration Lease), IdempotencyClaim> _claims;
+    private readonly PostgreSqlCoalescer<(string Key, DeliveryOutcome Outcome), bool> _completions;
+
+    public PostgreSqlIdempotencyStore(PostgreSqlDatabase db)
+    {
+        this.db = db;
+        _claims = new((a, ct) => ClaimOneAsync(a.Key, a.Now, a.Lease, ct).AsTask(), ClaimManyAsync, static a => a.Key);
+        _completions = new(async (a, ct) => { await CompleteOneAsync(a.Key, a.Outcome, ct).ConfigureAwait(false); return true; }, CompleteManyAsync, static a => a.Key);
+    }
+
+    /// <summary>Round trips and claims so far (tests).</summary>
+    internal (long RoundTrips, long Items) ClaimStats => _claims.Stats;
+
+    /// <summary>
+    /// Claims a key. Concurrent claims of this instance go out together as one statement (see
+    /// <see cref="PostgreSqlCoalescer{TIn, TOut}"/>); each is committed before its caller gets the answer.
+    /// </summary>
     public async ValueTask<IdempotencyClaim> TryClaimAsync(string key, Instant now, Duration lease, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
+        return await _claims.RunAsync((key, now, lease), cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<IReadOnlyList<IdempotencyClaim>> ClaimManyAsync(IReadOnlyList<(string Key, Instant Now, Duration Lease)> items)
+    {
+        var keys = new string[items.Count];
+        var nows = new long[items.Count];
+        var untils = new long[items.Count];
+        for (var i = 0; i < items.Count; i++)
+        {
+            keys[i] = items[i].Key;
+            nows[i] = Pg.Ticks(items[i].Now);
+            untils[i] = Pg.Ticks(items[i].Now + items[i].Lease);
+        }
+
+        var results = new IdempotencyClaim?[items.Count];
+        using (var connection = await db.OpenAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            // Rows are inserted in key order so two hosts claiming overlapping keys lock them in the same order. The
+            // outer join reads the statement's snapshot: each row as it was before this claim, as the one-key path does.
+            using var command = Pg.Command(
+                connection,
+                $"""
+                WITH i AS (SELECT * FROM unnest(@keys::text[], @nows::bigint[], @untils::bigint[]) WITH ORDINALITY AS i(key, now, until, idx)),
+                c AS (
+                    INSERT INTO {db.Schema}.idempotency_keys AS k (key, claimed_by, lease_until)
+                    SELECT key, @owner, until FROM i ORDER BY key
+                    ON CONFLICT (key) DO UPDATE SET claimed_by = EXCLUDED.claimed_by, lease_until = EXCLUDED.lease_until
+                        WHERE k.outcome IS NULL AND k.lease_until <= (SELECT i.now FROM i WHERE i.key = k.key)
+                    RETURNING k.key)
+                SELECT i.idx, EXISTS (SELECT 1 FROM c WHERE c.key = i.key), k.outcome::text, k.key IS NOT NULL
+                FROM i LEFT JOIN {db.Schema}.idempotency_keys k ON k.key = i.key
+                """);
+            command.Parameters.AddWithValue("keys", keys);
+            command.Parameters.AddWithValue("nows", nows);
+            command.Parameters.AddWithValue("untils", untils);
+            command.Parameters.AddWithValue("owner", db.InstanceName);
+            using var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+            while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                var index = (int)reader.GetInt64(0) - 1;
+                results[index] = reader.GetBoolean(1)
+                    ? new IdempotencyClaim(reader.GetBoolean(3) ? IdempotencyClaimStatus.TakenOver : IdempotencyClaimStatus.Claimed, null)
+                    : !reader.IsDBNull(2)
+                        ? new IdempotencyClaim(IdempotencyClaimStatus.Completed, Pg.FromJson<DeliveryOutcome>(reader.GetString(2)))
+                        : reader.GetBoolean(3) ? new IdempotencyClaim(IdempotencyClaimStatus.InProgress, null) : null;
+            }
+        }
+
+        for (var i = 0; i < results.Length; i++)
+        {
+            // The holder released or completed the key between the insert attempt and the snapshot: ask again alone.
+            results[i] ??= await ClaimOneAsync(items[i].Key, items[i].Now, items[i].Lease, CancellationToken.None).ConfigureAwait(false);
+        }
+
+        return [.. results.Select(static r => r!.Value)];
+    }
+
+    private async ValueTask<IdempotencyClaim> ClaimOneAsync(string key, Instant now, Duration lease, CancellationToken cancellationToken)
+    {
         using var connection = await db.OpenAsync(cancellationToken).ConfigureAwait(false);
         for (var attempt = 0; ; attempt++)
         {
@@ -56,10 +134,43 @@ internal sealed class PostgreSqlIdempotencyStore(PostgreSqlDatabase db) : IIdemp
         }
     }
 
+    /// <summary>Records an outcome for good; concurrent completions of this instance go out as one statement.</summary>
     public async ValueTask CompleteAsync(string key, DeliveryOutcome outcome, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(outcome);
+        await _completions.RunAsync((key, outcome), cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<IReadOnlyList<bool>> CompleteManyAsync(IReadOnlyList<(string Key, DeliveryOutcome Outcome)> items)
+    {
+        var keys = new string[items.Count];
+        var ats = new long[items.Count];
+        var outcomes = new string[items.Count];
+        for (var i = 0; i < items.Count; i++)
+        {
+            keys[i] = items[i].Key;
+            ats[i] = Pg.Ticks(items[i].Outcome.At);
+            outcomes[i] = Pg.ToJson(items[i].Outcome);
+        }
+
+        using var connection = await db.OpenAsync(CancellationToken.None).ConfigureAwait(false);
+        using var command = Pg.Command(
+            connection,
+            $"INSERT INTO {db.Schema}.idempotency_keys AS k (key, claimed_by, lease_until, completed_at, outcome) " +
+            "SELECT key, @owner, @max, at, outcome FROM unnest(@keys::text[], @ats::bigint[], @outcomes::jsonb[]) AS u(key, at, outcome) ORDER BY key " +
+            "ON CONFLICT (key) DO UPDATE SET outcome = EXCLUDED.outcome, completed_at = EXCLUDED.completed_at, lease_until = EXCLUDED.lease_until, claimed_by = EXCLUDED.claimed_by");
+        command.Parameters.AddWithValue("keys", keys);
+        command.Parameters.AddWithValue("ats", ats);
+        command.Parameters.Add(new NpgsqlParameter("outcomes", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Jsonb) { Value = outcomes });
+        command.Parameters.AddWithValue("owner", db.InstanceName);
+        command.Parameters.AddWithValue("max", long.MaxValue);
+        await command.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+        return new bool[items.Count];
+    }
+
+    private async ValueTask CompleteOneAsync(string key, DeliveryOutcome outcome, CancellationToken cancellationToken)
+    {
         using var connection = await db.OpenAsync(cancellationToken).ConfigureAwait(false);
         using var command = Pg.Command(
             connection,
@@ -172,7 +283,8 @@ internal sealed class PostgreSqlFrequencyCapStore(PostgreSqlDatabase db) : IFreq
 }
 
 /// <summary>
-/// The do-not-contact list (<see cref="IDoNotContactList"/>) on PostgreSQL, shared by every host. Thread-safe.
+/// The do-not-contact list (<see cref="IDoNotContactList"/>) on PostgreSQL, shared by every host. Concurrent look-ups
+/// of one instance are answered by one statement. Thread-safe.
 /// </summary>
 public sealed class PostgreSqlDoNotContactList : IDoNotContactList
 {
@@ -188,7 +300,10 @@ public sealed class PostgreSqlDoNotContactList : IDoNotContactList
         ArgumentNullException.ThrowIfNull(clock);
         _db = db;
         _clock = clock;
+        _lookups = new((a, ct) => IsListedOneAsync(a.Contact, a.Channel, ct), IsListedManyAsync);
     }
+
+    private readonly PostgreSqlCoalescer<(string Contact, string Channel), bool> _lookups;
 
     /// <summary>Lists a contact (again listing it changes nothing).</summary>
     /// <param name="contactId">The contact.</param>
@@ -228,10 +343,42 @@ public sealed class PostgreSqlDoNotContactList : IDoNotContactList
     }
 
     /// <inheritdoc />
+    /// <remarks>Concurrent look-ups of this instance go out together as one statement.</remarks>
     public async ValueTask<bool> IsListedAsync(string contactId, string channel, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(contactId);
         ArgumentNullException.ThrowIfNull(channel);
+        return await _lookups.RunAsync((contactId, channel), cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<IReadOnlyList<bool>> IsListedManyAsync(IReadOnlyList<(string Contact, string Channel)> items)
+    {
+        var contacts = new string[items.Count];
+        var channels = new string[items.Count];
+        for (var i = 0; i < items.Count; i++)
+        {
+            (contacts[i], channels[i]) = items[i];
+        }
+
+        var listed = new bool[items.Count];
+        using var connection = await _db.OpenAsync(CancellationToken.None).ConfigureAwait(false);
+        using var command = Pg.Command(
+            connection,
+            $"SELECT i.idx FROM unnest(@contacts::text[], @channels::text[]) WITH ORDINALITY AS i(contact, channel, idx) " +
+            $"WHERE EXISTS (SELECT 1 FROM {_db.Schema}.do_not_contact d WHERE d.contact_id = i.contact AND d.channel IN ('', i.channel))");
+        command.Parameters.AddWithValue("contacts", contacts);
+        command.Parameters.AddWithValue("channels", channels);
+        using var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+        while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            listed[(int)reader.GetInt64(0) - 1] = true;
+        }
+
+        return listed;
+    }
+
+    private async Task<bool> IsListedOneAsync(string contactId, string channel, CancellationToken cancellationToken)
+    {
         using var connection = await _db.OpenAsync(cancellationToken).ConfigureAwait(false);
         using var command = Pg.Command(connection, $"SELECT EXISTS (SELECT 1 FROM {_db.Schema}.do_not_contact WHERE contact_id = @contact AND channel IN ('', @channel))");
         command.Parameters.AddWithValue("contact", contactId);

@@ -11,10 +11,24 @@ namespace Campaigns.Storage.PostgreSql;
 /// statements (so concurrent hosts add up correctly), and the keys of deferred messages in
 /// <c>execution_deferred</c> so a deferred message later sent moves from deferred to sent exactly once. Thread-safe.
 /// </summary>
-internal sealed class PostgreSqlExecutionRecords(PostgreSqlDatabase db) : IExecutionRecords
+internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
 {
     private const string Columns = "task_id, started_at, updated_at, target_count, sent, deferred, suppressed_by::text, failed_by::text, is_paused, alert_raised_at";
-    private readonly string _s = db.Schema;
+    private readonly PostgreSqlDatabase db;
+    private readonly string _s;
+    private readonly PostgreSqlCoalescer<string, ExecutionRecord?> _reads;
+    private readonly PostgreSqlCoalescer<(string TaskId, DeliveryOutcome Outcome), ExecutionRecord> _records;
+
+    public PostgreSqlExecutionRecords(PostgreSqlDatabase db)
+    {
+        this.db = db;
+        _s = db.Schema;
+        _reads = new((task, ct) => GetOneAsync(task, ct).AsTask(), GetManyAsync);
+        _records = new((a, ct) => RecordOneAsync(a.TaskId, a.Outcome, ct).AsTask(), RecordManyAsync, static a => a.TaskId + "\n" + a.Outcome.IdempotencyKey);
+    }
+
+    /// <summary>Round trips and recorded outcomes so far (tests).</summary>
+    internal (long RoundTrips, long Items) RecordStats => _records.Stats;
 
     public async ValueTask<ExecutionRecord> StartAsync(string taskId, int targetCount, Instant at, CancellationToken cancellationToken)
     {
@@ -45,9 +59,33 @@ internal sealed class PostgreSqlExecutionRecords(PostgreSqlDatabase db) : IExecu
         return record;
     }
 
+    /// <summary>Reads a task's record; concurrent reads of this instance (the pipeline's pause check of every send) share one statement.</summary>
     public async ValueTask<ExecutionRecord?> GetAsync(string taskId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(taskId);
+        return await _reads.RunAsync(taskId, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<IReadOnlyList<ExecutionRecord?>> GetManyAsync(IReadOnlyList<string> tasks)
+    {
+        var found = new Dictionary<string, ExecutionRecord>(StringComparer.Ordinal);
+        using (var connection = await db.OpenAsync(CancellationToken.None).ConfigureAwait(false))
+        using (var command = Pg.Command(connection, $"SELECT {Columns} FROM {_s}.execution_records WHERE task_id = ANY(@tasks)"))
+        {
+            command.Parameters.AddWithValue("tasks", tasks.Distinct(StringComparer.Ordinal).ToArray());
+            using var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+            while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                var record = Read(reader);
+                found[record.TaskId] = record;
+            }
+        }
+
+        return [.. tasks.Select(t => found.GetValueOrDefault(t))];
+    }
+
+    private async ValueTask<ExecutionRecord?> GetOneAsync(string taskId, CancellationToken cancellationToken)
+    {
         using var connection = await db.OpenAsync(cancellationToken).ConfigureAwait(false);
         using var command = Pg.Command(connection, $"SELECT {Columns} FROM {_s}.execution_records WHERE task_id = @task");
         command.Parameters.AddWithValue("task", taskId);
@@ -55,10 +93,109 @@ internal sealed class PostgreSqlExecutionRecords(PostgreSqlDatabase db) : IExecu
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader) : null;
     }
 
+    /// <summary>
+    /// Counts an outcome. Concurrent outcomes of this instance are counted by one round trip (one statement per task,
+    /// adding the sums), each caller getting the record as it stands after that commit.
+    /// </summary>
     public async ValueTask<ExecutionRecord> RecordAsync(string taskId, DeliveryOutcome outcome, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(taskId);
         ArgumentNullException.ThrowIfNull(outcome);
+        return await _records.RunAsync((taskId, outcome), cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<IReadOnlyList<ExecutionRecord>> RecordManyAsync(IReadOnlyList<(string TaskId, DeliveryOutcome Outcome)> items)
+    {
+        var byTask = new Dictionary<string, ExecutionRecord>(StringComparer.Ordinal);
+        using (var connection = await db.OpenAsync(CancellationToken.None).ConfigureAwait(false))
+        using (var batch = new NpgsqlBatch(connection))
+        {
+            foreach (var group in items.GroupBy(i => i.TaskId, StringComparer.Ordinal))
+            {
+                long sent = 0;
+                var counted = false;
+                var at = long.MinValue;
+                var deferredKeys = new List<string>();
+                var otherKeys = new List<string>();
+                var suppressed = new Dictionary<string, long>(StringComparer.Ordinal);
+                var failed = new Dictionary<string, long>(StringComparer.Ordinal);
+                foreach (var (_, outcome) in group)
+                {
+                    at = Math.Max(at, Pg.Ticks(outcome.At));
+                    if (outcome.IsReplay || outcome.Status is DeliveryStatus.Paused or DeliveryStatus.InProgress)
+                    {
+                        continue; // Not counted (as RecordOneAsync): the record is only made to exist.
+                    }
+
+                    counted = true;
+                    if (outcome.Status == DeliveryStatus.Deferred)
+                    {
+                        deferredKeys.Add(outcome.IdempotencyKey);
+                        continue;
+                    }
+
+                    otherKeys.Add(outcome.IdempotencyKey);
+                    sent += outcome.Status == DeliveryStatus.Sent ? 1 : 0;
+                    if (outcome.Status == DeliveryStatus.Suppressed)
+                    {
+                        var name = Name(outcome.SuppressedBy ?? GateCheck.Consent);
+                        suppressed[name] = suppressed.GetValueOrDefault(name) + 1;
+                    }
+                    else if (outcome.Status == DeliveryStatus.Failed)
+                    {
+                        var name = Name(outcome.Result?.FailureReason ?? DeliveryFailureReason.Unknown);
+                        failed[name] = failed.GetValueOrDefault(name) + 1;
+                    }
+                }
+
+                // The deferred keys added and removed, and the sums, in one statement per task.
+                var command = new NpgsqlBatchCommand(
+                    $"""
+                    WITH ins AS (
+                        INSERT INTO {_s}.execution_deferred (task_id, key) SELECT @task, k FROM unnest(@deferred::text[]) AS k ON CONFLICT DO NOTHING RETURNING 1),
+                    del AS (
+                        DELETE FROM {_s}.execution_deferred WHERE task_id = @task AND key = ANY(@others) RETURNING 1)
+                    INSERT INTO {_s}.execution_records AS r (task_id, started_at, updated_at, sent, deferred, suppressed_by, failed_by)
+                    VALUES (@task, @at, @at, @sent, (SELECT count(*) FROM ins), @suppressed::jsonb, @failed::jsonb)
+                    ON CONFLICT (task_id) DO UPDATE SET
+                        updated_at = CASE WHEN @counted THEN @at ELSE r.updated_at END,
+                        sent = r.sent + @sent,
+                        deferred = r.deferred + (SELECT count(*) FROM ins) - (SELECT count(*) FROM del),
+                        suppressed_by = r.suppressed_by || coalesce((SELECT jsonb_object_agg(e.key, coalesce((r.suppressed_by ->> e.key)::bigint, 0) + e.value::bigint)
+                            FROM jsonb_each_text(@suppressed::jsonb) e), jsonb_build_object()),
+                        failed_by = r.failed_by || coalesce((SELECT jsonb_object_agg(e.key, coalesce((r.failed_by ->> e.key)::bigint, 0) + e.value::bigint)
+                            FROM jsonb_each_text(@failed::jsonb) e), jsonb_build_object())
+                    RETURNING {Columns}
+                    """);
+                command.Parameters.AddWithValue("task", group.Key);
+                command.Parameters.AddWithValue("at", at);
+                command.Parameters.AddWithValue("counted", counted);
+                command.Parameters.AddWithValue("sent", sent);
+                command.Parameters.AddWithValue("deferred", deferredKeys.ToArray());
+                command.Parameters.AddWithValue("others", otherKeys.ToArray());
+                command.Parameters.Add(Pg.Jsonb("suppressed", JsonSerializer.Serialize(suppressed)));
+                command.Parameters.Add(Pg.Jsonb("failed", JsonSerializer.Serialize(failed)));
+                batch.BatchCommands.Add(command);
+            }
+
+            // One implicit transaction for the whole batch: every task's counts commit together, or none do.
+            using var reader = await batch.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+            do
+            {
+                while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
+                {
+                    var record = Read(reader);
+                    byTask[record.TaskId] = record;
+                }
+            }
+            while (await reader.NextResultAsync(CancellationToken.None).ConfigureAwait(false));
+        }
+
+        return [.. items.Select(i => byTask[i.TaskId])];
+    }
+
+    private async ValueTask<ExecutionRecord> RecordOneAsync(string taskId, DeliveryOutcome outcome, CancellationToken cancellationToken)
+    {
         using var connection = await db.OpenAsync(cancellationToken).ConfigureAwait(false);
         using var command = connection.CreateCommand();
         command.Parameters.AddWithValue("task", taskId);

@@ -13,13 +13,62 @@ namespace Campaigns.Storage.PostgreSql;
 /// <c>available_at</c> to the lease expiry, so a crashed host's timers are claimed again after the lease by any host,
 /// with no rescuer process. Thread-safe.
 /// </summary>
-internal sealed class PostgreSqlJourneyRunStore(PostgreSqlDatabase db) : IJourneyRunStore
+internal sealed class PostgreSqlJourneyRunStore : IJourneyRunStore
 {
-    private readonly string _s = db.Schema;
+    private readonly PostgreSqlDatabase db;
+    private readonly string _s;
+    private readonly PostgreSqlCoalescer<(string Journey, ContactId Contact), JourneyRun?> _reads;
+    private readonly PostgreSqlCoalescer<(JourneyRun Stored, long Expected), bool> _updates;
+
+    public PostgreSqlJourneyRunStore(PostgreSqlDatabase db)
+    {
+        this.db = db;
+        _s = db.Schema;
+        _reads = new((a, ct) => GetLatestOneAsync(a.Journey, a.Contact, ct).AsTask(), GetLatestManyAsync);
+        _updates = new(
+            async (a, ct) => await TryUpdateOneAsync(a.Stored, a.Expected, ct).ConfigureAwait(false) is not null,
+            TryUpdateManyAsync,
+            static a => a.Stored.JourneyId + "\n" + a.Stored.ContactId.Value.ToString("N"));
+    }
+
+    /// <summary>Round trips and updates so far (tests).</summary>
+    internal (long RoundTrips, long Items) UpdateStats => _updates.Stats;
 
     public async ValueTask<JourneyRun?> GetLatestAsync(string journeyId, ContactId contactId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(journeyId);
+        return await _reads.RunAsync((journeyId, contactId), cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<IReadOnlyList<JourneyRun?>> GetLatestManyAsync(IReadOnlyList<(string Journey, ContactId Contact)> items)
+    {
+        var journeys = new string[items.Count];
+        var contacts = new Guid[items.Count];
+        for (var i = 0; i < items.Count; i++)
+        {
+            journeys[i] = items[i].Journey;
+            contacts[i] = items[i].Contact.Value;
+        }
+
+        var runs = new JourneyRun?[items.Count];
+        using var connection = await db.OpenAsync(CancellationToken.None).ConfigureAwait(false);
+        using var command = Pg.Command(
+            connection,
+            $"SELECT r.doc::text, r.version, i.idx FROM unnest(@journeys::text[], @contacts::uuid[]) WITH ORDINALITY AS i(journey, contact, idx) " +
+            $"JOIN {_s}.journey_runs r ON r.journey_id = i.journey AND r.contact_id = i.contact");
+        command.Parameters.AddWithValue("journeys", journeys);
+        command.Parameters.AddWithValue("contacts", contacts);
+        using var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+        while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            runs[(int)reader.GetInt64(2) - 1] = Read(reader);
+        }
+
+        return runs;
+    }
+
+    private async ValueTask<JourneyRun?> GetLatestOneAsync(string journeyId, ContactId contactId, CancellationToken cancellationToken)
+    {
         using var connection = await db.OpenAsync(cancellationToken).ConfigureAwait(false);
         using var command = Pg.Command(connection, $"SELECT doc::text, version FROM {_s}.journey_runs WHERE journey_id = @journey AND contact_id = @contact");
         command.Parameters.AddWithValue("journey", journeyId);
@@ -55,10 +104,89 @@ internal sealed class PostgreSqlJourneyRunStore(PostgreSqlDatabase db) : IJourne
         return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))! == 1 ? stored : null;
     }
 
+    /// <summary>
+    /// The version-guarded write of a run and its timer. Concurrent updates of this instance go out together as one
+    /// statement (each row still guarded by its own expected version); each caller gets its answer after the commit.
+    /// </summary>
     public async ValueTask<JourneyRun?> TryUpdateAsync(JourneyRun run, long expectedVersion, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(run);
         var stored = run with { Version = expectedVersion + 1 };
+        return await _updates.RunAsync((stored, expectedVersion), cancellationToken).ConfigureAwait(false) ? stored : null;
+    }
+
+    private async Task<IReadOnlyList<bool>> TryUpdateManyAsync(IReadOnlyList<(JourneyRun Stored, long Expected)> items)
+    {
+        var n = items.Count;
+        var journeys = new string[n];
+        var contacts = new Guid[n];
+        var runNumbers = new int[n];
+        var statuses = new short[n];
+        var versions = new long[n];
+        var expected = new long[n];
+        var timers = new bool[n];
+        var dues = new long[n];
+        var docs = new string[n];
+        for (var i = 0; i < n; i++)
+        {
+            var stored = items[i].Stored;
+            journeys[i] = stored.JourneyId;
+            contacts[i] = stored.ContactId.Value;
+            runNumbers[i] = stored.RunNumber;
+            statuses[i] = (short)stored.Status;
+            versions[i] = stored.Version;
+            expected[i] = items[i].Expected;
+            timers[i] = stored.Status == JourneyRunStatus.Active && stored.DueAt is not null;
+            dues[i] = stored.DueAt is { } due ? Pg.Ticks(due) : 0L;
+            docs[i] = Pg.ToJson(stored);
+        }
+
+        var updated = new bool[n];
+        using var connection = await db.OpenAsync(CancellationToken.None).ConfigureAwait(false);
+        using var command = Pg.Command(
+            connection,
+            $"""
+            WITH i AS (
+                SELECT * FROM unnest(@journeys::text[], @contacts::uuid[], @runs::integer[], @statuses::smallint[], @versions::bigint[],
+                                     @expected::bigint[], @timers::boolean[], @dues::bigint[], @docs::jsonb[])
+                    WITH ORDINALITY AS i(journey, contact, run, status, version, expected, timer, due, doc, idx)
+                ORDER BY journey, contact),
+            r AS (
+                UPDATE {_s}.journey_runs x SET status = i.status, version = i.version, doc = i.doc
+                FROM i
+                WHERE x.journey_id = i.journey AND x.contact_id = i.contact AND x.version = i.expected AND x.run_number = i.run
+                RETURNING i.*),
+            d AS (
+                DELETE FROM {_s}.journey_timers t USING r
+                WHERE NOT r.timer AND t.journey_id = r.journey AND t.contact_id = r.contact),
+            u AS (
+                INSERT INTO {_s}.journey_timers (journey_id, contact_id, run_number, run_version, due_at, available_at)
+                SELECT journey, contact, run, version, due, due FROM r WHERE timer
+                ON CONFLICT (journey_id, contact_id) DO UPDATE
+                    SET run_number = EXCLUDED.run_number, run_version = EXCLUDED.run_version, due_at = EXCLUDED.due_at,
+                        available_at = EXCLUDED.available_at, claimed_by = NULL, lease_until = NULL)
+            SELECT idx FROM r
+            """);
+        command.Parameters.AddWithValue("journeys", journeys);
+        command.Parameters.AddWithValue("contacts", contacts);
+        command.Parameters.AddWithValue("runs", runNumbers);
+        command.Parameters.AddWithValue("statuses", statuses);
+        command.Parameters.AddWithValue("versions", versions);
+        command.Parameters.AddWithValue("expected", expected);
+        command.Parameters.AddWithValue("timers", timers);
+        command.Parameters.AddWithValue("dues", dues);
+        command.Parameters.Add(new NpgsqlParameter("docs", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Jsonb) { Value = docs });
+        using var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+        while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            updated[(int)reader.GetInt64(0) - 1] = true;
+        }
+
+        return updated;
+    }
+
+    private async ValueTask<JourneyRun?> TryUpdateOneAsync(JourneyRun stored, long expectedVersion, CancellationToken cancellationToken)
+    {
         using var connection = await db.OpenAsync(cancellationToken).ConfigureAwait(false);
         using var command = Pg.Command(
             connection,

@@ -29,7 +29,7 @@ internal static class PostgreSqlStats
             switch (args[0])
             {
                 case "pg-steps":
-                    await StepsAsync(cs, schema, n, int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture));
+                    await StepsAsync(cs, schema, n, int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 1);
                     break;
                 case "pg-ops":
                     await PostgreSqlOps.RunAsync(cs, schema, n);
@@ -51,22 +51,51 @@ internal static class PostgreSqlStats
         }
     }
 
-    private static async Task StepsAsync(string cs, string schema, int steps, int instances)
+    private static async Task StepsAsync(string cs, string schema, int steps, int instances, int parallelism)
     {
-        await using var fleet = await JourneyFleet.StartAsync(cs, schema, instances);
+        await using var fleet = await JourneyFleet.StartAsync(cs, schema, instances, o => o.MaxParallelism = parallelism);
         var seed = Stopwatch.StartNew();
         await fleet.SeedDueStepsAsync(steps);
         Console.WriteLine($"seeded {steps} due steps in {seed.Elapsed.TotalSeconds:F1}s");
         fleet.Clock.Advance(Duration.FromSeconds(1));
+        using var roundTrips = new RoundTripCounter();
+        var commits = await CommitsAsync(cs);
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var sw = Stopwatch.StartNew();
         var claimed = await fleet.DrainAsync(instances);
         sw.Stop();
         cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+        var trips = roundTrips.Count;
         var calls = fleet.CallsByRecipient();
         var duplicates = calls.Values.Count(c => c > 1);
         var lost = steps - calls.Count;
-        Console.WriteLine($"instances={instances} steps={steps} elapsed={sw.Elapsed.TotalSeconds:F2}s steps/s={steps / sw.Elapsed.TotalSeconds:F0} per-instance=[{string.Join(", ", claimed)}] duplicates={duplicates} lost={lost} client-cpu/step={cpu.TotalMilliseconds * 1000 / steps:F0}us");
+
+        // Backends report their commits when idle or when they exit: close the pools first.
+        await fleet.DisposeAsync();
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        commits = await CommitsAsync(cs) - commits - 1;
+        Console.WriteLine($"instances={instances} steps={steps} elapsed={sw.Elapsed.TotalSeconds:F2}s steps/s={steps / sw.Elapsed.TotalSeconds:F0} per-instance=[{string.Join(", ", claimed)}] duplicates={duplicates} lost={lost} client-cpu/step={cpu.TotalMilliseconds * 1000 / steps:F0}us round-trips/step={(double)trips / steps:F2} commits/step={(double)commits / steps:F2} parallelism={parallelism}");
+    }
+
+    /// <summary>Committed transactions of the database so far (server statistics, flushed before reading).</summary>
+    private static async Task<long> CommitsAsync(string cs)
+    {
+        await using var connection = new NpgsqlConnection(cs);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT pg_stat_force_next_flush(); SELECT pg_stat_clear_snapshot(); SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        do
+        {
+            while (await reader.ReadAsync())
+            {
+                if (reader.GetName(0) == "xact_commit")
+                {
+                    return reader.GetInt64(0);
+                }
+            }
+        }
+        while (await reader.NextResultAsync());
+        return 0;
     }
 
     private static async Task ReadyAsync(string cs, string schema, int timers)
@@ -125,6 +154,34 @@ internal static class PostgreSqlStats
         Console.WriteLine($"copied={written} elapsed={sw.Elapsed.TotalSeconds:F2}s contacts/s={written / sw.Elapsed.TotalSeconds:F0} count={await store.CountAsync()} find-last={(await store.FindAsync(IdentityKind.Phone, $"+86138{count - 1:D8}"))?.Name}");
         await host.StopAsync();
     }
+}
+
+/// <summary>Counts the commands (round trips: a command or a batch) Npgsql executes in this process, through its activity source.</summary>
+internal sealed class RoundTripCounter : IDisposable
+{
+    private readonly ActivityListener _listener;
+    private long _count;
+
+    public RoundTripCounter()
+    {
+        _listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Npgsql",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.PropagationData,
+            ActivityStarted = activity =>
+            {
+                if (activity.OperationName != "connect" && !activity.DisplayName.StartsWith("connect", StringComparison.Ordinal))
+                {
+                    Interlocked.Increment(ref _count);
+                }
+            },
+        };
+        ActivitySource.AddActivityListener(_listener);
+    }
+
+    public long Count => Interlocked.Read(ref _count);
+
+    public void Dispose() => _listener.Dispose();
 }
 
 /// <summary>Client CPU per store call (diagnostics): <c>pg-ops N</c>.</summary>
