@@ -36,7 +36,7 @@ internal sealed class PostgreSqlIdempotencyStore : IIdempotencyStore
         return await _claims.RunAsync((key, now, lease), cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<IReadOnlyList<IdempotencyClaim>> ClaimManyAsync(IReadOnlyList<(string Key, Instant Now, Duration Lease)> items)
+    internal async Task<IReadOnlyList<IdempotencyClaim>> ClaimManyAsync(IReadOnlyList<(string Key, Instant Now, Duration Lease)> items)
     {
         var keys = new string[items.Count];
         var nows = new long[items.Count];
@@ -142,7 +142,7 @@ internal sealed class PostgreSqlIdempotencyStore : IIdempotencyStore
         await _completions.RunAsync((key, outcome), cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<IReadOnlyList<bool>> CompleteManyAsync(IReadOnlyList<(string Key, DeliveryOutcome Outcome)> items)
+    internal async Task<IReadOnlyList<bool>> CompleteManyAsync(IReadOnlyList<(string Key, DeliveryOutcome Outcome)> items)
     {
         var keys = new string[items.Count];
         var ats = new long[items.Count];
@@ -351,7 +351,7 @@ public sealed class PostgreSqlDoNotContactList : IDoNotContactList
         return await _lookups.RunAsync((contactId, channel), cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<IReadOnlyList<bool>> IsListedManyAsync(IReadOnlyList<(string Contact, string Channel)> items)
+    internal async Task<IReadOnlyList<bool>> IsListedManyAsync(IReadOnlyList<(string Contact, string Channel)> items)
     {
         var contacts = new string[items.Count];
         var channels = new string[items.Count];

@@ -66,7 +66,7 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
         return await _reads.RunAsync(taskId, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<IReadOnlyList<ExecutionRecord?>> GetManyAsync(IReadOnlyList<string> tasks)
+    internal async Task<IReadOnlyList<ExecutionRecord?>> GetManyAsync(IReadOnlyList<string> tasks)
     {
         var found = new Dictionary<string, ExecutionRecord>(StringComparer.Ordinal);
         using (var connection = await db.OpenAsync(CancellationToken.None).ConfigureAwait(false))
@@ -104,7 +104,7 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
         return await _records.RunAsync((taskId, outcome), cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<IReadOnlyList<ExecutionRecord>> RecordManyAsync(IReadOnlyList<(string TaskId, DeliveryOutcome Outcome)> items)
+    internal async Task<IReadOnlyList<ExecutionRecord>> RecordManyAsync(IReadOnlyList<(string TaskId, DeliveryOutcome Outcome)> items)
     {
         var byTask = new Dictionary<string, ExecutionRecord>(StringComparer.Ordinal);
         using (var connection = await db.OpenAsync(CancellationToken.None).ConfigureAwait(false))
@@ -114,20 +114,22 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
             {
                 long sent = 0;
                 var counted = false;
-                var at = long.MinValue;
+                // As if recorded one by one in order: a new record starts at the first outcome, and the last counted one stamps it.
+                var startedAt = Pg.Ticks(group.First().Outcome.At);
+                var at = startedAt;
                 var deferredKeys = new List<string>();
                 var otherKeys = new List<string>();
                 var suppressed = new Dictionary<string, long>(StringComparer.Ordinal);
                 var failed = new Dictionary<string, long>(StringComparer.Ordinal);
                 foreach (var (_, outcome) in group)
                 {
-                    at = Math.Max(at, Pg.Ticks(outcome.At));
                     if (outcome.IsReplay || outcome.Status is DeliveryStatus.Paused or DeliveryStatus.InProgress)
                     {
                         continue; // Not counted (as RecordOneAsync): the record is only made to exist.
                     }
 
                     counted = true;
+                    at = Pg.Ticks(outcome.At);
                     if (outcome.Status == DeliveryStatus.Deferred)
                     {
                         deferredKeys.Add(outcome.IdempotencyKey);
@@ -156,7 +158,7 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
                     del AS (
                         DELETE FROM {_s}.execution_deferred WHERE task_id = @task AND key = ANY(@others) RETURNING 1)
                     INSERT INTO {_s}.execution_records AS r (task_id, started_at, updated_at, sent, deferred, suppressed_by, failed_by)
-                    VALUES (@task, @at, @at, @sent, (SELECT count(*) FROM ins), @suppressed::jsonb, @failed::jsonb)
+                    VALUES (@task, @started, @at, @sent, (SELECT count(*) FROM ins), @suppressed::jsonb, @failed::jsonb)
                     ON CONFLICT (task_id) DO UPDATE SET
                         updated_at = CASE WHEN @counted THEN @at ELSE r.updated_at END,
                         sent = r.sent + @sent,
@@ -169,6 +171,7 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
                     """);
                 command.Parameters.AddWithValue("task", group.Key);
                 command.Parameters.AddWithValue("at", at);
+                command.Parameters.AddWithValue("started", startedAt);
                 command.Parameters.AddWithValue("counted", counted);
                 command.Parameters.AddWithValue("sent", sent);
                 command.Parameters.AddWithValue("deferred", deferredKeys.ToArray());

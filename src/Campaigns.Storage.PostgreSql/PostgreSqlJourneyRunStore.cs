@@ -40,7 +40,7 @@ internal sealed class PostgreSqlJourneyRunStore : IJourneyRunStore
         return await _reads.RunAsync((journeyId, contactId), cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<IReadOnlyList<JourneyRun?>> GetLatestManyAsync(IReadOnlyList<(string Journey, ContactId Contact)> items)
+    internal async Task<IReadOnlyList<JourneyRun?>> GetLatestManyAsync(IReadOnlyList<(string Journey, ContactId Contact)> items)
     {
         var journeys = new string[items.Count];
         var contacts = new Guid[items.Count];
@@ -115,7 +115,7 @@ internal sealed class PostgreSqlJourneyRunStore : IJourneyRunStore
         return await _updates.RunAsync((stored, expectedVersion), cancellationToken).ConfigureAwait(false) ? stored : null;
     }
 
-    private async Task<IReadOnlyList<bool>> TryUpdateManyAsync(IReadOnlyList<(JourneyRun Stored, long Expected)> items)
+    internal async Task<IReadOnlyList<bool>> TryUpdateManyAsync(IReadOnlyList<(JourneyRun Stored, long Expected)> items)
     {
         var n = items.Count;
         var journeys = new string[n];

@@ -56,7 +56,12 @@ public sealed class JourneyFleet : IAsyncDisposable
     public IReadOnlyList<ServiceProvider> Providers => _providers;
 
     /// <summary>Starts <paramref name="instances"/> instances on a schema (migrated by the first) with the journey published on each.</summary>
-    public static async Task<JourneyFleet> StartAsync(string connectionString, string schema, int instances, Action<JourneyOptions>? journeys = null)
+    /// <param name="connectionString">The server.</param>
+    /// <param name="schema">The schema.</param>
+    /// <param name="instances">How many instances.</param>
+    /// <param name="journeys">Changes the journey options of every instance, or null.</param>
+    /// <param name="poolSize">Each instance's <c>Maximum Pool Size</c>.</param>
+    public static async Task<JourneyFleet> StartAsync(string connectionString, string schema, int instances, Action<JourneyOptions>? journeys = null, int poolSize = 10)
     {
         var fleet = new JourneyFleet(new NodaTime.Testing.FakeClock(T0), connectionString);
         var templates = new InMemoryJourneyTemplates().Add("hello", new MessageTemplate("{name}, hello", subject: "Hello"));
@@ -75,7 +80,7 @@ public sealed class JourneyFleet : IAsyncDisposable
                 .AddChannel("email", (_, _) => fleet.Channel)
                 .UsePostgreSqlStorage(o =>
                 {
-                    o.ConnectionString = connectionString + ";Maximum Pool Size=10";
+                    o.ConnectionString = connectionString + ";Maximum Pool Size=" + poolSize.ToString(System.Globalization.CultureInfo.InvariantCulture);
                     o.Schema = schema;
                     o.InstanceName = "instance-" + i;
                 });

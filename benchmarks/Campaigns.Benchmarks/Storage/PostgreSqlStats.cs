@@ -53,7 +53,7 @@ internal static class PostgreSqlStats
 
     private static async Task StepsAsync(string cs, string schema, int steps, int instances, int parallelism)
     {
-        await using var fleet = await JourneyFleet.StartAsync(cs, schema, instances, o => o.MaxParallelism = parallelism);
+        await using var fleet = await JourneyFleet.StartAsync(cs, schema, instances, o => o.MaxParallelism = parallelism, poolSize: Math.Max(10, parallelism + 10));
         var seed = Stopwatch.StartNew();
         await fleet.SeedDueStepsAsync(steps);
         Console.WriteLine($"seeded {steps} due steps in {seed.Elapsed.TotalSeconds:F1}s");
