@@ -160,7 +160,7 @@ if (args is ["delivery-profile", ..])
     return;
 }
 
-if (args is ["pg-steps" or "pg-ready" or "pg-copy" or "pg-ops", ..])
+if (args is ["pg-steps" or "pg-ready" or "pg-copy" or "pg-ops" or "pg-takeover" or "pg-victim", ..])
 {
     // PostgreSQL storage figures (issue 8); needs CAMPAIGNS_POSTGRES_CONNECTION.
     await Campaigns.Benchmarks.Storage.PostgreSqlStats.RunAsync(args).ConfigureAwait(false);

@@ -61,7 +61,20 @@ public sealed class JourneyFleet : IAsyncDisposable
     /// <param name="instances">How many instances.</param>
     /// <param name="journeys">Changes the journey options of every instance, or null.</param>
     /// <param name="poolSize">Each instance's <c>Maximum Pool Size</c>.</param>
-    public static async Task<JourneyFleet> StartAsync(string connectionString, string schema, int instances, Action<JourneyOptions>? journeys = null, int poolSize = 10)
+    /// <param name="clock">The instances' clock instead of the shared fake <see cref="Clock"/> (e.g. real time), or null.</param>
+    /// <param name="delivery">Changes the delivery options, or null.</param>
+    /// <param name="channel">The e-mail provider instead of <see cref="Channel"/>, or null.</param>
+    /// <param name="instancePrefix">The instances' names are this plus their index.</param>
+    public static async Task<JourneyFleet> StartAsync(
+        string connectionString,
+        string schema,
+        int instances,
+        Action<JourneyOptions>? journeys = null,
+        int poolSize = 10,
+        IClock? clock = null,
+        Action<DeliveryOptions>? delivery = null,
+        IChannel? channel = null,
+        string instancePrefix = "instance-")
     {
         var fleet = new JourneyFleet(new NodaTime.Testing.FakeClock(T0), connectionString);
         var templates = new InMemoryJourneyTemplates().Add("hello", new MessageTemplate("{name}, hello", subject: "Hello"));
@@ -69,20 +82,24 @@ public sealed class JourneyFleet : IAsyncDisposable
         {
             var services = new ServiceCollection();
             services.AddLogging();
-            services.AddSingleton<IClock>(fleet.Clock);
+            services.AddSingleton(clock ?? fleet.Clock);
             services.AddSingleton<IJourneyTemplateResolver>(templates);
             if (journeys is not null)
             {
                 services.Configure(journeys);
             }
 
-            services.AddCampaigns(o => o.Delivery.Channels["email"] = new ChannelDeliveryOptions { Resilience = { RetryBaseDelay = TimeSpan.Zero, UseJitter = false, MaxRetryAttempts = 0 } })
-                .AddChannel("email", (_, _) => fleet.Channel)
+            services.AddCampaigns(o =>
+                {
+                    o.Delivery.Channels["email"] = new ChannelDeliveryOptions { Resilience = { RetryBaseDelay = TimeSpan.Zero, UseJitter = false, MaxRetryAttempts = 0 } };
+                    delivery?.Invoke(o.Delivery);
+                })
+                .AddChannel("email", (_, _) => channel ?? fleet.Channel)
                 .UsePostgreSqlStorage(o =>
                 {
                     o.ConnectionString = connectionString + ";Maximum Pool Size=" + poolSize.ToString(System.Globalization.CultureInfo.InvariantCulture);
                     o.Schema = schema;
-                    o.InstanceName = "instance-" + i;
+                    o.InstanceName = instancePrefix + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 });
             var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
             fleet._providers.Add(provider);

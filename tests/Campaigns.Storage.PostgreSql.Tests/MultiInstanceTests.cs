@@ -97,3 +97,30 @@ public sealed class MultiInstanceTests
         Assert.Equal(contacts.Count, fleet.CallsByRecipient().Count);
     }
 }
+
+public sealed class InFlightTakeoverTests
+{
+    [SkippableFact]
+    public async Task A_step_whose_key_another_host_still_holds_is_retried_after_a_sixth_of_the_lease()
+    {
+        await using var schema = await PostgreSqlTestSchema.CreateAsync();
+        await using var fleet = await JourneyFleet.StartAsync(schema.ConnectionString, schema.Schema, instances: 2, journeys: o => o.Lease = TimeSpan.FromSeconds(30));
+        var contact = Assert.Single(await fleet.SeedDueStepsAsync(1));
+        var now = fleet.Clock.GetCurrentInstant();
+
+        // Instance 0 "died" holding the step's idempotency key (claimed a few seconds after its timer, lease 30 s).
+        var keys = fleet.Providers[0].GetRequiredService<Delivery.IIdempotencyStore>();
+        Assert.Equal(Delivery.IdempotencyClaimStatus.Claimed, (await keys.TryClaimAsync($"journey/fleet/{contact}/1/hello/0", now + Duration.FromSeconds(3), Duration.FromSeconds(30), default)).Status);
+
+        // Instance 1 runs the step when its timer comes due: the key is still held, so it looks again 5 s later, not 30 s.
+        Assert.Equal(1, await fleet.Runners[1].RunDueAsync(now, 10));
+        Assert.Empty(fleet.Channel.Sends);
+        Assert.Equal(Pg.Ticks(now + Duration.FromSeconds(5)), await schema.ScalarAsync("SELECT due_at FROM journey_timers"));
+
+        // Once the key's lease has expired the step is taken over (in doubt: at most once, recorded as unknown) and the run moves on.
+        fleet.Clock.Advance(Duration.FromSeconds(33));
+        Assert.Equal(1, await fleet.Runners[1].RunDueAsync(fleet.Clock.GetCurrentInstant(), 10));
+        Assert.Equal(0L, await schema.ScalarAsync("SELECT count(*) FROM journey_timers"));
+        Assert.Equal(1L, await schema.ScalarAsync("SELECT count(*) FROM journey_runs WHERE status = 2"));
+    }
+}

@@ -22,6 +22,12 @@ internal static class PostgreSqlStats
     {
         var cs = Environment.GetEnvironmentVariable("CAMPAIGNS_POSTGRES_CONNECTION")
             ?? throw new InvalidOperationException("Set CAMPAIGNS_POSTGRES_CONNECTION (e.g. Host=127.0.0.1;Port=5432;Username=postgres;Database=postgres).");
+        if (args[0] == "pg-victim")
+        {
+            await PostgreSqlTakeover.VictimAsync(cs, args[1], args[2], int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture));
+            return;
+        }
+
         var schema = "bench_" + Guid.NewGuid().ToString("N")[..12];
         var n = int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture);
         try
@@ -30,6 +36,9 @@ internal static class PostgreSqlStats
             {
                 case "pg-steps":
                     await StepsAsync(cs, schema, n, int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 1);
+                    break;
+                case "pg-takeover":
+                    await PostgreSqlTakeover.RunAsync(cs, schema, n, args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 300);
                     break;
                 case "pg-ops":
                     await PostgreSqlOps.RunAsync(cs, schema, n);

@@ -588,7 +588,10 @@ public sealed class JourneyRunner
                 return (run with { DueAt = outcome.DeferredUntil }, Step(JourneyStepKind.Deferred, reason ?? "outside the send window", outcome.DeferredUntil));
             case DeliveryStatus.Paused:
             case DeliveryStatus.InProgress:
-                var retryAt = now + Duration.FromTimeSpan(outcome.Status == DeliveryStatus.Paused ? _options.PausedRetryInterval : _options.Lease);
+                // A key held by another host is either being sent now or was orphaned by a crash just before this timer's
+                // lease expired (the key is claimed a little after the timer): look again after a sixth of the lease, so a
+                // takeover completes within about lease + lease/6 instead of two leases.
+                var retryAt = now + (outcome.Status == DeliveryStatus.Paused ? Duration.FromTimeSpan(_options.PausedRetryInterval) : Duration.FromTimeSpan(_options.Lease) / 6);
                 return (run with { DueAt = retryAt }, Step(JourneyStepKind.Deferred, outcome.Status == DeliveryStatus.Paused ? "the sending task is paused" : "another host is sending this step", retryAt));
             case DeliveryStatus.Suppressed:
                 return (Advance(false), Step(JourneyStepKind.Suppressed, $"suppressed by {outcome.SuppressedBy}: {reason}"));
