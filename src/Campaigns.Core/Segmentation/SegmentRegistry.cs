@@ -184,7 +184,7 @@ public sealed class SegmentRegistry
             if (_segments.Remove(definition.Id, out var old))
             {
                 _dueCount -= old.Due.Count;
-                old.Due.Clear();
+                old.ClearDue();
                 foreach (var list in _dependents.Values)
                 {
                     list.Remove(old);
@@ -390,7 +390,8 @@ public sealed class SegmentRegistry
     {
         if (due == long.MaxValue)
         {
-            if (live.Due.Remove(ordinal))
+            // Most re-evaluated contacts are not scheduled: one bit test instead of a dictionary look-up.
+            if (live.MaybeDue(ordinal) && live.Due.Remove(ordinal))
             {
                 _dueCount--;
             }
@@ -398,6 +399,7 @@ public sealed class SegmentRegistry
             return;
         }
 
+        live.MarkDue(ordinal);
         if (live.Due.TryGetValue(ordinal, out var existing))
         {
             if (existing == due)
@@ -492,7 +494,30 @@ public sealed class SegmentRegistry
 
         public bool TimeRelative { get; set; }
 
+        /// <summary>The scheduled re-evaluations: contact ordinal → due instant (Unix ticks).</summary>
         public Dictionary<int, long> Due { get; } = [];
+
+        /// <summary>One bit per ordinal that may be in <see cref="Due"/> (set when scheduled, never cleared but by
+        /// <see cref="ClearDue"/>): a clear bit proves the contact is not scheduled.</summary>
+        private ulong[] _mayBeDue = [];
+
+        public bool MaybeDue(int ordinal) => (uint)(ordinal >> 6) < (uint)_mayBeDue.Length && (_mayBeDue[ordinal >> 6] & (1UL << ordinal)) != 0;
+
+        public void MarkDue(int ordinal)
+        {
+            if ((ordinal >> 6) >= _mayBeDue.Length)
+            {
+                Array.Resize(ref _mayBeDue, Math.Max((ordinal >> 6) + 1, _mayBeDue.Length * 2));
+            }
+
+            _mayBeDue[ordinal >> 6] |= 1UL << ordinal;
+        }
+
+        public void ClearDue()
+        {
+            Due.Clear();
+            Array.Clear(_mayBeDue);
+        }
 
         public PlanNode? Plan { get; set; }
 

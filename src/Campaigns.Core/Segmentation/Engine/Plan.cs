@@ -264,9 +264,31 @@ internal sealed class NotNode : PlanNode
 }
 
 /// <summary>The union of compressed bitmaps (one bitmap: a plain intersection).</summary>
-internal sealed class UnionNode(IReadOnlyList<RoaringBitmap> bitmapList) : PlanNode
+/// <param name="bitmapList">The bitmaps.</param>
+/// <param name="codes">When the bitmaps are values of a categorical column: the column and its 0-based codes, so that
+/// one contact is tested with one read of its code instead of a search per bitmap.</param>
+internal sealed class UnionNode(IReadOnlyList<RoaringBitmap> bitmapList, (CategoricalColumn Column, IReadOnlyList<int> Codes)? codes = null) : PlanNode
 {
     private readonly RoaringBitmap[] bitmaps = [.. bitmapList];
+    private readonly CategoricalColumn? _column = codes?.Column;
+    private readonly bool[] _stored = StoredCodes(codes);
+
+    /// <summary>Indexed by stored code (code + 1; 0 = no value): whether the code is one of the union's.</summary>
+    private static bool[] StoredCodes((CategoricalColumn Column, IReadOnlyList<int> Codes)? codes)
+    {
+        if (codes is not { } c || c.Codes.Count == 0)
+        {
+            return [];
+        }
+
+        var stored = new bool[c.Codes.Max() + 2];
+        foreach (var code in c.Codes)
+        {
+            stored[code + 1] = true;
+        }
+
+        return stored;
+    }
 
     public override void AndInto(Span<ulong> acc, int startWord)
     {
@@ -293,6 +315,12 @@ internal sealed class UnionNode(IReadOnlyList<RoaringBitmap> bitmapList) : PlanN
 
     public override bool Matches(int ordinal)
     {
+        if (_column is not null)
+        {
+            var code = _column.StoredCodeAt(ordinal);
+            return (uint)code < (uint)_stored.Length && _stored[code];
+        }
+
         foreach (var b in bitmaps)
         {
             if (b.Contains(ordinal))
