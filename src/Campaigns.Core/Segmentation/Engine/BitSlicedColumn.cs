@@ -280,12 +280,10 @@ internal sealed class BitSlicedColumn
         // Every stored value lies in [Min, Max]: a bound outside it needs no comparison.
         var checkLo = loOff > 0 && lo > _min;
         var checkHi = hiOff < maxOffset && hi < _max;
-        if (HasNarrowOffsets)
-        {
-            AndRangeNarrow(acc, loOff, hiOff, checkLo || checkHi, startWord);
-            return;
-        }
-
+        // Per block, the narrow offsets read one or two cache lines per word with candidates (plus the exists line) where
+        // the slices read width + 1 lines: sparse blocks go narrow, dense ones through the slices.
+        var narrowLines = _narrow8 is not null ? 1 : _narrow16 is not null ? 2 : int.MaxValue / 16;
+        var compare = checkLo || checkHi;
         var accVec = MemoryMarshal.Cast<ulong, Vector<ulong>>(acc);
         var data = MemoryMarshal.Cast<ulong, Vector<ulong>>(_data.AsSpan());
         var perSlice = BlockWords / Vector<ulong>.Count;
@@ -305,6 +303,12 @@ internal sealed class BitSlicedColumn
 
             if (IsZero(accBlock))
             {
+                continue;
+            }
+
+            if ((NonZeroWords(accBlock) * narrowLines) + 1 < width + 1)
+            {
+                AndRangeNarrow(accBlock, loOff, hiOff, compare, startWord + (lb * BlockWords));
                 continue;
             }
 
@@ -360,7 +364,7 @@ internal sealed class BitSlicedColumn
         }
     }
 
-    /// <summary>The range scan over the narrow offsets: per word with candidates, 64 offsets compared at once.</summary>
+    /// <summary>The range scan over the narrow offsets: per word with candidates, 64 offsets compared at once (the block is within the column).</summary>
     private void AndRangeNarrow(Span<ulong> acc, long loOff, long hiOff, bool compare, int startWord)
     {
         var limitWord = _blocks * BlockWords;
@@ -474,6 +478,17 @@ internal sealed class BitSlicedColumn
         var span = (double)_max - _min + 1;
         var covered = (double)Math.Min(hi, _max) - Math.Max(lo, _min) + 1;
         return covered / span * Count / population;
+    }
+
+    private static int NonZeroWords(ReadOnlySpan<ulong> block)
+    {
+        var n = 0;
+        foreach (var w in block)
+        {
+            n += w != 0 ? 1 : 0;
+        }
+
+        return n;
     }
 
     private static bool IsZero(ReadOnlySpan<ulong> block)
