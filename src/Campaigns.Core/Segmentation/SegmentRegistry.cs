@@ -376,11 +376,18 @@ public sealed class SegmentRegistry
     private PlanNode PlanAt(Live live, Instant now, long? version = null)
     {
         var v = version ?? _index.DictionaryVersion;
-        if (live.Plan is null || live.PlanAt != now || live.PlanVersion != v)
+        if (live.Plan is null || live.PlanVersion != v)
         {
+            // Compiled again only when the dictionaries change (new values, tags, event kinds); a new "now" re-anchors the
+            // windows of the compiled plan (PlanNode.Retarget) instead.
             live.Plan = _index.Compile(live.Definition.Filter, now, _definitions);
             live.PlanAt = now;
             live.PlanVersion = v;
+        }
+        else if (live.PlanAt != now)
+        {
+            live.Plan.Retarget(now.ToUnixTimeTicks());
+            live.PlanAt = now;
         }
 
         return live.Plan;

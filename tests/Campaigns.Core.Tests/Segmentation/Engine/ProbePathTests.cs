@@ -167,6 +167,35 @@ public sealed class ProbePathTests
         }
     }
 
+    [Property(MaxTest = 10)]
+    public void RetargetedPlanEqualsAFreshCompile(int seed)
+    {
+        // The registry keeps compiled plans and moves their "now" (windows, expiries, behaviour counts): a plan compiled at
+        // t0 and retargeted to t1 must answer every contact exactly like a plan compiled at t1, across day boundaries too.
+        var data = new RandomBase(seed, 200);
+        var index = data.BuildIndex();
+        var random = new Random(seed);
+        for (var f = 0; f < 15; f++)
+        {
+            var filter = data.NewFilter();
+            var t0 = RandomBase.Now + Duration.FromMinutes(random.Next(-3 * 24 * 60, 3 * 24 * 60));
+            var plan = index.Compile(filter, t0, null);
+            foreach (var step in new[] { 0, 1, 59, 6 * 60, 24 * 60, -10 * 60, 9 * 24 * 60, random.Next(-20_000, 20_000) })
+            {
+                var t1 = t0 + Duration.FromMinutes(step);
+                plan.Retarget(t1.ToUnixTimeTicks());
+                var fresh = index.Compile(filter, t1, null);
+                for (var o = 0; o < index.OrdinalCount; o++)
+                {
+                    Assert.Equal(fresh.Matches(o), plan.Matches(o));
+                    Assert.Equal(fresh.NextChange(o), plan.NextChange(o));
+                    Assert.Equal(fresh.Evaluate(o, out var freshNext), plan.Evaluate(o, out var next));
+                    Assert.Equal(freshNext, next);
+                }
+            }
+        }
+    }
+
     [Fact]
     public void UnscheduledContactsStayUnscheduledAndScheduledOnesAreDropped()
     {
