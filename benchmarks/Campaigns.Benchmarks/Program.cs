@@ -42,6 +42,36 @@ if (args is ["build-stats", var n, ..])
     return;
 }
 
+if (args is ["query-stats", var qn, ..])
+{
+    // Issue 5 queries on ONE thread, timed by the thread's CPU time (load on a shared machine does not inflate it the way it
+    // inflates wall time): min and median of 30 evaluations each. Extra arguments: filter texts to time as well (prefixes of
+    // NARROW/BROAD show what each operand costs).
+    var count = int.Parse(qn, System.Globalization.CultureInfo.InvariantCulture);
+    var index = new ContactBaseGenerator(count).BuildIndex();
+    index.MaxDegreeOfParallelism = 1;
+    var context = new Campaigns.Segmentation.FilterContext(ContactBaseGenerator.Schema);
+    var filters = new List<(string Name, Campaigns.Segmentation.Filter Filter)> { ("narrow", SegmentationBenchmarks.Narrow), ("broad", SegmentationBenchmarks.Broad) };
+    filters.AddRange(args.Skip(2).Select(t => (t, Campaigns.Segmentation.FilterParser.Parse(t, context))));
+    foreach (var (name, filter) in filters)
+    {
+        var members = index.Evaluate(filter, ContactBaseGenerator.Now).Count;
+        var cpu = new List<double>();
+        for (var i = 0; i < 30; i++)
+        {
+            var start = ThreadCpu.Now();
+            _ = index.Evaluate(filter, ContactBaseGenerator.Now).Count;
+            cpu.Add((ThreadCpu.Now() - start) / 1e6);
+        }
+
+        cpu.Sort();
+        Console.WriteLine($"{name}: members={members} one-thread cpu min={cpu[0]:F3}ms median={cpu[15]:F3}ms");
+    }
+
+    GC.KeepAlive(index);
+    return;
+}
+
 if (args is ["duckdb-explain", var dn])
 {
     // The DuckDB baseline's plans, counts next to the engine's, and warm timings (median of 10) for the notes.
@@ -91,6 +121,50 @@ if (args is ["incremental-stats", ..])
 
     rounds.Sort();
     Console.WriteLine($"upsert vs 100 segments: min={rounds[0]:F2}us median={rounds[10]:F2}us");
+
+    // The same two contact versions written to a bare index (no segments): the index's share of the cost.
+    var data = new ContactBaseGenerator(100_000);
+    var bare = data.BuildIndex();
+    var a = data.ContactAt(12_345);
+    var b = a with
+    {
+        Attributes = new Dictionary<string, Campaigns.Modeling.FieldValue>(a.Attributes) { ["region"] = new Campaigns.Modeling.ChoiceValue("reg1"), ["budget"] = new Campaigns.Modeling.NumberValue(30) },
+        Tags = [.. a.Tags, new Campaigns.Contacts.ContactTag { Tag = "tag0", AssignedAt = ContactBaseGenerator.Now }],
+    };
+    var indexRounds = new List<double>();
+    for (var r = 0; r < 20; r++)
+    {
+        var sw = Stopwatch.StartNew();
+        for (var i = 0; i < 10_000; i++)
+        {
+            bare.Upsert((i & 1) == 0 ? a : b);
+        }
+
+        indexRounds.Add(sw.Elapsed.TotalMicroseconds / 10_000);
+    }
+
+    indexRounds.Sort();
+    Console.WriteLine($"index upsert alone: min={indexRounds[0]:F2}us median={indexRounds[10]:F2}us");
+
+    // As a live system calls it: every upsert at a later instant (1 s apart), so the 100 plans move their "now" each time.
+    var moving = new IncrementalBenchmarks();
+    moving.Setup();
+    var movingRounds = new List<double>();
+    var at = ContactBaseGenerator.Now;
+    for (var r = 0; r < 20; r++)
+    {
+        var sw = Stopwatch.StartNew();
+        for (var i = 0; i < 2_000; i++)
+        {
+            at += NodaTime.Duration.FromSeconds(1);
+            moving.UpsertAt(at);
+        }
+
+        movingRounds.Add(sw.Elapsed.TotalMicroseconds / 2_000);
+    }
+
+    movingRounds.Sort();
+    Console.WriteLine($"upsert vs 100 segments, now moving 1 s per upsert: min={movingRounds[0]:F2}us median={movingRounds[10]:F2}us");
     return;
 }
 

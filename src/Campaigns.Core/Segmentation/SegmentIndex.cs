@@ -135,9 +135,16 @@ public sealed class SegmentIndex
 
     private void WriteLocked(int o, Contact contact, bool fresh)
     {
+        // A rewrite with plain tags (no group, no expiry) touches only the tags that changed.
+        var tagsDone = false;
         if (!fresh)
         {
-            _tags.RemoveOrdinal(o);
+            tagsDone = IsSimple(contact.Tags) && _tags.TryReplaceSimple(o, contact.Tags);
+            if (!tagsDone)
+            {
+                _tags.RemoveOrdinal(o);
+            }
+
             _groups.RemoveOrdinal(o);
             _consents.RemoveOrdinal(o);
         }
@@ -157,7 +164,11 @@ public sealed class SegmentIndex
             _ownerIds.Set(o, string.IsNullOrEmpty(contact.OwnerId) ? null : contact.OwnerId);
         }
 
-        _createdAt.Set(o, contact.CreatedAt.ToUnixTimeTicks());
+        var created = contact.CreatedAt.ToUnixTimeTicks();
+        if (fresh || !_createdAt.TryGet(o, out var createdBefore) || createdBefore != created)
+        {
+            _createdAt.Set(o, created);
+        }
         SetStage(o, contact.Stage, fresh);
         if (!fresh || contact.Scores?.Grade is not null)
         {
@@ -178,7 +189,10 @@ public sealed class SegmentIndex
             }
         }
 
-        AddTags(o, contact.Tags);
+        if (!tagsDone)
+        {
+            AddTags(o, contact.Tags);
+        }
     }
 
     internal void SetStage(int o, LifecycleStage stage, bool fresh)

@@ -184,7 +184,7 @@ public sealed class SegmentRegistry
             if (_segments.Remove(definition.Id, out var old))
             {
                 _dueCount -= old.Due.Count;
-                old.Due.Clear();
+                old.ClearDue();
                 foreach (var list in _dependents.Values)
                 {
                     list.Remove(old);
@@ -376,11 +376,18 @@ public sealed class SegmentRegistry
     private PlanNode PlanAt(Live live, Instant now, long? version = null)
     {
         var v = version ?? _index.DictionaryVersion;
-        if (live.Plan is null || live.PlanAt != now || live.PlanVersion != v)
+        if (live.Plan is null || live.PlanVersion != v)
         {
+            // Compiled again only when the dictionaries change (new values, tags, event kinds); a new "now" re-anchors the
+            // windows of the compiled plan (PlanNode.Retarget) instead.
             live.Plan = _index.Compile(live.Definition.Filter, now, _definitions);
             live.PlanAt = now;
             live.PlanVersion = v;
+        }
+        else if (live.PlanAt != now)
+        {
+            live.Plan.Retarget(now.ToUnixTimeTicks());
+            live.PlanAt = now;
         }
 
         return live.Plan;
@@ -390,7 +397,8 @@ public sealed class SegmentRegistry
     {
         if (due == long.MaxValue)
         {
-            if (live.Due.Remove(ordinal))
+            // Most re-evaluated contacts are not scheduled: one bit test instead of a dictionary look-up.
+            if (live.MaybeDue(ordinal) && live.Due.Remove(ordinal))
             {
                 _dueCount--;
             }
@@ -398,6 +406,7 @@ public sealed class SegmentRegistry
             return;
         }
 
+        live.MarkDue(ordinal);
         if (live.Due.TryGetValue(ordinal, out var existing))
         {
             if (existing == due)
@@ -492,7 +501,30 @@ public sealed class SegmentRegistry
 
         public bool TimeRelative { get; set; }
 
+        /// <summary>The scheduled re-evaluations: contact ordinal → due instant (Unix ticks).</summary>
         public Dictionary<int, long> Due { get; } = [];
+
+        /// <summary>One bit per ordinal that may be in <see cref="Due"/> (set when scheduled, never cleared but by
+        /// <see cref="ClearDue"/>): a clear bit proves the contact is not scheduled.</summary>
+        private ulong[] _mayBeDue = [];
+
+        public bool MaybeDue(int ordinal) => (uint)(ordinal >> 6) < (uint)_mayBeDue.Length && (_mayBeDue[ordinal >> 6] & (1UL << ordinal)) != 0;
+
+        public void MarkDue(int ordinal)
+        {
+            if ((ordinal >> 6) >= _mayBeDue.Length)
+            {
+                Array.Resize(ref _mayBeDue, Math.Max((ordinal >> 6) + 1, _mayBeDue.Length * 2));
+            }
+
+            _mayBeDue[ordinal >> 6] |= 1UL << ordinal;
+        }
+
+        public void ClearDue()
+        {
+            Due.Clear();
+            Array.Clear(_mayBeDue);
+        }
 
         public PlanNode? Plan { get; set; }
 

@@ -118,7 +118,10 @@ internal sealed class AttributeColumn
             }
         }
 
-        // Array containers: 2 bytes per value; slices: (width + 1) bits per contact.
+        // Array containers: 2 bytes per value; slices: (width + 1) bits per contact. The narrow offsets (2 bytes per contact
+        // for day numbers) are not cheaper to scan than the slices for a dense candidate set, and on a shared machine the
+        // union's 2 bytes per value (few, sequential reads; bit writes into a cache-resident chunk) beat them: measured
+        // with `query-stats`, see docs/benchmarks.md.
         return values * 2 * 4 < (long)population * (col.Width + 1) / 8 ? chosen : null;
     }
 
@@ -152,6 +155,11 @@ internal sealed class AttributeColumn
                 Numbers!.Set(ordinal, value is NumberValue n ? n.Value : null);
                 break;
             case ColumnKind.Date:
+                if (value is DateValue same && Dates!.TryGet(ordinal, out var current) && current == DayNumber(same.Value))
+                {
+                    break; // unchanged
+                }
+
                 if (DayBitmaps is not null && Dates!.TryGet(ordinal, out var old))
                 {
                     DayBitmaps.GetValueOrDefault(old)?.Remove(ordinal);

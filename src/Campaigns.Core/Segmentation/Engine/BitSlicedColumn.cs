@@ -1,5 +1,7 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace Campaigns.Segmentation.Engine;
 
@@ -8,7 +10,11 @@ namespace Campaigns.Segmentation.Engine;
 /// <see cref="Width"/> bits, one bit per slice, plus an "exists" slice. Slices are interleaved in blocks of 512
 /// contacts (8 words, one cache line per slice), so a range predicate reads only the blocks that still have
 /// candidates and computes 512 comparisons with a handful of vector AND/OR/ANDNOT per slice.
-/// Values are exact 61-bit integers; callers scale decimals and dates to integers. Not thread-safe.
+/// Values are exact 61-bit integers; callers scale decimals and dates to integers.
+/// While the frame is at most 16 bits wide (budgets, counts, day numbers over a year or so) the column also keeps each
+/// contact's offset in one byte (width ≤ 8) or two (width ≤ 16): a range predicate then compares 64 contacts with a few
+/// vector instructions per candidate word (skipping words without candidates), and a single contact's value is one read
+/// instead of one per slice (the probe path and incremental membership). Not thread-safe.
 /// </summary>
 internal sealed class BitSlicedColumn
 {
@@ -22,6 +28,8 @@ internal sealed class BitSlicedColumn
     private int _blocks;
     private long _min = long.MaxValue;
     private long _max = long.MinValue;
+    private byte[]? _narrow8;
+    private ushort[]? _narrow16;
 
     public int Width { get; private set; }
 
@@ -35,6 +43,9 @@ internal sealed class BitSlicedColumn
 
     private int Stride => (Width + 1) * BlockWords;
 
+    /// <summary>Whether offsets are also kept one or two bytes per contact (frames up to 16 bits wide).</summary>
+    internal bool HasNarrowOffsets => _narrow8 is not null || _narrow16 is not null;
+
     public void EnsureCapacity(int ordinals)
     {
         var blocks = (ordinals + 511) >> 9;
@@ -46,6 +57,14 @@ internal sealed class BitSlicedColumn
         var grown = Math.Max(blocks, _blocks + (_blocks >> 1));
         Array.Resize(ref _data, grown * Stride);
         _blocks = grown;
+        if (_narrow8 is not null)
+        {
+            Array.Resize(ref _narrow8, grown * 512);
+        }
+        else if (_narrow16 is not null)
+        {
+            Array.Resize(ref _narrow16, grown * 512);
+        }
     }
 
     public bool TryGet(int ordinal, out long value)
@@ -62,6 +81,18 @@ internal sealed class BitSlicedColumn
         if ((_data[baseIndex] & bit) == 0)
         {
             return false;
+        }
+
+        if (_narrow8 is { } n8)
+        {
+            value = n8[ordinal] + Base;
+            return true;
+        }
+
+        if (_narrow16 is { } n16)
+        {
+            value = n16[ordinal] + Base;
+            return true;
         }
 
         long v = 0;
@@ -115,6 +146,7 @@ internal sealed class BitSlicedColumn
             }
         }
 
+        SetNarrow(ordinal, offset);
         _min = newMin;
         _max = newMax;
         Count++;
@@ -143,6 +175,26 @@ internal sealed class BitSlicedColumn
         Count--;
     }
 
+    private void SetNarrow(int ordinal, long offset)
+    {
+        if (_narrow8 is { } n8)
+        {
+            n8[ordinal] = (byte)offset;
+        }
+        else if (_narrow16 is { } n16)
+        {
+            n16[ordinal] = (ushort)offset;
+        }
+    }
+
+    /// <summary>Allocates the narrow offsets for a frame <paramref name="width"/> bits wide (none beyond 16 bits; none for
+    /// width 0, where every value is <see cref="Base"/>).</summary>
+    private void AllocateNarrow(int width)
+    {
+        _narrow8 = width is > 0 and <= 8 ? new byte[_blocks * 512] : null;
+        _narrow16 = width is > 8 and <= 16 ? new ushort[_blocks * 512] : null;
+    }
+
     /// <summary>Removes every value and forgets the frame.</summary>
     public void Reset()
     {
@@ -151,6 +203,8 @@ internal sealed class BitSlicedColumn
         Width = 0;
         Base = 0;
         Count = 0;
+        _narrow8 = null;
+        _narrow16 = null;
         _min = long.MaxValue;
         _max = long.MinValue;
     }
@@ -164,6 +218,7 @@ internal sealed class BitSlicedColumn
         var oldBase = Base;
         var newStride = (newWidth + 1) * BlockWords;
         var data = new ulong[_blocks * newStride];
+        AllocateNarrow(newWidth);
         for (var b = 0; b < _blocks; b++)
         {
             for (var j = 0; j < BlockWords; j++)
@@ -185,6 +240,7 @@ internal sealed class BitSlicedColumn
                     }
 
                     var offset = v + oldBase - newBase;
+                    SetNarrow((b * 512) + (j * 64) + bitIndex, offset);
                     for (var i = 0; i < newWidth; i++)
                     {
                         if ((offset & (1L << i)) != 0)
@@ -224,6 +280,10 @@ internal sealed class BitSlicedColumn
         // Every stored value lies in [Min, Max]: a bound outside it needs no comparison.
         var checkLo = loOff > 0 && lo > _min;
         var checkHi = hiOff < maxOffset && hi < _max;
+        // Per block, the narrow offsets read one or two cache lines per word with candidates (plus the exists line) where
+        // the slices read width + 1 lines: sparse blocks go narrow, dense ones through the slices.
+        var narrowLines = _narrow8 is not null ? 1 : _narrow16 is not null ? 2 : int.MaxValue / 16;
+        var compare = checkLo || checkHi;
         var accVec = MemoryMarshal.Cast<ulong, Vector<ulong>>(acc);
         var data = MemoryMarshal.Cast<ulong, Vector<ulong>>(_data.AsSpan());
         var perSlice = BlockWords / Vector<ulong>.Count;
@@ -243,6 +303,12 @@ internal sealed class BitSlicedColumn
 
             if (IsZero(accBlock))
             {
+                continue;
+            }
+
+            if ((NonZeroWords(accBlock) * narrowLines) + 1 < width + 1)
+            {
+                AndRangeNarrow(accBlock, loOff, hiOff, compare, startWord + (lb * BlockWords));
                 continue;
             }
 
@@ -298,6 +364,91 @@ internal sealed class BitSlicedColumn
         }
     }
 
+    /// <summary>The range scan over the narrow offsets: per word with candidates, 64 offsets compared at once (the block is within the column).</summary>
+    private void AndRangeNarrow(Span<ulong> acc, long loOff, long hiOff, bool compare, int startWord)
+    {
+        var limitWord = _blocks * BlockWords;
+        var lo = (ushort)loOff;
+        var range = (ushort)(hiOff - loOff);
+        for (var w = 0; w < acc.Length; w++)
+        {
+            var a = acc[w];
+            if (a == 0)
+            {
+                continue;
+            }
+
+            var gw = startWord + w;
+            if (gw >= limitWord)
+            {
+                acc[w..].Clear();
+                return;
+            }
+
+            a &= _data[((gw >> 3) * Stride) + (gw & 7)];
+            if (a != 0 && compare)
+            {
+                a &= _narrow8 is { } n8 ? InRange8(n8, gw << 6, (byte)lo, (byte)range) : InRange16(_narrow16!, gw << 6, lo, range);
+            }
+
+            acc[w] = a;
+        }
+    }
+
+    /// <summary>Bit i set ⇔ <c>lo ≤ offsets[first + i] ≤ lo + range</c>, for 64 offsets.</summary>
+    private static ulong InRange8(byte[] offsets, int first, byte lo, byte range)
+    {
+        ref var start = ref offsets[first];
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var l = Vector256.Create(lo);
+            var r = Vector256.Create(range);
+            var m0 = Vector256.LessThanOrEqual(Vector256.LoadUnsafe(ref start) - l, r).ExtractMostSignificantBits();
+            var m1 = Vector256.LessThanOrEqual(Vector256.LoadUnsafe(ref start, 32) - l, r).ExtractMostSignificantBits();
+            return m0 | ((ulong)m1 << 32);
+        }
+
+        ulong mask = 0;
+        for (var i = 0; i < 64; i++)
+        {
+            if ((byte)(Unsafe.Add(ref start, i) - lo) <= range)
+            {
+                mask |= 1UL << i;
+            }
+        }
+
+        return mask;
+    }
+
+    /// <summary>Bit i set ⇔ <c>lo ≤ offsets[first + i] ≤ lo + range</c>, for 64 offsets.</summary>
+    private static ulong InRange16(ushort[] offsets, int first, ushort lo, ushort range)
+    {
+        ref var start = ref offsets[first];
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var l = Vector256.Create(lo);
+            var r = Vector256.Create(range);
+            ulong mask = 0;
+            for (var i = 0; i < 4; i++)
+            {
+                mask |= (ulong)Vector256.LessThanOrEqual(Vector256.LoadUnsafe(ref start, (nuint)(i * 16)) - l, r).ExtractMostSignificantBits() << (i * 16);
+            }
+
+            return mask;
+        }
+
+        ulong scalar = 0;
+        for (var i = 0; i < 64; i++)
+        {
+            if ((ushort)(Unsafe.Add(ref start, i) - lo) <= range)
+            {
+                scalar |= 1UL << i;
+            }
+        }
+
+        return scalar;
+    }
+
     /// <summary>Restricts <paramref name="acc"/> to contacts with a value.</summary>
     public void AndExists(Span<ulong> acc, int startWord = 0)
     {
@@ -327,6 +478,17 @@ internal sealed class BitSlicedColumn
         var span = (double)_max - _min + 1;
         var covered = (double)Math.Min(hi, _max) - Math.Max(lo, _min) + 1;
         return covered / span * Count / population;
+    }
+
+    private static int NonZeroWords(ReadOnlySpan<ulong> block)
+    {
+        var n = 0;
+        foreach (var w in block)
+        {
+            n += w != 0 ? 1 : 0;
+        }
+
+        return n;
     }
 
     private static bool IsZero(ReadOnlySpan<ulong> block)

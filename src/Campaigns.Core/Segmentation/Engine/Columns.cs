@@ -22,6 +22,12 @@ internal sealed class NumberColumn
 
     public void Set(int ordinal, decimal? value)
     {
+        // Unchanged (the common case when a contact is written again): nothing to do.
+        if (TryGet(ordinal, out var current) ? value == current : value is null)
+        {
+            return;
+        }
+
         Bits.Clear(ordinal);
         _outliers.Remove(ordinal);
         if (value is not { } v)
@@ -256,6 +262,11 @@ internal sealed class CategoricalColumn
     {
         EnsureCapacity(ordinal + 1);
         var old = CodeAt(ordinal);
+        if (value is null ? old == 0 : old != 0 && string.Equals(_values[old - 1], value, StringComparison.Ordinal))
+        {
+            return; // unchanged
+        }
+
         if (old != 0)
         {
             _bitmaps[old - 1].Remove(ordinal);
@@ -313,6 +324,10 @@ internal sealed class CategoricalColumn
     public bool IsEmptyValue(int code) => _values[code].Length == 0;
 
     public int CodeAt(int ordinal) => _byteCodes is { } b ? b[ordinal] : _intCodes![ordinal];
+
+    /// <summary>The stored code of an ordinal (code + 1; 0 = no value), 0 beyond the column's capacity.</summary>
+    public int StoredCodeAt(int ordinal) =>
+        _byteCodes is { } b ? ((uint)ordinal < (uint)b.Length ? b[ordinal] : 0) : ((uint)ordinal < (uint)_intCodes!.Length ? _intCodes[ordinal] : 0);
 
     private void SetCode(int ordinal, int code)
     {
@@ -471,6 +486,75 @@ internal sealed class KeyedBitmaps
         }
     }
 
+    /// <summary>
+    /// Makes the tags <paramref name="keys"/> (distinct, none expiring, no group) exactly the keys the contact holds: keys it holds already
+    /// without expiry are left alone (no remove and re-add), others are removed, missing ones added. Needs tracked ordinals.
+    /// </summary>
+    /// <returns>False when ordinals are not tracked (the caller removes and re-adds instead).</returns>
+    public bool TryReplaceSimple(int ordinal, IReadOnlyList<Campaigns.Contacts.ContactTag> keys)
+    {
+        if (_buckets is null)
+        {
+            return false;
+        }
+
+        var mask = ordinal < _keyBuckets.Length ? _keyBuckets[ordinal] : 0;
+        var kept = 0u;
+        while (mask != 0)
+        {
+            var bucketIndex = System.Numerics.BitOperations.TrailingZeroCount(mask);
+            var bucket = _buckets[bucketIndex];
+            mask &= mask - 1;
+            var stillHeld = false;
+            for (var i = 0; i < bucket.Count; i++)
+            {
+                var e = bucket[i];
+                if (!e.Bits.Contains(ordinal))
+                {
+                    continue;
+                }
+
+                if (IndexOf(keys, e.Key) >= 0 && (e.Expiry is not { Count: > 0 } x || !x.ContainsKey(ordinal)))
+                {
+                    stillHeld = true;
+                    continue;
+                }
+
+                Remove(e, ordinal);
+            }
+
+            if (stillHeld)
+            {
+                kept |= 1u << bucketIndex;
+            }
+        }
+
+        if (ordinal < _keyBuckets.Length)
+        {
+            _keyBuckets[ordinal] = kept;
+        }
+
+        for (var i = 0; i < keys.Count; i++)
+        {
+            Add(keys[i].Tag, ordinal, null);
+        }
+
+        return true;
+    }
+
+    private static int IndexOf(IReadOnlyList<Campaigns.Contacts.ContactTag> keys, string key)
+    {
+        for (var i = 0; i < keys.Count; i++)
+        {
+            if (string.Equals(keys[i].Tag, key, StringComparison.Ordinal))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
     private static void Remove(Entry e, int ordinal)
     {
         if (e.Bits.Remove(ordinal))
@@ -483,7 +567,7 @@ internal sealed class KeyedBitmaps
     {
         if (!_entries.TryGetValue(key, out var e))
         {
-            e = new Entry(_entries.Count % Buckets);
+            e = new Entry(key, _entries.Count % Buckets);
             _entries.Add(key, e);
             _buckets?[e.Bucket].Add(e);
         }
@@ -569,8 +653,10 @@ internal sealed class KeyedBitmaps
         }
     }
 
-    private sealed class Entry(int bucket)
+    private sealed class Entry(string key, int bucket)
     {
+        public string Key { get; } = key;
+
         public int Bucket { get; } = bucket;
 
         public RoaringBitmap Bits { get; } = new();

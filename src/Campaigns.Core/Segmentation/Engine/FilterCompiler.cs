@@ -242,7 +242,7 @@ internal sealed class FilterCompiler(SegmentIndex index, Instant now, IReadOnlyD
         new(keyed, keys, _nowTicks, keyed == index.Tags || keyed == index.Groups) { Selectivity = Math.Min(1, keys.Sum(k => keyed.Cardinality(k)) / _population) };
 
     private UnionNode Union(CategoricalColumn col, List<int> codes) =>
-        new(col.Bitmaps(codes)) { Selectivity = col.CardinalityOf(codes) / _population };
+        new(col.Bitmaps(codes), (col, codes)) { Selectivity = col.CardinalityOf(codes) / _population };
 
     private UnionNode Bitmap(RoaringBitmap bitmap) => new([bitmap]) { Selectivity = bitmap.Cardinality / _population };
 

@@ -34,6 +34,16 @@ internal abstract class PlanNode
         next = TimeDependent ? NextChange(ordinal) : long.MaxValue;
         return Matches(ordinal);
     }
+
+    /// <summary>
+    /// Moves the instant the single-contact path (<see cref="Matches"/>, <see cref="NextChange"/>, <see cref="Evaluate"/>)
+    /// evaluates at, without recompiling: windows, expiries and behaviour counts are re-anchored at <paramref name="nowTicks"/>.
+    /// <see cref="AndInto"/> keeps the instant the plan was compiled at (whole-base evaluations compile a fresh plan).
+    /// </summary>
+    /// <param name="nowTicks">The new instant (Unix ticks).</param>
+    public virtual void Retarget(long nowTicks)
+    {
+    }
 }
 
 internal sealed class ConstNode(bool value) : PlanNode
@@ -92,6 +102,14 @@ internal sealed class AndNode : PlanNode
     }
 
     public override bool TimeDependent => _timeDependent;
+
+    public override void Retarget(long ticks)
+    {
+        foreach (var op in _operands)
+        {
+            op.Retarget(ticks);
+        }
+    }
 
     public override bool Evaluate(int ordinal, out long next)
     {
@@ -188,6 +206,14 @@ internal sealed class OrNode : PlanNode
 
     public override bool TimeDependent => _timeDependent;
 
+    public override void Retarget(long ticks)
+    {
+        foreach (var op in _operands)
+        {
+            op.Retarget(ticks);
+        }
+    }
+
     public override bool Evaluate(int ordinal, out long next)
     {
         next = long.MaxValue;
@@ -260,13 +286,37 @@ internal sealed class NotNode : PlanNode
 
     public override bool TimeDependent => _operand.TimeDependent;
 
+    public override void Retarget(long ticks) => _operand.Retarget(ticks);
+
     public override bool Evaluate(int ordinal, out long next) => !_operand.Evaluate(ordinal, out next);
 }
 
 /// <summary>The union of compressed bitmaps (one bitmap: a plain intersection).</summary>
-internal sealed class UnionNode(IReadOnlyList<RoaringBitmap> bitmapList) : PlanNode
+/// <param name="bitmapList">The bitmaps.</param>
+/// <param name="codes">When the bitmaps are values of a categorical column: the column and its 0-based codes, so that
+/// one contact is tested with one read of its code instead of a search per bitmap.</param>
+internal sealed class UnionNode(IReadOnlyList<RoaringBitmap> bitmapList, (CategoricalColumn Column, IReadOnlyList<int> Codes)? codes = null) : PlanNode
 {
     private readonly RoaringBitmap[] bitmaps = [.. bitmapList];
+    private readonly CategoricalColumn? _column = codes?.Column;
+    private readonly bool[] _stored = StoredCodes(codes);
+
+    /// <summary>Indexed by stored code (code + 1; 0 = no value): whether the code is one of the union's.</summary>
+    private static bool[] StoredCodes((CategoricalColumn Column, IReadOnlyList<int> Codes)? codes)
+    {
+        if (codes is not { } c || c.Codes.Count == 0)
+        {
+            return [];
+        }
+
+        var stored = new bool[c.Codes.Max() + 2];
+        foreach (var code in c.Codes)
+        {
+            stored[code + 1] = true;
+        }
+
+        return stored;
+    }
 
     public override void AndInto(Span<ulong> acc, int startWord)
     {
@@ -293,6 +343,12 @@ internal sealed class UnionNode(IReadOnlyList<RoaringBitmap> bitmapList) : PlanN
 
     public override bool Matches(int ordinal)
     {
+        if (_column is not null)
+        {
+            var code = _column.StoredCodeAt(ordinal);
+            return (uint)code < (uint)_stored.Length && _stored[code];
+        }
+
         foreach (var b in bitmaps)
         {
             if (b.Contains(ordinal))
@@ -315,8 +371,11 @@ internal sealed class KeysNode(KeyedBitmaps keyed, IReadOnlyList<string> keys, l
     private readonly RoaringBitmap?[] _bitmaps = [.. keys.Select(keyed.BitmapOf)];
     private readonly IReadOnlyDictionary<int, long>?[] _expiries = [.. keys.Select(keyed.ExpiriesOf)];
     private readonly int[][] _expired = [.. keys.Select(k => keyed.Expired(k, nowTicks))];
+    private long _now = nowTicks;
 
     public override bool TimeDependent => canExpire;
+
+    public override void Retarget(long ticks) => _now = ticks;
 
     public override void AndInto(Span<ulong> acc, int startWord)
     {
@@ -379,7 +438,7 @@ internal sealed class KeysNode(KeyedBitmaps keyed, IReadOnlyList<string> keys, l
     {
         for (var i = 0; i < _bitmaps.Length; i++)
         {
-            if (_bitmaps[i] is { } b && b.Contains(ordinal) && (_expiries[i] is not { Count: > 0 } x || !x.TryGetValue(ordinal, out var t) || nowTicks < t))
+            if (_bitmaps[i] is { } b && b.Contains(ordinal) && (_expiries[i] is not { Count: > 0 } x || !x.TryGetValue(ordinal, out var t) || _now < t))
             {
                 return true;
             }
@@ -393,7 +452,7 @@ internal sealed class KeysNode(KeyedBitmaps keyed, IReadOnlyList<string> keys, l
         var next = long.MaxValue;
         for (var i = 0; i < _bitmaps.Length; i++)
         {
-            if (_expiries[i] is { Count: > 0 } x && x.TryGetValue(ordinal, out var t) && t > nowTicks && _bitmaps[i]!.Contains(ordinal))
+            if (_expiries[i] is { Count: > 0 } x && x.TryGetValue(ordinal, out var t) && t > _now && _bitmaps[i]!.Contains(ordinal))
             {
                 next = Math.Min(next, t);
             }
@@ -409,11 +468,37 @@ internal sealed class KeysNode(KeyedBitmaps keyed, IReadOnlyList<string> keys, l
 /// <param name="window">For <c>within</c>/<c>before</c> on instants (Unix ticks): (now, window) in ticks, so the edges can be scheduled.</param>
 internal sealed class IntRangeNode(BitSlicedColumn column, long lo, long hi, (long Now, long Window)? window = null) : PlanNode
 {
+    // "before" ends at now − W − 1; "within" is [now − W, now].
+    private readonly bool _before = window is { } w0 && hi != w0.Now;
+    private readonly long _compiledLo = lo;
+    private readonly long _compiledHi = hi;
+    private long _lo = lo;
+    private long _hi = hi;
+    private long _now = window?.Now ?? 0;
+
     public override bool TimeDependent => window is not null;
 
-    public override void AndInto(Span<ulong> acc, int startWord) => column.AndRange(acc, lo, hi, startWord);
+    public override void AndInto(Span<ulong> acc, int startWord) => column.AndRange(acc, _compiledLo, _compiledHi, startWord);
 
-    public override bool Matches(int ordinal) => column.TryGet(ordinal, out var v) && v >= lo && v <= hi;
+    public override bool Matches(int ordinal) => column.TryGet(ordinal, out var v) && v >= _lo && v <= _hi;
+
+    public override void Retarget(long ticks)
+    {
+        if (window is not { } w)
+        {
+            return;
+        }
+
+        _now = ticks;
+        if (_before)
+        {
+            _hi = ticks - w.Window - 1;
+        }
+        else
+        {
+            (_lo, _hi) = (ticks - w.Window, ticks);
+        }
+    }
 
     public override long NextChange(int ordinal)
     {
@@ -423,7 +508,7 @@ internal sealed class IntRangeNode(BitSlicedColumn column, long lo, long hi, (lo
         }
 
         // The instant t is in [now − W, now] from now = t until now = t + W; "before" flips at t + W + 1 as well.
-        return t > w.Now ? t : t + w.Window + 1 > w.Now ? t + w.Window + 1 : long.MaxValue;
+        return t > _now ? t : t + w.Window + 1 > _now ? t + w.Window + 1 : long.MaxValue;
     }
 }
 
@@ -436,8 +521,36 @@ internal sealed class IntRangeNode(BitSlicedColumn column, long lo, long hi, (lo
 internal sealed class DayWindowNode(BitSlicedColumn column, long lo, long hi, NodaTime.DateTimeZone zone, long windowTicks, long nowTicks, IReadOnlyList<RoaringBitmap>? days = null) : PlanNode
 {
     private readonly UnionNode? _union = days is null ? null : new UnionNode(days);
+    private readonly bool _before = lo == long.MinValue;
+    private readonly long _compiledLo = lo;
+    private readonly long _compiledHi = hi;
+    private long _lo = lo;
+    private long _hi = hi;
+    private long _now = nowTicks;
+    private long _validFrom = nowTicks;
+    private long _validTo = nowTicks + 1;
 
     public override bool TimeDependent => true;
+
+    public override void Retarget(long ticks)
+    {
+        if (ticks >= _validFrom && ticks < _validTo)
+        {
+            _now = ticks; // same calendar days: same bounds
+            return;
+        }
+
+        // within ⇔ date(now − w) ≤ day ≤ date(now); before ⇔ day < date(now − w), dates in the zone. Both dates stay
+        // the same while now is in [start(today), start(today + 1)) and now − w in [start(from), start(from + 1)).
+        var today = DayOf(ticks);
+        var from = DayOf(ticks - windowTicks);
+        (_lo, _hi) = _before ? (long.MinValue, from - 1) : (from, today);
+        _validFrom = Math.Max(StartOf(today), StartOf(from) + windowTicks);
+        _validTo = Math.Min(StartOf(today + 1), StartOf(from + 1) + windowTicks);
+        _now = ticks;
+    }
+
+    private long DayOf(long ticks) => AttributeColumn.DayNumber(NodaTime.Instant.FromUnixTimeTicks(ticks).InZone(zone).Date);
 
     public override void AndInto(Span<ulong> acc, int startWord)
     {
@@ -447,11 +560,11 @@ internal sealed class DayWindowNode(BitSlicedColumn column, long lo, long hi, No
         }
         else
         {
-            column.AndRange(acc, lo, hi, startWord);
+            column.AndRange(acc, _compiledLo, _compiledHi, startWord);
         }
     }
 
-    public override bool Matches(int ordinal) => column.TryGet(ordinal, out var v) && v >= lo && v <= hi;
+    public override bool Matches(int ordinal) => column.TryGet(ordinal, out var v) && v >= _lo && v <= _hi;
 
     public override long NextChange(int ordinal)
     {
@@ -461,13 +574,13 @@ internal sealed class DayWindowNode(BitSlicedColumn column, long lo, long hi, No
         }
 
         var start = StartOf(day);
-        if (start > nowTicks)
+        if (start > _now)
         {
             return start;
         }
 
         var leave = StartOf(day + 1) + windowTicks;
-        return leave > nowTicks ? leave : long.MaxValue;
+        return leave > _now ? leave : long.MaxValue;
     }
 
     private readonly Dictionary<long, long> _starts = [];
@@ -524,7 +637,18 @@ internal sealed class NumberExistsNode(NumberColumn column) : PlanNode
 /// <summary>Counts each candidate's events of a kind in a window and compares the count.</summary>
 internal sealed class BehaviourNode(EventStore events, BehaviourFilter filter, long fromTicks, long toTicks) : PlanNode
 {
+    private readonly long _compiledFrom = fromTicks;
+    private readonly long _compiledTo = toTicks;
+    private long _from = fromTicks;
+    private long _to = toTicks;
+
     public override bool TimeDependent => true;
+
+    public override void Retarget(long ticks)
+    {
+        _to = ticks;
+        _from = filter.Window is { } w ? ticks - w.Duration.BclCompatibleTicks : long.MinValue;
+    }
 
     public override void AndInto(Span<ulong> acc, int startWord)
     {
@@ -555,20 +679,20 @@ internal sealed class BehaviourNode(EventStore events, BehaviourFilter filter, l
                 break;
             }
 
-            if (DenseBits.Get(acc, local) && !CountMatches(filter, events.Count(filter.EventKind, o, filter.Where, fromTicks, toTicks)))
+            if (DenseBits.Get(acc, local) && !CountMatches(filter, events.Count(filter.EventKind, o, filter.Where, _compiledFrom, _compiledTo)))
             {
                 DenseBits.Clear(acc, local);
             }
         }
     }
 
-    public override bool Matches(int ordinal) => CountMatches(filter, events.Count(filter.EventKind, ordinal, filter.Where, fromTicks, toTicks));
+    public override bool Matches(int ordinal) => CountMatches(filter, events.Count(filter.EventKind, ordinal, filter.Where, _from, _to));
 
     public override long NextChange(int ordinal)
     {
         // An event at t counts from now = t until now = t + W (forever without a window).
         var window = filter.Window is { } w ? w.Duration.BclCompatibleTicks : long.MaxValue;
-        var now = toTicks;
+        var now = _to;
         var next = long.MaxValue;
         foreach (var t in events.TicksOf(filter.EventKind, ordinal, filter.Where))
         {
