@@ -179,6 +179,13 @@ if (args is ["import-stats", var rows, ..])
     return;
 }
 
+if (args is ["rebuild-stats", ..])
+{
+    // The start-up rebuild of the segment index from a durable store (issue 8): see Storage/RebuildStats.cs.
+    await Campaigns.Benchmarks.Storage.RebuildStats.RunAsync(args).ConfigureAwait(false);
+    return;
+}
+
 if (args is ["delivery-profile", ..])
 {
     // A quick per-message figure for each DeliveryBenchmarks variant: the thread's CPU time (not wall time, so other

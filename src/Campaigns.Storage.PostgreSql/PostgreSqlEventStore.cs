@@ -9,7 +9,7 @@ namespace Campaigns.Storage.PostgreSql;
 /// duplicate id changes nothing), indexed by (contact, occurred_at, event id) for the ordered per-contact reads.
 /// Thread-safe.
 /// </summary>
-internal sealed class PostgreSqlEventStore(PostgreSqlDatabase db) : IEventStore
+internal sealed class PostgreSqlEventStore(PostgreSqlDatabase db) : IEventStore, IEventLogReader
 {
     public async ValueTask<bool> AppendAsync(BehaviourEvent behaviourEvent, CancellationToken cancellationToken = default)
     {
@@ -64,6 +64,23 @@ internal sealed class PostgreSqlEventStore(PostgreSqlDatabase db) : IEventStore
         {
             cancellationToken.ThrowIfCancellationRequested();
             yield return e;
+        }
+    }
+
+    /// <summary>Streams every event in one query (rows are read as they arrive; one connection for the whole stream).</summary>
+    public async IAsyncEnumerable<BehaviourEvent> ReadAllAsync(Instant? since = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        using var connection = await db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var command = Pg.Command(connection, $"SELECT doc::text FROM {db.Schema}.events WHERE occurred_at >= @since");
+        command.Parameters.AddWithValue("since", since is { } s0 ? Pg.Ticks(s0) : long.MinValue);
+        using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var e = Pg.FromJson<BehaviourEvent>(reader.GetString(0));
+            if (since is not { } s || e.OccurredAt >= s)
+            {
+                yield return e;
+            }
         }
     }
 }

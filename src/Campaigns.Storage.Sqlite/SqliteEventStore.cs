@@ -5,7 +5,7 @@ using NodaTime;
 namespace Campaigns.Storage.Sqlite;
 
 /// <summary>The SQLite <see cref="IEventStore"/>: one row per event id (idempotent appends), indexed by contact and time. Thread-safe.</summary>
-public sealed class SqliteEventStore : IEventStore
+public sealed class SqliteEventStore : IEventStore, IEventLogReader
 {
     private const int PageSize = 500;
     private readonly SqliteDatabase _database;
@@ -85,6 +85,52 @@ public sealed class SqliteEventStore : IEventStore
             }
 
             if (page.Count < PageSize)
+            {
+                break;
+            }
+        }
+
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Pages through the events table in event-id order (keyset pagination, one short read per page).</remarks>
+    public async IAsyncEnumerable<BehaviourEvent> ReadAllAsync(Instant? since = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        const int page = 2_000;
+        var from = since is { } s0 ? SqliteDatabase.Ticks(s0) : long.MinValue;
+        var afterId = "";
+        while (true)
+        {
+            var rows = _database.ReadSession(
+                s =>
+                {
+                    var list = new List<(string Id, string Doc)>(page);
+                    using var reader = s.Command(
+                        "SELECT event_id, doc FROM events WHERE event_id > $id AND occurred_at >= $from ORDER BY event_id LIMIT $n;",
+                        ("$id", afterId),
+                        ("$from", from),
+                        ("$n", page)).ExecuteReader();
+                    while (reader.Read())
+                    {
+                        list.Add((reader.GetString(0), reader.GetString(1)));
+                    }
+
+                    return list;
+                },
+                cancellationToken);
+            foreach (var (id, doc) in rows)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                afterId = id;
+                var e = StorageJson.Deserialize<BehaviourEvent>(doc);
+                if (since is not { } s || e.OccurredAt >= s)
+                {
+                    yield return e;
+                }
+            }
+
+            if (rows.Count < page)
             {
                 break;
             }

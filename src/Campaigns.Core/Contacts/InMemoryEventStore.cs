@@ -8,7 +8,7 @@ namespace Campaigns.Contacts;
 /// lost when the process ends. Each contact's events are kept sorted by <see cref="BehaviourEvent.OccurredAt"/> then
 /// event id, so an event that arrives late is inserted in its place (binary search) rather than appended.
 /// </summary>
-public sealed class InMemoryEventStore : IEventStore
+public sealed class InMemoryEventStore : IEventStore, IEventLogReader
 {
     private static readonly Comparer<BehaviourEvent> Order = Comparer<BehaviourEvent>.Create(static (a, b) =>
     {
@@ -110,5 +110,26 @@ public sealed class InMemoryEventStore : IEventStore
         }
 
         await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Reads a snapshot taken when the stream starts; events appended later are not included.</remarks>
+    public async IAsyncEnumerable<BehaviourEvent> ReadAllAsync(Instant? since = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        BehaviourEvent[] all;
+        lock (_gate)
+        {
+            all = [.. _byId.Values];
+        }
+
+        await Task.CompletedTask.ConfigureAwait(false);
+        foreach (var e in all)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (since is not { } s || e.OccurredAt >= s)
+            {
+                yield return e;
+            }
+        }
     }
 }

@@ -111,6 +111,32 @@ public static class CampaignsServiceCollectionExtensions
     }
 
     /// <summary>
+    /// Makes the shared <see cref="SegmentRegistry"/> live in a host: at start the <see cref="SegmentIndexLoader"/>
+    /// rebuilds the segment index from the contact and event stores (the host's start waits for it); afterwards every
+    /// stored contact change and new behaviour event updates the index and re-evaluates the segments that read it;
+    /// contacts entering a segment enter the journeys it triggers (<see cref="SegmentEntryTrigger"/>); and the
+    /// <see cref="SegmentClockWorker"/> lets time act on time-relative segments. Define segments on the registry after
+    /// the host has started (or before: the load re-evaluates them).
+    /// </summary>
+    /// <param name="builder">The builder.</param>
+    /// <returns>The builder.</returns>
+    public static ICampaignsBuilder AddLiveSegments(this ICampaignsBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        services.TryAddSingleton(static sp => new SegmentIndexLoader(
+            sp.GetRequiredService<SegmentIndex>(),
+            sp.GetRequiredService<SegmentRegistry>(),
+            sp.GetRequiredService<IContactStore>(),
+            sp.GetRequiredService<IEventStore>(),
+            sp.GetRequiredService<IClock>()));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, SegmentIndexLoaderService>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IContactChangeListener, LiveSegmentListener>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, SegmentJourneyBridge>());
+        return builder.AddSegmentClockWorker();
+    }
+
+    /// <summary>
     /// Opts in to the hosted journey worker (<see cref="JourneyWorker"/>), which runs due journey steps in batches on
     /// the clock. Without it, call <see cref="JourneyRunner.RunDueAsync"/> yourself.
     /// </summary>

@@ -39,8 +39,27 @@ public sealed class SegmentIndexBuilder
     /// <param name="capacity">The number of contacts to reserve room for (the number that will be added, when known).</param>
     /// <param name="zone">The calendar zone of the index (see <see cref="SegmentIndex.Zone"/>); UTC when null.</param>
     public SegmentIndexBuilder(AttributeSchema schema, int capacity = 0, DateTimeZone? zone = null)
+        : this(new SegmentIndex(schema, capacity, zone))
     {
-        _index = new SegmentIndex(schema, capacity, zone);
+    }
+
+    /// <summary>
+    /// Creates a builder that loads into an existing, empty index — for example the one a service container shares with
+    /// a <see cref="SegmentRegistry"/>, loaded from a durable store at start. Nothing else may write to the index until
+    /// <see cref="Build"/> returns.
+    /// </summary>
+    /// <param name="target">The index; it must hold no contacts.</param>
+    /// <exception cref="ArgumentException"><paramref name="target"/> already holds contacts.</exception>
+    public SegmentIndexBuilder(SegmentIndex target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        if (target.OrdinalCount != 0)
+        {
+            throw new ArgumentException($"The index already holds {target.OrdinalCount} contacts; a builder loads only an empty index.", nameof(target));
+        }
+
+        _index = target;
+        var schema = target.Schema;
         _columns = [.. schema.Attributes.Select(a => _index.Column(a.Name)!).Distinct()];
         for (var i = 0; i < _columns.Length; i++)
         {

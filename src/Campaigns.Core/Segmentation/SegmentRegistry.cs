@@ -232,6 +232,18 @@ public sealed class SegmentRegistry
         }
     }
 
+    /// <summary>The ids of the live segments, in the order they were first defined (a copy).</summary>
+    public IReadOnlyList<string> SegmentIds
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _definitions.Keys.Where(_segments.ContainsKey)];
+            }
+        }
+    }
+
     /// <summary>The definition of a live segment.</summary>
     /// <param name="segmentId">The segment.</param>
     public SegmentDefinition Definition(string segmentId)

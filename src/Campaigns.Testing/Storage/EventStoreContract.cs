@@ -92,6 +92,38 @@ public abstract class EventStoreContract : StoreContract<IEventStore>
         Assert.Equal(Enumerable.Range(0, 1_100).Select(i => $"e{i:D5}"), listed.Select(e => e.EventId));
     }
 
+    /// <summary>
+    /// A store that reads its whole log (<see cref="IEventLogReader"/>, used to rebuild the segment index at start)
+    /// streams every event of every contact exactly once, more than a page of them, and honours <c>since</c>.
+    /// Skipped for stores without the capability.
+    /// </summary>
+    [SkippableFact]
+    public async Task The_log_reader_streams_every_event_once_and_honours_since()
+    {
+        var store = await NewStoreAsync();
+        Skip.IfNot(store is IEventLogReader, "The store does not implement IEventLogReader.");
+        var log = (IEventLogReader)store;
+        var contacts = Enumerable.Range(0, 7).Select(_ => ContactId.New()).ToArray();
+        var written = new List<BehaviourEvent>();
+        for (var i = 0; i < 2_345; i++)
+        {
+            var e = Event($"log-{i:D5}", contacts[i % contacts.Length], T0 + Duration.FromMinutes(i % 100));
+            written.Add(e);
+            await store.AppendAsync(e);
+        }
+
+        var all = await ToListAsync(log.ReadAllAsync());
+        Assert.Equal(written.Select(e => e.EventId).Order(StringComparer.Ordinal), all.Select(e => e.EventId).Order(StringComparer.Ordinal));
+        AssertSameDocument(written[42], all.Single(e => e.EventId == "log-00042"));
+
+        var since = T0 + Duration.FromMinutes(90);
+        var recent = await ToListAsync(log.ReadAllAsync(since));
+        Assert.Equal(
+            written.Where(e => e.OccurredAt >= since).Select(e => e.EventId).Order(StringComparer.Ordinal),
+            recent.Select(e => e.EventId).Order(StringComparer.Ordinal));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => ToListAsync(log.ReadAllAsync(null, Cancelled())));
+    }
+
     /// <summary>A cancelled token cancels every operation.</summary>
     [SkippableFact]
     public async Task A_cancelled_token_cancels_every_operation()

@@ -1,0 +1,56 @@
+using System.Diagnostics;
+using Campaigns.Segmentation;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Campaigns.Benchmarks.Storage;
+
+/// <summary>
+/// "rebuild-stats sqlite PATH" / "rebuild-stats postgresql [SCHEMA]": the start-up rebuild of the segment index from a
+/// durable store filled before (e.g. by "import-stats N sqlite PATH" or "import-stats N postgresql", schema
+/// bench_import): wall time, CPU time, contacts and events loaded, index memory.
+/// </summary>
+internal static class RebuildStats
+{
+    public static async Task RunAsync(string[] args)
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        var campaigns = services.AddCampaigns().AddLiveSegments();
+        string store;
+        if (args is [_, "sqlite", var path, ..])
+        {
+            campaigns.UseSqliteStorage(path);
+            store = "sqlite " + path;
+        }
+        else if (args is [_, "postgresql", ..])
+        {
+            var connection = Environment.GetEnvironmentVariable("CAMPAIGNS_POSTGRES_CONNECTION") ?? throw new InvalidOperationException("rebuild-stats postgresql needs CAMPAIGNS_POSTGRES_CONNECTION.");
+            var schema = args.Length > 2 ? args[2] : "bench_import";
+            campaigns.UsePostgreSqlStorage(connection, schema);
+            store = "postgresql " + schema;
+        }
+        else
+        {
+            throw new ArgumentException("usage: rebuild-stats sqlite PATH | rebuild-stats postgresql [SCHEMA]");
+        }
+
+        await using var provider = services.BuildServiceProvider();
+
+        // Start the storage (migrations) like a host would, without the loader's own hosted service.
+        foreach (var hosted in provider.GetServices<Microsoft.Extensions.Hosting.IHostedService>().Where(h => h.GetType().Namespace?.StartsWith("Campaigns.Storage", StringComparison.Ordinal) == true))
+        {
+            await hosted.StartAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+
+        var loader = provider.GetRequiredService<SegmentIndexLoader>();
+        GC.Collect();
+        var heapBefore = GC.GetTotalMemory(true);
+        using var process = Process.GetCurrentProcess();
+        var cpu = process.TotalProcessorTime;
+        var report = await loader.LoadAsync().ConfigureAwait(false);
+        process.Refresh();
+        var heapAfter = GC.GetTotalMemory(true);
+        var index = provider.GetRequiredService<SegmentIndex>();
+        Console.WriteLine($"store={store} contacts={report.Contacts} events={report.Events} elapsed={report.Elapsed.TotalSeconds:F2}s cpu={(process.TotalProcessorTime - cpu).TotalSeconds:F2}s contacts/s={report.Contacts / report.Elapsed.TotalSeconds:F0} index+heap growth={(heapAfter - heapBefore) / 1e6:F0}MB ({(double)(heapAfter - heapBefore) / Math.Max(1, index.Count):F1} B/contact) peak-ws={process.PeakWorkingSet64 / 1e6:F0}MB");
+    }
+}
