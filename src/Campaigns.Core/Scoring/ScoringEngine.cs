@@ -131,7 +131,7 @@ internal sealed class ScoringEngine(
     // so a state is known to be current when its ledger is the one read); other stores get a state per call.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<ContactId, ScoreState>? _states = ledgers is InMemoryScoreLedgerStore ? new() : null;
     private RuleIndex? _byKind;
-    private Tuple<ScoringModel, bool>? _fitReadsTags;
+    private Tuple<ScoringModel, FilterReads, bool>? _fitReads;
 
     public Instant? NextDue => _schedule.Next;
 
@@ -261,7 +261,7 @@ internal sealed class ScoringEngine(
         var model = models.Current;
         // Only fit can change with the profile; without fit rules a contact is scored by its first matching event.
         var affected = model.FitRules.Count > 0
-            && (change.Previous is null || model.FitRules.Any(r => ContactDiff.Affects(FilterReads.Of(r.Condition), change.Previous, change.Current)));
+            && (change.Previous is null || ContactDiff.Affects(FitReads(model).Reads, change.Previous, change.Current));
         return affected
             ? Untyped(ScoreAsync(change.Current.Id, clock.GetCurrentInstant(), null, null, cancellationToken))
             : ValueTask.CompletedTask;
@@ -431,19 +431,20 @@ internal sealed class ScoringEngine(
         return scores;
     }
 
-    /// <summary>Whether a fit rule of the model reads tags (has_tag, has_tag_in_group); cached per model.</summary>
-    private bool FitReadsTags(ScoringModel model)
+    /// <summary>What the model's fit rules read together, and whether that includes tags; cached per model.</summary>
+    private (FilterReads Reads, bool Tags) FitReads(ScoringModel model)
     {
-        var cached = _fitReadsTags;
-        if (cached is not null && ReferenceEquals(cached.Item1, model))
+        var cached = _fitReads;
+        if (cached is null || !ReferenceEquals(cached.Item1, model))
         {
-            return cached.Item2;
+            var reads = Tags.ReadsUnion.Of(model.FitRules.Select(r => FilterReads.Of(r.Condition)));
+            _fitReads = cached = Tuple.Create(model, reads, reads.Tags.Count > 0 || reads.TagGroups.Count > 0);
         }
 
-        var reads = model.FitRules.Any(r => FilterReads.Of(r.Condition) is { } f && (f.Tags.Count > 0 || f.TagGroups.Count > 0));
-        _fitReadsTags = Tuple.Create(model, reads);
-        return reads;
+        return (cached.Item2, cached.Item3);
     }
+
+    private bool FitReadsTags(ScoringModel model) => model.FitRules.Count > 0 && FitReads(model).Tags;
 
     private static Instant? NextTagExpiry(Contact contact, Instant now)
     {
