@@ -75,24 +75,26 @@ internal sealed class ScoreState
 {
     private static readonly Comparer<ScoreLedgerEntry> Order = Comparer<ScoreLedgerEntry>.Create(ScoreCalculator.OldestFirst);
 
-    private readonly RuleState[] _rules;
-    private readonly Dictionary<string, RuleState> _byId;
+    private readonly RuleState?[] _rules;
+    private readonly IReadOnlyDictionary<string, int> _ruleIds;
     private readonly RuleState _adjustments = new(null);
     private readonly DateTimeZone _zone;
     private Instant? _now;
     private decimal _behaviour;
 
-    public ScoreState(ScoringModel model, DateTimeZone zone, ScoreLedger ledger)
+    /// <param name="model">The model.</param>
+    /// <param name="ruleIds">The model's behaviour rule ids → their index in the model (shared by every state of the model).</param>
+    /// <param name="zone">The contact's zone (calendar caps).</param>
+    /// <param name="ledger">The ledger to mirror.</param>
+    public ScoreState(ScoringModel model, IReadOnlyDictionary<string, int> ruleIds, DateTimeZone zone, ScoreLedger ledger)
     {
         Model = model;
         _zone = zone;
         Ledger = ledger;
-        _rules = new RuleState[model.BehaviourRules.Count];
-        _byId = new Dictionary<string, RuleState>(_rules.Length, StringComparer.Ordinal);
-        for (var i = 0; i < _rules.Length; i++)
-        {
-            _byId[model.BehaviourRules[i].Id] = _rules[i] = new RuleState(model.BehaviourRules[i]);
-        }
+        _ruleIds = ruleIds;
+
+        // A rule's state is made when the contact first earns under it: most contacts match few of the rules.
+        _rules = new RuleState?[model.BehaviourRules.Count];
 
         var entries = ledger.Entries;
         for (var i = 0; i < entries.Count; i++)
@@ -102,7 +104,7 @@ internal sealed class ScoreState
             {
                 _adjustments.Append(entry);
             }
-            else if (_byId.TryGetValue(entry.RuleId, out var rule))
+            else if (RuleOf(entry.RuleId, create: true) is { } rule)
             {
                 rule.Append(entry);
             }
@@ -110,7 +112,7 @@ internal sealed class ScoreState
 
         foreach (var rule in _rules)
         {
-            rule.SortAndAward(zone);
+            rule?.SortAndAward(zone);
         }
 
         _adjustments.SortAndAward(zone);
@@ -141,7 +143,7 @@ internal sealed class ScoreState
             return false;
         }
 
-        return _byId.TryGetValue(entry.RuleId, out var rule) && rule.Entries.BinarySearch(entry, Order) >= 0;
+        return RuleOf(entry.RuleId, create: false) is { } rule && rule.Entries.BinarySearch(entry, Order) >= 0;
     }
 
     /// <summary>Books a new entry, updating the awards of its cap period and the running total.</summary>
@@ -157,7 +159,7 @@ internal sealed class ScoreState
             return;
         }
 
-        if (!_byId.TryGetValue(entry.RuleId, out var rule))
+        if (RuleOf(entry.RuleId, create: true) is not { } rule)
         {
             return;
         }
@@ -212,9 +214,9 @@ internal sealed class ScoreState
             _behaviour = 0m;
             foreach (var rule in _rules)
             {
-                for (var i = 0; i < rule.Entries.Count; i++)
+                for (var i = 0; i < (rule?.Entries.Count ?? 0); i++)
                 {
-                    rule.Current[i] = 0m;
+                    rule!.Current[i] = 0m;
                     SetTerm(rule, i);
                 }
             }
@@ -236,9 +238,9 @@ internal sealed class ScoreState
         var total = 0d;
         foreach (var rule in _rules)
         {
-            for (var i = 0; i < rule.Raw.Count; i++)
+            for (var i = 0; i < (rule?.Raw.Count ?? 0); i++)
             {
-                total += rule.Raw[i];
+                total += rule!.Raw[i];
             }
         }
 
@@ -248,6 +250,16 @@ internal sealed class ScoreState
         }
 
         return total;
+    }
+
+    private RuleState? RuleOf(string ruleId, bool create)
+    {
+        if (!_ruleIds.TryGetValue(ruleId, out var index))
+        {
+            return null;
+        }
+
+        return _rules[index] ?? (create ? _rules[index] = new RuleState(Model.BehaviourRules[index]) : null);
     }
 
     /// <summary>Recomputes one entry's current value at the state's instant (if any) and moves the running total.</summary>

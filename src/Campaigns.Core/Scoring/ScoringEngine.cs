@@ -237,9 +237,13 @@ internal sealed class ScoringEngine(
     }
 
     /// <summary>The current model's behaviour rules for one event kind, in model order (indexed once per model).</summary>
-    private BehaviourRule[] RulesFor(string kind)
+    private BehaviourRule[] RulesFor(string kind) =>
+        IndexOf(models.Current).Rules.TryGetValue(kind, out var rules) ? rules : [];
+
+    private Dictionary<string, int> RuleIdsOf(ScoringModel model) => IndexOf(model).RuleIds;
+
+    private RuleIndex IndexOf(ScoringModel model)
     {
-        var model = models.Current;
         var index = _byKind;
         if (index is null || !ReferenceEquals(index.Model, model))
         {
@@ -249,10 +253,16 @@ internal sealed class ScoringEngine(
                 byKind[group.Key] = [.. group];
             }
 
-            _byKind = index = new RuleIndex(model, byKind);
+            var ids = new Dictionary<string, int>(StringComparer.Ordinal);
+            for (var i = 0; i < model.BehaviourRules.Count; i++)
+            {
+                ids[model.BehaviourRules[i].Id] = i;
+            }
+
+            _byKind = index = new RuleIndex(model, byKind, ids);
         }
 
-        return index.Rules.TryGetValue(kind, out var rules) ? rules : [];
+        return index;
     }
 
     public ValueTask OnContactChangedAsync(ContactChange change, CancellationToken cancellationToken)
@@ -295,17 +305,18 @@ internal sealed class ScoringEngine(
             var zone = ScoreCalculator.ZoneOf(contact, _defaultZone);
             ledger = before;
             ScoreState state;
+            var cachedHit = false;
             if (replace is not null)
             {
                 ledger = before with { Entries = LedgerEntries.Append([], replace) };
-                state = new ScoreState(model, zone, ledger);
+                state = new ScoreState(model, RuleIdsOf(model), zone, ledger);
             }
             else
             {
-                state = _states is not null && _states.TryGetValue(id, out var cached)
-                    && ReferenceEquals(cached.Ledger, before) && ReferenceEquals(cached.Model, model) && string.Equals(cached.ZoneId, zone.Id, StringComparison.Ordinal)
-                        ? cached
-                        : new ScoreState(model, zone, before);
+                ScoreState? cached = null;
+                cachedHit = _states is not null && _states.TryGetValue(id, out cached)
+                    && ReferenceEquals(cached.Ledger, before) && ReferenceEquals(cached.Model, model) && string.Equals(cached.ZoneId, zone.Id, StringComparison.Ordinal);
+                state = cachedHit ? cached! : new ScoreState(model, RuleIdsOf(model), zone, before);
                 if (append is { Count: > 0 } && !state.Contains(append[0]))
                 {
                     for (var i = 0; i < append.Count; i++)
@@ -353,7 +364,7 @@ internal sealed class ScoringEngine(
             }
 
             state.Ledger = ledger;
-            if (_states is not null)
+            if (_states is not null && !cachedHit)
             {
                 _states[id] = state;
             }
@@ -461,7 +472,7 @@ internal sealed class ScoringEngine(
     }
 
     /// <summary>A model's behaviour rules by event kind; replaced as a whole when the model changes.</summary>
-    private sealed record RuleIndex(ScoringModel Model, Dictionary<string, BehaviourRule[]> Rules);
+    private sealed record RuleIndex(ScoringModel Model, Dictionary<string, BehaviourRule[]> Rules, Dictionary<string, int> RuleIds);
 
     private static decimal Compared(ScoreThreshold threshold, ContactScores scores) =>
         threshold.Score == ScoreKind.Total ? scores.Total : scores.Behaviour;
