@@ -147,6 +147,9 @@ public class IngestBenchmarks
         _seen = new HashSet<string>(StringComparer.Ordinal);
     }
 
+    /// <summary>The current host's services (for the one-shot <c>ingest-stats</c> mode's ablations).</summary>
+    internal IServiceProvider Services => _services ?? throw new InvalidOperationException("Call Setup first.");
+
     /// <summary>Disposes the last host.</summary>
     [GlobalCleanup]
     public void Cleanup() => _services?.Dispose();

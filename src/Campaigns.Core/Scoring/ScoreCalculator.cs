@@ -88,8 +88,9 @@ public static class ScoreCalculator
     /// <param name="events">Its events.</param>
     /// <param name="now">The instant to decay to.</param>
     /// <param name="evaluator">The evaluator of fit conditions; <see cref="FilterEvaluator.Default"/> when null.</param>
-    public static ContactScores Score(ScoringModel model, Contact contact, IEnumerable<BehaviourEvent> events, Instant now, FilterEvaluator? evaluator = null) =>
-        Explain(model, contact, Match(model, events), [], now, evaluator).Scores;
+    /// <param name="defaultZone">The zone of calendar-period caps for a contact without a time zone; UTC when null.</param>
+    public static ContactScores Score(ScoringModel model, Contact contact, IEnumerable<BehaviourEvent> events, Instant now, FilterEvaluator? evaluator = null, DateTimeZone? defaultZone = null) =>
+        Explain(model, contact, Match(model, events), [], now, evaluator, defaultZone).Scores;
 
     /// <summary>Explains a contact's score from its ledger entries.</summary>
     /// <param name="model">The model.</param>
@@ -98,11 +99,13 @@ public static class ScoreCalculator
     /// <param name="thresholdsEntered">The thresholds it is inside of.</param>
     /// <param name="now">The instant to decay to.</param>
     /// <param name="evaluator">The evaluator of fit conditions; <see cref="FilterEvaluator.Default"/> when null.</param>
-    public static ScoreExplanation Explain(ScoringModel model, Contact contact, IReadOnlyList<ScoreLedgerEntry> entries, IReadOnlyList<string> thresholdsEntered, Instant now, FilterEvaluator? evaluator = null)
+    /// <param name="defaultZone">The zone of calendar-period caps for a contact without a time zone; UTC when null.</param>
+    public static ScoreExplanation Explain(ScoringModel model, Contact contact, IReadOnlyList<ScoreLedgerEntry> entries, IReadOnlyList<string> thresholdsEntered, Instant now, FilterEvaluator? evaluator = null, DateTimeZone? defaultZone = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(contact);
         ArgumentNullException.ThrowIfNull(entries);
+        var zone = ZoneOf(contact, defaultZone);
         var rules = new List<RuleContribution>();
         var behaviour = 0m;
         var byRule = ByRule(entries);
@@ -113,7 +116,7 @@ public static class ScoreCalculator
                 continue;
             }
 
-            var earned = Award(rule, mine, model.HalfLife, now);
+            var earned = Award(rule, mine, model.HalfLife, now, zone);
             var points = 0m;
             foreach (var e in earned)
             {
@@ -175,36 +178,6 @@ public static class ScoreCalculator
         return (fit, rules);
     }
 
-    /// <summary>The unrounded behaviour score, for predicting threshold crossings.</summary>
-    internal static double RawBehaviour(ScoringModel model, IReadOnlyList<ScoreLedgerEntry> entries, Instant now)
-    {
-        var total = 0d;
-        var byRule = ByRule(entries);
-        foreach (var rule in model.BehaviourRules)
-        {
-            if (!byRule.TryGetValue(rule.Id, out var mine))
-            {
-                continue;
-            }
-
-            var awarded = Capped(rule, mine);
-            for (var i = 0; i < mine.Count; i++)
-            {
-                total += (double)awarded[i] * DecayFactor(model.HalfLife, now - mine[i].OccurredAt);
-            }
-        }
-
-        foreach (var entry in entries)
-        {
-            if (string.Equals(entry.RuleId, ScoreAdjustment.RuleId, StringComparison.Ordinal))
-            {
-                total += (double)entry.Points * DecayFactor(model.HalfLife, now - entry.OccurredAt);
-            }
-        }
-
-        return total;
-    }
-
     private static List<EarnedPoints> Adjustments(IReadOnlyList<ScoreLedgerEntry> entries, Duration? halfLife, Instant now)
     {
         var earned = new List<EarnedPoints>();
@@ -220,10 +193,10 @@ public static class ScoreCalculator
         return earned;
     }
 
-    private static List<EarnedPoints> Award(BehaviourRule rule, List<ScoreLedgerEntry> mine, Duration? halfLife, Instant now)
+    private static List<EarnedPoints> Award(BehaviourRule rule, List<ScoreLedgerEntry> mine, Duration? halfLife, Instant now, DateTimeZone zone)
     {
         var earned = new List<EarnedPoints>(mine.Count);
-        var awards = Capped(rule, mine);
+        var awards = Capped(rule, mine, zone);
         for (var i = 0; i < mine.Count; i++)
         {
             var entry = mine[i];
@@ -233,6 +206,30 @@ public static class ScoreCalculator
         }
 
         return earned;
+    }
+
+    /// <summary>The zone calendar-period caps use for the contact: its own, else <paramref name="defaultZone"/>, else UTC.</summary>
+    internal static DateTimeZone ZoneOf(Contact contact, DateTimeZone? defaultZone) =>
+        contact.TimeZoneId is { } id && DateTimeZoneProviders.Tzdb.GetZoneOrNull(id) is { } zone ? zone : defaultZone ?? DateTimeZone.Utc;
+
+    /// <summary>The cap period an instant falls in, as a number that is equal for instants of the same period and grows with time.</summary>
+    internal static long PeriodOf(ScoreCap cap, Instant at, DateTimeZone zone)
+    {
+        if (cap.Calendar is not { } calendar)
+        {
+            var period = cap.Period.BclCompatibleTicks;
+            var ticks = at.ToUnixTimeTicks();
+            return ticks >= 0 ? ticks / period : ((ticks + 1) / period) - 1;
+        }
+
+        var date = at.InZone(zone).Date;
+        return calendar switch
+        {
+            CalendarPeriod.Day => date.ToDateOnly().DayNumber,
+            CalendarPeriod.Week => date.ToDateOnly().DayNumber - ((int)date.DayOfWeek - 1),
+            CalendarPeriod.Month => (date.Year * 12L) + date.Month,
+            _ => date.Year,
+        };
     }
 
     /// <summary>The entries per rule id, each list oldest first (then by event id, ordinal). One pass over the ledger.</summary>
@@ -261,14 +258,14 @@ public static class ScoreCalculator
         return byRule;
     }
 
-    private static int OldestFirst(ScoreLedgerEntry a, ScoreLedgerEntry b)
+    internal static int OldestFirst(ScoreLedgerEntry a, ScoreLedgerEntry b)
     {
         var byTime = a.OccurredAt.CompareTo(b.OccurredAt);
         return byTime != 0 ? byTime : string.CompareOrdinal(a.EventId, b.EventId);
     }
 
     /// <summary>The points each of the rule's entries (sorted oldest first) is awarded under the rule's cap, by index.</summary>
-    private static decimal[] Capped(BehaviourRule rule, List<ScoreLedgerEntry> mine)
+    private static decimal[] Capped(BehaviourRule rule, List<ScoreLedgerEntry> mine, DateTimeZone zone)
     {
         var awarded = new decimal[mine.Count];
         if (rule.Cap is not { } cap)
@@ -281,14 +278,12 @@ public static class ScoreCalculator
             return awarded;
         }
 
-        var period = cap.Period.BclCompatibleTicks;
         long? bucket = null;
         var remaining = 0m;
         for (var i = 0; i < mine.Count; i++)
         {
             var entry = mine[i];
-            var ticks = entry.OccurredAt.ToUnixTimeTicks();
-            var b = ticks >= 0 ? ticks / period : ((ticks + 1) / period) - 1;
+            var b = PeriodOf(cap, entry.OccurredAt, zone);
             if (b != bucket)
             {
                 bucket = b;

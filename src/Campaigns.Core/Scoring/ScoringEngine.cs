@@ -41,6 +41,11 @@ public sealed record LeadAssigned : LeadEvent
     public required ScoreExplanation Explanation { get; init; }
 }
 
+/// <summary>The progress and result of <see cref="IScoringEngine.RescoreAllAsync"/>.</summary>
+/// <param name="Contacts">Contacts rescored so far.</param>
+/// <param name="Changed">Of those, the contacts whose behaviour score, fit score or grade changed.</param>
+public readonly record struct RescoreProgress(long Contacts, long Changed);
+
 /// <summary>
 /// Handles lead events (threshold crossings, assignments): notify the salesperson through a channel, open a CRM task,
 /// raise a journey trigger. Register any number in the service collection; they are called one after the other after
@@ -83,6 +88,16 @@ public interface IScoringEngine
     /// <param name="cancellationToken">Cancels the call.</param>
     ValueTask<ContactScores> RescoreAsync(ContactId contactId, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Rescores every contact (after a model change): streams the contact store once, rebuilding each contact's ledger
+    /// from its stored events under the current model (as <see cref="RescoreAsync"/>) and applying thresholds. Memory
+    /// stays constant in the number of contacts. Progress is reported every 1,000 contacts and at the end.
+    /// </summary>
+    /// <param name="progress">Receives the running counts; may be null.</param>
+    /// <param name="cancellationToken">Cancels between contacts; the contacts already rescored keep their new scores.</param>
+    /// <returns>How many contacts were rescored and how many of their scores (behaviour, fit or grade) changed.</returns>
+    ValueTask<RescoreProgress> RescoreAllAsync(IProgress<RescoreProgress>? progress = null, CancellationToken cancellationToken = default);
+
     /// <summary>Handles the contacts whose scheduled decay crossing is at or before <paramref name="now"/>; call it with the clock's instant.</summary>
     /// <param name="now">The instant.</param>
     /// <param name="cancellationToken">Cancels between contacts.</param>
@@ -99,16 +114,24 @@ internal sealed class ScoringEngine(
     IEventStore events,
     IClock clock,
     FilterEvaluator evaluator,
-    IEnumerable<ILeadEventSink> handlers)
+    IEnumerable<ILeadEventSink> handlers,
+    Microsoft.Extensions.Options.IOptions<CampaignsOptions> options)
     : IScoringEngine, IContactChangeListener
 {
+    private const int RescoreProgressEvery = 1_000;
     private static readonly Duration MinStep = Duration.FromMilliseconds(1);
     private readonly ILeadEventSink[] _handlers = [.. handlers];
     private readonly SemaphoreSlim[] _locks = [.. Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1))];
     private readonly ContactSchedule _schedule = new();
     private readonly Dictionary<string, int> _roundRobin = new(StringComparer.Ordinal);
     private readonly Lock _roundRobinGate = new();
+    private readonly DateTimeZone _defaultZone = Scheduling.LocalTimeResolution.GetZone(options.Value.DefaultTimeZone, "Campaigns:DefaultTimeZone");
+
+    // Running per-contact states, kept only with the in-memory ledger store (whose reads return the object last saved,
+    // so a state is known to be current when its ledger is the one read); other stores get a state per call.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ContactId, ScoreState>? _states = ledgers is InMemoryScoreLedgerStore ? new() : null;
     private RuleIndex? _byKind;
+    private Tuple<ScoringModel, FilterReads, bool>? _fitReads;
 
     public Instant? NextDue => _schedule.Next;
 
@@ -119,7 +142,7 @@ internal sealed class ScoringEngine(
     {
         var contact = await store.GetAsync(contactId, cancellationToken).ConfigureAwait(false) ?? throw new EntityNotFoundException("contact", contactId.ToString());
         var ledger = await ledgers.GetAsync(contactId, cancellationToken).ConfigureAwait(false) ?? new ScoreLedger { ContactId = contactId };
-        return ScoreCalculator.Explain(models.Current, contact, ledger.Entries, ledger.ThresholdsEntered, clock.GetCurrentInstant(), evaluator);
+        return ScoreCalculator.Explain(models.Current, contact, ledger.Entries, ledger.ThresholdsEntered, clock.GetCurrentInstant(), evaluator, _defaultZone);
     }
 
     public async ValueTask<ContactScores> RescoreAsync(ContactId contactId, CancellationToken cancellationToken = default)
@@ -131,8 +154,38 @@ internal sealed class ScoringEngine(
         }
 
         var entries = ScoreCalculator.Match(models.Current, history);
-        await ScoreAsync(contactId, clock.GetCurrentInstant(), l => l with { Entries = entries }, cancellationToken).ConfigureAwait(false);
-        return await GetScoresAsync(contactId, cancellationToken).ConfigureAwait(false);
+        return await ScoreAsync(contactId, clock.GetCurrentInstant(), null, entries, cancellationToken).ConfigureAwait(false)
+            ?? throw new EntityNotFoundException("contact", contactId.ToString());
+    }
+
+    public async ValueTask<RescoreProgress> RescoreAllAsync(IProgress<RescoreProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        long done = 0, changed = 0;
+        await foreach (var contact in store.ListAsync(cancellationToken).ConfigureAwait(false))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var history = new List<BehaviourEvent>();
+            await foreach (var e in events.ListAsync(contact.Id, cancellationToken: cancellationToken).ConfigureAwait(false))
+            {
+                history.Add(e);
+            }
+
+            var scores = await ScoreAsync(contact.Id, clock.GetCurrentInstant(), null, ScoreCalculator.Match(models.Current, history), cancellationToken).ConfigureAwait(false);
+            done++;
+            if (scores is not null && (contact.Scores is not { } old || old.Behaviour != scores.Behaviour || old.Fit != scores.Fit || old.Grade != scores.Grade))
+            {
+                changed++;
+            }
+
+            if (done % RescoreProgressEvery == 0)
+            {
+                progress?.Report(new RescoreProgress(done, changed));
+            }
+        }
+
+        var result = new RescoreProgress(done, changed);
+        progress?.Report(result);
+        return result;
     }
 
     public async ValueTask<int> AdvanceAsync(Instant now, CancellationToken cancellationToken = default)
@@ -141,7 +194,7 @@ internal sealed class ScoringEngine(
         foreach (var (id, _) in due)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            await ScoreAsync(id, now, null, cancellationToken).ConfigureAwait(false);
+            await ScoreAsync(id, now, null, null, cancellationToken).ConfigureAwait(false);
         }
 
         return due.Count;
@@ -169,30 +222,28 @@ internal sealed class ScoringEngine(
             return ValueTask.CompletedTask;
         }
 
-        return ScoreAsync(
-            behaviourEvent.ContactId,
-            clock.GetCurrentInstant(),
-            ledger => Contains(ledger.Entries, behaviourEvent.EventId) ? ledger : ledger with { Entries = [.. ledger.Entries, .. matched] },
-            cancellationToken);
+        return Untyped(ScoreAsync(behaviourEvent.ContactId, clock.GetCurrentInstant(), matched, null, cancellationToken));
     }
 
-    private static bool Contains(IReadOnlyList<ScoreLedgerEntry> entries, string eventId)
+    private static ValueTask Untyped(ValueTask<ContactScores?> task)
     {
-        for (var i = 0; i < entries.Count; i++)
+        if (task.IsCompletedSuccessfully)
         {
-            if (string.Equals(entries[i].EventId, eventId, StringComparison.Ordinal))
-            {
-                return true;
-            }
+            _ = task.Result;
+            return ValueTask.CompletedTask;
         }
 
-        return false;
+        return new ValueTask(task.AsTask());
     }
 
     /// <summary>The current model's behaviour rules for one event kind, in model order (indexed once per model).</summary>
-    private BehaviourRule[] RulesFor(string kind)
+    private BehaviourRule[] RulesFor(string kind) =>
+        IndexOf(models.Current).Rules.TryGetValue(kind, out var rules) ? rules : [];
+
+    private Dictionary<string, int> RuleIdsOf(ScoringModel model) => IndexOf(model).RuleIds;
+
+    private RuleIndex IndexOf(ScoringModel model)
     {
-        var model = models.Current;
         var index = _byKind;
         if (index is null || !ReferenceEquals(index.Model, model))
         {
@@ -202,10 +253,16 @@ internal sealed class ScoringEngine(
                 byKind[group.Key] = [.. group];
             }
 
-            _byKind = index = new RuleIndex(model, byKind);
+            var ids = new Dictionary<string, int>(StringComparer.Ordinal);
+            for (var i = 0; i < model.BehaviourRules.Count; i++)
+            {
+                ids[model.BehaviourRules[i].Id] = i;
+            }
+
+            _byKind = index = new RuleIndex(model, byKind, ids);
         }
 
-        return index.Rules.TryGetValue(kind, out var rules) ? rules : [];
+        return index;
     }
 
     public ValueTask OnContactChangedAsync(ContactChange change, CancellationToken cancellationToken)
@@ -214,19 +271,25 @@ internal sealed class ScoringEngine(
         var model = models.Current;
         // Only fit can change with the profile; without fit rules a contact is scored by its first matching event.
         var affected = model.FitRules.Count > 0
-            && (change.Previous is null || model.FitRules.Any(r => ContactDiff.Affects(FilterReads.Of(r.Condition), change.Previous, change.Current)));
+            && (change.Previous is null || ContactDiff.Affects(FitReads(model).Reads, change.Previous, change.Current));
         return affected
-            ? ScoreAsync(change.Current.Id, clock.GetCurrentInstant(), null, cancellationToken)
+            ? Untyped(ScoreAsync(change.Current.Id, clock.GetCurrentInstant(), null, null, cancellationToken))
             : ValueTask.CompletedTask;
     }
 
-    private async ValueTask ScoreAsync(ContactId id, Instant now, Func<ScoreLedger, ScoreLedger>? change, CancellationToken cancellationToken)
+    /// <summary>
+    /// Scores a contact at <paramref name="now"/> after booking <paramref name="append"/> (one event's entries; nothing when
+    /// the event is already booked) or replacing the ledger's entries with <paramref name="replace"/> (a rescore), then
+    /// applies thresholds. Uses the contact's running <see cref="ScoreState"/>: no copy of the ledger, no from-scratch pass.
+    /// </summary>
+    private async ValueTask<ContactScores?> ScoreAsync(ContactId id, Instant now, List<ScoreLedgerEntry>? append, IReadOnlyList<ScoreLedgerEntry>? replace, CancellationToken cancellationToken)
     {
         var model = models.Current;
         var gate = _locks[(id.GetHashCode() & int.MaxValue) % _locks.Length];
         Contact? contact;
-        ScoreExplanation explanation;
-        List<(ScoreThreshold Threshold, bool Entered, decimal Score)> crossings = [];
+        ContactScores scores;
+        ScoreLedger ledger;
+        List<(ScoreThreshold Threshold, bool Entered, decimal Score)>? crossings = null;
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -234,44 +297,93 @@ internal sealed class ScoringEngine(
             if (contact is null)
             {
                 _schedule.Set(id, null);
-                return;
+                _states?.TryRemove(id, out _);
+                return null;
             }
 
             var before = await ledgers.GetAsync(id, cancellationToken).ConfigureAwait(false) ?? new ScoreLedger { ContactId = id };
-            var ledger = change?.Invoke(before) ?? before;
-            explanation = ScoreCalculator.Explain(model, contact, ledger.Entries, ledger.ThresholdsEntered, now, evaluator);
-            var inside = new List<string>(ledger.ThresholdsEntered);
-            foreach (var threshold in model.Thresholds)
+            var zone = ScoreCalculator.ZoneOf(contact, _defaultZone);
+            ledger = before;
+            ScoreState state;
+            var cachedHit = false;
+            if (replace is not null)
             {
-                var score = Compared(threshold, explanation.Scores);
-                var isInside = inside.Contains(threshold.Id, StringComparer.Ordinal);
-                if (!isInside && score >= threshold.Enter)
+                ledger = before with { Entries = LedgerEntries.Append([], replace) };
+                state = new ScoreState(model, RuleIdsOf(model), zone, ledger);
+            }
+            else
+            {
+                ScoreState? cached = null;
+                cachedHit = _states is not null && _states.TryGetValue(id, out cached)
+                    && ReferenceEquals(cached.Ledger, before) && ReferenceEquals(cached.Model, model) && string.Equals(cached.ZoneId, zone.Id, StringComparison.Ordinal);
+                state = cachedHit ? cached! : new ScoreState(model, RuleIdsOf(model), zone, before);
+                if (append is { Count: > 0 } && !state.Contains(append[0]))
                 {
-                    inside.Add(threshold.Id);
-                    crossings.Add((threshold, true, score));
-                }
-                else if (isInside && score < (threshold.Exit ?? threshold.Enter))
-                {
-                    inside.Remove(threshold.Id);
-                    crossings.Add((threshold, false, score));
+                    for (var i = 0; i < append.Count; i++)
+                    {
+                        state.Add(append[i]);
+                    }
+
+                    ledger = before with { Entries = LedgerEntries.Append(before.Entries, append) };
                 }
             }
 
-            ledger = ledger with { ThresholdsEntered = inside };
-            explanation = explanation with { ThresholdsEntered = inside };
-            if (!ReferenceEquals(ledger, before) || crossings.Count > 0)
+            var behaviour = state.BehaviourAt(now);
+            var fit = 0m;
+            if (model.FitRules.Count > 0)
+            {
+                fit = ScoreCalculator.Fit(model, contact, now, evaluator).Fit;
+            }
+
+            scores = new ContactScores(behaviour, fit, ScoreCalculator.GradeOf(model, fit), now);
+            List<string>? inside = null;
+            foreach (var threshold in model.Thresholds)
+            {
+                var score = Compared(threshold, scores);
+                var isInside = (inside ?? ledger.ThresholdsEntered).Contains(threshold.Id, StringComparer.Ordinal);
+                if (!isInside && score >= threshold.Enter)
+                {
+                    (inside ??= [.. ledger.ThresholdsEntered]).Add(threshold.Id);
+                    (crossings ??= []).Add((threshold, true, score));
+                }
+                else if (isInside && score < (threshold.Exit ?? threshold.Enter))
+                {
+                    (inside ??= [.. ledger.ThresholdsEntered]).Remove(threshold.Id);
+                    (crossings ??= []).Add((threshold, false, score));
+                }
+            }
+
+            if (inside is not null)
+            {
+                ledger = ledger with { ThresholdsEntered = inside };
+            }
+
+            if (!ReferenceEquals(ledger, before))
             {
                 await ledgers.SaveAsync(ledger, cancellationToken).ConfigureAwait(false);
             }
 
-            _schedule.Set(id, NextCrossing(model, ledger, explanation.Scores, now));
+            state.Ledger = ledger;
+            if (_states is not null && !cachedHit)
+            {
+                _states[id] = state;
+            }
+
+            var next = NextCrossing(model, state, ledger, scores, now);
+            if (FitReadsTags(model) && NextTagExpiry(contact, now) is { } expiry && (next is not { } n || expiry < n))
+            {
+                // A fit rule reading tags changes when a tag expires, with no contact change to tell us.
+                next = expiry;
+            }
+
+            _schedule.Set(id, next);
         }
         finally
         {
             gate.Release();
         }
 
-        var scores = explanation.Scores;
+        crossings ??= [];
         var assignments = new List<(ScoreThreshold Threshold, string Assignee, decimal Score)>();
         LifecycleStage? stage = null;
         string? reason = null;
@@ -319,27 +431,61 @@ internal sealed class ScoringEngine(
             await RaiseAsync(new ThresholdCrossed { ContactId = id, ThresholdId = threshold.Id, At = now, Score = score, Entered = entered }, cancellationToken).ConfigureAwait(false);
         }
 
+        var explanation = assignments.Count > 0
+            ? ScoreCalculator.Explain(model, contact, ledger.Entries, ledger.ThresholdsEntered, now, evaluator, _defaultZone)
+            : null;
         foreach (var (threshold, assignee, score) in assignments)
         {
-            await RaiseAsync(new LeadAssigned { ContactId = id, ThresholdId = threshold.Id, At = now, Score = score, AssigneeId = assignee, PreviousOwnerId = previousOwner, Explanation = explanation }, cancellationToken).ConfigureAwait(false);
+            await RaiseAsync(new LeadAssigned { ContactId = id, ThresholdId = threshold.Id, At = now, Score = score, AssigneeId = assignee, PreviousOwnerId = previousOwner, Explanation = explanation! }, cancellationToken).ConfigureAwait(false);
         }
+
+        return scores;
+    }
+
+    /// <summary>What the model's fit rules read together, and whether that includes tags; cached per model.</summary>
+    private (FilterReads Reads, bool Tags) FitReads(ScoringModel model)
+    {
+        var cached = _fitReads;
+        if (cached is null || !ReferenceEquals(cached.Item1, model))
+        {
+            var reads = Tags.ReadsUnion.Of(model.FitRules.Select(r => FilterReads.Of(r.Condition)));
+            _fitReads = cached = Tuple.Create(model, reads, reads.Tags.Count > 0 || reads.TagGroups.Count > 0);
+        }
+
+        return (cached.Item2, cached.Item3);
+    }
+
+    private bool FitReadsTags(ScoringModel model) => model.FitRules.Count > 0 && FitReads(model).Tags;
+
+    private static Instant? NextTagExpiry(Contact contact, Instant now)
+    {
+        Instant? next = null;
+        foreach (var tag in contact.Tags)
+        {
+            if (tag.ExpiresAt is { } at && at > now && (next is not { } n || at < n))
+            {
+                next = at;
+            }
+        }
+
+        return next;
     }
 
     /// <summary>A model's behaviour rules by event kind; replaced as a whole when the model changes.</summary>
-    private sealed record RuleIndex(ScoringModel Model, Dictionary<string, BehaviourRule[]> Rules);
+    private sealed record RuleIndex(ScoringModel Model, Dictionary<string, BehaviourRule[]> Rules, Dictionary<string, int> RuleIds);
 
     private static decimal Compared(ScoreThreshold threshold, ContactScores scores) =>
         threshold.Score == ScoreKind.Total ? scores.Total : scores.Behaviour;
 
     /// <summary>When the decaying behaviour score next crosses a threshold boundary (score(t) = score(now)·2^(−Δ/H) between events).</summary>
-    private static Instant? NextCrossing(ScoringModel model, ScoreLedger ledger, ContactScores scores, Instant now)
+    private static Instant? NextCrossing(ScoringModel model, ScoreState state, ScoreLedger ledger, ContactScores scores, Instant now)
     {
         if (model.HalfLife is not { } halfLife || model.Thresholds.Count == 0 || ledger.Entries.Count == 0)
         {
             return null;
         }
 
-        var raw = ScoreCalculator.RawBehaviour(model, ledger.Entries, now);
+        var raw = state.RawAt(now);
         Instant? next = null;
         foreach (var threshold in model.Thresholds)
         {

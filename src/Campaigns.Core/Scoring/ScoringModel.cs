@@ -58,18 +58,40 @@ public sealed record BehaviourRule
 }
 
 /// <summary>
-/// A cap of a behaviour rule: at most <see cref="MaxPoints"/> points (absolute value) per <see cref="Period"/>.
-/// Periods are consecutive fixed buckets of the exact duration aligned to the Unix epoch (so a 1-day period is a UTC
-/// day); an event belongs to the bucket of its occurred-at instant, and within a bucket events earn in occurred-at
-/// order (then event id), the one that reaches the cap earning only the rest. Out-of-order arrival gives the same result.
+/// A cap of a behaviour rule: at most <see cref="MaxPoints"/> points (absolute value) per period. The period is either
+/// <see cref="Period"/>, consecutive fixed buckets of that exact duration aligned to the Unix epoch (so a 1-day period
+/// is a UTC day), or <see cref="Calendar"/>, a calendar day, ISO week (Monday to Sunday), month or year in the
+/// contact's time zone (<see cref="Contact.TimeZoneId"/>, else <see cref="CampaignsOptions.DefaultTimeZone"/>), e.g. "at most
+/// 20 points per calendar month". An event belongs to the period of its occurred-at instant, and within a period events
+/// earn in occurred-at order (then event id), the one that reaches the cap earning only the rest. Out-of-order arrival
+/// gives the same result. Exactly one of <see cref="Period"/> and <see cref="Calendar"/> is set.
 /// </summary>
 public sealed record ScoreCap
 {
     /// <summary>The most points per period; positive.</summary>
     public required decimal MaxPoints { get; init; }
 
-    /// <summary>The period; positive, e.g. one day.</summary>
-    public required Duration Period { get; init; }
+    /// <summary>A fixed period, e.g. one day (UTC-aligned buckets); leave at zero when <see cref="Calendar"/> is set.</summary>
+    public Duration Period { get; init; }
+
+    /// <summary>A calendar period in the contact's time zone, or null for the fixed <see cref="Period"/>.</summary>
+    public CalendarPeriod? Calendar { get; init; }
+}
+
+/// <summary>A calendar period of a <see cref="ScoreCap"/>, in the contact's time zone.</summary>
+public enum CalendarPeriod
+{
+    /// <summary>A local calendar day (midnight to midnight).</summary>
+    Day = 0,
+
+    /// <summary>An ISO week, Monday to Sunday.</summary>
+    Week = 1,
+
+    /// <summary>A calendar month.</summary>
+    Month = 2,
+
+    /// <summary>A calendar year.</summary>
+    Year = 3,
 }
 
 /// <summary>A fit (profile) rule (F-4.2): a contact satisfying <see cref="Condition"/> gets <see cref="Points"/> fit points.</summary>

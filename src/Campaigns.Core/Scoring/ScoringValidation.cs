@@ -35,9 +35,21 @@ public static class ScoringModelValidator
                     Fail(path + ".cap.maxPoints", I(cap.MaxPoints), "the cap must be positive");
                 }
 
-                if (cap.Period <= Duration.Zero)
+                if (cap.Calendar is { } calendar)
                 {
-                    Fail(path + ".cap.period", cap.Period.ToString(), "the period must be positive");
+                    if (!Enum.IsDefined(calendar))
+                    {
+                        Fail(path + ".cap.calendar", calendar.ToString(), "not a calendar period (Day, Week, Month, Year)");
+                    }
+
+                    if (cap.Period != Duration.Zero)
+                    {
+                        Fail(path + ".cap.period", cap.Period.ToString(), "give either a fixed period or a calendar period, not both");
+                    }
+                }
+                else if (cap.Period <= Duration.Zero)
+                {
+                    Fail(path + ".cap.period", cap.Period.ToString(), "the period must be positive (or set a calendar period)");
                 }
             }
         }

@@ -56,6 +56,7 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
 {
     private const int MaxProbes = 256;
     private readonly ContactSchedule _schedule = new();
+    private Tuple<IReadOnlyList<CompiledTagRule>, FilterReads>? _union;
 
     public Instant? NextDue => _schedule.Next;
 
@@ -130,14 +131,17 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
     public async ValueTask OnContactChangedAsync(ContactChange change, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(change);
+        // One check against what any rule reads (the union), not one per rule: a change no rule reads costs one diff.
         var rules = catalog.Rules;
-        for (var i = 0; i < rules.Count; i++)
+        var union = _union;
+        if (union is null || !ReferenceEquals(union.Item1, rules))
         {
-            if (ContactDiff.Affects(rules[i].Reads, change.Previous, change.Current))
-            {
-                await ProcessAsync(change.Current.Id, clock.GetCurrentInstant(), cancellationToken).ConfigureAwait(false);
-                return;
-            }
+            _union = union = Tuple.Create(rules, ReadsUnion.Of(rules.Select(r => r.Reads)));
+        }
+
+        if (rules.Count > 0 && ContactDiff.Affects(union.Item2, change.Previous, change.Current))
+        {
+            await ProcessAsync(change.Current.Id, clock.GetCurrentInstant(), cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -351,4 +355,34 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
         tag.Source == TagSource.Rule && tag.AssignedBy is { } by && by.StartsWith(TagCatalog.RulePrefix, StringComparison.Ordinal);
 
     private static Instant? Earliest(Instant? a, Instant? b) => a is null ? b : b is null ? a : Instant.Min(a.Value, b.Value);
+}
+
+/// <summary>The union of what several filters read: a change affects the union exactly when it affects one of them.</summary>
+internal static class ReadsUnion
+{
+    public static FilterReads Of(IEnumerable<FilterReads> all)
+    {
+        HashSet<string> fields = new(StringComparer.Ordinal), tags = new(StringComparer.Ordinal), groups = new(StringComparer.Ordinal),
+            kinds = new(StringComparer.Ordinal), channels = new(StringComparer.Ordinal), segments = new(StringComparer.Ordinal);
+        bool scores = false, grade = false, stage = false, time = false;
+        foreach (var r in all)
+        {
+            fields.UnionWith(r.Fields);
+            tags.UnionWith(r.Tags);
+            groups.UnionWith(r.TagGroups);
+            kinds.UnionWith(r.EventKinds);
+            channels.UnionWith(r.Channels);
+            segments.UnionWith(r.Segments);
+            scores |= r.Scores;
+            grade |= r.Grade;
+            stage |= r.Stage;
+            time |= r.TimeRelative;
+        }
+
+        return new FilterReads
+        {
+            Fields = fields, Tags = tags, TagGroups = groups, EventKinds = kinds, Channels = channels, Segments = segments,
+            Scores = scores, Grade = grade, Stage = stage, TimeRelative = time,
+        };
+    }
 }

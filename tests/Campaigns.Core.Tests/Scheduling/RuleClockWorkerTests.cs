@@ -72,6 +72,8 @@ public class RuleClockWorkerTests
         public ValueTask<ScoreExplanation> ExplainAsync(ContactId contactId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
         public ValueTask<ContactScores> RescoreAsync(ContactId contactId, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+        public ValueTask<RescoreProgress> RescoreAllAsync(IProgress<RescoreProgress>? progress = null, CancellationToken cancellationToken = default) => throw new NotSupportedException();
     }
 
     private static RuleClockWorker Worker(FakeEngines engines, FakeClock clock, TimeProvider time) =>
