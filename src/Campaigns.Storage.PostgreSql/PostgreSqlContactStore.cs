@@ -12,7 +12,7 @@ namespace Campaigns.Storage.PostgreSql;
 /// identity taken by another contact fails the write with <see cref="DuplicateEntityException"/>. Updates compare the
 /// version in the same statement (<see cref="ConcurrencyException"/> when stale). Thread-safe.
 /// </summary>
-internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore
+internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore, IBulkContactLookup
 {
     internal const string EntityKind = "contact";
     private readonly PostgreSqlDatabase _db;
@@ -53,6 +53,71 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore
         command.Parameters.AddWithValue("kind", (short)kind);
         command.Parameters.AddWithValue("key", _protection.LookupKey(kind, value));
         return await ReadOneAsync(command, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyDictionary<ContactIdentityKey, Contact>> FindManyAsync(IReadOnlyCollection<ContactIdentityKey> identities, CancellationToken cancellationToken = default)
+    {
+        ContactStoreLookupExtensions.CheckIdentities(identities);
+        var found = new Dictionary<ContactIdentityKey, Contact>();
+        if (identities.Count == 0)
+        {
+            return found;
+        }
+
+        var keys = new Dictionary<(IdentityKind Kind, string Key), ContactIdentityKey>();
+        foreach (var identity in identities)
+        {
+            keys.TryAdd((identity.Kind, _protection.LookupKey(identity.Kind, identity.Value)), identity);
+        }
+
+        using var connection = await _db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await FindManyCoreAsync(connection, null, keys, found, cancellationToken).ConfigureAwait(false);
+        return found;
+    }
+
+    /// <summary>
+    /// One query for many identities (by lookup key): each one found is added to <paramref name="found"/> with its
+    /// contact (a contact's document is read once however many of its identities were asked for).
+    /// </summary>
+    internal async Task FindManyCoreAsync(
+        NpgsqlConnection connection,
+        NpgsqlTransaction? tx,
+        Dictionary<(IdentityKind Kind, string Key), ContactIdentityKey> keys,
+        Dictionary<ContactIdentityKey, Contact> found,
+        CancellationToken cancellationToken)
+    {
+        var kinds = new short[keys.Count];
+        var values = new string[keys.Count];
+        var i = 0;
+        foreach (var (kind, key) in keys.Keys)
+        {
+            kinds[i] = (short)kind;
+            values[i++] = key;
+        }
+
+        using var command = Pg.Command(
+            connection,
+            $"""
+            SELECT i.kind, i.lookup_key, c.id, c.doc::text, c.version
+            FROM unnest(@kinds::smallint[], @keys::text[]) AS t(k, v)
+            JOIN {_db.Schema}.contact_identities i ON i.kind = t.k AND i.lookup_key = t.v
+            JOIN {_db.Schema}.contacts c ON c.id = i.contact_id
+            """,
+            tx);
+        command.Parameters.AddWithValue("kinds", kinds);
+        command.Parameters.AddWithValue("keys", values);
+        var contacts = new Dictionary<Guid, Contact>();
+        using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var id = reader.GetGuid(2);
+            if (!contacts.TryGetValue(id, out var contact))
+            {
+                contacts[id] = contact = _protection.FromDocument(reader.GetString(3), reader.GetInt64(4));
+            }
+
+            found[keys[((IdentityKind)reader.GetInt16(0), reader.GetString(1))]] = contact;
+        }
     }
 
     public async Task<Contact> AddAsync(Contact contact, CancellationToken cancellationToken = default)
