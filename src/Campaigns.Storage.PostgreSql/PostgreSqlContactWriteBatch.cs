@@ -185,14 +185,14 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
             return replaced;
         }
 
-        // A stored contact: the store's version-guarded update, inside the transaction, under a savepoint.
+        // A stored contact: the store's version-guarded update, inside the transaction, under a savepoint (set and
+        // released in the update's own two round trips).
         ThrowIfTakenInBatch(contact.Id, keys);
         var tx = await TransactionAsync(cancellationToken).ConfigureAwait(false);
-        await tx.SaveAsync("batch_write", cancellationToken).ConfigureAwait(false);
         Contact stored;
         try
         {
-            stored = await store.UpdateCoreAsync(_connection!, tx, contact, keys, cancellationToken).ConfigureAwait(false);
+            stored = await store.UpdateCoreAsync(_connection!, tx, contact, keys, cancellationToken, savepoint: "batch_write").ConfigureAwait(false);
         }
         catch (PostgresException ex) when (Pg.IsUniqueViolation(ex))
         {
@@ -205,7 +205,6 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
             throw;
         }
 
-        await tx.ReleaseAsync("batch_write", cancellationToken).ConfigureAwait(false);
         foreach (var (kind, _, key) in keys)
         {
             _free.Remove((kind, key));

@@ -19,9 +19,9 @@ public class ContactImporterBulkLookupTests
 
     [Theory]
     [InlineData(10, 1)]
-    [InlineData(4_000, 1)]
-    [InlineData(4_001, 2)]
-    [InlineData(9_000, 3)]
+    [InlineData(1_000, 1)]
+    [InlineData(1_001, 2)]
+    [InlineData(4_500, 5)]
     public async Task One_bulk_lookup_per_chunk_and_no_lookup_per_row(int rows, int chunks)
     {
         var store = new BulkCountingStore();

@@ -13,10 +13,10 @@ namespace Campaigns.Contacts;
 /// <see cref="ContactsOptions.DefaultPhoneRegion"/>), e-mails normalized, defaults for empty values (industry →
 /// <c>unclassified</c>); dedupes and merges by normalized identity (phone, then e-mail, CRM id, WeChat unionid and
 /// openid, WeCom id: the same phone is one contact, every identity kept); flags invalid values instead of dropping
-/// them. Streaming in chunks: rows are parsed a chunk (4,000 rows) at a time, the chunk's identities are looked up in one
+/// them. Streaming in chunks: rows are parsed a chunk (1,000 rows) at a time, the chunk's identities are looked up in one
 /// read (<see cref="ContactStoreLookupExtensions.FindManyAsync"/>: one query on the SQLite and PostgreSQL stores), then
 /// its rows are merged in order (rows of the chunk that share an identity become one contact) and, on a store with
-/// batches (<see cref="IBulkContactStore"/>), committed in one transaction; memory does not grow with the input (the
+/// batches (<see cref="IBulkContactStore"/>), committed every 4,000 writes (whole chunks); memory does not grow with the input (the
 /// store and the capped issue list aside). Thread-safe; concurrent imports and other writers are reconciled through the
 /// store's optimistic versions.
 /// </summary>
@@ -261,9 +261,13 @@ internal sealed class ContactImporter : IContactImporter
 
         /// <summary>
         /// Rows parsed before their identities are looked up together (<see cref="ContactStoreLookupExtensions.FindManyAsync"/>)
-        /// and applied; with a store that offers batches (<see cref="IBulkContactStore"/>) also the rows per transaction.
+        /// and applied. Small enough that a chunk's rows die young (the garbage collector's cheapest case), large enough
+        /// that the lookup's round trip is shared by a thousand rows.
         /// </summary>
-        private const int ChunkSize = 4_000;
+        private const int ChunkSize = 1_000;
+
+        /// <summary>With a store that offers batches (<see cref="IBulkContactStore"/>), the writes per transaction (whole chunks).</summary>
+        private const int CommitEvery = 4_000;
 
         // The rows of the chunk being read (reused, so memory stays constant) and what the chunk's lookup found:
         // identity → contact, or null when nobody holds it. Kept up to date with the chunk's own writes.
@@ -504,7 +508,10 @@ internal sealed class ContactImporter : IContactImporter
 
             _pending = 0;
             _known.Clear();
-            await CommitAsync(cancellationToken).ConfigureAwait(false);
+            if (_batch is not null && _batch.PendingWrites >= CommitEvery)
+            {
+                await CommitAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
 
         /// <summary>Writes the row in <see cref="_r"/>: a new contact, or a merge into the contact its identities found.</summary>
