@@ -16,8 +16,8 @@ namespace Campaigns.Contacts;
 /// them. Streaming in chunks: rows are parsed a chunk (1,000 rows) at a time, the chunk's identities are looked up in one
 /// read (<see cref="ContactStoreLookupExtensions.FindManyAsync"/>: one query on the SQLite and PostgreSQL stores), then
 /// its rows are merged in order (rows of the chunk that share an identity become one contact) and, on a store with
-/// batches (<see cref="IBulkContactStore"/>), committed every 4,000 writes (whole chunks); memory does not grow with the input (the
-/// store and the capped issue list aside). Thread-safe; concurrent imports and other writers are reconciled through the
+/// batches (<see cref="IBulkContactStore"/>), committed every 4,000 writes (whole chunks); memory does not grow with the
+/// input (the store and the capped issue list aside). Thread-safe; concurrent imports and other writers are reconciled through the
 /// store's optimistic versions.
 /// </summary>
 public interface IContactImporter
@@ -457,7 +457,8 @@ internal sealed class ContactImporter : IContactImporter
 
         /// <summary>
         /// Looks up the identities of the chunk's rows in one read, applies the rows in order (rows of the chunk that share
-        /// an identity find the contact an earlier row created or merged), and commits the batch.
+        /// an identity find the contact an earlier row created or merged), and commits the batch once
+        /// <see cref="CommitEvery"/> writes are pending.
         /// </summary>
         private async Task FlushAsync(CancellationToken cancellationToken)
         {
