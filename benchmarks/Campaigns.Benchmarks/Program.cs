@@ -218,11 +218,13 @@ if (args is ["ingest-stats", ..])
 if (args is ["import-stats", var rows, ..])
 {
     // One import of a generated CSV through IContactImporter: elapsed time, working set over time, peak working set.
-    var sqlite = args is [_, _, "sqlite", ..] ? (args.Length > 3 ? args[3] : Path.Combine(Path.GetTempPath(), "campaigns-import.db")) : null;
+    // A trailing "aes" encrypts personal data at rest (AES-GCM + HMAC lookup keys) instead of the plain-text default.
+    var aes = args.Length > 3 && args[^1] == "aes";
+    var sqlite = args is [_, _, "sqlite", ..] ? (args.Length > 3 && args[3] != "aes" ? args[3] : Path.Combine(Path.GetTempPath(), "campaigns-import.db")) : null;
     var postgres = args is [_, _, "postgresql", ..]
         ? Environment.GetEnvironmentVariable("CAMPAIGNS_POSTGRES_CONNECTION") ?? throw new InvalidOperationException("import-stats N postgresql needs CAMPAIGNS_POSTGRES_CONNECTION.")
         : null;
-    await ImportStats.RunAsync(int.Parse(rows, System.Globalization.CultureInfo.InvariantCulture), args is [_, _, "discard"], sqlite, postgres).ConfigureAwait(false);
+    await ImportStats.RunAsync(int.Parse(rows, System.Globalization.CultureInfo.InvariantCulture), args is [_, _, "discard"], sqlite, postgres, aes).ConfigureAwait(false);
     return;
 }
 

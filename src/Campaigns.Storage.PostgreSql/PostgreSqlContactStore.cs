@@ -12,7 +12,7 @@ namespace Campaigns.Storage.PostgreSql;
 /// identity taken by another contact fails the write with <see cref="DuplicateEntityException"/>. Updates compare the
 /// version in the same statement (<see cref="ConcurrencyException"/> when stale). Thread-safe.
 /// </summary>
-internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore
+internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore, IBulkContactLookup
 {
     internal const string EntityKind = "contact";
     private readonly PostgreSqlDatabase _db;
@@ -53,6 +53,71 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore
         command.Parameters.AddWithValue("kind", (short)kind);
         command.Parameters.AddWithValue("key", _protection.LookupKey(kind, value));
         return await ReadOneAsync(command, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyDictionary<ContactIdentityKey, Contact>> FindManyAsync(IReadOnlyCollection<ContactIdentityKey> identities, CancellationToken cancellationToken = default)
+    {
+        ContactStoreLookupExtensions.CheckIdentities(identities);
+        var found = new Dictionary<ContactIdentityKey, Contact>();
+        if (identities.Count == 0)
+        {
+            return found;
+        }
+
+        var keys = new Dictionary<(IdentityKind Kind, string Key), ContactIdentityKey>();
+        foreach (var identity in identities)
+        {
+            keys.TryAdd((identity.Kind, _protection.LookupKey(identity.Kind, identity.Value)), identity);
+        }
+
+        using var connection = await _db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        await FindManyCoreAsync(connection, null, keys, found, cancellationToken).ConfigureAwait(false);
+        return found;
+    }
+
+    /// <summary>
+    /// One query for many identities (by lookup key): each one found is added to <paramref name="found"/> with its
+    /// contact (a contact's document is read once however many of its identities were asked for).
+    /// </summary>
+    internal async Task FindManyCoreAsync(
+        NpgsqlConnection connection,
+        NpgsqlTransaction? tx,
+        Dictionary<(IdentityKind Kind, string Key), ContactIdentityKey> keys,
+        Dictionary<ContactIdentityKey, Contact> found,
+        CancellationToken cancellationToken)
+    {
+        var kinds = new short[keys.Count];
+        var values = new string[keys.Count];
+        var i = 0;
+        foreach (var (kind, key) in keys.Keys)
+        {
+            kinds[i] = (short)kind;
+            values[i++] = key;
+        }
+
+        using var command = Pg.Command(
+            connection,
+            $"""
+            SELECT i.kind, i.lookup_key, c.id, c.doc::text, c.version
+            FROM unnest(@kinds::smallint[], @keys::text[]) AS t(k, v)
+            JOIN {_db.Schema}.contact_identities i ON i.kind = t.k AND i.lookup_key = t.v
+            JOIN {_db.Schema}.contacts c ON c.id = i.contact_id
+            """,
+            tx);
+        command.Parameters.AddWithValue("kinds", kinds);
+        command.Parameters.AddWithValue("keys", values);
+        var contacts = new Dictionary<Guid, Contact>();
+        using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var id = reader.GetGuid(2);
+            if (!contacts.TryGetValue(id, out var contact))
+            {
+                contacts[id] = contact = _protection.FromDocument(reader.GetString(3), reader.GetInt64(4));
+            }
+
+            found[keys[((IdentityKind)reader.GetInt16(0), reader.GetString(1))]] = contact;
+        }
     }
 
     public async Task<Contact> AddAsync(Contact contact, CancellationToken cancellationToken = default)
@@ -103,19 +168,29 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore
     /// <summary>
     /// The version-guarded update of a contact and its identity rows inside <paramref name="tx"/>. Throws
     /// <see cref="ConcurrencyException"/> (the transaction still usable) or a unique-violation <see cref="PostgresException"/>
-    /// (the transaction aborted); the caller rolls back either way.
+    /// (the transaction aborted); the caller rolls back either way. With <paramref name="savepoint"/>, the savepoint is
+    /// set in the same round trip as the <c>UPDATE</c> and released in the same round trip as the identity rows (two round
+    /// trips in all instead of four); on failure the caller rolls back to it.
     /// </summary>
-    internal async Task<Contact> UpdateCoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Contact contact, List<(IdentityKind Kind, string Value, string Key)> keys, CancellationToken cancellationToken)
+    internal async Task<Contact> UpdateCoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Contact contact, List<(IdentityKind Kind, string Value, string Key)> keys, CancellationToken cancellationToken, string? savepoint = null)
     {
         var stored = contact with { Version = contact.Version + 1 };
 
         // The version check first, so a stale write reports ConcurrencyException even when its identities clash.
-        using (var update = Pg.Command(connection, $"UPDATE {_db.Schema}.contacts SET version = version + 1, doc = @doc WHERE id = @id AND version = @version", tx))
+        using (var first = new NpgsqlBatch(connection, tx))
         {
+            if (savepoint is not null)
+            {
+                first.BatchCommands.Add(new NpgsqlBatchCommand($"SAVEPOINT {savepoint}"));
+            }
+
+            var update = new NpgsqlBatchCommand($"UPDATE {_db.Schema}.contacts SET version = version + 1, doc = @doc WHERE id = @id AND version = @version");
             update.Parameters.AddWithValue("id", contact.Id.Value);
             update.Parameters.AddWithValue("version", contact.Version);
             update.Parameters.Add(Pg.Jsonb("doc", _protection.ToDocument(stored)));
-            if (await update.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
+            first.BatchCommands.Add(update);
+            await first.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            if (update.RecordsAffected != 1)
             {
                 using var current = Pg.Command(connection, $"SELECT version FROM {_db.Schema}.contacts WHERE id = @id", tx);
                 current.Parameters.AddWithValue("id", contact.Id.Value);
@@ -129,6 +204,11 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore
         delete.Parameters.AddWithValue("id", contact.Id.Value);
         batch.BatchCommands.Add(delete);
         AddIdentityInsert(batch, contact.Id, keys);
+        if (savepoint is not null)
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand($"RELEASE SAVEPOINT {savepoint}"));
+        }
+
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         return stored;
     }

@@ -20,7 +20,7 @@ namespace Campaigns.Storage.PostgreSql;
 /// writes its new contacts one at a time instead, commits every one that is still free, and
 /// <see cref="CommitAsync"/> throws <see cref="DuplicateEntityException"/> naming those that were not written.</para>
 /// </remarks>
-internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) : IContactWriteBatch
+internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) : IContactWriteBatch, IBulkContactLookup
 {
     private readonly PostgreSqlDatabase _db = store.Database;
     private readonly ContactProtection _protection = store.Protection;
@@ -79,6 +79,45 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
         if (found is null)
         {
             _free.Add((kind, key));
+        }
+
+        return found;
+    }
+
+    /// <summary>
+    /// The batch's own new contacts answer first, identities known free in this transaction stay free, the rest is one
+    /// query; identities it does not find are remembered as free, so adding contacts with them costs no further round trip.
+    /// </summary>
+    public async Task<IReadOnlyDictionary<ContactIdentityKey, Contact>> FindManyAsync(IReadOnlyCollection<ContactIdentityKey> identities, CancellationToken cancellationToken = default)
+    {
+        ContactStoreLookupExtensions.CheckIdentities(identities);
+        cancellationToken.ThrowIfCancellationRequested();
+        var found = new Dictionary<ContactIdentityKey, Contact>();
+        var unknown = new Dictionary<(IdentityKind Kind, string Key), ContactIdentityKey>();
+        foreach (var identity in identities)
+        {
+            var key = (identity.Kind, _protection.LookupKey(identity.Kind, identity.Value));
+            if (_addedKeys.TryGetValue(key, out var id))
+            {
+                found[identity] = _added[_addedAt[id]];
+            }
+            else if (!_free.Contains(key))
+            {
+                unknown.TryAdd(key, identity);
+            }
+        }
+
+        if (unknown.Count > 0)
+        {
+            var tx = await TransactionAsync(cancellationToken).ConfigureAwait(false);
+            await store.FindManyCoreAsync(_connection!, tx, unknown, found, cancellationToken).ConfigureAwait(false);
+            foreach (var (key, identity) in unknown)
+            {
+                if (!found.ContainsKey(identity))
+                {
+                    _free.Add(key);
+                }
+            }
         }
 
         return found;
@@ -146,14 +185,14 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
             return replaced;
         }
 
-        // A stored contact: the store's version-guarded update, inside the transaction, under a savepoint.
+        // A stored contact: the store's version-guarded update, inside the transaction, under a savepoint (set and
+        // released in the update's own two round trips).
         ThrowIfTakenInBatch(contact.Id, keys);
         var tx = await TransactionAsync(cancellationToken).ConfigureAwait(false);
-        await tx.SaveAsync("batch_write", cancellationToken).ConfigureAwait(false);
         Contact stored;
         try
         {
-            stored = await store.UpdateCoreAsync(_connection!, tx, contact, keys, cancellationToken).ConfigureAwait(false);
+            stored = await store.UpdateCoreAsync(_connection!, tx, contact, keys, cancellationToken, savepoint: "batch_write").ConfigureAwait(false);
         }
         catch (PostgresException ex) when (Pg.IsUniqueViolation(ex))
         {
@@ -166,7 +205,6 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
             throw;
         }
 
-        await tx.ReleaseAsync("batch_write", cancellationToken).ConfigureAwait(false);
         foreach (var (kind, _, key) in keys)
         {
             _free.Remove((kind, key));

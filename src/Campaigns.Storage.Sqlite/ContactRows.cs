@@ -35,6 +35,51 @@ internal static class ContactRows
         return reader.Read() ? Read(reader, protector) : null;
     }
 
+    /// <summary>
+    /// The contacts of many identities: one query per identity kind present, the lookup keys passed as one JSON array
+    /// (<c>json_each</c>) and probed in the identity index; each contact's document is read once.
+    /// </summary>
+    public static Dictionary<ContactIdentityKey, Contact> FindMany(SqliteSession session, IPersonalDataProtector protector, IReadOnlyCollection<ContactIdentityKey> identities)
+    {
+        var found = new Dictionary<ContactIdentityKey, Contact>();
+        if (identities.Count == 0)
+        {
+            return found;
+        }
+
+        var byKind = new Dictionary<IdentityKind, Dictionary<string, ContactIdentityKey>>();
+        foreach (var identity in identities)
+        {
+            if (!byKind.TryGetValue(identity.Kind, out var keys))
+            {
+                byKind[identity.Kind] = keys = new Dictionary<string, ContactIdentityKey>(StringComparer.Ordinal);
+            }
+
+            keys.TryAdd(protector.ComputeLookupKey(PersonalDataFields.PurposeOf(identity.Kind), identity.Value), identity);
+        }
+
+        var contacts = new Dictionary<long, Contact>();
+        foreach (var (kind, keys) in byKind)
+        {
+            using var reader = session.Command(
+                $"SELECT {Columns}, i.lookup_key FROM contact_identities i JOIN contacts c ON c.seq = i.contact_seq WHERE i.kind = $k AND i.lookup_key IN (SELECT value FROM json_each($keys));",
+                ("$k", (int)kind),
+                ("$keys", StorageJson.Serialize(keys.Keys.ToArray()))).ExecuteReader();
+            while (reader.Read())
+            {
+                var seq = reader.GetInt64(0);
+                if (!contacts.TryGetValue(seq, out var contact))
+                {
+                    contacts[seq] = contact = Read(reader, protector);
+                }
+
+                found[keys[reader.GetString(3)]] = contact;
+            }
+        }
+
+        return found;
+    }
+
     public static List<(long Seq, Contact Contact)> Page(SqliteSession session, IPersonalDataProtector protector, long afterSeq, int size)
     {
         var list = new List<(long, Contact)>(size);

@@ -6,9 +6,10 @@ namespace Campaigns.Storage.Sqlite;
 /// <summary>
 /// The SQLite <see cref="IContactStore"/>: one JSON document per contact (personal fields protected by the
 /// database's <see cref="IPersonalDataProtector"/>) and a unique index of identity lookup keys, written in the same
-/// transaction. Offers batched writes for imports (<see cref="IBulkContactStore"/>). Thread-safe.
+/// transaction. Offers batched writes for imports (<see cref="IBulkContactStore"/>) and finds many identities in one
+/// query (<see cref="IBulkContactLookup"/>). Thread-safe.
 /// </summary>
-public sealed class SqliteContactStore : IContactStore, IBulkContactStore
+public sealed class SqliteContactStore : IContactStore, IBulkContactStore, IBulkContactLookup
 {
     private const int PageSize = 500;
     private readonly SqliteDatabase _database;
@@ -30,6 +31,13 @@ public sealed class SqliteContactStore : IContactStore, IBulkContactStore
     {
         ArgumentNullException.ThrowIfNull(value);
         return Task.FromResult(_database.ReadSession(s => ContactRows.Find(s, _database.Protector, kind, value), cancellationToken));
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyDictionary<ContactIdentityKey, Contact>> FindManyAsync(IReadOnlyCollection<ContactIdentityKey> identities, CancellationToken cancellationToken = default)
+    {
+        ContactStoreLookupExtensions.CheckIdentities(identities);
+        return Task.FromResult<IReadOnlyDictionary<ContactIdentityKey, Contact>>(_database.ReadSession(s => ContactRows.FindMany(s, _database.Protector, identities), cancellationToken));
     }
 
     /// <inheritdoc />

@@ -5,7 +5,7 @@ using Microsoft.Data.Sqlite;
 namespace Campaigns.Storage.Sqlite;
 
 /// <summary>A batch of contact writes on one connection and one open transaction at a time. Not thread-safe.</summary>
-internal sealed class SqliteContactWriteBatch(SqliteDatabase database) : IContactWriteBatch
+internal sealed class SqliteContactWriteBatch(SqliteDatabase database) : IContactWriteBatch, IBulkContactLookup
 {
     private SqliteConnection? _connection;
     private SqliteSession? _session;
@@ -20,6 +20,12 @@ internal sealed class SqliteContactWriteBatch(SqliteDatabase database) : IContac
     {
         ArgumentNullException.ThrowIfNull(value);
         return RunAsync(s => ContactRows.Find(s, database.Protector, kind, value), write: false, cancellationToken);
+    }
+
+    public Task<IReadOnlyDictionary<ContactIdentityKey, Contact>> FindManyAsync(IReadOnlyCollection<ContactIdentityKey> identities, CancellationToken cancellationToken = default)
+    {
+        ContactStoreLookupExtensions.CheckIdentities(identities);
+        return RunAsync<IReadOnlyDictionary<ContactIdentityKey, Contact>>(s => ContactRows.FindMany(s, database.Protector, identities), write: false, cancellationToken);
     }
 
     public Task<Contact> AddAsync(Contact contact, CancellationToken cancellationToken = default)

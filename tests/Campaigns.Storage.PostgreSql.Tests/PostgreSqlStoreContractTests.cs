@@ -36,6 +36,8 @@ internal sealed class ContractSchema(IPersonalDataProtector? protector = null)
 
 public sealed class PostgreSqlContactStoreContractTests : BulkContactStoreContract
 {
+    protected override IContactImporter? CreateImporter(IContactStore store) => ImporterOver.Store(store);
+
     private readonly ContractSchema _schema = new();
 
     protected override string? SkipReason => ContractSchema.SkipReason;
@@ -54,6 +56,8 @@ public sealed class PostgreSqlContactStoreContractTests : BulkContactStoreContra
 /// <summary>The contact contract again with personal data encrypted (AES-GCM): lookups go through HMAC lookup keys.</summary>
 public sealed class PostgreSqlEncryptedContactStoreContractTests : BulkContactStoreContract
 {
+    protected override IContactImporter? CreateImporter(IContactStore store) => ImporterOver.Store(store);
+
     private readonly ContractSchema _schema = new(TestProtectors.AesGcm);
 
     protected override string? SkipReason => ContractSchema.SkipReason;

@@ -12,6 +12,8 @@ namespace Campaigns.Storage.Sqlite.Tests;
 
 public sealed class SqliteContactStoreContractTests : BulkContactStoreContract, IDisposable
 {
+    protected override IContactImporter? CreateImporter(IContactStore store) => ImporterOver.Store(store);
+
     private readonly TempDatabase _file = new();
 
     protected override ValueTask<IContactStore> CreateStoreAsync() => new(new SqliteContactStore(_file.Open()));
@@ -24,6 +26,8 @@ public sealed class SqliteContactStoreContractTests : BulkContactStoreContract, 
 /// <summary>The contact contract again with personal data encrypted (AES-GCM): lookups go through HMAC lookup keys.</summary>
 public sealed class SqliteEncryptedContactStoreContractTests : BulkContactStoreContract, IDisposable
 {
+    protected override IContactImporter? CreateImporter(IContactStore store) => ImporterOver.Store(store);
+
     private readonly TempDatabase _file = new();
 
     internal static AesGcmPersonalDataProtector Protector { get; } = new(new AesGcmProtectionOptions { Key = Convert.ToBase64String(new byte[32].Select((_, i) => (byte)i).ToArray()) });

@@ -310,6 +310,129 @@ public abstract class ContactStoreContract : StoreContract<IContactStore>
         Assert.Equal(1, results.Count(r => r));
         Assert.Equal(1, await store.CountAsync());
     }
+
+    /// <summary>
+    /// Creates the <see cref="IContactImporter"/> of a service provider (<c>AddCampaigns</c>) whose
+    /// <see cref="IContactStore"/> is <paramref name="store"/>; null (the default) skips the import checks with a message.
+    /// </summary>
+    /// <param name="store">The store under test.</param>
+    /// <returns>The importer, or null.</returns>
+    protected virtual IContactImporter? CreateImporter(IContactStore store) => null;
+
+    /// <summary>The bulk lookup finds every identity held (additional ones too) and leaves out the identities nobody holds.</summary>
+    [SkippableFact]
+    public async Task Find_many_finds_every_identity_held_and_leaves_out_the_rest()
+    {
+        var store = await NewStoreAsync();
+        var first = await store.AddAsync(SampleContact(40));
+        var second = await store.AddAsync(SampleContact(41));
+        var asked = new[]
+        {
+            new ContactIdentityKey(IdentityKind.Phone, first.Identities.Phone!),
+            new ContactIdentityKey(IdentityKind.Phone, first.Identities.AdditionalPhones[0]),
+            new ContactIdentityKey(IdentityKind.Email, second.Identities.Email!),
+            new ContactIdentityKey(IdentityKind.CrmId, second.Identities.CrmId!),
+            new ContactIdentityKey(IdentityKind.WeChatOpenId, first.Identities.WeChatOpenId!),
+            new ContactIdentityKey(IdentityKind.Phone, "+8613700000000"),
+            new ContactIdentityKey(IdentityKind.Email, "nobody@example.com"),
+            new ContactIdentityKey(IdentityKind.Phone, first.Identities.Phone!),
+        };
+
+        var found = await store.FindManyAsync(asked);
+
+        Assert.Equal(5, found.Count);
+        foreach (var key in asked.Take(5))
+        {
+            var expected = key.Value.Contains("41", StringComparison.Ordinal) ? second : first;
+            Assert.Equal(expected.Id, found[key].Id);
+            Assert.Equal(1, found[key].Version);
+        }
+
+        AssertSameDocument(first, found[asked[0]]);
+        Assert.Empty(await store.FindManyAsync([]));
+        await Assert.ThrowsAsync<ArgumentException>(() => store.FindManyAsync([new ContactIdentityKey(IdentityKind.Phone, null!)]));
+    }
+
+    /// <summary>
+    /// An import into this store merges rows that share an identity within a chunk and with contacts stored before, flags
+    /// conflicts and invalid values, rejects rows without an identity, and its counts add up.
+    /// </summary>
+    [SkippableFact]
+    public async Task Import_merges_duplicates_in_the_chunk_and_in_the_store_and_the_counts_add_up()
+    {
+        var store = await NewStoreAsync();
+        var importer = CreateImporter(store);
+        Skip.If(importer is null, "The derived contract class does not override CreateImporter, so the import checks cannot run.");
+        var stored = await store.AddAsync(new Contact { Id = ContactId.New(), CreatedAt = T0, Identities = new ContactIdentities { Phone = "+8613800000003" } });
+        const string Csv = """
+            phone,email,name
+            +8613800000001,a@example.com,A
+            +8613800000001,,A2
+            ,A@Example.com,A3
+            12345,b@example.com,B
+            ,,C
+            +8613800000002,b@example.com,D
+            +8613800000003,c@example.com,E
+            +8613800000001,c@example.com,F
+            """;
+
+        var report = await importer!.ImportCsvTextAsync(new StringReader(Csv), ImportMapping);
+
+        Assert.Equal(8, report.RowsRead);
+        Assert.Equal(report.RowsRead, report.Created + report.Merged + report.Flagged + report.Rejected);
+        Assert.Equal((1, 4, 2, 1, 2), (report.Created, report.Merged, report.Flagged, report.Rejected, report.ContactsCreated));
+        Assert.Equal(3, await store.CountAsync());
+        var a = await store.FindAsync(IdentityKind.Email, "a@example.com");
+        Assert.Equal(("F", "+8613800000001", 4L), (a?.Name, a?.Identities.Phone, a?.Version));
+        var b = await store.FindAsync(IdentityKind.Phone, "+8613800000002");
+        Assert.Equal(("b@example.com", "D"), (b?.Identities.Email, b?.Name));
+        var e = await store.FindAsync(IdentityKind.Email, "c@example.com");
+        Assert.Equal((stored.Id, 2L, "E"), (e?.Id, e?.Version, e?.Name));
+        Assert.Contains(report.Issues, i => i.Row == 9 && i.Code == "identity-conflict");
+        Assert.Contains(report.Issues, i => i.Row == 6 && i.Code == "no-identity" && i.Kind == ImportIssueKind.Rejection);
+    }
+
+    /// <summary>Rows repeating an identity of an earlier chunk (already committed) merge into that contact.</summary>
+    [SkippableFact]
+    public async Task Import_merges_rows_of_a_later_chunk_into_contacts_of_an_earlier_one()
+    {
+        var store = await NewStoreAsync();
+        var importer = CreateImporter(store);
+        Skip.If(importer is null, "The derived contract class does not override CreateImporter, so the import checks cannot run.");
+        const int Distinct = 4_500;
+        const int Repeated = 600;
+
+        var report = await importer!.ImportAsync(Rows(), ImportMapping);
+
+        Assert.Equal((Distinct + Repeated, Distinct, Repeated, 0L, 0L), (report.RowsRead, report.Created, report.Merged, report.Flagged, report.Rejected));
+        Assert.Equal(Distinct, await store.CountAsync());
+        var merged = await store.FindAsync(IdentityKind.Phone, Phone(7));
+        Assert.Equal(("again 7", 2L, $"u7@example.com"), (merged?.Name, merged?.Version, merged?.Identities.Email));
+
+        static async IAsyncEnumerable<IReadOnlyDictionary<string, string?>> Rows()
+        {
+            for (var i = 0; i < Distinct + Repeated; i++)
+            {
+                var n = i < Distinct ? i : (i - Distinct) * 7;
+                yield return new Dictionary<string, string?> { ["phone"] = Phone(n), ["email"] = i < Distinct ? $"u{n}@example.com" : null, ["name"] = i < Distinct ? $"first {n}" : $"again {n}" };
+            }
+
+            await Task.CompletedTask;
+        }
+
+        static string Phone(int n) => $"+86138{n:D8}";
+    }
+
+    private static ContactImportMapping ImportMapping { get; } = new()
+    {
+        Source = "contract.csv",
+        Columns =
+        [
+            ColumnMapping.ToIdentity("phone", IdentityKind.Phone),
+            ColumnMapping.ToIdentity("email", IdentityKind.Email),
+            ColumnMapping.ToName("name") with { Merge = MergePolicy.Overwrite },
+        ],
+    };
 }
 
 /// <summary>
@@ -348,5 +471,53 @@ public abstract class BulkContactStoreContract : ContactStoreContract
         Assert.Null(await other.FindAsync(IdentityKind.Phone, rolledBack.Identities.Phone!));
         Assert.Equal(1, await other.CountAsync());
         await store.AddAsync(SampleContact(23)); // the write turn was given back
+    }
+
+    /// <summary>
+    /// A batch answers a bulk lookup from its own uncommitted writes and from the store, sees its updates, and can add
+    /// contacts with identities the lookup found free.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_batch_finds_many_from_its_own_writes_and_the_store()
+    {
+        var store = await NewStoreAsync();
+        var other = await SecondInstanceAsync(store);
+        var committed = await store.AddAsync(SampleContact(30));
+        Assert.Equal(1, await other.CountAsync()); // the second instance is started before the batch holds the write lock
+        var pending = SampleContact(31);
+        const string FreePhone = "+8613700000031";
+
+        var batch = await ((IBulkContactStore)store).BeginBatchAsync();
+        await using (batch.ConfigureAwait(false))
+        {
+            Assert.IsAssignableFrom<IBulkContactLookup>(batch);
+            await batch.AddAsync(pending);
+            var keys = new[]
+            {
+                new ContactIdentityKey(IdentityKind.Phone, committed.Identities.Phone!),
+                new ContactIdentityKey(IdentityKind.Email, pending.Identities.Email!),
+                new ContactIdentityKey(IdentityKind.Phone, FreePhone),
+            };
+
+            var found = await batch.FindManyAsync(keys);
+            Assert.Equal(2, found.Count);
+            Assert.Equal((committed.Id, 1L), (found[keys[0]].Id, found[keys[0]].Version));
+            Assert.Equal((pending.Id, 1L), (found[keys[1]].Id, found[keys[1]].Version));
+
+            var added = await batch.AddAsync(new Contact { Id = ContactId.New(), CreatedAt = T0, Identities = new ContactIdentities { Phone = FreePhone } });
+            await batch.UpdateAsync(found[keys[0]] with { Name = "updated in batch" });
+            await batch.UpdateAsync(found[keys[1]] with { Name = "pending, updated" });
+            found = await batch.FindManyAsync(keys);
+            Assert.Equal(3, found.Count);
+            Assert.Equal(("updated in batch", 2L), (found[keys[0]].Name, found[keys[0]].Version));
+            Assert.Equal(("pending, updated", 2L), (found[keys[1]].Name, found[keys[1]].Version));
+            Assert.Equal(added.Id, found[keys[2]].Id);
+            Assert.Empty(await other.FindManyAsync([keys[1], keys[2]]));
+            await batch.CommitAsync();
+        }
+
+        var after = await other.FindManyAsync([new ContactIdentityKey(IdentityKind.Phone, FreePhone), new ContactIdentityKey(IdentityKind.Email, pending.Identities.Email!)]);
+        Assert.Equal(2, after.Count);
+        Assert.Equal(3, await other.CountAsync());
     }
 }

@@ -12,6 +12,8 @@ namespace Campaigns.Tests.Storage;
 
 public sealed class InMemoryContactStoreContractTests : ContactStoreContract
 {
+    protected override IContactImporter? CreateImporter(IContactStore store) => ImporterOver.Store(store);
+
     protected override ValueTask<IContactStore> CreateStoreAsync() => new(new InMemoryContactStore());
 }
 

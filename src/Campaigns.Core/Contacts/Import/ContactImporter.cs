@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Campaigns.Modeling;
+using Campaigns.Storage;
 using CsvHelper;
 using Microsoft.Extensions.Options;
 using NodaTime;
@@ -12,9 +13,12 @@ namespace Campaigns.Contacts;
 /// <see cref="ContactsOptions.DefaultPhoneRegion"/>), e-mails normalized, defaults for empty values (industry →
 /// <c>unclassified</c>); dedupes and merges by normalized identity (phone, then e-mail, CRM id, WeChat unionid and
 /// openid, WeCom id: the same phone is one contact, every identity kept); flags invalid values instead of dropping
-/// them. Streaming: one row is held at a time, so memory does not grow with the input (the store and the capped issue
-/// list aside). Thread-safe; concurrent imports and other writers are reconciled through the store's optimistic
-/// versions.
+/// them. Streaming in chunks: rows are parsed a chunk (1,000 rows) at a time, the chunk's identities are looked up in one
+/// read (<see cref="ContactStoreLookupExtensions.FindManyAsync"/>: one query on the SQLite and PostgreSQL stores), then
+/// its rows are merged in order (rows of the chunk that share an identity become one contact) and, on a store with
+/// batches (<see cref="IBulkContactStore"/>), committed every 4,000 writes (whole chunks); memory does not grow with the
+/// input (the store and the capped issue list aside). Thread-safe; concurrent imports and other writers are reconciled through the
+/// store's optimistic versions.
 /// </summary>
 public interface IContactImporter
 {
@@ -118,7 +122,7 @@ internal sealed class ContactImporter : IContactImporter
 
             if (missing is not null)
             {
-                run.Reject(number, missing, string.Empty, "missing-column", $"Row {number} has no value for the required column '{missing}'.");
+                await run.RejectAsync(number, missing, string.Empty, "missing-column", $"Row {number} has no value for the required column '{missing}'.", cancellationToken).ConfigureAwait(false);
                 continue;
             }
 
@@ -164,7 +168,7 @@ internal sealed class ContactImporter : IContactImporter
                 clearMalformed();
                 if (bad.Skipped)
                 {
-                    run.Reject(bad.RecordNumber, string.Empty, bad.RawRecord, "malformed-row", $"Row {bad.RecordNumber} is malformed CSV ({bad.Reason}) and was skipped.");
+                    await run.RejectAsync(bad.RecordNumber, string.Empty, bad.RawRecord, "malformed-row", $"Row {bad.RecordNumber} is malformed CSV ({bad.Reason}) and was skipped.", cancellationToken).ConfigureAwait(false);
                 }
                 else if (bad.RecordNumber == row)
                 {
@@ -255,8 +259,23 @@ internal sealed class ContactImporter : IContactImporter
     {
         private const int MaxAttempts = 8;
 
-        /// <summary>Writes per transaction when the store offers batches (<see cref="IBulkContactStore"/>).</summary>
-        private const int BatchSize = 2_000;
+        /// <summary>
+        /// Rows parsed before their identities are looked up together (<see cref="ContactStoreLookupExtensions.FindManyAsync"/>)
+        /// and applied. Small enough that a chunk's rows die young (the garbage collector's cheapest case), large enough
+        /// that the lookup's round trip is shared by a thousand rows.
+        /// </summary>
+        private const int ChunkSize = 1_000;
+
+        /// <summary>With a store that offers batches (<see cref="IBulkContactStore"/>), the writes per transaction (whole chunks).</summary>
+        private const int CommitEvery = 4_000;
+
+        // The rows of the chunk being read (reused, so memory stays constant) and what the chunk's lookup found:
+        // identity → contact, or null when nobody holds it. Kept up to date with the chunk's own writes.
+        private readonly List<RowState> _rows = [];
+        private int _pending;
+        private readonly Dictionary<ContactIdentityKey, Contact?> _known = [];
+        private readonly HashSet<ContactIdentityKey> _lookup = [];
+        private RowState _r = new();
 
         private readonly List<(Contact? Previous, Contact Current)> _committedLater = [];
         private IContactWriteBatch? _batch;
@@ -264,11 +283,6 @@ internal sealed class ContactImporter : IContactImporter
 
         private readonly Instant _started = owner._clock.GetCurrentInstant();
         private readonly List<ImportIssue> _issues = [];
-        private readonly List<(string Column, string Value, string Code, string Reason, string Field)> _rowFlags = [];
-        private readonly List<string> _phones = [];
-        private readonly List<string> _emails = [];
-        private readonly Dictionary<IdentityKind, (string Value, string Column)> _others = [];
-        private readonly List<(PlannedColumn Column, FieldValue Value)> _attributes = [];
         private long _read;
         private long _created;
         private long _merged;
@@ -329,32 +343,28 @@ internal sealed class ContactImporter : IContactImporter
             _committedLater.Clear();
         }
 
-        public void Reject(long row, string column, string value, string code, string reason)
+        /// <summary>Counts a row as rejected, in its turn (after the rows read before it).</summary>
+        public async Task RejectAsync(long row, string column, string value, string code, string reason, CancellationToken cancellationToken)
         {
-            _read++;
-            _rejected++;
-            AddIssue(new ImportIssue(row, column, value, code, reason, ImportIssueKind.Rejection));
-            Report();
+            var state = Next(row);
+            state.Rejection = (column, value, code, reason);
+            if (_pending >= ChunkSize)
+            {
+                await FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
 
+        /// <summary>Parses and cleans a row; it is looked up and written with the rest of its chunk.</summary>
         public async Task ProcessAsync(long row, string?[] raw, CancellationToken cancellationToken, (string Raw, string Reason)? malformed = null)
         {
-            _rowFlags.Clear();
+            _r = Next(row);
             if (malformed is { } m)
             {
                 Flag(string.Empty, m.Raw, "malformed-row", m.Reason, "row");
             }
 
-            _phones.Clear();
-            _emails.Clear();
-            _others.Clear();
-            _attributes.Clear();
-            (string Value, MergePolicy Merge)? name = null, ownerId = null, zone = null;
             var identityGiven = false;
             var region = owner._options.DefaultPhoneRegion;
-            var phoneColumns = new Dictionary<string, string>(StringComparer.Ordinal);
-            var emailColumns = new Dictionary<string, string>(StringComparer.Ordinal);
-
             for (var i = 0; i < Columns.Length; i++)
             {
                 var (column, definition) = Columns[i];
@@ -377,22 +387,22 @@ internal sealed class ContactImporter : IContactImporter
                         }
                         else if (kind == IdentityKind.Phone)
                         {
-                            AddDistinct(_phones, phoneColumns, value, column.Column);
+                            AddDistinct(_r.Phones, _r.PhoneColumns, value, column.Column);
                         }
                         else if (kind == IdentityKind.Email)
                         {
-                            AddDistinct(_emails, emailColumns, value, column.Column);
+                            AddDistinct(_r.Emails, _r.EmailColumns, value, column.Column);
                         }
                         else
                         {
-                            _others[kind] = (value, column.Column);
+                            _r.Others[kind] = (value, column.Column);
                         }
 
                         break;
                     case ImportTarget.Attribute:
                         if (ContactAttributes.TryParse(definition!, text, out var parsed, out var error, column.ListSeparator))
                         {
-                            _attributes.Add((Columns[i], parsed));
+                            _r.Attributes.Add((Columns[i], parsed));
                         }
                         else
                         {
@@ -401,10 +411,10 @@ internal sealed class ContactImporter : IContactImporter
 
                         break;
                     case ImportTarget.Name:
-                        name = (text, column.Merge);
+                        _r.Name = (text, column.Merge);
                         break;
                     case ImportTarget.Owner:
-                        ownerId = (text, column.Merge);
+                        _r.OwnerId = (text, column.Merge);
                         break;
                     case ImportTarget.TimeZone:
                         if (DateTimeZoneProviders.Tzdb.GetZoneOrNull(text) is null)
@@ -413,25 +423,106 @@ internal sealed class ContactImporter : IContactImporter
                         }
                         else
                         {
-                            zone = (text, column.Merge);
+                            _r.Zone = (text, column.Merge);
                         }
 
                         break;
                 }
             }
 
-            if (_phones.Count + _emails.Count + _others.Count == 0 && !identityGiven)
+            if (_r.Phones.Count + _r.Emails.Count + _r.Others.Count == 0 && !identityGiven)
             {
                 var identityColumns = string.Join(", ", Columns.Where(c => c.Mapping.Target == ImportTarget.Identity).Select(c => c.Mapping.Column));
-                Reject(row, identityColumns, string.Empty, "no-identity", $"Row {row} has no value in any identity column ({identityColumns}); a contact cannot be found again without one.");
+                _r.Rejection = (identityColumns, string.Empty, "no-identity", $"Row {row} has no value in any identity column ({identityColumns}); a contact cannot be found again without one.");
+            }
+
+            if (_pending >= ChunkSize)
+            {
+                await FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        /// <summary>The next row state of the chunk (reused from earlier chunks), cleared.</summary>
+        private RowState Next(long row)
+        {
+            if (_pending == _rows.Count)
+            {
+                _rows.Add(new RowState());
+            }
+
+            var state = _rows[_pending++];
+            state.Clear(row);
+            return state;
+        }
+
+        /// <summary>
+        /// Looks up the identities of the chunk's rows in one read, applies the rows in order (rows of the chunk that share
+        /// an identity find the contact an earlier row created or merged), and commits the batch once
+        /// <see cref="CommitEvery"/> writes are pending.
+        /// </summary>
+        private async Task FlushAsync(CancellationToken cancellationToken)
+        {
+            if (_pending == 0)
+            {
                 return;
             }
 
-            var baseFlags = _rowFlags.Count;
+            _lookup.Clear();
+            _known.Clear();
+            for (var i = 0; i < _pending; i++)
+            {
+                var state = _rows[i];
+                if (state.Rejection is null)
+                {
+                    foreach (var key in state.Keys())
+                    {
+                        _lookup.Add(key);
+                    }
+                }
+            }
+
+            if (_lookup.Count > 0)
+            {
+                var writer = await WriterAsync(cancellationToken).ConfigureAwait(false);
+                var found = await writer.FindManyAsync(_lookup, cancellationToken).ConfigureAwait(false);
+                foreach (var key in _lookup)
+                {
+                    _known[key] = found.TryGetValue(key, out var contact) ? contact : null;
+                }
+            }
+
+            for (var i = 0; i < _pending; i++)
+            {
+                _r = _rows[i];
+                if (_r.Rejection is { } r)
+                {
+                    _read++;
+                    _rejected++;
+                    AddIssue(new ImportIssue(_r.Row, r.Column, r.Value, r.Code, r.Reason, ImportIssueKind.Rejection));
+                    Report();
+                }
+                else
+                {
+                    await ApplyAsync(_r.Row, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            _pending = 0;
+            _known.Clear();
+            if (_batch is not null && _batch.PendingWrites >= CommitEvery)
+            {
+                await CommitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        /// <summary>Writes the row in <see cref="_r"/>: a new contact, or a merge into the contact its identities found.</summary>
+        private async Task ApplyAsync(long row, CancellationToken cancellationToken)
+        {
+            var baseFlags = _r.Flags.Count;
             for (var attempt = 1; ; attempt++)
             {
-                _rowFlags.RemoveRange(baseFlags, _rowFlags.Count - baseFlags);
-                var (target, conflicts) = await FindAsync(row, phoneColumns, emailColumns, cancellationToken).ConfigureAwait(false);
+                _r.Flags.RemoveRange(baseFlags, _r.Flags.Count - baseFlags);
+                var (target, conflicts) = await FindAsync(row, cancellationToken).ConfigureAwait(false);
                 var now = owner._clock.GetCurrentInstant();
                 try
                 {
@@ -439,12 +530,12 @@ internal sealed class ContactImporter : IContactImporter
                     var created = target is null;
                     if (target is null)
                     {
-                        var contact = Build(row, now, conflicts, name, ownerId, zone);
+                        var contact = Build(row, now, conflicts, _r.Name, _r.OwnerId, _r.Zone);
                         stored = await (await WriterAsync(cancellationToken).ConfigureAwait(false)).AddAsync(contact, cancellationToken).ConfigureAwait(false);
                     }
                     else
                     {
-                        var merged = Merge(row, now, target, conflicts, name, ownerId, zone);
+                        var merged = Merge(row, now, target, conflicts, _r.Name, _r.OwnerId, _r.Zone);
                         stored = await (await WriterAsync(cancellationToken).ConfigureAwait(false)).UpdateAsync(merged, cancellationToken).ConfigureAwait(false);
                     }
 
@@ -454,10 +545,10 @@ internal sealed class ContactImporter : IContactImporter
                         _contactsCreated++;
                     }
 
-                    if (_rowFlags.Count > 0)
+                    if (_r.Flags.Count > 0)
                     {
                         _flagged++;
-                        foreach (var f in _rowFlags)
+                        foreach (var f in _r.Flags)
                         {
                             AddIssue(new ImportIssue(row, f.Column, f.Value, f.Code, f.Reason, ImportIssueKind.Flag));
                         }
@@ -480,23 +571,30 @@ internal sealed class ContactImporter : IContactImporter
                     {
                         // Listeners hear of a change once it is committed, so they may write to the store themselves.
                         _committedLater.Add((target, stored));
-                        if (_batch.PendingWrites >= BatchSize)
-                        {
-                            await CommitAsync(cancellationToken).ConfigureAwait(false);
-                        }
+                    }
+
+                    // Later rows of the chunk find the contact as written (merges only add identities).
+                    foreach (var (kind, value) in PersonalDataFields.IdentityKeys(stored.Identities))
+                    {
+                        _known[new ContactIdentityKey(kind, value)] = stored;
                     }
 
                     return;
                 }
                 catch (Exception ex) when (ex is ConcurrencyException or DuplicateEntityException && attempt < MaxAttempts)
                 {
-                    // Another writer changed the contact or took one of the identities meanwhile: look again.
+                    // Another writer changed the contact or took one of the identities meanwhile: look again, in the store.
+                    foreach (var key in _r.Keys())
+                    {
+                        _known.Remove(key);
+                    }
                 }
             }
         }
 
         public async Task<ImportReport> FinishAsync(CancellationToken cancellationToken)
         {
+            await FlushAsync(cancellationToken).ConfigureAwait(false);
             await CommitAsync(cancellationToken).ConfigureAwait(false);
             progress?.Report(Current);
             return new ImportReport
@@ -574,11 +672,13 @@ internal sealed class ContactImporter : IContactImporter
             }
         }
 
-        private void Flag(string column, string value, string code, string reason, string field) => _rowFlags.Add((column, value, code, reason, field));
+        private void Flag(string column, string value, string code, string reason, string field) => _r.Flags.Add((column, value, code, reason, field));
 
-        /// <summary>Finds the contact the row belongs to; identities that belong to another contact are conflicts.</summary>
-        private async Task<(Contact? Target, HashSet<(IdentityKind, string)> Conflicts)> FindAsync(
-            long row, Dictionary<string, string> phoneColumns, Dictionary<string, string> emailColumns, CancellationToken cancellationToken)
+        /// <summary>
+        /// Finds the contact the row belongs to (from the chunk's lookup, else from the store); identities that belong to
+        /// another contact are conflicts.
+        /// </summary>
+        private async Task<(Contact? Target, HashSet<(IdentityKind, string)> Conflicts)> FindAsync(long row, CancellationToken cancellationToken)
         {
             Contact? target = null;
             var conflicts = new HashSet<(IdentityKind, string)>();
@@ -586,7 +686,11 @@ internal sealed class ContactImporter : IContactImporter
             {
                 foreach (var (value, column) in Values(kind))
                 {
-                    var found = await (await WriterAsync(cancellationToken).ConfigureAwait(false)).FindAsync(kind, value, cancellationToken).ConfigureAwait(false);
+                    if (!_known.TryGetValue(new ContactIdentityKey(kind, value), out var found))
+                    {
+                        found = await (await WriterAsync(cancellationToken).ConfigureAwait(false)).FindAsync(kind, value, cancellationToken).ConfigureAwait(false);
+                    }
+
                     if (found is null)
                     {
                         continue;
@@ -608,9 +712,9 @@ internal sealed class ContactImporter : IContactImporter
 
             IEnumerable<(string Value, string Column)> Values(IdentityKind kind) => kind switch
             {
-                IdentityKind.Phone => _phones.Select(p => (p, phoneColumns[p])),
-                IdentityKind.Email => _emails.Select(e => (e, emailColumns[e])),
-                _ => _others.TryGetValue(kind, out var v) ? [v] : [],
+                IdentityKind.Phone => _r.Phones.Select(p => (p, _r.PhoneColumns[p])),
+                IdentityKind.Email => _r.Emails.Select(e => (e, _r.EmailColumns[e])),
+                _ => _r.Others.TryGetValue(kind, out var v) ? [v] : [],
             };
         }
 
@@ -625,7 +729,7 @@ internal sealed class ContactImporter : IContactImporter
             var identities = contact.Identities;
             var phones = new List<string>(identities.AdditionalPhones);
             var emails = new List<string>(identities.AdditionalEmails);
-            foreach (var phone in _phones.Where(p => !conflicts.Contains((IdentityKind.Phone, p)) && !IdentityNames.Holds(identities, IdentityKind.Phone, p)))
+            foreach (var phone in _r.Phones.Where(p => !conflicts.Contains((IdentityKind.Phone, p)) && !IdentityNames.Holds(identities, IdentityKind.Phone, p)))
             {
                 if (identities.Phone is null)
                 {
@@ -637,7 +741,7 @@ internal sealed class ContactImporter : IContactImporter
                 }
             }
 
-            foreach (var email in _emails.Where(e => !conflicts.Contains((IdentityKind.Email, e)) && !IdentityNames.Holds(identities, IdentityKind.Email, e)))
+            foreach (var email in _r.Emails.Where(e => !conflicts.Contains((IdentityKind.Email, e)) && !IdentityNames.Holds(identities, IdentityKind.Email, e)))
             {
                 if (identities.Email is null)
                 {
@@ -650,7 +754,7 @@ internal sealed class ContactImporter : IContactImporter
             }
 
             identities = identities with { AdditionalPhones = [.. phones], AdditionalEmails = [.. emails] };
-            foreach (var (kind, (value, column)) in _others)
+            foreach (var (kind, (value, column)) in _r.Others)
             {
                 if (conflicts.Contains((kind, value)))
                 {
@@ -669,7 +773,7 @@ internal sealed class ContactImporter : IContactImporter
             }
 
             var attributes = new Dictionary<string, FieldValue>(contact.Attributes, StringComparer.Ordinal);
-            foreach (var (column, value) in _attributes)
+            foreach (var (column, value) in _r.Attributes)
             {
                 var attribute = column.Definition!;
                 attributes.TryGetValue(attribute.Name, out var current);
@@ -696,10 +800,10 @@ internal sealed class ContactImporter : IContactImporter
             }
 
             var flags = contact.QualityFlags;
-            if (_rowFlags.Count > 0)
+            if (_r.Flags.Count > 0)
             {
                 var source = $"{mapping.Source} row {row}";
-                flags = [.. flags, .. _rowFlags.Select(f => new DataQualityFlag(f.Field, f.Value, f.Code, f.Reason, now, source))];
+                flags = [.. flags, .. _r.Flags.Select(f => new DataQualityFlag(f.Field, f.Value, f.Code, f.Reason, now, source))];
             }
 
             return contact with
@@ -717,6 +821,67 @@ internal sealed class ContactImporter : IContactImporter
             incoming is not { } i ? current
             : i.Merge == MergePolicy.KeepExisting && !string.IsNullOrWhiteSpace(current) ? current
             : i.Value;
+
+        /// <summary>One row of a chunk, parsed and cleaned: its identities, attributes and flags, or why it is rejected.</summary>
+        private sealed class RowState
+        {
+            public long Row { get; private set; }
+
+            public List<(string Column, string Value, string Code, string Reason, string Field)> Flags { get; } = [];
+
+            public List<string> Phones { get; } = [];
+
+            public List<string> Emails { get; } = [];
+
+            public Dictionary<string, string> PhoneColumns { get; } = new(StringComparer.Ordinal);
+
+            public Dictionary<string, string> EmailColumns { get; } = new(StringComparer.Ordinal);
+
+            public Dictionary<IdentityKind, (string Value, string Column)> Others { get; } = [];
+
+            public List<(PlannedColumn Column, FieldValue Value)> Attributes { get; } = [];
+
+            public (string Value, MergePolicy Merge)? Name { get; set; }
+
+            public (string Value, MergePolicy Merge)? OwnerId { get; set; }
+
+            public (string Value, MergePolicy Merge)? Zone { get; set; }
+
+            public (string Column, string Value, string Code, string Reason)? Rejection { get; set; }
+
+            public void Clear(long row)
+            {
+                Row = row;
+                Flags.Clear();
+                Phones.Clear();
+                Emails.Clear();
+                PhoneColumns.Clear();
+                EmailColumns.Clear();
+                Others.Clear();
+                Attributes.Clear();
+                Name = OwnerId = Zone = null;
+                Rejection = null;
+            }
+
+            /// <summary>The row's valid identities.</summary>
+            public IEnumerable<ContactIdentityKey> Keys()
+            {
+                foreach (var phone in Phones)
+                {
+                    yield return new ContactIdentityKey(IdentityKind.Phone, phone);
+                }
+
+                foreach (var email in Emails)
+                {
+                    yield return new ContactIdentityKey(IdentityKind.Email, email);
+                }
+
+                foreach (var (kind, (value, _)) in Others)
+                {
+                    yield return new ContactIdentityKey(kind, value);
+                }
+            }
+        }
 
         private static bool Same(FieldValue a, FieldValue b) => (a, b) switch
         {

@@ -1,0 +1,120 @@
+using Campaigns.Contacts;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Campaigns.Tests.Contacts;
+
+/// <summary>The importer looks up a chunk's identities in one read when the store can, and falls back when it cannot.</summary>
+public class ContactImporterBulkLookupTests
+{
+    private static readonly ContactImportMapping Mapping = new()
+    {
+        Source = "bulk.csv",
+        Columns =
+        [
+            ColumnMapping.ToIdentity("phone", IdentityKind.Phone),
+            ColumnMapping.ToIdentity("email", IdentityKind.Email),
+            ColumnMapping.ToName("name") with { Merge = MergePolicy.Overwrite },
+        ],
+    };
+
+    [Theory]
+    [InlineData(10, 1)]
+    [InlineData(1_000, 1)]
+    [InlineData(1_001, 2)]
+    [InlineData(4_500, 5)]
+    public async Task One_bulk_lookup_per_chunk_and_no_lookup_per_row(int rows, int chunks)
+    {
+        var store = new BulkCountingStore();
+        var importer = ImporterOver(store);
+
+        var report = await importer.ImportAsync(Rows(rows), Mapping);
+
+        Assert.Equal((rows, rows), (report.RowsRead, report.Created));
+        Assert.Equal(chunks, store.BulkLookups);
+        Assert.Equal(0, store.SingleLookups);
+        Assert.Equal(rows * 2, store.IdentitiesAsked);
+    }
+
+    [Fact]
+    public async Task A_store_without_bulk_lookup_is_asked_once_per_distinct_identity()
+    {
+        var store = new CountingStore();
+        var importer = ImporterOver(store);
+
+        // The third row repeats the first one's phone: the chunk asks for it once and merges the row into the contact
+        // the first row created.
+        var report = await importer.ImportCsvTextAsync(new StringReader("phone,email,name\n+8613800000001,a@example.com,A\n+8613800000002,,B\n+8613800000001,,A again\n"), Mapping);
+
+        Assert.Equal((3, 2, 1), (report.RowsRead, report.Created, report.Merged));
+        Assert.Equal(3, store.SingleLookups);
+        Assert.Equal("A again", (await store.FindAsync(IdentityKind.Email, "a@example.com"))?.Name);
+    }
+
+    [Fact]
+    public async Task Rejected_rows_keep_their_place_among_the_issues()
+    {
+        var importer = ImporterOver(new BulkCountingStore());
+
+        var report = await importer.ImportCsvTextAsync(new StringReader("phone,email,name\n,,nobody\n12345,,bad phone\n,,nobody again\n"), Mapping);
+
+        Assert.Equal((3, 1, 2), (report.RowsRead, report.Flagged, report.Rejected));
+        Assert.Equal([2L, 3L, 4L], report.Issues.Select(i => i.Row));
+    }
+
+    private static IContactImporter ImporterOver(IContactStore store)
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton(store);
+        services.AddCampaigns();
+        return services.BuildServiceProvider().GetRequiredService<IContactImporter>();
+    }
+
+    private static async IAsyncEnumerable<IReadOnlyDictionary<string, string?>> Rows(int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            yield return new Dictionary<string, string?> { ["phone"] = $"+86138{i:D8}", ["email"] = $"u{i}@example.com", ["name"] = $"n{i}" };
+        }
+
+        await Task.CompletedTask;
+    }
+
+    /// <summary>The in-memory store, counting lookups; it has no bulk lookup, so the importer falls back to FindAsync.</summary>
+    private class CountingStore : IContactStore
+    {
+        protected InMemoryContactStore Inner { get; } = new();
+
+        public int SingleLookups { get; private set; }
+
+        public Task<Contact?> FindAsync(IdentityKind kind, string value, CancellationToken cancellationToken = default)
+        {
+            SingleLookups++;
+            return Inner.FindAsync(kind, value, cancellationToken);
+        }
+
+        public Task<Contact?> GetAsync(ContactId id, CancellationToken cancellationToken = default) => Inner.GetAsync(id, cancellationToken);
+
+        public Task<Contact> AddAsync(Contact contact, CancellationToken cancellationToken = default) => Inner.AddAsync(contact, cancellationToken);
+
+        public Task<Contact> UpdateAsync(Contact contact, CancellationToken cancellationToken = default) => Inner.UpdateAsync(contact, cancellationToken);
+
+        public IAsyncEnumerable<Contact> ListAsync(CancellationToken cancellationToken = default) => Inner.ListAsync(cancellationToken);
+
+        public Task<long> CountAsync(CancellationToken cancellationToken = default) => Inner.CountAsync(cancellationToken);
+    }
+
+    /// <summary>The counting store with a bulk lookup (answered by the in-memory store through the fallback, uncounted).</summary>
+    private sealed class BulkCountingStore : CountingStore, IBulkContactLookup
+    {
+        public int BulkLookups { get; private set; }
+
+        public int IdentitiesAsked { get; private set; }
+
+        public Task<IReadOnlyDictionary<ContactIdentityKey, Contact>> FindManyAsync(IReadOnlyCollection<ContactIdentityKey> identities, CancellationToken cancellationToken = default)
+        {
+            BulkLookups++;
+            IdentitiesAsked += identities.Count;
+            return Inner.FindManyAsync(identities, cancellationToken);
+        }
+    }
+}
