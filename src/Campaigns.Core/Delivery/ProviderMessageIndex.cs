@@ -36,12 +36,14 @@ public interface IProviderMessageIndex
 /// <summary>
 /// An <see cref="IProviderMessageIndex"/> in memory (lost on restart) that keeps each send for a retention period
 /// (<c>Campaigns:Delivery:ProviderMessageRetention</c>, default 30 days), measured from the newest send recorded.
-/// Thread-safe.
+/// Each send is held compactly (contact id, idempotency key and time inline in the dictionary's node, the channel name
+/// interned); the <see cref="ProviderMessage"/> is built when found. Thread-safe.
 /// </summary>
 public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
 {
-    private readonly ConcurrentDictionary<(string Channel, string Id), ProviderMessage> _messages = new();
+    private readonly ConcurrentDictionary<(string Channel, string Id), Sent> _messages = new();
     private readonly ConcurrentQueue<(Instant At, string Channel, string Id)> _order = new();
+    private readonly ConcurrentDictionary<string, string> _channels = new(StringComparer.Ordinal);
     private readonly Lock _prune = new();
     private long _newestTicks = long.MinValue;
 
@@ -67,18 +69,32 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
     /// <inheritdoc />
     public ValueTask RecordAsync(string providerMessageId, ProviderMessage message, CancellationToken cancellationToken)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(providerMessageId);
         ArgumentNullException.ThrowIfNull(message);
-        _messages[(message.Channel, providerMessageId)] = message;
-        _order.Enqueue((message.SentAt, message.Channel, providerMessageId));
-        var ticks = message.SentAt.ToUnixTimeTicks();
+        Record(providerMessageId, message.ContactId, message.Channel, message.IdempotencyKey, message.SentAt);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Records a send without a <see cref="ProviderMessage"/> object (the pipeline's path).</summary>
+    internal void Record(string providerMessageId, string contactId, string channel, string idempotencyKey, Instant sentAt)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(providerMessageId);
+        ArgumentNullException.ThrowIfNull(contactId);
+        ArgumentNullException.ThrowIfNull(channel);
+        ArgumentNullException.ThrowIfNull(idempotencyKey);
+        if (!_channels.TryGetValue(channel, out var interned))
+        {
+            interned = _channels.GetOrAdd(channel, channel);
+        }
+
+        _messages[(interned, providerMessageId)] = new Sent(contactId, idempotencyKey, sentAt);
+        _order.Enqueue((sentAt, interned, providerMessageId));
+        var ticks = sentAt.ToUnixTimeTicks();
         long newest;
         while ((newest = Interlocked.Read(ref _newestTicks)) < ticks && Interlocked.CompareExchange(ref _newestTicks, ticks, newest) != newest)
         {
         }
 
         Prune();
-        return ValueTask.CompletedTask;
     }
 
     /// <inheritdoc />
@@ -86,7 +102,12 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
     {
         ArgumentNullException.ThrowIfNull(channel);
         ArgumentNullException.ThrowIfNull(providerMessageId);
-        return new(_messages.TryGetValue((channel, providerMessageId), out var message) && message.SentAt >= Cutoff() ? message : null);
+        if (!_messages.TryGetValue((channel, providerMessageId), out var sent) || sent.At < Cutoff())
+        {
+            return new((ProviderMessage?)null);
+        }
+
+        return new(new ProviderMessage(sent.ContactId, _channels.TryGetValue(channel, out var interned) ? interned : channel, sent.IdempotencyKey, sent.At));
     }
 
     private Instant Cutoff()
@@ -109,9 +130,9 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
             while (_order.TryPeek(out head) && head.At < cutoff && _order.TryDequeue(out head))
             {
                 var key = (head.Channel, head.Id);
-                if (_messages.TryGetValue(key, out var current) && current.SentAt < cutoff)
+                if (_messages.TryGetValue(key, out var current) && current.At < cutoff)
                 {
-                    _messages.TryRemove(new KeyValuePair<(string, string), ProviderMessage>(key, current));
+                    _messages.TryRemove(new KeyValuePair<(string, string), Sent>(key, current));
                 }
             }
         }
@@ -120,4 +141,7 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
             _prune.Exit();
         }
     }
+
+    /// <summary>One send, inline in the dictionary's node.</summary>
+    private readonly record struct Sent(string ContactId, string IdempotencyKey, Instant At);
 }
