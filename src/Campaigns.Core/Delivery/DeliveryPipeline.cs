@@ -173,42 +173,28 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         var contactId = contact.Id.ToString();
         var decisions = new GateTrail();
 
-        DeliveryOutcome Outcome(DeliveryStatus status) => new()
-        {
-            IdempotencyKey = request.IdempotencyKey,
-            Status = status,
-            Channel = channelName,
-            At = now,
-            Decisions = decisions,
-        };
-
-        DeliveryOutcome Suppress(GateCheck check, string detail)
-        {
-            decisions.Refuse(new GateDecision(check, false, detail));
-            return Outcome(DeliveryStatus.Suppressed) with { SuppressedBy = check };
-        }
 
         if (request.TaskId is { } taskId && await IsPausedAsync(taskId, cancellationToken).ConfigureAwait(false))
         {
-            return (Outcome(DeliveryStatus.Paused), null);
+            return (Outcome(request, channelName, now, decisions, DeliveryStatus.Paused), null);
         }
 
         // 1. Consent and do-not-contact.
         var consentKey = plan.ConsentKey;
         if (!contact.Consents.TryGetValue(consentKey, out var consent))
         {
-            return (Suppress(GateCheck.Consent, $"no consent for '{consentKey}' on record"), null);
+            return (Suppress(request, channelName, now, decisions, GateCheck.Consent, $"no consent for '{consentKey}' on record"), null);
         }
 
         if (!consent.Granted)
         {
-            return (Suppress(GateCheck.Consent, $"consent for '{consentKey}' withdrawn at {consent.At} ({consent.Source})"), null);
+            return (Suppress(request, channelName, now, decisions, GateCheck.Consent, $"consent for '{consentKey}' withdrawn at {consent.At} ({consent.Source})"), null);
         }
 
         decisions.ConsentGranted(consentKey, consent);
         if (await _doNotContact.IsListedAsync(contactId, consentKey, cancellationToken).ConfigureAwait(false))
         {
-            return (Suppress(GateCheck.DoNotContact, $"the contact is on the do-not-contact list for '{consentKey}'"), null);
+            return (Suppress(request, channelName, now, decisions, GateCheck.DoNotContact, $"the contact is on the do-not-contact list for '{consentKey}'"), null);
         }
 
         decisions.NotOnDoNotContactList();
@@ -226,7 +212,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
                 var cap = CapOf(channelName, windows, w);
                 if (cap?.WhenReached != FrequencyCapAction.Defer)
                 {
-                    return (Suppress(GateCheck.FrequencyCap, reached), null);
+                    return (Suppress(request, channelName, now, decisions, GateCheck.FrequencyCap, reached), null);
                 }
 
                 // Defer to the instant the window has room again (then into the channel's send window).
@@ -239,7 +225,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
                 }
 
                 decisions.Refuse(new GateDecision(GateCheck.FrequencyCap, false, $"{reached}; deferred until {free}"));
-                return (Outcome(DeliveryStatus.Deferred) with { DeferredUntil = free }, null);
+                return (Outcome(request, channelName, now, decisions, DeliveryStatus.Deferred) with { DeferredUntil = free }, null);
             }
 
             capHeld = true;
@@ -257,7 +243,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
                 if (next > now)
                 {
                     decisions.Refuse(new GateDecision(GateCheck.SendWindow, false, $"outside the send window in {zone.Id}; next allowed {next.InZone(zone).LocalDateTime:uuuu-MM-dd HH:mm} local"));
-                    return (Outcome(DeliveryStatus.Deferred) with { DeferredUntil = next }, null);
+                    return (Outcome(request, channelName, now, decisions, DeliveryStatus.Deferred) with { DeferredUntil = next }, null);
                 }
 
                 decisions.InsideWindow(Cached(_insideWindow, zone.Id, static id => $"inside the send window in {id}"));
@@ -267,7 +253,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
             var recipient = request.Recipient ?? Address(contact, channel.Capabilities.AddressKind);
             if (string.IsNullOrWhiteSpace(recipient))
             {
-                return (Suppress(GateCheck.Address, $"the contact has no {channel.Capabilities.AddressKind} address for '{channelName}'"), null);
+                return (Suppress(request, channelName, now, decisions, GateCheck.Address, $"the contact has no {channel.Capabilities.AddressKind} address for '{channelName}'"), null);
             }
 
             // 5. Render and content rules.
@@ -281,7 +267,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
             if (!report.IsValid)
             {
                 decisions.Refuse(new GateDecision(GateCheck.Content, false, report.ToString()));
-                return (Outcome(DeliveryStatus.Failed) with { Result = DeliveryResult.Failed(DeliveryFailureReason.ContentRejected, false, report.ToString()), Content = report }, null);
+                return (Outcome(request, channelName, now, decisions, DeliveryStatus.Failed) with { Result = DeliveryResult.Failed(DeliveryFailureReason.ContentRejected, false, report.ToString()), Content = report }, null);
             }
 
             decisions.ContentPassed(report.Issues.Count == 0 ? null : report);
@@ -304,7 +290,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
                 // Receipts that carry only the provider's id (bounces, complaints, status callbacks) find the contact through it.
                 if (_messageIndex is InMemoryProviderMessageIndex inMemoryIndex)
                 {
-                    inMemoryIndex.Record(providerMessageId, contactId, attempt.Channel, request.IdempotencyKey, now); // no ProviderMessage object
+                    inMemoryIndex.Record(providerMessageId, contact.Id, attempt.Channel, request.IdempotencyKey, now); // no ProviderMessage object, no id text kept
                 }
                 else
                 {
@@ -330,6 +316,22 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
                 await _caps.ReleaseAsync(contactId, channelName, now, CancellationToken.None).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>An outcome of the gate (no send): static, so the hot path allocates no closure.</summary>
+    private static DeliveryOutcome Outcome(DeliveryRequest request, string channel, Instant now, GateTrail decisions, DeliveryStatus status) => new()
+    {
+        IdempotencyKey = request.IdempotencyKey,
+        Status = status,
+        Channel = channel,
+        At = now,
+        Decisions = decisions,
+    };
+
+    private static DeliveryOutcome Suppress(DeliveryRequest request, string channel, Instant now, GateTrail decisions, GateCheck check, string detail)
+    {
+        decisions.Refuse(new GateDecision(check, false, detail));
+        return Outcome(request, channel, now, decisions, DeliveryStatus.Suppressed) with { SuppressedBy = check };
     }
 
     private static readonly CapWindow[] NoWindows = [];

@@ -36,7 +36,7 @@ public interface IProviderMessageIndex
 /// <summary>
 /// An <see cref="IProviderMessageIndex"/> in memory (lost on restart) that keeps each send for a retention period
 /// (<c>Campaigns:Delivery:ProviderMessageRetention</c>, default 30 days), measured from the newest send recorded.
-/// Each send is held compactly (contact id, idempotency key and time inline in the dictionary's node, the channel name
+/// Each send is held compactly (the contact's GUID, the idempotency key and the time inline in the dictionary's node, the channel name
 /// interned); the <see cref="ProviderMessage"/> is built when found. Thread-safe.
 /// </summary>
 public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
@@ -70,25 +70,31 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
     public ValueTask RecordAsync(string providerMessageId, ProviderMessage message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
-        Record(providerMessageId, message.ContactId, message.Channel, message.IdempotencyKey, message.SentAt);
+        ArgumentNullException.ThrowIfNull(message.ContactId);
+        var sent = ContactId.TryParse(message.ContactId, null, out var id) && string.Equals(id.ToString(), message.ContactId, StringComparison.Ordinal)
+            ? new Sent(null, id.Value, message.IdempotencyKey, message.SentAt) // the id's own text: kept as its 16 bytes
+            : new Sent(message.ContactId, Guid.Empty, message.IdempotencyKey, message.SentAt);
+        Record(providerMessageId, message.Channel, sent);
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Records a send without a <see cref="ProviderMessage"/> object (the pipeline's path).</summary>
-    internal void Record(string providerMessageId, string contactId, string channel, string idempotencyKey, Instant sentAt)
+    /// <summary>Records a send without a <see cref="ProviderMessage"/> object or contact id text (the pipeline's path).</summary>
+    internal void Record(string providerMessageId, ContactId contactId, string channel, string idempotencyKey, Instant sentAt) =>
+        Record(providerMessageId, channel, new Sent(null, contactId.Value, idempotencyKey, sentAt));
+
+    private void Record(string providerMessageId, string channel, Sent sent)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(providerMessageId);
-        ArgumentNullException.ThrowIfNull(contactId);
         ArgumentNullException.ThrowIfNull(channel);
-        ArgumentNullException.ThrowIfNull(idempotencyKey);
+        ArgumentNullException.ThrowIfNull(sent.IdempotencyKey, "message.IdempotencyKey");
         if (!_channels.TryGetValue(channel, out var interned))
         {
             interned = _channels.GetOrAdd(channel, channel);
         }
 
-        _messages[(interned, providerMessageId)] = new Sent(contactId, idempotencyKey, sentAt);
-        _order.Enqueue((sentAt, interned, providerMessageId));
-        var ticks = sentAt.ToUnixTimeTicks();
+        _messages[(interned, providerMessageId)] = sent;
+        _order.Enqueue((sent.At, interned, providerMessageId));
+        var ticks = sent.At.ToUnixTimeTicks();
         long newest;
         while ((newest = Interlocked.Read(ref _newestTicks)) < ticks && Interlocked.CompareExchange(ref _newestTicks, ticks, newest) != newest)
         {
@@ -107,7 +113,7 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
             return new((ProviderMessage?)null);
         }
 
-        return new(new ProviderMessage(sent.ContactId, _channels.TryGetValue(channel, out var interned) ? interned : channel, sent.IdempotencyKey, sent.At));
+        return new(new ProviderMessage(sent.ContactText ?? new ContactId(sent.Contact).ToString(), _channels.TryGetValue(channel, out var interned) ? interned : channel, sent.IdempotencyKey, sent.At));
     }
 
     private Instant Cutoff()
@@ -142,6 +148,6 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
         }
     }
 
-    /// <summary>One send, inline in the dictionary's node.</summary>
-    private readonly record struct Sent(string ContactId, string IdempotencyKey, Instant At);
+    /// <summary>One send, inline in the dictionary's node: the contact as its GUID (or, for an id that is not one, its text).</summary>
+    private readonly record struct Sent(string? ContactText, Guid Contact, string IdempotencyKey, Instant At);
 }

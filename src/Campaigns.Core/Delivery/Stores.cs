@@ -65,19 +65,23 @@ public interface IIdempotencyStore
 /// An <see cref="IIdempotencyStore"/> in memory (lost on restart). Thread-safe. A completed key keeps its outcome for
 /// as long as the store lives (the contract: a completed key is never sent again), so memory grows by one entry per
 /// completed send — about 300 bytes with the outcome for a plain sent message (the key string, a dictionary node, the
-/// outcome, its compact gate decisions and the provider's id); a host that sends millions of messages a day should use a
-/// durable store (SQLite or PostgreSQL packages) with its retention.
+/// outcome, its compact gate decisions and the provider's id); a host that sends millions of messages should use a durable
+/// store (the SQLite or PostgreSQL package).
 /// </summary>
 public sealed class InMemoryIdempotencyStore : IIdempotencyStore
 {
-    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    // A key's value is its state: a Lease (claimed, not completed) or the DeliveryOutcome (completed). Both are
+    // references, so completing a key updates its dictionary node in place (no second node), and a completed key keeps
+    // only the node and the outcome. Claims made at the same instant share one Lease object.
+    private readonly ConcurrentDictionary<string, object> _entries = new(StringComparer.Ordinal);
+    private Lease? _lastLease;
 
     /// <inheritdoc />
     public ValueTask<IdempotencyClaim> TryClaimAsync(string key, Instant now, Duration lease, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
         cancellationToken.ThrowIfCancellationRequested();
-        var claim = new Entry(null, now + lease);
+        var claim = LeaseUntil(now + lease);
         while (true)
         {
             if (_entries.TryAdd(key, claim))
@@ -90,12 +94,12 @@ public sealed class InMemoryIdempotencyStore : IIdempotencyStore
                 continue;
             }
 
-            if (existing.Outcome is not null)
+            if (existing is DeliveryOutcome outcome)
             {
-                return new(new IdempotencyClaim(IdempotencyClaimStatus.Completed, existing.Outcome));
+                return new(new IdempotencyClaim(IdempotencyClaimStatus.Completed, outcome));
             }
 
-            if (existing.LeaseUntil > now)
+            if (((Lease)existing).Until > now)
             {
                 return new(new IdempotencyClaim(IdempotencyClaimStatus.InProgress, null));
             }
@@ -112,7 +116,7 @@ public sealed class InMemoryIdempotencyStore : IIdempotencyStore
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(outcome);
-        _entries[key] = new Entry(outcome, Instant.MaxValue);
+        _entries[key] = outcome;
         return ValueTask.CompletedTask;
     }
 
@@ -120,16 +124,33 @@ public sealed class InMemoryIdempotencyStore : IIdempotencyStore
     public ValueTask ReleaseAsync(string key, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
-        if (_entries.TryGetValue(key, out var existing) && existing.Outcome is null)
+        if (_entries.TryGetValue(key, out var existing) && existing is Lease)
         {
-            _entries.TryRemove(new KeyValuePair<string, Entry>(key, existing));
+            _entries.TryRemove(new KeyValuePair<string, object>(key, existing));
         }
 
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>A claim (no outcome, a lease) or a completion (the outcome), held inline in the dictionary's node: no object per state.</summary>
-    private readonly record struct Entry(DeliveryOutcome? Outcome, Instant LeaseUntil);
+    /// <summary>The lease ending at <paramref name="until"/>: the last one made when it ends then too (a batch claims at one instant).</summary>
+    private Lease LeaseUntil(Instant until)
+    {
+        var last = Volatile.Read(ref _lastLease);
+        if (last is not null && last.Until == until)
+        {
+            return last;
+        }
+
+        var lease = new Lease(until);
+        Volatile.Write(ref _lastLease, lease);
+        return lease;
+    }
+
+    /// <summary>A claim without an outcome: held until <see cref="Until"/>. Compared by reference.</summary>
+    private sealed class Lease(Instant until)
+    {
+        public Instant Until { get; } = until;
+    }
 }
 
 /// <summary>One window a frequency cap counts sends in.</summary>

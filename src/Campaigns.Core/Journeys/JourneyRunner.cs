@@ -574,7 +574,7 @@ public sealed class JourneyRunner
             Contact = contact,
             Channel = node.Channel,
             Template = template,
-            Variables = Variables(contact, node),
+            Variables = StepVariables.For(contact, node),
             TaskId = TaskIdOf(run.JourneyId, node.Id),
             CampaignId = journey.CampaignId,
             Recipient = node switch
