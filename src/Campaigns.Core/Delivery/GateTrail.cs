@@ -21,7 +21,7 @@ internal sealed class GateTrail : IReadOnlyList<GateDecision>
     private int _caps;
     private string? _window;
     private object? _content; // ContentPasses, or the ContentReport whose warnings are the detail
-    private GateDecision _refusal;
+    private object? _refusal; // the boxed GateDecision of a refused delivery (rare), so a passed one carries no empty slot
     private byte _count;
 
     /// <inheritdoc />
@@ -66,7 +66,7 @@ internal sealed class GateTrail : IReadOnlyList<GateDecision>
     /// <summary>The refusal that ends the gate.</summary>
     public void Refuse(GateDecision refusal)
     {
-        _refusal = refusal;
+        _refusal = refusal; // boxed
         _count++;
     }
 
@@ -105,7 +105,7 @@ internal sealed class GateTrail : IReadOnlyList<GateDecision>
                     : GateDecision.Lazy(GateCheck.Content, true, static (r, _) => r!.ToString()!, _content, null);
             }
 
-            return _refusal; // i == 0 here: the refusal is last
+            return (GateDecision)_refusal!; // i == 0 here: the refusal is last
         }
     }
 

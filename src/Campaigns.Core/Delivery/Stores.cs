@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Campaigns.Channels;
 using NodaTime;
 
 namespace Campaigns.Delivery;
@@ -70,9 +71,10 @@ public interface IIdempotencyStore
 /// </summary>
 public sealed class InMemoryIdempotencyStore : IIdempotencyStore
 {
-    // A key's value is its state: a Lease (claimed, not completed) or the DeliveryOutcome (completed). Both are
-    // references, so completing a key updates its dictionary node in place (no second node), and a completed key keeps
-    // only the node and the outcome. Claims made at the same instant share one Lease object.
+    // A key's value is its state: a Lease (claimed, not completed), or, completed, a CompletedSend (a plain accepted
+    // send, the common case: what the outcome is rebuilt from) or else the DeliveryOutcome itself. All are references,
+    // so completing a key updates its dictionary node in place (no second node). Claims made at one instant share one
+    // Lease object.
     private readonly ConcurrentDictionary<string, object> _entries = new(StringComparer.Ordinal);
     private Lease? _lastLease;
 
@@ -99,6 +101,11 @@ public sealed class InMemoryIdempotencyStore : IIdempotencyStore
                 return new(new IdempotencyClaim(IdempotencyClaimStatus.Completed, outcome));
             }
 
+            if (existing is CompletedSend sent)
+            {
+                return new(new IdempotencyClaim(IdempotencyClaimStatus.Completed, sent.ToOutcome(key)));
+            }
+
             if (((Lease)existing).Until > now)
             {
                 return new(new IdempotencyClaim(IdempotencyClaimStatus.InProgress, null));
@@ -116,7 +123,7 @@ public sealed class InMemoryIdempotencyStore : IIdempotencyStore
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(outcome);
-        _entries[key] = outcome;
+        _entries[key] = CompletedSend.TryCreate(key, outcome) ?? (object)outcome;
         return ValueTask.CompletedTask;
     }
 
@@ -144,6 +151,30 @@ public sealed class InMemoryIdempotencyStore : IIdempotencyStore
         var lease = new Lease(until);
         Volatile.Write(ref _lastLease, lease);
         return lease;
+    }
+
+    /// <summary>
+    /// A plain accepted send kept compactly: channel, provider message id, instant and the gate decisions; the outcome
+    /// is rebuilt equal to the one completed (same values, the same decisions list) when the key is claimed again.
+    /// </summary>
+    private sealed class CompletedSend(string channel, string providerMessageId, Instant at, IReadOnlyList<GateDecision> decisions)
+    {
+        public static CompletedSend? TryCreate(string key, DeliveryOutcome o) =>
+            o is { Status: DeliveryStatus.Sent, Result: { IsAccepted: true, ProviderMessageId: { } id } result, DeferredUntil: null, SuppressedBy: null, FailedOver: false, IsReplay: false, Content: null, InDoubt: null }
+            && string.Equals(o.IdempotencyKey, key, StringComparison.Ordinal)
+            && result == DeliveryResult.Accepted(id)
+                ? new CompletedSend(o.Channel, id, o.At, o.Decisions)
+                : null;
+
+        public DeliveryOutcome ToOutcome(string key) => new()
+        {
+            IdempotencyKey = key,
+            Status = DeliveryStatus.Sent,
+            Channel = channel,
+            At = at,
+            Decisions = decisions,
+            Result = DeliveryResult.Accepted(providerMessageId),
+        };
     }
 
     /// <summary>A claim without an outcome: held until <see cref="Until"/>. Compared by reference.</summary>

@@ -175,4 +175,32 @@ public class HotPathTests
         Assert.Equal((IdempotencyClaimStatus.Completed, outcome), (claim.Status, claim.Outcome));
         Assert.Equal(IdempotencyClaimStatus.TakenOver, (await store.TryClaimAsync("a", t0 + lease, lease, CancellationToken.None)).Status);
     }
+
+    [Fact]
+    public async Task A_completed_outcome_comes_back_equal_whether_kept_compactly_or_whole()
+    {
+        var store = new InMemoryIdempotencyStore();
+        var t0 = NodaTime.Instant.FromUtc(2026, 6, 16, 2, 0);
+        var lease = NodaTime.Duration.FromMinutes(1);
+        IReadOnlyList<GateDecision> decisions = [new GateDecision(GateCheck.Consent, true, "granted")];
+        var plain = new DeliveryOutcome { IdempotencyKey = "plain", Status = DeliveryStatus.Sent, Channel = "email", At = t0, Decisions = decisions, Result = DeliveryResult.Accepted("p-1") };
+        DeliveryOutcome[] outcomes =
+        [
+            plain,
+            plain with { IdempotencyKey = "failed-over", FailedOver = true },
+            plain with { IdempotencyKey = "no-provider-id", Result = DeliveryResult.Accepted(null) },
+            plain with { IdempotencyKey = "suppressed", Status = DeliveryStatus.Suppressed, Result = null, SuppressedBy = GateCheck.Consent },
+            plain with { IdempotencyKey = "other-key-inside" },
+        ];
+        foreach (var outcome in outcomes)
+        {
+            var key = outcome.IdempotencyKey == "other-key-inside" ? "k-x" : outcome.IdempotencyKey;
+            await store.TryClaimAsync(key, t0, lease, CancellationToken.None);
+            await store.CompleteAsync(key, outcome, CancellationToken.None);
+            var claim = await store.TryClaimAsync(key, t0 + NodaTime.Duration.FromDays(400), lease, CancellationToken.None);
+            Assert.Equal(IdempotencyClaimStatus.Completed, claim.Status);
+            Assert.Equal(outcome, claim.Outcome);
+            Assert.Same(outcome.Decisions, claim.Outcome!.Decisions);
+        }
+    }
 }
