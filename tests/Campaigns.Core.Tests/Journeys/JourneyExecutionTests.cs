@@ -1,5 +1,7 @@
 using Campaigns.Contacts;
 using Campaigns.Journeys;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using NodaTime;
 
 namespace Campaigns.Tests.Journeys;
@@ -98,7 +100,7 @@ public sealed class JourneyExecutionTests
     [Fact]
     public void Bad_journey_options_fail_the_start_naming_every_key()
     {
-        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        var builder = Host.CreateApplicationBuilder();
         builder.Services.AddCampaigns().AddJourneyWorker(o =>
         {
             o.BatchSize = 0;
