@@ -50,11 +50,13 @@ internal sealed class WebhookChannel : IChannel
         {
             throw new ArgumentException("At least one webhook secret is required.", nameof(options));
         }
+
+        Capabilities = options.ReceiverDeduplicates ? WebhookCapabilities with { HonoursIdempotencyKeys = true } : WebhookCapabilities;
     }
 
     public string Name { get; }
 
-    public ChannelCapabilities Capabilities => WebhookCapabilities;
+    public ChannelCapabilities Capabilities { get; }
 
     /// <summary>The name of the <see cref="IHttpClientFactory"/> client a channel uses: <c>Campaigns.Channels.Webhook.</c> + channel name.</summary>
     internal static string HttpClientName(string channelName) => "Campaigns.Channels.Webhook." + channelName;

@@ -21,4 +21,13 @@ public sealed class WebhookChannelOptions
 
     /// <summary>The <c>type</c> field of the JSON payload (default <c>campaigns.message</c>).</summary>
     public string EventType { get; set; } = "campaigns.message";
+
+    /// <summary>
+    /// Whether the receiver drops a request whose <c>webhook-id</c> it has seen (default false). The <c>webhook-id</c>
+    /// header carries the send's idempotency key, so a receiver that deduplicates on it (as the Standard Webhooks
+    /// specification advises) makes the channel honour idempotency keys: set this to true only when it does, and the
+    /// channel then declares <see cref="ChannelCapabilities.HonoursIdempotencyKeys"/>, so a send left in doubt by a
+    /// crashed host is sent again safely instead of being reported as unknown.
+    /// </summary>
+    public bool ReceiverDeduplicates { get; set; }
 }

@@ -100,6 +100,16 @@ public abstract class ChannelConformanceTests : IAsyncLifetime
     protected virtual ValueTask<IReadOnlyList<DeliveryReceipt>?> ProduceReceiptsAsync(IChannel channel, ChannelMessage sent, DeliveryResult result) =>
         ValueTask.FromResult<IReadOnlyList<DeliveryReceipt>?>(null);
 
+    /// <summary>
+    /// How many times the provider delivered a message with the idempotency key of <paramref name="sent"/> (a repeat the
+    /// provider dropped as a duplicate does not count). The default returns null: the test cannot tell, and the check that
+    /// <see cref="ChannelCapabilities.HonoursIdempotencyKeys"/> is truthful is skipped. An adapter that declares
+    /// <see cref="ChannelCapabilities.HonoursIdempotencyKeys"/> should override it.
+    /// </summary>
+    /// <param name="sent">A message that was sent twice with the same key.</param>
+    /// <returns>The number of deliveries, or null when unknown.</returns>
+    protected virtual ValueTask<int?> CountDeliveriesWithKeyAsync(ChannelMessage sent) => ValueTask.FromResult<int?>(null);
+
     /// <summary>Builds a message to a recipient; override to add what your channel needs (a subject, an HTML body).</summary>
     /// <param name="recipient">The address.</param>
     /// <param name="body">The text body.</param>
@@ -165,6 +175,28 @@ public abstract class ChannelConformanceTests : IAsyncLifetime
         var result = await channel.SendAsync(message, CancellationToken.None).ConfigureAwait(false);
         Assert.True(result.IsAccepted, $"Expected Accepted, got {result}.");
         Assert.True(await WasDeliveredWithKeyAsync(message).ConfigureAwait(false), $"The provider did not receive the idempotency key '{message.IdempotencyKey}'.");
+    }
+
+    /// <summary>
+    /// <see cref="ChannelCapabilities.HonoursIdempotencyKeys"/> is truthful: a channel that declares it, sent the same
+    /// message twice, accepts both and delivers once. Skipped when the channel does not declare it, or when
+    /// <see cref="CountDeliveriesWithKeyAsync"/> is not overridden.
+    /// </summary>
+    /// <returns>A task.</returns>
+    [SkippableFact]
+    public async Task Idempotency_key_support_is_truthful()
+    {
+        Skip.If(SkipReason is not null, SkipReason);
+        var channel = await NewChannelAsync().ConfigureAwait(false);
+        Skip.IfNot(channel.Capabilities.HonoursIdempotencyKeys, "The channel does not declare HonoursIdempotencyKeys.");
+        var message = CreateMessage(CreateRecipient("idempotency-twice"));
+        var first = await channel.SendAsync(message, CancellationToken.None).ConfigureAwait(false);
+        var second = await channel.SendAsync(message, CancellationToken.None).ConfigureAwait(false);
+        Assert.True(first.IsAccepted, $"Expected Accepted, got {first}.");
+        Assert.True(second.IsAccepted, $"HonoursIdempotencyKeys is true, so a repeat of an accepted key is accepted (as a duplicate); got {second}.");
+        var count = await CountDeliveriesWithKeyAsync(message).ConfigureAwait(false);
+        Skip.If(count is null, "Override CountDeliveriesWithKeyAsync to check that HonoursIdempotencyKeys is truthful.");
+        Assert.True(count == 1, $"HonoursIdempotencyKeys is true, but the provider delivered the key '{message.IdempotencyKey}' {count} time(s) after two sends: a repeat must be dropped, or the channel must not declare HonoursIdempotencyKeys.");
     }
 
     /// <summary>A null message is a programming error.</summary>

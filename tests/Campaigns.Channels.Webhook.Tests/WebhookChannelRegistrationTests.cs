@@ -23,6 +23,31 @@ public class WebhookChannelRegistrationTests
         Assert.Equal("webhook", channel.Name);
     }
 
+    [Theory]
+    [InlineData(null, false)]
+    [InlineData("false", false)]
+    [InlineData("true", true)]
+    public void A_receiver_that_deduplicates_makes_the_channel_honour_idempotency_keys(string? setting, bool honours)
+    {
+        var values = new Dictionary<string, string?>
+        {
+            ["Campaigns:Channels:Webhook:Endpoint"] = "https://crm.example.com/hooks",
+            ["Campaigns:Channels:Webhook:Secrets:0"] = "whsec_" + Convert.ToBase64String(new byte[32]),
+        };
+        if (setting is not null)
+        {
+            values["Campaigns:Channels:Webhook:ReceiverDeduplicates"] = setting;
+        }
+
+        var config = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
+        var services = new ServiceCollection();
+        services.AddCampaigns().AddWebhookChannel(config.GetSection("Campaigns:Channels:Webhook"));
+        using var sp = services.BuildServiceProvider();
+        var capabilities = sp.GetRequiredService<IChannelRegistry>().GetChannel("webhook").Capabilities;
+        Assert.Equal(honours, capabilities.HonoursIdempotencyKeys);
+        Assert.True(capabilities.SupportsDeliveryReceipts); // the rest unchanged
+    }
+
     [Fact]
     public void Bad_settings_fail_the_start_naming_the_key_without_showing_secrets()
     {

@@ -173,4 +173,68 @@ public sealed class RecordingChannelConformanceTests : ChannelConformanceTests
 
     protected override ValueTask<bool> WasDeliveredWithKeyAsync(ChannelMessage sent) =>
         ValueTask.FromResult(_channel.Accepted.Any(m => m.IdempotencyKey == sent.IdempotencyKey));
+
+    protected override ValueTask<int?> CountDeliveriesWithKeyAsync(ChannelMessage sent) =>
+        ValueTask.FromResult<int?>(_channel.Delivered.Count(m => m.IdempotencyKey == sent.IdempotencyKey));
+}
+
+/// <summary>The kit catches adapters whose capabilities lie, with a message that says what is wrong.</summary>
+public sealed class LyingAdapterTests
+{
+    [Fact]
+    public async Task A_channel_that_claims_receipts_but_produces_none_fails_the_receipt_checks()
+    {
+        var kit = new Kit(new RecordingChannel("liar", new ChannelCapabilities { AddressKind = ChannelAddressKind.Email, SupportsDeliveryReceipts = true }));
+        var normalized = await Assert.ThrowsAnyAsync<Exception>(kit.Receipts_for_a_sent_message_are_normalized);
+        Assert.Contains("SupportsDeliveryReceipts is true, but ProduceReceiptsAsync returned no receipts", normalized.Message, StringComparison.Ordinal);
+        var truthful = await Assert.ThrowsAnyAsync<Exception>(kit.Delivery_receipt_support_is_truthful);
+        Assert.Contains("SupportsDeliveryReceipts is true, but ProduceReceiptsAsync returned no receipts", truthful.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_channel_that_claims_to_honour_keys_but_delivers_twice_fails_the_idempotency_check()
+    {
+        var kit = new Kit(new ClaimsToHonourKeys(new RecordingChannel("liar", new ChannelCapabilities { AddressKind = ChannelAddressKind.Email })));
+        var ex = await Assert.ThrowsAnyAsync<Exception>(kit.Idempotency_key_support_is_truthful);
+        Assert.Contains("HonoursIdempotencyKeys is true, but the provider delivered the key", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("2 time(s) after two sends", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_channel_that_honours_keys_passes_the_idempotency_check()
+    {
+        var kit = new Kit(new RecordingChannel("honest", new ChannelCapabilities { AddressKind = ChannelAddressKind.Email, HonoursIdempotencyKeys = true }));
+        await kit.Idempotency_key_support_is_truthful();
+    }
+
+    /// <summary>Declares HonoursIdempotencyKeys over a channel that does not dedupe.</summary>
+    private sealed class ClaimsToHonourKeys(RecordingChannel inner) : IChannel
+    {
+        public RecordingChannel Inner { get; } = inner;
+
+        public string Name => Inner.Name;
+
+        public ChannelCapabilities Capabilities => Inner.Capabilities with { HonoursIdempotencyKeys = true };
+
+        public ValueTask<DeliveryResult> SendAsync(ChannelMessage message, CancellationToken cancellationToken) => Inner.SendAsync(message, cancellationToken);
+    }
+
+#pragma warning disable xUnit1000 // not discovered on purpose: the tests above call its checks and expect them to fail
+    private sealed class Kit(IChannel channel) : ChannelConformanceTests
+#pragma warning restore xUnit1000
+    {
+        private RecordingChannel Recording => channel as RecordingChannel ?? ((ClaimsToHonourKeys)channel).Inner;
+
+        protected override ValueTask<IChannel> CreateChannelAsync() => ValueTask.FromResult(channel);
+
+        protected override string CreateRecipient(string tag) => $"{tag}@example.test";
+
+        protected override ValueTask ArrangeFaultAsync(string recipient, ConformanceFault fault) => ValueTask.CompletedTask;
+
+        protected override ValueTask<bool> WasDeliveredWithKeyAsync(ChannelMessage sent) =>
+            ValueTask.FromResult(Recording.Accepted.Any(m => m.IdempotencyKey == sent.IdempotencyKey));
+
+        protected override ValueTask<int?> CountDeliveriesWithKeyAsync(ChannelMessage sent) =>
+            ValueTask.FromResult<int?>(Recording.Delivered.Count(m => m.IdempotencyKey == sent.IdempotencyKey));
+    }
 }

@@ -171,47 +171,33 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         var channel = plan.Channel;
         var contact = request.Contact;
         var contactId = contact.Id.ToString();
-        var decisions = new List<GateDecision>(6);
+        var decisions = new GateTrail();
 
-        DeliveryOutcome Outcome(DeliveryStatus status) => new()
-        {
-            IdempotencyKey = request.IdempotencyKey,
-            Status = status,
-            Channel = channelName,
-            At = now,
-            Decisions = decisions,
-        };
-
-        DeliveryOutcome Suppress(GateCheck check, string detail)
-        {
-            decisions.Add(new GateDecision(check, false, detail));
-            return Outcome(DeliveryStatus.Suppressed) with { SuppressedBy = check };
-        }
 
         if (request.TaskId is { } taskId && await IsPausedAsync(taskId, cancellationToken).ConfigureAwait(false))
         {
-            return (Outcome(DeliveryStatus.Paused), null);
+            return (Outcome(request, channelName, now, decisions, DeliveryStatus.Paused), null);
         }
 
         // 1. Consent and do-not-contact.
         var consentKey = plan.ConsentKey;
         if (!contact.Consents.TryGetValue(consentKey, out var consent))
         {
-            return (Suppress(GateCheck.Consent, $"no consent for '{consentKey}' on record"), null);
+            return (Suppress(request, channelName, now, decisions, GateCheck.Consent, $"no consent for '{consentKey}' on record"), null);
         }
 
         if (!consent.Granted)
         {
-            return (Suppress(GateCheck.Consent, $"consent for '{consentKey}' withdrawn at {consent.At} ({consent.Source})"), null);
+            return (Suppress(request, channelName, now, decisions, GateCheck.Consent, $"consent for '{consentKey}' withdrawn at {consent.At} ({consent.Source})"), null);
         }
 
-        decisions.Add(GateDecision.Lazy(GateCheck.Consent, true, static (k, c) => $"consent for '{k}' granted at {((ConsentRecord)c!).At} ({((ConsentRecord)c!).Source})", consentKey, consent));
+        decisions.ConsentGranted(consentKey, consent);
         if (await _doNotContact.IsListedAsync(contactId, consentKey, cancellationToken).ConfigureAwait(false))
         {
-            return (Suppress(GateCheck.DoNotContact, $"the contact is on the do-not-contact list for '{consentKey}'"), null);
+            return (Suppress(request, channelName, now, decisions, GateCheck.DoNotContact, $"the contact is on the do-not-contact list for '{consentKey}'"), null);
         }
 
-        decisions.Add(new GateDecision(GateCheck.DoNotContact, true, NotListed));
+        decisions.NotOnDoNotContactList();
 
         // 2. Frequency caps (acquired now; released if the message is not sent).
         var zone = ZoneOf(contact.TimeZoneId);
@@ -226,7 +212,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
                 var cap = CapOf(channelName, windows, w);
                 if (cap?.WhenReached != FrequencyCapAction.Defer)
                 {
-                    return (Suppress(GateCheck.FrequencyCap, reached), null);
+                    return (Suppress(request, channelName, now, decisions, GateCheck.FrequencyCap, reached), null);
                 }
 
                 // Defer to the instant the window has room again (then into the channel's send window).
@@ -238,12 +224,12 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
                     free = sendWindow.NextAllowed(free, zone);
                 }
 
-                decisions.Add(new GateDecision(GateCheck.FrequencyCap, false, $"{reached}; deferred until {free}"));
-                return (Outcome(DeliveryStatus.Deferred) with { DeferredUntil = free }, null);
+                decisions.Refuse(new GateDecision(GateCheck.FrequencyCap, false, $"{reached}; deferred until {free}"));
+                return (Outcome(request, channelName, now, decisions, DeliveryStatus.Deferred) with { DeferredUntil = free }, null);
             }
 
             capHeld = true;
-            decisions.Add(GateDecision.Lazy(GateCheck.FrequencyCap, true, static (n, _) => $"{n} cap(s) have room", windows.Count, null));
+            decisions.CapsHaveRoom(windows.Count);
         }
 
         var sent = false;
@@ -256,18 +242,18 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
                 var next = window.NextAllowed(now, zone);
                 if (next > now)
                 {
-                    decisions.Add(new GateDecision(GateCheck.SendWindow, false, $"outside the send window in {zone.Id}; next allowed {next.InZone(zone).LocalDateTime:uuuu-MM-dd HH:mm} local"));
-                    return (Outcome(DeliveryStatus.Deferred) with { DeferredUntil = next }, null);
+                    decisions.Refuse(new GateDecision(GateCheck.SendWindow, false, $"outside the send window in {zone.Id}; next allowed {next.InZone(zone).LocalDateTime:uuuu-MM-dd HH:mm} local"));
+                    return (Outcome(request, channelName, now, decisions, DeliveryStatus.Deferred) with { DeferredUntil = next }, null);
                 }
 
-                decisions.Add(new GateDecision(GateCheck.SendWindow, true, Cached(_insideWindow, zone.Id, static id => $"inside the send window in {id}")));
+                decisions.InsideWindow(Cached(_insideWindow, zone.Id, static id => $"inside the send window in {id}"));
             }
 
             // 4. Address.
             var recipient = request.Recipient ?? Address(contact, channel.Capabilities.AddressKind);
             if (string.IsNullOrWhiteSpace(recipient))
             {
-                return (Suppress(GateCheck.Address, $"the contact has no {channel.Capabilities.AddressKind} address for '{channelName}'"), null);
+                return (Suppress(request, channelName, now, decisions, GateCheck.Address, $"the contact has no {channel.Capabilities.AddressKind} address for '{channelName}'"), null);
             }
 
             // 5. Render and content rules.
@@ -280,13 +266,11 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
                 : _checker.CheckRendered(content, kind);
             if (!report.IsValid)
             {
-                decisions.Add(new GateDecision(GateCheck.Content, false, report.ToString()));
-                return (Outcome(DeliveryStatus.Failed) with { Result = DeliveryResult.Failed(DeliveryFailureReason.ContentRejected, false, report.ToString()), Content = report }, null);
+                decisions.Refuse(new GateDecision(GateCheck.Content, false, report.ToString()));
+                return (Outcome(request, channelName, now, decisions, DeliveryStatus.Failed) with { Result = DeliveryResult.Failed(DeliveryFailureReason.ContentRejected, false, report.ToString()), Content = report }, null);
             }
 
-            decisions.Add(report.Issues.Count == 0
-                ? new GateDecision(GateCheck.Content, true, ContentPasses)
-                : GateDecision.Lazy(GateCheck.Content, true, static (r, _) => r!.ToString()!, report, null));
+            decisions.ContentPassed(report.Issues.Count == 0 ? null : report);
             var message = new ChannelMessage(request.IdempotencyKey, recipient, kind == MessageKind.Sms ? _checker.WithSignature(content.Text) : content.Text)
             {
                 ContactId = contactId,
@@ -304,7 +288,14 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
             if (sent && attempt.Result.ProviderMessageId is { } providerMessageId)
             {
                 // Receipts that carry only the provider's id (bounces, complaints, status callbacks) find the contact through it.
-                await _messageIndex.RecordAsync(providerMessageId, new ProviderMessage(contactId, attempt.Channel, request.IdempotencyKey, now), cancellationToken).ConfigureAwait(false);
+                if (_messageIndex is InMemoryProviderMessageIndex inMemoryIndex)
+                {
+                    inMemoryIndex.Record(providerMessageId, contact.Id, attempt.Channel, request.IdempotencyKey, now); // no ProviderMessage object, no id text kept
+                }
+                else
+                {
+                    await _messageIndex.RecordAsync(providerMessageId, new ProviderMessage(contactId, attempt.Channel, request.IdempotencyKey, now), cancellationToken).ConfigureAwait(false);
+                }
             }
             return (new DeliveryOutcome
             {
@@ -327,10 +318,23 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         }
     }
 
-    private static readonly CapWindow[] NoWindows = [];
+    /// <summary>An outcome of the gate (no send): static, so the hot path allocates no closure.</summary>
+    private static DeliveryOutcome Outcome(DeliveryRequest request, string channel, Instant now, GateTrail decisions, DeliveryStatus status) => new()
+    {
+        IdempotencyKey = request.IdempotencyKey,
+        Status = status,
+        Channel = channel,
+        At = now,
+        Decisions = decisions,
+    };
 
-    private const string NotListed = "not on the do-not-contact list";
-    private const string ContentPasses = "content passes the rules";
+    private static DeliveryOutcome Suppress(DeliveryRequest request, string channel, Instant now, GateTrail decisions, GateCheck check, string detail)
+    {
+        decisions.Refuse(new GateDecision(check, false, detail));
+        return Outcome(request, channel, now, decisions, DeliveryStatus.Suppressed) with { SuppressedBy = check };
+    }
+
+    private static readonly CapWindow[] NoWindows = [];
 
     /// <summary>The missing-variable list of the render, reused per thread (the pipeline never awaits while it is in use).</summary>
     [ThreadStatic]

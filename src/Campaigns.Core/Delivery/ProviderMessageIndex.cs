@@ -36,12 +36,14 @@ public interface IProviderMessageIndex
 /// <summary>
 /// An <see cref="IProviderMessageIndex"/> in memory (lost on restart) that keeps each send for a retention period
 /// (<c>Campaigns:Delivery:ProviderMessageRetention</c>, default 30 days), measured from the newest send recorded.
-/// Thread-safe.
+/// Each send is held compactly (the contact's GUID, the idempotency key and the time inline in the dictionary's node, the channel name
+/// interned); the <see cref="ProviderMessage"/> is built when found. Thread-safe.
 /// </summary>
 public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
 {
-    private readonly ConcurrentDictionary<(string Channel, string Id), ProviderMessage> _messages = new();
+    private readonly ConcurrentDictionary<(string Channel, string Id), Sent> _messages = new();
     private readonly ConcurrentQueue<(Instant At, string Channel, string Id)> _order = new();
+    private readonly ConcurrentDictionary<string, string> _channels = new(StringComparer.Ordinal);
     private readonly Lock _prune = new();
     private long _newestTicks = long.MinValue;
 
@@ -67,18 +69,38 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
     /// <inheritdoc />
     public ValueTask RecordAsync(string providerMessageId, ProviderMessage message, CancellationToken cancellationToken)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(providerMessageId);
         ArgumentNullException.ThrowIfNull(message);
-        _messages[(message.Channel, providerMessageId)] = message;
-        _order.Enqueue((message.SentAt, message.Channel, providerMessageId));
-        var ticks = message.SentAt.ToUnixTimeTicks();
+        ArgumentNullException.ThrowIfNull(message.ContactId);
+        var sent = ContactId.TryParse(message.ContactId, null, out var id) && string.Equals(id.ToString(), message.ContactId, StringComparison.Ordinal)
+            ? new Sent(null, id.Value, message.IdempotencyKey, message.SentAt) // the id's own text: kept as its 16 bytes
+            : new Sent(message.ContactId, Guid.Empty, message.IdempotencyKey, message.SentAt);
+        Record(providerMessageId, message.Channel, sent);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Records a send without a <see cref="ProviderMessage"/> object or contact id text (the pipeline's path).</summary>
+    internal void Record(string providerMessageId, ContactId contactId, string channel, string idempotencyKey, Instant sentAt) =>
+        Record(providerMessageId, channel, new Sent(null, contactId.Value, idempotencyKey, sentAt));
+
+    private void Record(string providerMessageId, string channel, Sent sent)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(providerMessageId);
+        ArgumentNullException.ThrowIfNull(channel);
+        ArgumentNullException.ThrowIfNull(sent.IdempotencyKey, "message.IdempotencyKey");
+        if (!_channels.TryGetValue(channel, out var interned))
+        {
+            interned = _channels.GetOrAdd(channel, channel);
+        }
+
+        _messages[(interned, providerMessageId)] = sent;
+        _order.Enqueue((sent.At, interned, providerMessageId));
+        var ticks = sent.At.ToUnixTimeTicks();
         long newest;
         while ((newest = Interlocked.Read(ref _newestTicks)) < ticks && Interlocked.CompareExchange(ref _newestTicks, ticks, newest) != newest)
         {
         }
 
         Prune();
-        return ValueTask.CompletedTask;
     }
 
     /// <inheritdoc />
@@ -86,7 +108,12 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
     {
         ArgumentNullException.ThrowIfNull(channel);
         ArgumentNullException.ThrowIfNull(providerMessageId);
-        return new(_messages.TryGetValue((channel, providerMessageId), out var message) && message.SentAt >= Cutoff() ? message : null);
+        if (!_messages.TryGetValue((channel, providerMessageId), out var sent) || sent.At < Cutoff())
+        {
+            return new((ProviderMessage?)null);
+        }
+
+        return new(new ProviderMessage(sent.ContactText ?? new ContactId(sent.Contact).ToString(), _channels.TryGetValue(channel, out var interned) ? interned : channel, sent.IdempotencyKey, sent.At));
     }
 
     private Instant Cutoff()
@@ -109,9 +136,9 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
             while (_order.TryPeek(out head) && head.At < cutoff && _order.TryDequeue(out head))
             {
                 var key = (head.Channel, head.Id);
-                if (_messages.TryGetValue(key, out var current) && current.SentAt < cutoff)
+                if (_messages.TryGetValue(key, out var current) && current.At < cutoff)
                 {
-                    _messages.TryRemove(new KeyValuePair<(string, string), ProviderMessage>(key, current));
+                    _messages.TryRemove(new KeyValuePair<(string, string), Sent>(key, current));
                 }
             }
         }
@@ -120,4 +147,7 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
             _prune.Exit();
         }
     }
+
+    /// <summary>One send, inline in the dictionary's node: the contact as its GUID (or, for an id that is not one, its text).</summary>
+    private readonly record struct Sent(string? ContactText, Guid Contact, string IdempotencyKey, Instant At);
 }

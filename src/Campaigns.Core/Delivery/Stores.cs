@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Campaigns.Channels;
 using NodaTime;
 
 namespace Campaigns.Delivery;
@@ -61,17 +62,28 @@ public interface IIdempotencyStore
     ValueTask ReleaseAsync(string key, CancellationToken cancellationToken);
 }
 
-/// <summary>An <see cref="IIdempotencyStore"/> in memory (lost on restart). Thread-safe.</summary>
+/// <summary>
+/// An <see cref="IIdempotencyStore"/> in memory (lost on restart). Thread-safe. A completed key keeps its outcome for
+/// as long as the store lives (the contract: a completed key is never sent again), so memory grows by one entry per
+/// completed send — about 300 bytes with the outcome for a plain sent message (the key string, a dictionary node, the
+/// outcome, its compact gate decisions and the provider's id); a host that sends millions of messages should use a durable
+/// store (the SQLite or PostgreSQL package).
+/// </summary>
 public sealed class InMemoryIdempotencyStore : IIdempotencyStore
 {
-    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    // A key's value is its state: a Lease (claimed, not completed), or, completed, a CompletedSend (a plain accepted
+    // send, the common case: what the outcome is rebuilt from) or else the DeliveryOutcome itself. All are references,
+    // so completing a key updates its dictionary node in place (no second node). Claims made at one instant share one
+    // Lease object.
+    private readonly ConcurrentDictionary<string, object> _entries = new(StringComparer.Ordinal);
+    private Lease? _lastLease;
 
     /// <inheritdoc />
     public ValueTask<IdempotencyClaim> TryClaimAsync(string key, Instant now, Duration lease, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
         cancellationToken.ThrowIfCancellationRequested();
-        var claim = new Entry(null, now + lease);
+        var claim = LeaseUntil(now + lease);
         while (true)
         {
             if (_entries.TryAdd(key, claim))
@@ -84,12 +96,17 @@ public sealed class InMemoryIdempotencyStore : IIdempotencyStore
                 continue;
             }
 
-            if (existing.Outcome is not null)
+            if (existing is DeliveryOutcome outcome)
             {
-                return new(new IdempotencyClaim(IdempotencyClaimStatus.Completed, existing.Outcome));
+                return new(new IdempotencyClaim(IdempotencyClaimStatus.Completed, outcome));
             }
 
-            if (existing.LeaseUntil > now)
+            if (existing is CompletedSend sent)
+            {
+                return new(new IdempotencyClaim(IdempotencyClaimStatus.Completed, sent.ToOutcome(key)));
+            }
+
+            if (((Lease)existing).Until > now)
             {
                 return new(new IdempotencyClaim(IdempotencyClaimStatus.InProgress, null));
             }
@@ -106,7 +123,7 @@ public sealed class InMemoryIdempotencyStore : IIdempotencyStore
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(outcome);
-        _entries[key] = new Entry(outcome, Instant.MaxValue);
+        _entries[key] = CompletedSend.TryCreate(key, outcome) ?? (object)outcome;
         return ValueTask.CompletedTask;
     }
 
@@ -114,15 +131,57 @@ public sealed class InMemoryIdempotencyStore : IIdempotencyStore
     public ValueTask ReleaseAsync(string key, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
-        if (_entries.TryGetValue(key, out var existing) && existing.Outcome is null)
+        if (_entries.TryGetValue(key, out var existing) && existing is Lease)
         {
-            _entries.TryRemove(new KeyValuePair<string, Entry>(key, existing));
+            _entries.TryRemove(new KeyValuePair<string, object>(key, existing));
         }
 
         return ValueTask.CompletedTask;
     }
 
-    private sealed record Entry(DeliveryOutcome? Outcome, Instant LeaseUntil);
+    /// <summary>The lease ending at <paramref name="until"/>: the last one made when it ends then too (a batch claims at one instant).</summary>
+    private Lease LeaseUntil(Instant until)
+    {
+        var last = Volatile.Read(ref _lastLease);
+        if (last is not null && last.Until == until)
+        {
+            return last;
+        }
+
+        var lease = new Lease(until);
+        Volatile.Write(ref _lastLease, lease);
+        return lease;
+    }
+
+    /// <summary>
+    /// A plain accepted send kept compactly: channel, provider message id, instant and the gate decisions; the outcome
+    /// is rebuilt equal to the one completed (same values, the same decisions list) when the key is claimed again.
+    /// </summary>
+    private sealed class CompletedSend(string channel, string providerMessageId, Instant at, IReadOnlyList<GateDecision> decisions)
+    {
+        public static CompletedSend? TryCreate(string key, DeliveryOutcome o) =>
+            o is { Status: DeliveryStatus.Sent, Result: { IsAccepted: true, ProviderMessageId: { } id } result, DeferredUntil: null, SuppressedBy: null, FailedOver: false, IsReplay: false, Content: null, InDoubt: null }
+            && string.Equals(o.IdempotencyKey, key, StringComparison.Ordinal)
+            && result == DeliveryResult.Accepted(id)
+                ? new CompletedSend(o.Channel, id, o.At, o.Decisions)
+                : null;
+
+        public DeliveryOutcome ToOutcome(string key) => new()
+        {
+            IdempotencyKey = key,
+            Status = DeliveryStatus.Sent,
+            Channel = channel,
+            At = at,
+            Decisions = decisions,
+            Result = DeliveryResult.Accepted(providerMessageId),
+        };
+    }
+
+    /// <summary>A claim without an outcome: held until <see cref="Until"/>. Compared by reference.</summary>
+    private sealed class Lease(Instant until)
+    {
+        public Instant Until { get; } = until;
+    }
 }
 
 /// <summary>One window a frequency cap counts sends in.</summary>

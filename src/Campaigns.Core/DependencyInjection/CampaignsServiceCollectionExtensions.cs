@@ -222,7 +222,8 @@ public static class CampaignsServiceCollectionExtensions
             NodaTime.Duration.FromTimeSpan(sp.GetRequiredService<IOptions<CampaignsOptions>>().Value.Delivery.ProviderMessageRetention)));
         services.TryAddSingleton<IDeliveryPipeline, DeliveryPipeline>();
         services.TryAddSingleton<IDeliveryReceiptSink, ContactReceiptSink>();
-        services.AddOptions<JourneyOptions>();
+        services.AddOptions<JourneyOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<JourneyOptions>, JourneyOptionsValidator>());
         services.TryAddSingleton<JourneyCatalog>();
         services.TryAddSingleton<IJourneyRunStore, InMemoryJourneyRunStore>();
         services.TryAddSingleton<IJourneyTemplateResolver, InMemoryJourneyTemplates>();

@@ -114,6 +114,54 @@ public sealed class JourneyOptions
     public int MaxParallelism { get; set; } = 1;
 }
 
+/// <summary>Validates <see cref="JourneyOptions"/> when the host starts (and when the options are first read), naming each bad key.</summary>
+internal sealed class JourneyOptionsValidator : Microsoft.Extensions.Options.IValidateOptions<JourneyOptions>
+{
+    public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, JourneyOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = new List<string>();
+        void AtLeastOne(string key, int value)
+        {
+            if (value < 1)
+            {
+                errors.Add($"Campaigns:Journeys:{key}: {value} is not 1 or more.");
+            }
+        }
+
+        void Positive(string key, TimeSpan value)
+        {
+            if (value <= TimeSpan.Zero)
+            {
+                errors.Add($"Campaigns:Journeys:{key}: {value} is not positive.");
+            }
+        }
+
+        AtLeastOne(nameof(options.BatchSize), options.BatchSize);
+        Positive(nameof(options.Lease), options.Lease);
+        Positive(nameof(options.PollInterval), options.PollInterval);
+        if (options.SkipIfOlderThan is { } skip && skip <= TimeSpan.Zero)
+        {
+            errors.Add($"Campaigns:Journeys:SkipIfOlderThan: {skip} is not positive; leave it empty to run every overdue step.");
+        }
+
+        if (options.RetryDelay < TimeSpan.Zero)
+        {
+            errors.Add($"Campaigns:Journeys:RetryDelay: {options.RetryDelay} is negative.");
+        }
+
+        AtLeastOne(nameof(options.MaxSendAttempts), options.MaxSendAttempts);
+        Positive(nameof(options.PausedRetryInterval), options.PausedRetryInterval);
+        AtLeastOne(nameof(options.MaxStepsPerClaim), options.MaxStepsPerClaim);
+        if (options.MaxParallelism < 1)
+        {
+            errors.Add($"Campaigns:Journeys:MaxParallelism: {options.MaxParallelism} is not 1 or more (1 advances the runs of a batch one after the other).");
+        }
+
+        return errors.Count == 0 ? Microsoft.Extensions.Options.ValidateOptionsResult.Success : Microsoft.Extensions.Options.ValidateOptionsResult.Fail(errors);
+    }
+}
+
 /// <summary>A change of a journey's state (paused by an alert, resumed), as told to <see cref="IJourneyObserver"/>s.</summary>
 /// <param name="At">When (UTC instant).</param>
 /// <param name="JourneyId">The journey.</param>

@@ -36,6 +36,7 @@ public sealed class JourneyRunner
     private readonly ILogger _logger;
     private readonly IExecutionRecords _records;
     private readonly IContactEvents _contactEvents;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Journey, string Node), string> _taskIds = new();
 
     /// <summary>Creates a runner (usually resolved from DI).</summary>
     /// <param name="catalog">The published journeys.</param>
@@ -132,10 +133,10 @@ public sealed class JourneyRunner
             return null;
         }
 
-        var run = new JourneyRun { JourneyId = journeyId, ContactId = contactId, RunNumber = (latest?.RunNumber ?? 0) + 1, EnteredAt = now };
-        run = Arrive(journey, run, journey.StartNodeId, contact, now) with { Step = 0 };
+        var run = new JourneyRun { JourneyId = journeyId, ContactId = contactId, RunNumber = (latest?.RunNumber ?? 0) + 1, EnteredAt = now, Step = -1 };
+        run = Arrive(journey, run, journey.StartNodeId, contact, now); // step 0
         var stored = await _store.TryCreateAsync(run, cancellationToken).ConfigureAwait(false);
-        if (stored is not null)
+        if (stored is not null && _observers.Length > 0)
         {
             await NotifyAsync(new JourneyStep(now, journeyId, contactId, stored.RunNumber, null, JourneyStepKind.Entered, $"entered by {journey.Trigger.GetType().Name}"), cancellationToken).ConfigureAwait(false);
         }
@@ -443,6 +444,11 @@ public sealed class JourneyRunner
 
             if (stored.IsEnded)
             {
+                if (_observers.Length == 0)
+                {
+                    return;
+                }
+
                 await NotifyAsync(new JourneyStep(now, stored.JourneyId, stored.ContactId, stored.RunNumber, run.NodeId, stored.Status switch
                 {
                     JourneyRunStatus.Completed => JourneyStepKind.Completed,
@@ -454,7 +460,7 @@ public sealed class JourneyRunner
 
             if (stored.DueAt > now)
             {
-                if (step?.Kind is not JourneyStepKind.Deferred and not JourneyStepKind.Failed)
+                if (_observers.Length > 0 && step?.Kind is not JourneyStepKind.Deferred and not JourneyStepKind.Failed)
                 {
                     await NotifyAsync(new JourneyStep(now, stored.JourneyId, stored.ContactId, stored.RunNumber, stored.NodeId, JourneyStepKind.Waiting, stored.WaitingForEvent is { } kind ? $"waiting for '{kind}' until {stored.DueAt}" : $"waiting until {stored.DueAt}") { DueAt = stored.DueAt }, cancellationToken).ConfigureAwait(false);
                 }
@@ -534,14 +540,14 @@ public sealed class JourneyRunner
         var key = StepKey(run, node.Id);
         JourneyStep Step(JourneyStepKind kind, string detail, Instant? due = null) =>
             new(now, run.JourneyId, run.ContactId, run.RunNumber, node.Id, kind, detail) { Channel = node.Channel, IdempotencyKey = key, DueAt = due };
+        var observed = _observers.Length > 0; // without observers the steps of the hot path are not built
         var isTouch = node is SendMessageNode;
 
         JourneyRun Advance(bool sent)
         {
-            var next = Arrive(journey, run, node.Next, contact, now);
+            var next = Arrive(journey, run, node.Next, contact, now, sent && isTouch ? run.Touches + 1 : run.Touches);
             if (sent && isTouch)
             {
-                next = next with { Touches = run.Touches + 1 };
                 if (journey.Exit.MaxTouches is { } max && next.Touches >= max && !next.IsEnded)
                 {
                     next = End(next, JourneyRunStatus.Exited, $"max touches ({max})", now);
@@ -568,8 +574,8 @@ public sealed class JourneyRunner
             Contact = contact,
             Channel = node.Channel,
             Template = template,
-            Variables = Variables(contact, node),
-            TaskId = $"journey/{run.JourneyId}/{node.Id}",
+            Variables = StepVariables.For(contact, node),
+            TaskId = TaskIdOf(run.JourneyId, node.Id),
             CampaignId = journey.CampaignId,
             Recipient = node switch
             {
@@ -579,13 +585,12 @@ public sealed class JourneyRunner
             },
         };
         var outcome = await _pipeline.DeliverAsync(request, cancellationToken).ConfigureAwait(false);
-        var reason = outcome.Decisions.LastOrDefault(d => !d.Passed).Detail;
         switch (outcome.Status)
         {
             case DeliveryStatus.Sent:
-                return (Advance(true), Step(JourneyStepKind.Sent, outcome.IsReplay ? $"sent via {outcome.Channel} (replay: already sent)" : $"sent via {outcome.Channel}") with { Channel = outcome.Channel });
+                return (Advance(true), observed ? Step(JourneyStepKind.Sent, outcome.IsReplay ? $"sent via {outcome.Channel} (replay: already sent)" : $"sent via {outcome.Channel}") with { Channel = outcome.Channel } : null);
             case DeliveryStatus.Deferred:
-                return (run with { DueAt = outcome.DeferredUntil }, Step(JourneyStepKind.Deferred, reason ?? "outside the send window", outcome.DeferredUntil));
+                return (run with { DueAt = outcome.DeferredUntil }, Step(JourneyStepKind.Deferred, Refusal(outcome) ?? "outside the send window", outcome.DeferredUntil));
             case DeliveryStatus.Paused:
             case DeliveryStatus.InProgress:
                 // A key held by another host is either being sent now or was orphaned by a crash just before this timer's
@@ -594,7 +599,7 @@ public sealed class JourneyRunner
                 var retryAt = now + (outcome.Status == DeliveryStatus.Paused ? Duration.FromTimeSpan(_options.PausedRetryInterval) : Duration.FromTimeSpan(_options.Lease) / 6);
                 return (run with { DueAt = retryAt }, Step(JourneyStepKind.Deferred, outcome.Status == DeliveryStatus.Paused ? "the sending task is paused" : "another host is sending this step", retryAt));
             case DeliveryStatus.Suppressed:
-                return (Advance(false), Step(JourneyStepKind.Suppressed, $"suppressed by {outcome.SuppressedBy}: {reason}"));
+                return (Advance(false), Step(JourneyStepKind.Suppressed, $"suppressed by {outcome.SuppressedBy}: {Refusal(outcome)}"));
             case DeliveryStatus.Unknown:
                 return (Advance(true), Step(JourneyStepKind.Unknown, outcome.Result?.Detail ?? "in doubt: sent once or not at all") with { Channel = outcome.Channel });
             default:
@@ -606,6 +611,38 @@ public sealed class JourneyRunner
 
                 return (Advance(false), Step(JourneyStepKind.Failed, $"failed: {outcome.Result}"));
         }
+    }
+
+    /// <summary>The detail of the refusal that ended the gate (the last decision that did not pass), or null.</summary>
+    private static string? Refusal(DeliveryOutcome outcome)
+    {
+        var decisions = outcome.Decisions;
+        for (var i = decisions.Count - 1; i >= 0; i--)
+        {
+            if (!decisions[i].Passed)
+            {
+                return decisions[i].Detail;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The delivery task of a message node, <c>journey/{journey}/{node}</c>, built once per node (up to 4,096 nodes).</summary>
+    private string TaskIdOf(string journeyId, string nodeId)
+    {
+        if (_taskIds.TryGetValue((journeyId, nodeId), out var taskId))
+        {
+            return taskId;
+        }
+
+        taskId = $"journey/{journeyId}/{nodeId}";
+        if (_taskIds.Count < 4096)
+        {
+            _taskIds.TryAdd((journeyId, nodeId), taskId);
+        }
+
+        return taskId;
     }
 
     /// <summary>The idempotency key of a step: <c>journey/{journey}/{contact}/{run}/{node}/{step}</c>.</summary>
@@ -710,21 +747,25 @@ public sealed class JourneyRunner
     }
 
     /// <summary>The run arriving at a node: waits set their timer now; other nodes are due at once; no node completes the run.</summary>
-    private JourneyRun Arrive(JourneyDefinition journey, JourneyRun run, string? nodeId, Contact contact, Instant now)
+    private JourneyRun Arrive(JourneyDefinition journey, JourneyRun run, string? nodeId, Contact contact, Instant now) =>
+        Arrive(journey, run, nodeId, contact, now, run.Touches);
+
+    /// <summary>As <see cref="Arrive(JourneyDefinition, JourneyRun, string?, Contact, Instant)"/>, with the run's touches set (one copy of the run).</summary>
+    private JourneyRun Arrive(JourneyDefinition journey, JourneyRun run, string? nodeId, Contact contact, Instant now, int touches)
     {
         if (nodeId is null)
         {
-            return End(run, JourneyRunStatus.Completed, "completed", now) with { Step = run.Step + 1 };
+            return run with { Status = JourneyRunStatus.Completed, EndReason = "completed", EndedAt = now, DueAt = null, WaitingForEvent = null, Step = run.Step + 1, Touches = touches };
         }
 
-        var next = run with { NodeId = nodeId, Step = run.Step + 1, Attempts = 0, NodeEnteredAt = now, DueAt = now, WaitingForEvent = null };
-        return journey.FindNode(nodeId) switch
+        var (due, waitingFor) = journey.FindNode(nodeId) switch
         {
-            WaitNode w => next with { DueAt = now + w.Duration },
-            WaitUntilNode u => next with { DueAt = NextLocal(u, ZoneOf(journey, contact), now) },
-            WaitForEventNode e => next with { DueAt = now + e.Timeout, WaitingForEvent = e.EventKind },
-            _ => next,
+            WaitNode w => (now + w.Duration, null),
+            WaitUntilNode u => (NextLocal(u, ZoneOf(journey, contact), now), null),
+            WaitForEventNode e => (now + e.Timeout, e.EventKind),
+            _ => (now, (string?)null),
         };
+        return run with { NodeId = nodeId, Step = run.Step + 1, Attempts = 0, NodeEnteredAt = now, DueAt = due, WaitingForEvent = waitingFor, Touches = touches };
     }
 
     private DateTimeZone ZoneOf(JourneyDefinition journey, Contact contact) =>

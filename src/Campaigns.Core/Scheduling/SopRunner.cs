@@ -125,6 +125,13 @@ public enum SopSendStatus
 
     /// <summary>Not sent: overdue beyond <see cref="SopOptions.SkipIfOlderThan"/>, no contact, no owner, or no channel.</summary>
     Skipped = 5,
+
+    /// <summary>
+    /// In doubt (<see cref="DeliveryStatus.Unknown"/>): an earlier attempt's host died between the provider's accept and
+    /// the record, and the channel can neither dedupe nor be asked; not sent again (at most once), so it was delivered
+    /// once or not at all. Reported like a failure (logged as a warning), never as sent.
+    /// </summary>
+    Unknown = 6,
 }
 
 /// <summary>The result of one SOP send in a round.</summary>
@@ -535,9 +542,10 @@ public sealed class SopRunner
             DeliveryStatus.Deferred => new SopDelivery(send, now, SopSendStatus.Deferred, reason ?? "outside the send window", outcome),
             DeliveryStatus.Suppressed => new SopDelivery(send, now, SopSendStatus.Suppressed, $"suppressed by {outcome.SuppressedBy}: {reason}", outcome),
             DeliveryStatus.Paused or DeliveryStatus.InProgress => new SopDelivery(send, now, SopSendStatus.Paused, outcome.Status == DeliveryStatus.Paused ? $"the task {send.TaskId} is paused" : "another host is sending it", outcome),
+            DeliveryStatus.Unknown => new SopDelivery(send, now, SopSendStatus.Unknown, outcome.Result?.Detail ?? "in doubt: sent once or not at all; not sent again", outcome),
             _ => new SopDelivery(send, now, SopSendStatus.Failed, $"failed: {outcome.Result}", outcome),
         };
-        if (delivery.Status == SopSendStatus.Failed)
+        if (delivery.Status is SopSendStatus.Failed or SopSendStatus.Unknown)
         {
             _logger.LogWarning("SOP {SopKey} of campaign {CampaignId} failed for participant {ParticipantId} on {Channel}: {Detail}", send.SopKey, send.CampaignId, send.ParticipantId, send.Channel, delivery.Detail);
         }

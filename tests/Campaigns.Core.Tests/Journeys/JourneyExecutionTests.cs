@@ -1,5 +1,7 @@
 using Campaigns.Contacts;
 using Campaigns.Journeys;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using NodaTime;
 
 namespace Campaigns.Tests.Journeys;
@@ -91,8 +93,40 @@ public sealed class JourneyExecutionTests
     [Fact]
     public void A_parallelism_below_one_is_refused_naming_the_setting()
     {
-        var ex = Assert.Throws<ArgumentOutOfRangeException>(() => new JourneyHarness(journeys: o => o.MaxParallelism = 0));
+        var ex = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => new JourneyHarness(journeys: o => o.MaxParallelism = 0));
         Assert.Contains("Campaigns:Journeys:MaxParallelism", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bad_journey_options_fail_the_start_naming_every_key()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddCampaigns().AddJourneyWorker(o =>
+        {
+            o.BatchSize = 0;
+            o.Lease = TimeSpan.Zero;
+            o.PollInterval = TimeSpan.FromSeconds(-1);
+            o.SkipIfOlderThan = TimeSpan.Zero;
+            o.RetryDelay = TimeSpan.FromMinutes(-5);
+            o.MaxSendAttempts = 0;
+            o.PausedRetryInterval = TimeSpan.Zero;
+            o.MaxStepsPerClaim = 0;
+        });
+        using var host = builder.Build();
+        var ex = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => host.Start());
+        foreach (var key in new[] { "BatchSize", "Lease", "PollInterval", "SkipIfOlderThan", "RetryDelay", "MaxSendAttempts", "PausedRetryInterval", "MaxStepsPerClaim" })
+        {
+            Assert.Contains($"Campaigns:Journeys:{key}:", ex.Message, StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain("MaxParallelism", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_default_journey_options_are_valid()
+    {
+        var result = new JourneyOptionsValidator().Validate(null, new JourneyOptions());
+        Assert.True(result.Succeeded, result.FailureMessage);
     }
 
     [Fact]

@@ -193,6 +193,26 @@ public sealed class SopRunnerTests : IDisposable
     }
 
     [Fact]
+    public async Task An_in_doubt_send_is_reported_unknown_and_not_sent_again()
+    {
+        var sp = Build();
+        var campaign = await ApprovedAsync(sp.GetRequiredService<ICampaignService>(), LiveStream());
+        var (_, p) = await RegisterAsync(sp, campaign, "安娜", "+8613800000001", T0);
+        var send = SopPlanner.Plan(campaign, [p]).First(s => s.SopKey == "registration-success" && s.Channel == "sms");
+
+        // A dead host claimed the send's key (the provider may have accepted it) and never recorded the outcome.
+        Assert.Equal(IdempotencyClaimStatus.Claimed, (await _idempotency.TryClaimAsync(send.IdempotencyKey, T0 - Duration.FromHours(1), Duration.FromMinutes(5), default)).Status);
+        var round = await sp.GetRequiredService<SopRunner>().RunDueAsync(T0);
+
+        var delivery = Assert.Single(round.Deliveries, d => d.Send.IdempotencyKey == send.IdempotencyKey);
+        Assert.Equal(SopSendStatus.Unknown, delivery.Status);
+        Assert.Equal(DeliveryStatus.Unknown, delivery.Outcome!.Status);
+        Assert.Contains("neither honours idempotency keys nor can be asked", delivery.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain(_sms.Messages, m => m.IdempotencyKey == send.IdempotencyKey); // not sent again
+        Assert.Contains(round.Deliveries, d => d.Send.Channel == "wechat-template" && d.Send.SopKey == "registration-success" && d.Status == SopSendStatus.Sent);
+    }
+
+    [Fact]
     public async Task Sales_are_notified_of_each_interaction_once_and_the_customer_sops_are_not_repeated()
     {
         var sp = Build();
