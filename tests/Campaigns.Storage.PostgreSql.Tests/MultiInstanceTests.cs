@@ -10,11 +10,14 @@ namespace Campaigns.Storage.PostgreSql.Tests;
 /// </summary>
 public sealed class MultiInstanceTests
 {
-    [SkippableFact]
-    public async Task Four_instances_share_10000_due_steps_with_no_duplicate_and_none_lost()
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)] // Npgsql multiplexing: the configuration the throughput benchmark recommends (docs/storage-postgresql.md)
+    public async Task Four_instances_share_10000_due_steps_with_no_duplicate_and_none_lost(bool multiplexing)
     {
         await using var schema = await PostgreSqlTestSchema.CreateAsync();
-        await using var fleet = await JourneyFleet.StartAsync(schema.ConnectionString, schema.Schema, instances: 4);
+        var connection = multiplexing ? schema.ConnectionString + ";Multiplexing=true" : schema.ConnectionString;
+        await using var fleet = await JourneyFleet.StartAsync(connection, schema.Schema, instances: 4, journeys: multiplexing ? o => o.MaxParallelism = 32 : null);
         const int Steps = 10_000;
         await fleet.SeedDueStepsAsync(Steps);
         fleet.Clock.Advance(Duration.FromSeconds(1));
