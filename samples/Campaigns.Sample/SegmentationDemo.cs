@@ -33,18 +33,19 @@ internal sealed class SegmentationDemo(IClock clock)
         var now = clock.GetCurrentInstant();
         var generator = new ContactGenerator(now);
 
-        // 1. The index: every contact and its behaviour events. Nothing is live yet, so the index is written directly.
-        var index = new SegmentIndex(ExampleSegments.Schema, contacts);
+        // 1. The index: every contact and its behaviour events, loaded in one pass by the bulk builder (what
+        //    AddLiveSegments() does from the stores at start). Nothing is live yet.
+        var builder = new SegmentIndexBuilder(ExampleSegments.Schema, contacts);
         var events = new List<BehaviourEvent>(8);
         long eventCount = 0;
         var step = Math.Max(1, contacts / 5);
         var watch = Stopwatch.StartNew();
         for (var i = 0; i < contacts; i++)
         {
-            index.Upsert(generator.Generate(i, events));
+            builder.Add(generator.Generate(i, events));
             foreach (var e in events)
             {
-                index.Apply(e);
+                builder.Apply(e);
             }
 
             eventCount += events.Count;
@@ -54,6 +55,7 @@ internal sealed class SegmentationDemo(IClock clock)
             }
         }
 
+        var index = builder.Build();
         o.WriteLine($"  index built in {watch.Elapsed.TotalSeconds:0.0} s ({N(index.Count)} contacts; managed heap {GC.GetTotalMemory(false) / (1024 * 1024)} MB)");
 
         // 2. The audiences, parsed from text and validated against a catalog (references between layers are checked).
