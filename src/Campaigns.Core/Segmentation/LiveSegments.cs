@@ -230,46 +230,52 @@ internal sealed class SegmentJourneyBridge(SegmentRegistry registry, SegmentInde
     /// <summary>Raised after each batch handed to the runner (for tests): the number of journey runs started.</summary>
     internal Action<int>? BatchCompleted { get; set; }
 
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        // Subscribe before the host's start returns (ExecuteAsync may begin later on another thread), so no entry raised
+        // right after start is missed; the silent start-up load raises none.
+        registry.MembershipChanged += OnMembershipChanged;
+        return base.StartAsync(cancellationToken);
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        registry.MembershipChanged -= OnMembershipChanged;
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await loader.Completion.WaitAsync(stoppingToken).ConfigureAwait(false);
-        registry.MembershipChanged += OnMembershipChanged;
-        try
+        var batch = new Dictionary<string, List<ContactId>>(StringComparer.Ordinal);
+        while (await _entered.Reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
         {
-            var batch = new Dictionary<string, List<ContactId>>(StringComparer.Ordinal);
-            while (await _entered.Reader.WaitToReadAsync(stoppingToken).ConfigureAwait(false))
+            var taken = 0;
+            while (taken++ < 1_000 && _entered.Reader.TryRead(out var item))
             {
-                var taken = 0;
-                while (taken++ < 1_000 && _entered.Reader.TryRead(out var item))
+                if (!batch.TryGetValue(item.Segment, out var list))
                 {
-                    if (!batch.TryGetValue(item.Segment, out var list))
-                    {
-                        batch[item.Segment] = list = [];
-                    }
-
-                    list.Add(item.Contact);
+                    batch[item.Segment] = list = [];
                 }
 
-                var started = 0;
-                foreach (var (segment, contacts) in batch)
-                {
-                    try
-                    {
-                        started += await runner.OnSegmentEnteredAsync(segment, contacts, stoppingToken).ConfigureAwait(false);
-                    }
-                    catch (Exception ex) when (ex is not OperationCanceledException)
-                    {
-                        logger.LogError(ex, "Entering {Count} contacts of segment {Segment} into journeys failed.", contacts.Count, segment);
-                    }
-                }
-
-                batch.Clear();
-                BatchCompleted?.Invoke(started);
+                list.Add(item.Contact);
             }
-        }
-        finally
-        {
-            registry.MembershipChanged -= OnMembershipChanged;
+
+            var started = 0;
+            foreach (var (segment, contacts) in batch)
+            {
+                try
+                {
+                    started += await runner.OnSegmentEnteredAsync(segment, contacts, stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    logger.LogError(ex, "Entering {Count} contacts of segment {Segment} into journeys failed.", contacts.Count, segment);
+                }
+            }
+
+            batch.Clear();
+            BatchCompleted?.Invoke(started);
         }
     }
 

@@ -146,7 +146,7 @@ public sealed class SegmentIndex
             }
 
             _groups.RemoveOrdinal(o);
-            _consents.RemoveOrdinal(o);
+            _consents.ReplaceGranted(o, contact.Consents);
         }
 
         foreach (var column in _columnList)
@@ -178,7 +178,7 @@ public sealed class SegmentIndex
         _behaviourScore.Set(o, contact.Scores?.Behaviour ?? 0m);
         _fitScore.Set(o, contact.Scores?.Fit ?? 0m);
         _totalScore.Set(o, contact.Scores?.Total ?? 0m);
-        if (contact.Consents.Count > 0)
+        if (fresh && contact.Consents.Count > 0)
         {
             foreach (var (channel, consent) in contact.Consents)
             {
@@ -514,17 +514,11 @@ public sealed class SegmentIndex
     {
         for (var i = 0; i < tags.Count; i++)
         {
+            // A tag held twice (e.g. given by two campaigns, F-3.5) is still simple when neither copy expires or has a
+            // group: both mean "holds the tag", and adding a key twice is idempotent.
             if (tags[i].ExpiresAt is not null || tags[i].Group is not null)
             {
                 return false;
-            }
-
-            for (var j = 0; j < i; j++)
-            {
-                if (string.Equals(tags[i].Tag, tags[j].Tag, StringComparison.Ordinal))
-                {
-                    return false;
-                }
             }
         }
 

@@ -542,6 +542,30 @@ internal sealed class KeyedBitmaps
         return true;
     }
 
+    /// <summary>
+    /// Makes the channels granted in <paramref name="consents"/> exactly the keys the contact holds (none expiring): keys
+    /// it holds already are left alone, so an unchanged consent costs a lookup, not a remove and re-add (which shift
+    /// the arrays of large containers). O(keys).
+    /// </summary>
+    public void ReplaceGranted(int ordinal, IReadOnlyDictionary<string, Campaigns.Contacts.ConsentRecord> consents)
+    {
+        foreach (var e in _entries.Values)
+        {
+            if (!(consents.TryGetValue(e.Key, out var consent) && consent.Granted))
+            {
+                Remove(e, ordinal);
+            }
+        }
+
+        foreach (var (key, consent) in consents)
+        {
+            if (consent.Granted && !(_entries.TryGetValue(key, out var e) && e.Bits.Contains(ordinal) && (e.Expiry is not { Count: > 0 } x || !x.ContainsKey(ordinal))))
+            {
+                Add(key, ordinal, null);
+            }
+        }
+    }
+
     private static int IndexOf(IReadOnlyList<Campaigns.Contacts.ContactTag> keys, string key)
     {
         for (var i = 0; i < keys.Count; i++)
