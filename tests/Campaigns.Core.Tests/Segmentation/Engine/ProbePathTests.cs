@@ -151,6 +151,32 @@ public sealed class ProbePathTests
     }
 
     [Fact]
+    public void ATagHeldTwiceAndConsentsSurviveRewritesOnTheDiffPath()
+    {
+        var index = new SegmentIndex(RandomBase.Schema, zone: RandomBase.Zone);
+        var now = RandomBase.Now;
+        var id = new ContactId(Guid.NewGuid());
+        var consent = new Dictionary<string, ConsentRecord> { ["email"] = new(true, "form", now), ["sms"] = new(false, "form", now) };
+        index.Upsert(Contact(id, "a", "a", "b") with { Consents = consent }); // "a" from two campaigns (F-3.5)
+        Assert.True(Has(index, "has_all_tags(a, b)", now, id));
+        Assert.True(Has(index, "consent(email)", now, id));
+        Assert.False(Has(index, "consent(sms)", now, id));
+
+        index.Upsert(Contact(id, "b", "b") with { Consents = consent }); // a dropped (both copies), b held twice
+        Assert.False(Has(index, "has_tag(a)", now, id));
+        Assert.True(Has(index, "has_tag(b)", now, id));
+        Assert.True(Has(index, "consent(email)", now, id));
+
+        var switched = new Dictionary<string, ConsentRecord> { ["email"] = new(false, "unsubscribe", now), ["sms"] = new(true, "form", now), ["wechat"] = new(true, "form", now) };
+        index.Upsert(Contact(id, "b") with { Consents = switched });
+        Assert.False(Has(index, "consent(email)", now, id));
+        Assert.True(Has(index, "consent(sms) and consent(wechat)", now, id));
+
+        index.Upsert(Contact(id, "b"));
+        Assert.False(Has(index, "consent(sms) or consent(wechat) or consent(email)", now, id));
+    }
+
+    [Fact]
     public void CategoricalProbeByCodeEqualsTheBitmaps()
     {
         var data = new RandomBase(7, 400);
