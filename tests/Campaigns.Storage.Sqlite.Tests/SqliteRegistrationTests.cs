@@ -36,7 +36,9 @@ public sealed class SqliteRegistrationTests : IDisposable
         Assert.IsType<SqliteExecutionRecords>(provider.GetRequiredService<IExecutionRecords>());
         Assert.IsType<SqliteScoringModelStore>(provider.GetRequiredService<IScoringModelStore>());
         Assert.IsType<SqliteScoreLedgerStore>(provider.GetRequiredService<IScoreLedgerStore>());
+        Assert.Equal(NodaTime.Duration.FromDays(30), Assert.IsType<SqliteProviderMessageIndex>(provider.GetRequiredService<IProviderMessageIndex>()).Retention);
         Assert.Single(services, d => d.ServiceType == typeof(IContactStore));
+        Assert.Single(services, d => d.ServiceType == typeof(IProviderMessageIndex));
         Assert.Equal(_file.Path, provider.GetRequiredService<SqliteDatabase>().DataSource);
     }
 
