@@ -84,6 +84,9 @@ public static class PostgreSqlStorageBuilderExtensions
         services.Replace(ServiceDescriptor.Singleton<IDoNotContactList>(static sp => sp.GetRequiredService<PostgreSqlDoNotContactList>()));
         services.Replace(ServiceDescriptor.Singleton<IExecutionRecords, PostgreSqlExecutionRecords>());
         services.Replace(ServiceDescriptor.Singleton<IScoreLedgerStore, PostgreSqlScoreLedgerStore>());
+        services.Replace(ServiceDescriptor.Singleton<IProviderMessageIndex>(static sp => new PostgreSqlProviderMessageIndex(
+            sp.GetRequiredService<PostgreSqlDatabase>(),
+            NodaTime.Duration.FromTimeSpan(sp.GetRequiredService<IOptions<CampaignsOptions>>().Value.Delivery.ProviderMessageRetention))));
         services.Replace(ServiceDescriptor.Singleton<IScoringModelStore>(static sp => new PostgreSqlScoringModelStore(
             sp.GetRequiredService<PostgreSqlDatabase>(),
             new FilterContext(sp.GetRequiredService<IOptions<CampaignsOptions>>().Value.Contacts.Schema ?? ContactsOptions.DefaultSchema),

@@ -89,6 +89,9 @@ public static class SqliteStorageBuilderExtensions
             sp.GetRequiredService<SqliteDatabase>(),
             new FilterContext(sp.GetRequiredService<IOptions<CampaignsOptions>>().Value.Contacts.Schema ?? ContactsOptions.DefaultSchema))));
         services.Replace(ServiceDescriptor.Singleton<IScoreLedgerStore, SqliteScoreLedgerStore>());
+        services.Replace(ServiceDescriptor.Singleton<IProviderMessageIndex>(static sp => new SqliteProviderMessageIndex(
+            sp.GetRequiredService<SqliteDatabase>(),
+            NodaTime.Duration.FromTimeSpan(sp.GetRequiredService<IOptions<CampaignsOptions>>().Value.Delivery.ProviderMessageRetention))));
 
         // First of the hosted services, so the schema is ready before any worker starts.
         if (!services.Any(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(SqliteStorageInitializer)))

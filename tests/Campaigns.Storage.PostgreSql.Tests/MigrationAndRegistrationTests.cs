@@ -95,6 +95,8 @@ public sealed class RegistrationTests
         var services = new ServiceCollection();
         services.AddLogging();
         services.AddCampaigns().UsePostgreSqlStorage("Host=127.0.0.1;Port=1;Database=none", "custom_schema");
+        services.AddCampaigns(); // a second AddCampaigns (another package) must not bring the in-memory stores back
+        services.Configure<CampaignsOptions>(o => o.Delivery.ProviderMessageRetention = TimeSpan.FromDays(3));
         PostgreSqlDatabase db;
         using (var sp = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true }))
         {
@@ -110,7 +112,9 @@ public sealed class RegistrationTests
             Assert.IsType<PostgreSqlExecutionRecords>(sp.GetRequiredService<IExecutionRecords>());
             Assert.IsType<PostgreSqlScoringModelStore>(sp.GetRequiredService<IScoringModelStore>());
             Assert.IsType<PostgreSqlScoreLedgerStore>(sp.GetRequiredService<IScoreLedgerStore>());
+            Assert.Equal(NodaTime.Duration.FromDays(3), Assert.IsType<PostgreSqlProviderMessageIndex>(sp.GetRequiredService<IProviderMessageIndex>()).Retention);
             Assert.Single(services, d => d.ServiceType == typeof(IContactStore));
+            Assert.Single(services, d => d.ServiceType == typeof(IProviderMessageIndex));
             db = sp.GetRequiredService<PostgreSqlDatabase>();
             Assert.Equal("custom_schema", db.Schema);
         }

@@ -249,6 +249,23 @@ public sealed class PostgreSqlScoringModelStoreContractTests : ScoringModelStore
     }
 }
 
+public sealed class PostgreSqlProviderMessageIndexContractTests : ProviderMessageIndexContract
+{
+    private readonly ContractSchema _schema = new();
+
+    protected override string? SkipReason => ContractSchema.SkipReason;
+
+    protected override async ValueTask<IProviderMessageIndex> CreateStoreAsync() => new PostgreSqlProviderMessageIndex((await _schema.GetAsync()).Database, Retention);
+
+    protected override ValueTask<IProviderMessageIndex> CreateSecondInstanceAsync(IProviderMessageIndex first) => new(new PostgreSqlProviderMessageIndex(_schema.SecondDatabase(), Retention));
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await _schema.DisposeAsync();
+    }
+}
+
 /// <summary>Protectors shared by the tests.</summary>
 internal static class TestProtectors
 {

@@ -36,7 +36,9 @@ public sealed class SqliteRegistrationTests : IDisposable
         Assert.IsType<SqliteExecutionRecords>(provider.GetRequiredService<IExecutionRecords>());
         Assert.IsType<SqliteScoringModelStore>(provider.GetRequiredService<IScoringModelStore>());
         Assert.IsType<SqliteScoreLedgerStore>(provider.GetRequiredService<IScoreLedgerStore>());
+        Assert.Equal(NodaTime.Duration.FromDays(30), Assert.IsType<SqliteProviderMessageIndex>(provider.GetRequiredService<IProviderMessageIndex>()).Retention);
         Assert.Single(services, d => d.ServiceType == typeof(IContactStore));
+        Assert.Single(services, d => d.ServiceType == typeof(IProviderMessageIndex));
         Assert.Equal(_file.Path, provider.GetRequiredService<SqliteDatabase>().DataSource);
     }
 
@@ -76,6 +78,7 @@ public sealed class SqliteRegistrationTests : IDisposable
             await host.StartAsync();
             Assert.Equal(SqliteDatabase.LatestSchemaVersion, host.Services.GetRequiredService<SqliteDatabase>().GetSchemaVersion());
             await host.Services.GetRequiredService<IContactStore>().AddAsync(contact);
+            await host.Services.GetRequiredService<IProviderMessageIndex>().RecordAsync("ses-1", new ProviderMessage(contact.Id.ToString(), "email", "k-1", NodaTime.Instant.FromUtc(2026, 5, 1, 0, 0)), default);
             await host.StopAsync();
         }
 
@@ -83,6 +86,7 @@ public sealed class SqliteRegistrationTests : IDisposable
         {
             await again.StartAsync();
             Assert.Equal(contact.Id, (await again.Services.GetRequiredService<IContactStore>().FindAsync(IdentityKind.Phone, "+8613800138000"))?.Id);
+            Assert.Equal(contact.Id.ToString(), (await again.Services.GetRequiredService<IProviderMessageIndex>().FindAsync("email", "ses-1", default))?.ContactId); // receipts for sends before the restart
             await again.StopAsync();
         }
     }

@@ -150,3 +150,14 @@ public sealed class SqliteScoringModelStoreContractTests : ScoringModelStoreCont
 
     public void Dispose() => _file.Dispose();
 }
+
+public sealed class SqliteProviderMessageIndexContractTests : ProviderMessageIndexContract, IDisposable
+{
+    private readonly TempDatabase _file = new();
+
+    protected override ValueTask<IProviderMessageIndex> CreateStoreAsync() => new(new SqliteProviderMessageIndex(_file.Open(), Retention));
+
+    protected override ValueTask<IProviderMessageIndex> CreateSecondInstanceAsync(IProviderMessageIndex first) => new(new SqliteProviderMessageIndex(_file.Open(), Retention));
+
+    public void Dispose() => _file.Dispose();
+}

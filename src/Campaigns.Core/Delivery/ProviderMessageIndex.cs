@@ -71,6 +71,11 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
     {
         ArgumentNullException.ThrowIfNull(message);
         ArgumentNullException.ThrowIfNull(message.ContactId);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
         var sent = ContactId.TryParse(message.ContactId, null, out var id) && string.Equals(id.ToString(), message.ContactId, StringComparison.Ordinal)
             ? new Sent(null, id.Value, message.IdempotencyKey, message.SentAt) // the id's own text: kept as its 16 bytes
             : new Sent(message.ContactId, Guid.Empty, message.IdempotencyKey, message.SentAt);
@@ -108,6 +113,11 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
     {
         ArgumentNullException.ThrowIfNull(channel);
         ArgumentNullException.ThrowIfNull(providerMessageId);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<ProviderMessage?>(cancellationToken);
+        }
+
         if (!_messages.TryGetValue((channel, providerMessageId), out var sent) || sent.At < Cutoff())
         {
             return new((ProviderMessage?)null);

@@ -72,3 +72,8 @@ public sealed class InMemoryScoringModelStoreContractTests : ScoringModelStoreCo
 {
     protected override ValueTask<IScoringModelStore> CreateStoreAsync() => new(new InMemoryScoringModelStore(Context));
 }
+
+public sealed class InMemoryProviderMessageIndexContractTests : ProviderMessageIndexContract
+{
+    protected override ValueTask<IProviderMessageIndex> CreateStoreAsync() => new(new InMemoryProviderMessageIndex(Retention));
+}

@@ -1,0 +1,113 @@
+using Campaigns.Delivery;
+using NodaTime;
+
+namespace Campaigns.Storage.PostgreSql;
+
+/// <summary>
+/// The PostgreSQL <see cref="IProviderMessageIndex"/>: one row per (channel, provider message id) in
+/// <c>provider_messages</c>, so receipts for sends made before a restart (or by another host) still find their contact.
+/// Recording is one upsert statement (the same channel and id again replaces the row). Retention matches
+/// <see cref="InMemoryProviderMessageIndex"/>: a send is found while it is no older than <see cref="Retention"/>
+/// measured from the newest send in the table (recorded by any host), not from the clock. Rows past the retention are
+/// deleted by <c>sent_at</c> (indexed) after the first record of this instance and then every <see cref="PruneEvery"/>
+/// records, or by <see cref="PruneAsync"/>. Thread-safe.
+/// </summary>
+public sealed class PostgreSqlProviderMessageIndex : IProviderMessageIndex
+{
+    /// <summary>How many records of one instance go between two prunes (the first record prunes too).</summary>
+    public const int PruneEvery = 1024;
+
+    private readonly PostgreSqlDatabase _db;
+    private readonly long _retentionTicks;
+    private long _records = -1;
+
+    /// <summary>Creates the index (usually resolved from DI).</summary>
+    /// <param name="db">The database.</param>
+    /// <param name="retention">How long a send is kept (<c>Campaigns:Delivery:ProviderMessageRetention</c>); positive.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="retention"/> is not positive.</exception>
+    public PostgreSqlProviderMessageIndex(PostgreSqlDatabase db, Duration retention)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        if (retention <= Duration.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(retention), retention, "The retention of the provider message index must be positive.");
+        }
+
+        _db = db;
+        Retention = retention;
+        _retentionTicks = retention.BclCompatibleTicks;
+    }
+
+    /// <summary>Gets how long a send is kept.</summary>
+    public Duration Retention { get; }
+
+    /// <inheritdoc />
+    public async ValueTask RecordAsync(string providerMessageId, ProviderMessage message, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(providerMessageId);
+        ArgumentNullException.ThrowIfNull(message);
+        ArgumentNullException.ThrowIfNull(message.ContactId, "message.ContactId");
+        ArgumentNullException.ThrowIfNull(message.Channel, "message.Channel");
+        ArgumentNullException.ThrowIfNull(message.IdempotencyKey, "message.IdempotencyKey");
+        cancellationToken.ThrowIfCancellationRequested();
+        var prune = Interlocked.Increment(ref _records) % PruneEvery == 0;
+        using (var connection = await _db.OpenAsync(cancellationToken).ConfigureAwait(false))
+        {
+            using var command = Pg.Command(
+                connection,
+                $"""
+                INSERT INTO {_db.Schema}.provider_messages (channel, provider_message_id, contact_id, idempotency_key, sent_at)
+                VALUES (@channel, @id, @contact, @key, @at)
+                ON CONFLICT (channel, provider_message_id) DO UPDATE
+                SET contact_id = EXCLUDED.contact_id, idempotency_key = EXCLUDED.idempotency_key, sent_at = EXCLUDED.sent_at
+                """);
+            command.Parameters.AddWithValue("channel", message.Channel);
+            command.Parameters.AddWithValue("id", providerMessageId);
+            command.Parameters.AddWithValue("contact", message.ContactId);
+            command.Parameters.AddWithValue("key", message.IdempotencyKey);
+            command.Parameters.AddWithValue("at", Pg.Ticks(message.SentAt));
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (prune)
+        {
+            await PruneAsync(CancellationToken.None).ConfigureAwait(false); // the send is stored: a late cancel does not fail it
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<ProviderMessage?> FindAsync(string channel, string providerMessageId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(channel);
+        ArgumentNullException.ThrowIfNull(providerMessageId);
+        cancellationToken.ThrowIfCancellationRequested();
+        using var connection = await _db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var command = Pg.Command(
+            connection,
+            $"""
+            SELECT contact_id, idempotency_key, sent_at FROM {_db.Schema}.provider_messages
+            WHERE channel = @channel AND provider_message_id = @id
+              AND sent_at >= (SELECT max(sent_at) FROM {_db.Schema}.provider_messages) - @retention
+            """);
+        command.Parameters.AddWithValue("channel", channel);
+        command.Parameters.AddWithValue("id", providerMessageId);
+        command.Parameters.AddWithValue("retention", _retentionTicks);
+        using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? new ProviderMessage(reader.GetString(0), channel, reader.GetString(1), Pg.Instant(reader.GetInt64(2)))
+            : null;
+    }
+
+    /// <summary>Deletes the sends past the retention now (recording does it every <see cref="PruneEvery"/> records).</summary>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>How many sends were deleted.</returns>
+    public async ValueTask<int> PruneAsync(CancellationToken cancellationToken = default)
+    {
+        using var connection = await _db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var command = Pg.Command(
+            connection,
+            $"DELETE FROM {_db.Schema}.provider_messages WHERE sent_at < (SELECT max(sent_at) FROM {_db.Schema}.provider_messages) - @retention");
+        command.Parameters.AddWithValue("retention", _retentionTicks);
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+}
