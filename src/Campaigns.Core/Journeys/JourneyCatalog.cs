@@ -23,9 +23,26 @@ public enum JourneyState
 public sealed class JourneyCatalog
 {
     private readonly ConcurrentDictionary<string, Entry> _journeys = new(StringComparer.Ordinal);
+    private long _version;
+    private Snapshot? _snapshot;
 
-    /// <summary>The published journeys.</summary>
-    public IReadOnlyList<JourneyDefinition> Journeys => [.. _journeys.Values.Select(e => e.Definition)];
+    /// <summary>The published journeys (a read-only snapshot, rebuilt only after a publish: every ingested event reads it).</summary>
+    public IReadOnlyList<JourneyDefinition> Journeys
+    {
+        get
+        {
+            var version = Interlocked.Read(ref _version);
+            if (Volatile.Read(ref _snapshot) is { } s && s.Version == version)
+            {
+                return s.Journeys;
+            }
+
+            // Built after reading the version: a publish meanwhile bumps it, so the next read rebuilds.
+            var built = Array.AsReadOnly(_journeys.Values.Select(e => e.Definition).ToArray());
+            Volatile.Write(ref _snapshot, new Snapshot(version, built));
+            return built;
+        }
+    }
 
     /// <summary>The ids of paused journeys (their timers are not claimed).</summary>
     public IReadOnlySet<string> PausedIds => _journeys.Where(p => p.Value.State == JourneyState.Paused).Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
@@ -40,6 +57,7 @@ public sealed class JourneyCatalog
         ArgumentNullException.ThrowIfNull(definition);
         JourneyValidator.Validate(definition, context).ThrowIfInvalid();
         _journeys.AddOrUpdate(definition.Id, _ => new Entry(definition, JourneyState.Active, publishedAt), (_, e) => e with { Definition = definition });
+        Interlocked.Increment(ref _version);
     }
 
     /// <summary>A published journey, or null.</summary>
@@ -66,6 +84,8 @@ public sealed class JourneyCatalog
         _journeys.AddOrUpdate(journeyId, _ => throw new KeyNotFoundException(journeyId), (_, e) => e with { LastScheduleCheck = at });
 
     private sealed record Entry(JourneyDefinition Definition, JourneyState State, Instant LastScheduleCheck);
+
+    private sealed record Snapshot(long Version, IReadOnlyList<JourneyDefinition> Journeys);
 }
 
 /// <summary>Settings of the journey runner (section <c>Campaigns:Journeys</c> when bound).</summary>
