@@ -35,22 +35,26 @@ internal static class RebuildStats
         }
 
         await using var provider = services.BuildServiceProvider();
-
-        // Start the storage (migrations) like a host would, without the loader's own hosted service.
-        foreach (var hosted in provider.GetServices<Microsoft.Extensions.Hosting.IHostedService>().Where(h => h.GetType().Namespace?.StartsWith("Campaigns.Storage", StringComparison.Ordinal) == true))
-        {
-            await hosted.StartAsync(CancellationToken.None).ConfigureAwait(false);
-        }
-
         var loader = provider.GetRequiredService<SegmentIndexLoader>();
         GC.Collect();
         var heapBefore = GC.GetTotalMemory(true);
         using var process = Process.GetCurrentProcess();
         var cpu = process.TotalProcessorTime;
-        var report = await loader.LoadAsync().ConfigureAwait(false);
+
+        // Start the host's services as a host would: the storage start-up (migrations), then the loader's own service.
+        foreach (var hosted in provider.GetServices<Microsoft.Extensions.Hosting.IHostedService>())
+        {
+            await hosted.StartAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+
+        var report = await loader.Completion.ConfigureAwait(false);
         process.Refresh();
         var heapAfter = GC.GetTotalMemory(true);
         var index = provider.GetRequiredService<SegmentIndex>();
         Console.WriteLine($"store={store} contacts={report.Contacts} events={report.Events} elapsed={report.Elapsed.TotalSeconds:F2}s cpu={(process.TotalProcessorTime - cpu).TotalSeconds:F2}s contacts/s={report.Contacts / report.Elapsed.TotalSeconds:F0} index+heap growth={(heapAfter - heapBefore) / 1e6:F0}MB ({(double)(heapAfter - heapBefore) / Math.Max(1, index.Count):F1} B/contact) peak-ws={process.PeakWorkingSet64 / 1e6:F0}MB");
+        foreach (var hosted in provider.GetServices<Microsoft.Extensions.Hosting.IHostedService>().Reverse())
+        {
+            await hosted.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        }
     }
 }
