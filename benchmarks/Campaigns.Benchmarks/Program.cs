@@ -326,8 +326,9 @@ if (args is ["pg-steps" or "pg-ready" or "pg-copy" or "pg-ops" or "pg-takeover" 
 if (args is ["journey-stats", var contacts, ..])
 {
     // Issue 7: N contacts enter a segment-entry journey and its first send completes; memory per waiting contact.
-    // An optional third argument sets JourneyOptions.MaxParallelism (default 1).
-    await Campaigns.Benchmarks.Journeys.JourneyStats.EntryAsync(int.Parse(contacts, System.Globalization.CultureInfo.InvariantCulture), args is [_, _, var p] ? int.Parse(p, System.Globalization.CultureInfo.InvariantCulture) : 1).ConfigureAwait(false);
+    // An optional third argument sets JourneyOptions.MaxParallelism (default 1); a fourth, "sample", prints the types
+    // allocated during the timed part (AllocationSampler).
+    await Campaigns.Benchmarks.Journeys.JourneyStats.EntryAsync(int.Parse(contacts, System.Globalization.CultureInfo.InvariantCulture), args is [_, _, var p, ..] ? int.Parse(p, System.Globalization.CultureInfo.InvariantCulture) : 1, args is [_, _, _, "sample"]).ConfigureAwait(false);
     return;
 }
 

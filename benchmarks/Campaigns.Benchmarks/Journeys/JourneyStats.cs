@@ -65,7 +65,7 @@ internal static class JourneyStats
         return (sp, runner, email, contacts);
     }
 
-    public static async Task EntryAsync(int count, int parallelism)
+    public static async Task EntryAsync(int count, int parallelism, bool sample = false)
     {
         var (sp, runner, email, contacts) = Host(parallelism);
         var ids = new ContactId[count];
@@ -75,10 +75,18 @@ internal static class JourneyStats
         }
 
         var before = GC.GetTotalMemory(true);
+        using var sampler = sample ? new AllocationSampler() : null;
+        sampler?.Start();
+        var gcs = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2));
+        var pause = GC.GetTotalPauseDuration();
+        var allocated = GC.GetTotalAllocatedBytes(precise: true);
+        var threadCpu = ThreadCpu.Now();
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var sw = Stopwatch.StartNew();
         var entered = await runner.OnSegmentEnteredAsync("new-leads", ids).ConfigureAwait(false);
         var enterTime = sw.Elapsed;
+        var enterThreadCpu = ThreadCpu.Now() - threadCpu;
+        var enterAllocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
         var claimed = 0;
         for (int n; (n = await runner.RunDueAsync(T0, 1000).ConfigureAwait(false)) > 0;)
         {
@@ -88,6 +96,11 @@ internal static class JourneyStats
         sw.Stop();
         var claimTime = sw.Elapsed - enterTime;
         cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+        threadCpu = ThreadCpu.Now() - threadCpu;
+        allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+        pause = GC.GetTotalPauseDuration() - pause;
+        gcs = (GC.CollectionCount(0) - gcs.Item1, GC.CollectionCount(1) - gcs.Item2, GC.CollectionCount(2) - gcs.Item3);
+        sampler?.Stop();
         var afterAll = GC.GetTotalMemory(true);
         var sent = email.Accepted.Count;
         email.Reset(); // the recording channel's copies of the messages are the benchmark's, not the journey's
@@ -95,6 +108,9 @@ internal static class JourneyStats
         var store = (InMemoryJourneyRunStore)sp.GetRequiredService<IJourneyRunStore>();
         Console.WriteLine($"parallelism={parallelism} contacts={count} entered={entered} first-step-runs={claimed} sent={sent} waiting-timers={store.PendingTimers}");
         Console.WriteLine($"enter={enterTime.TotalSeconds:F2}s enter+first-send={sw.Elapsed.TotalSeconds:F2}s ({count / sw.Elapsed.TotalSeconds:F0} contacts/s); process CPU time {cpu.TotalSeconds:F2}s");
+        Console.WriteLine($"main thread CPU {threadCpu / 1e9:F2}s (enter {enterThreadCpu / 1e9:F2}s); GC: {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}{(System.Runtime.GCSettings.LatencyMode == System.Runtime.GCLatencyMode.Batch ? " non-concurrent" : " concurrent")}, gen0/1/2 collections {gcs.Item1}/{gcs.Item2}/{gcs.Item3}, pauses {pause.TotalSeconds:F2}s");
+        Console.WriteLine($"allocated: enter {(double)enterAllocated / count:F0} B per contact, first step {(double)(allocated - enterAllocated) / count:F0} B per contact");
+        sampler?.Print(allocated, count);
         Console.WriteLine($"memory: with recorded messages {(afterAll - before) / 1e6:F1}MB; journey + delivery state {(afterState - before) / 1e6:F1}MB = {(double)(afterState - before) / count:F0} bytes per waiting contact");
         // The same sends straight through the pipeline (no journey), for the share of the journey's own work.
         var pipeline = sp.GetRequiredService<IDeliveryPipeline>();

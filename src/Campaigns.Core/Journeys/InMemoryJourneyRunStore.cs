@@ -106,7 +106,7 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
                 i = Add(run.JourneyId, run.ContactId);
             }
 
-            var stored = run with { Version = 1 };
+            var stored = run.Version == 1 ? run : run with { Version = 1 }; // immutable: a run already at version 1 is kept as is
             Write(i, stored);
             return ValueTask.FromResult<JourneyRun?>(stored);
         }
@@ -131,7 +131,7 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
                 return ValueTask.FromResult<JourneyRun?>(null);
             }
 
-            var stored = run with { Version = expectedVersion + 1 };
+            var stored = run.Version == expectedVersion + 1 ? run : run with { Version = expectedVersion + 1 };
             Write(i, stored);
             return ValueTask.FromResult<JourneyRun?>(stored);
         }
@@ -142,12 +142,13 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
         ArgumentNullException.ThrowIfNull(excludedJourneys);
-        var claimed = new List<JourneyTimer>(Math.Min(batchSize, 256));
+        List<JourneyTimer> claimed;
         lock (_gate)
         {
             var nowNanos = Clamp(now);
             var leaseUntil = Clamp(now + lease);
-            var taken = new List<int>(Math.Min(batchSize, 256));
+            claimed = new List<JourneyTimer>(Math.Min(batchSize, _heapCount));
+            var taken = new List<int>(claimed.Capacity);
             List<int>? skipped = null;
             while (_heapCount > 0 && claimed.Count < batchSize)
             {
@@ -164,8 +165,7 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
                     continue;
                 }
 
-                var run = Read(i);
-                claimed.Add(new JourneyTimer(run.JourneyId, run.ContactId, run.RunNumber, run.DueAt!.Value, run.Version));
+                claimed.Add(Timer(i));
                 taken.Add(i);
             }
 
@@ -397,6 +397,19 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
             slot.Seq = NextSequence();
             HeapInsert(i);
         }
+    }
+
+    /// <summary>The timer of slot <paramref name="i"/> (an active run with a due instant), read without building the run.</summary>
+    private JourneyTimer Timer(int i)
+    {
+        ref var slot = ref At(i);
+        if ((slot.Flags & FullRecord) != 0)
+        {
+            var run = _full[i];
+            return new JourneyTimer(run.JourneyId, run.ContactId, run.RunNumber, run.DueAt!.Value, run.Version);
+        }
+
+        return new JourneyTimer(_journeyNames[slot.Journey], new ContactId(slot.Contact), slot.RunNumber, ToInstant(slot.DueAt)!.Value, slot.Version);
     }
 
     private JourneyRun Read(int i)

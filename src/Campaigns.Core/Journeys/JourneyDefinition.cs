@@ -48,7 +48,20 @@ public sealed record JourneyDefinition
 
     /// <summary>The node with this id, or null.</summary>
     /// <param name="nodeId">The node id (ordinal).</param>
-    public JourneyNode? FindNode(string nodeId) => Nodes.FirstOrDefault(n => string.Equals(n.Id, nodeId, StringComparison.Ordinal));
+    public JourneyNode? FindNode(string nodeId)
+    {
+        // A plain loop: called several times per step, and LINQ allocated an enumerator, a delegate and a closure each time.
+        var nodes = Nodes;
+        for (var i = 0; i < nodes.Count; i++)
+        {
+            if (string.Equals(nodes[i].Id, nodeId, StringComparison.Ordinal))
+            {
+                return nodes[i];
+            }
+        }
+
+        return null;
+    }
 }
 
 /// <summary>What makes a contact enter a journey. JSON discriminator <c>type</c>.</summary>

@@ -133,8 +133,21 @@ public sealed class JourneyRunner
             return null;
         }
 
-        var run = new JourneyRun { JourneyId = journeyId, ContactId = contactId, RunNumber = (latest?.RunNumber ?? 0) + 1, EnteredAt = now, Step = -1 };
-        run = Arrive(journey, run, journey.StartNodeId, contact, now); // step 0
+        // The run at its start node (step 0), built once: at version 1 already, so the store keeps this instance.
+        var (due, waitingFor) = DueAtNode(journey, journey.StartNodeId, contact, now);
+        var run = new JourneyRun
+        {
+            JourneyId = journey.Id,
+            ContactId = contactId,
+            RunNumber = (latest?.RunNumber ?? 0) + 1,
+            EnteredAt = now,
+            NodeId = journey.StartNodeId,
+            Step = 0,
+            NodeEnteredAt = now,
+            DueAt = due,
+            WaitingForEvent = waitingFor,
+            Version = 1,
+        };
         var stored = await _store.TryCreateAsync(run, cancellationToken).ConfigureAwait(false);
         if (stored is not null && _observers.Length > 0)
         {
@@ -750,23 +763,31 @@ public sealed class JourneyRunner
     private JourneyRun Arrive(JourneyDefinition journey, JourneyRun run, string? nodeId, Contact contact, Instant now) =>
         Arrive(journey, run, nodeId, contact, now, run.Touches);
 
-    /// <summary>As <see cref="Arrive(JourneyDefinition, JourneyRun, string?, Contact, Instant)"/>, with the run's touches set (one copy of the run).</summary>
+    /// <summary>
+    /// As <see cref="Arrive(JourneyDefinition, JourneyRun, string?, Contact, Instant)"/>, with the run's touches set (one
+    /// copy of the run). The copy carries the version the store gives it on a successful update (the run's + 1), so an
+    /// in-memory store keeps the instance instead of copying it again; stores set the version themselves either way.
+    /// </summary>
     private JourneyRun Arrive(JourneyDefinition journey, JourneyRun run, string? nodeId, Contact contact, Instant now, int touches)
     {
         if (nodeId is null)
         {
-            return run with { Status = JourneyRunStatus.Completed, EndReason = "completed", EndedAt = now, DueAt = null, WaitingForEvent = null, Step = run.Step + 1, Touches = touches };
+            return run with { Status = JourneyRunStatus.Completed, EndReason = "completed", EndedAt = now, DueAt = null, WaitingForEvent = null, Step = run.Step + 1, Touches = touches, Version = run.Version + 1 };
         }
 
-        var (due, waitingFor) = journey.FindNode(nodeId) switch
+        var (due, waitingFor) = DueAtNode(journey, nodeId, contact, now);
+        return run with { NodeId = nodeId, Step = run.Step + 1, Attempts = 0, NodeEnteredAt = now, DueAt = due, WaitingForEvent = waitingFor, Touches = touches, Version = run.Version + 1 };
+    }
+
+    /// <summary>When a run arriving at a node is due there (waits set their timer; other nodes are due at once) and the event it waits for.</summary>
+    private (Instant Due, string? WaitingFor) DueAtNode(JourneyDefinition journey, string nodeId, Contact contact, Instant now) =>
+        journey.FindNode(nodeId) switch
         {
             WaitNode w => (now + w.Duration, null),
             WaitUntilNode u => (NextLocal(u, ZoneOf(journey, contact), now), null),
             WaitForEventNode e => (now + e.Timeout, e.EventKind),
             _ => (now, (string?)null),
         };
-        return run with { NodeId = nodeId, Step = run.Step + 1, Attempts = 0, NodeEnteredAt = now, DueAt = due, WaitingForEvent = waitingFor, Touches = touches };
-    }
 
     private DateTimeZone ZoneOf(JourneyDefinition journey, Contact contact) =>
         (contact.TimeZoneId is { } id ? DateTimeZoneProviders.Tzdb.GetZoneOrNull(id) : null)
