@@ -332,6 +332,13 @@ if (args is ["journey-stats", var contacts, ..])
     return;
 }
 
+if (args is ["store-steps", var runs])
+{
+    // Issue 7: the in-memory run store's share of a journey step (claim, read, write back), thread CPU per step.
+    await Campaigns.Benchmarks.Journeys.JourneyStats.StoreStepsAsync(int.Parse(runs, System.Globalization.CultureInfo.InvariantCulture)).ConfigureAwait(false);
+    return;
+}
+
 if (args is ["timer-stats", var timers])
 {
     // Issue 7: N pending timers in the in-memory run store, bytes per timer (GC.GetTotalMemory deltas).

@@ -138,6 +138,48 @@ internal static class JourneyStats
         await sp.DisposeAsync().ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// The run store's share of <c>journey-stats</c>: N runs due now, then claim 1,000 at a time, read each run and
+    /// write it back waiting two days (what a send step does to the store), timed on the main thread's CPU clock.
+    /// </summary>
+    public static async Task StoreStepsAsync(int count)
+    {
+        var store = new InMemoryJourneyRunStore();
+        for (var i = 0; i < count; i++)
+        {
+            var run = new JourneyRun
+            {
+                JourneyId = "new-leads-welcome",
+                ContactId = new ContactId(new Guid(i + 1, 7, 7, 1, 2, 3, 4, 5, 6, 7, 8)),
+                RunNumber = 1,
+                NodeId = "welcome",
+                EnteredAt = T0,
+                NodeEnteredAt = T0,
+                DueAt = T0,
+            };
+            _ = await store.TryCreateAsync(run).ConfigureAwait(false);
+        }
+
+        var none = new HashSet<string>(StringComparer.Ordinal);
+        var later = T0 + Duration.FromDays(2);
+        var allocated = GC.GetAllocatedBytesForCurrentThread();
+        var cpu = ThreadCpu.Now();
+        var steps = 0;
+        for (IReadOnlyList<JourneyTimer> timers; (timers = await store.ClaimDueAsync(T0, 1000, Duration.FromMinutes(5), none).ConfigureAwait(false)).Count > 0;)
+        {
+            foreach (var timer in timers)
+            {
+                var run = (await store.GetLatestAsync(timer.JourneyId, timer.ContactId).ConfigureAwait(false))!;
+                _ = await store.TryUpdateAsync(run with { NodeId = "wait", Step = 1, DueAt = later, Version = run.Version + 1 }, run.Version).ConfigureAwait(false);
+                steps++;
+            }
+        }
+
+        cpu = ThreadCpu.Now() - cpu;
+        allocated = GC.GetAllocatedBytesForCurrentThread() - allocated;
+        Console.WriteLine($"store steps={steps} (claim, read, write back waiting): {cpu / 1e3 / steps:F2} us thread CPU per step, {(double)allocated / steps:F0} B allocated per step; waiting timers {store.PendingTimers}");
+    }
+
     public static async Task TimersAsync(int count)
     {
         var store = new InMemoryJourneyRunStore();

@@ -37,6 +37,7 @@ public sealed class InMemoryJourneyRunStoreTests
         from step in Gen.Choose(0, 5)
         from touches in Gen.Choose(0, 3)
         from attempts in Gen.Choose(0, 2)
+        from version in Gen.Choose(0, 5) // the version the caller set: sometimes the one the store gives (kept as is), mostly not
         let ended = status is JourneyRunStatus.Completed or JourneyRunStatus.Exited or JourneyRunStatus.Cancelled
         select new JourneyRun
         {
@@ -54,6 +55,7 @@ public sealed class InMemoryJourneyRunStoreTests
             DueAt = dueMinutes < 0 ? null : far ? FarFuture : T + Duration.FromMinutes(dueMinutes),
             EndedAt = ended ? T + Duration.FromMinutes(20) : null,
             EndReason = ended ? "completed" : null,
+            Version = version,
         };
 
     private static Gen<Op> Ops() => Gen.OneOf(
@@ -115,6 +117,39 @@ public sealed class InMemoryJourneyRunStoreTests
     public void Property_the_compact_store_answers_like_the_record_store()
     {
         Prop.ForAll(Gen.ArrayOf(Ops(), 60).ToArbitrary(), Same).Check(Config.QuickThrowOnFailure.WithMaxTest(300));
+    }
+
+    [Fact]
+    public async Task A_run_written_at_the_version_the_store_gives_it_is_kept_without_a_copy_and_any_other_is_copied_at_that_version()
+    {
+        var store = new InMemoryJourneyRunStore();
+        var none = new HashSet<string>(StringComparer.Ordinal);
+        var contact = ContactId.New();
+        var atOne = new JourneyRun { JourneyId = "j", ContactId = contact, RunNumber = 1, NodeId = "a", EnteredAt = T, NodeEnteredAt = T, DueAt = T, Version = 1 };
+        Assert.Same(atOne, await store.TryCreateAsync(atOne));
+
+        var other = ContactId.New();
+        var atZero = atOne with { ContactId = other, Version = 0 };
+        var created = await store.TryCreateAsync(atZero);
+        Assert.NotSame(atZero, created);
+        Assert.Equal(atZero with { Version = 1 }, created);
+
+        var next = atOne with { NodeId = "b", Step = 1, DueAt = T + Duration.FromDays(2), Version = 2 };
+        Assert.Same(next, await store.TryUpdateAsync(next, 1));
+        var wrong = next with { NodeId = "c", Step = 2, Version = 7 };
+        var updated = await store.TryUpdateAsync(wrong, 2);
+        Assert.Equal(wrong with { Version = 3 }, updated);
+        Assert.Equal(updated, await store.GetLatestAsync("j", contact));
+        Assert.Null(await store.TryUpdateAsync(wrong with { Version = 3 }, 2)); // a stale writer still loses
+
+        // An ended run (kept as a record) at the right version is stored as that instance.
+        var ended = updated! with { Status = JourneyRunStatus.Completed, EndedAt = T, EndReason = "completed", DueAt = null, Version = 4 };
+        Assert.Same(ended, await store.TryUpdateAsync(ended, 3));
+        Assert.Same(ended, await store.GetLatestAsync("j", contact));
+
+        // The timer of a claim is read from the compact slot: the run's key, due instant and version.
+        var timer = Assert.Single(await store.ClaimDueAsync(T, 10, Duration.FromMinutes(1), none));
+        Assert.Equal(new JourneyTimer("j", other, 1, T, 1), timer);
     }
 
     [Fact]

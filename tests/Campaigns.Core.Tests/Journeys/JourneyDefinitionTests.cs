@@ -37,6 +37,17 @@ public sealed class JourneyDefinitionTests
     };
 
     [Fact]
+    public void FindNode_returns_the_node_with_the_id_ordinally_or_null()
+    {
+        var journey = Everything() with { Nodes = [.. Everything().Nodes, new ExitNode { Id = "Done", Reason = "other" }] };
+        Assert.Same(journey.Nodes[0], journey.FindNode("welcome"));
+        Assert.Equal("finished", Assert.IsType<ExitNode>(journey.FindNode("done")).Reason);
+        Assert.Equal("other", Assert.IsType<ExitNode>(journey.FindNode("Done")).Reason);
+        Assert.Null(journey.FindNode("DONE"));
+        Assert.Null(journey.FindNode(string.Empty));
+    }
+
+    [Fact]
     public void Json_round_trips_every_trigger_and_node_kind()
     {
         var journey = Everything();

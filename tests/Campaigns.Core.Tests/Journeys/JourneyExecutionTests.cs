@@ -60,6 +60,43 @@ public sealed class JourneyExecutionTests
         Assert.Equal(0, h.State.Runs.PendingTimers);
     }
 
+    [Theory]
+    [InlineData("welcome", 0, null)] // a send: due at once
+    [InlineData("wait-2d", 2 * 24 * 60, null)] // a wait: its timer
+    [InlineData("evt", 24 * 60, "email_open")] // a wait for an event: its timeout, and the kind it waits for
+    public async Task Entering_stores_the_run_at_its_start_node_as_step_0_at_version_1(string start, int dueMinutes, string? waitingFor)
+    {
+        using var h = new JourneyHarness();
+        h.Publish(JourneyHarness.Seed004() with
+        {
+            StartNodeId = start,
+            Nodes =
+            [
+                new SendMessageNode { Id = "welcome", Channel = "email", TemplateId = "welcome", Next = "wait-2d" },
+                new WaitNode { Id = "wait-2d", Duration = Duration.FromDays(2), Next = "evt" },
+                new WaitForEventNode { Id = "evt", EventKind = "email_open", Timeout = Duration.FromHours(24), OnEvent = "welcome", OnTimeout = "welcome" },
+            ],
+        });
+        var ann = await h.AddContactAsync("Ann");
+        var entered = await h.Runner.EnterAsync("welcome-flow", ann.Id);
+        var expected = new JourneyRun
+        {
+            JourneyId = "welcome-flow",
+            ContactId = ann.Id,
+            RunNumber = 1,
+            NodeId = start,
+            Step = 0,
+            EnteredAt = T0,
+            NodeEnteredAt = T0,
+            DueAt = T0 + Duration.FromMinutes(dueMinutes),
+            WaitingForEvent = waitingFor,
+            Version = 1,
+        };
+        Assert.Equal(expected, entered);
+        Assert.Equal(expected, await h.Store.GetLatestAsync("welcome-flow", ann.Id));
+        Assert.Null(await h.Runner.EnterAsync("welcome-flow", ann.Id)); // an active run: no second entry
+    }
+
     [Fact]
     public async Task Runs_of_a_batch_advanced_in_parallel_send_the_same_messages_at_the_same_instants_once()
     {
