@@ -325,6 +325,14 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
             next = Earliest(next, x);
         }
 
+        // The found tag already has this name, source and rule (see above); equal in the other fields it is the tag to add.
+        if (existing is not null && existing.AssignedAt == assignedAt && existing.ExpiresAt == expires && existing.CampaignId is null
+            && string.Equals(existing.Group, rule.GroupId, StringComparison.Ordinal))
+        {
+            result.Add(existing); // unchanged: no new record (the common case on an event that keeps the tag)
+            return;
+        }
+
         result.Add(new ContactTag
         {
             Tag = name,
