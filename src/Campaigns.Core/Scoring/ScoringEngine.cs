@@ -121,7 +121,7 @@ internal sealed class ScoringEngine(
     private const int RescoreProgressEvery = 1_000;
     private static readonly Duration MinStep = Duration.FromMilliseconds(1);
     private readonly ILeadEventSink[] _handlers = [.. handlers];
-    private readonly SemaphoreSlim[] _locks = [.. Enumerable.Range(0, 64).Select(_ => new SemaphoreSlim(1, 1))];
+    private readonly StripedAsyncLock _locks = new(64);
     private readonly ContactSchedule _schedule = new();
     private readonly Dictionary<string, int> _roundRobin = new(StringComparer.Ordinal);
     private readonly Lock _roundRobinGate = new();
@@ -285,12 +285,12 @@ internal sealed class ScoringEngine(
     private async ValueTask<ContactScores?> ScoreAsync(ContactId id, Instant now, List<ScoreLedgerEntry>? append, IReadOnlyList<ScoreLedgerEntry>? replace, CancellationToken cancellationToken)
     {
         var model = models.Current;
-        var gate = _locks[(id.GetHashCode() & int.MaxValue) % _locks.Length];
+        var gate = _locks.For(id.GetHashCode());
         Contact? contact;
         ContactScores scores;
         ScoreLedger ledger;
         List<(ScoreThreshold Threshold, bool Entered, decimal Score)>? crossings = null;
-        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await gate.EnterAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             contact = await store.GetAsync(id, cancellationToken).ConfigureAwait(false);
@@ -380,7 +380,7 @@ internal sealed class ScoringEngine(
         }
         finally
         {
-            gate.Release();
+            gate.Exit();
         }
 
         crossings ??= [];

@@ -235,16 +235,21 @@ public interface IScoreLedgerStore
     ValueTask SaveAsync(ScoreLedger ledger, CancellationToken cancellationToken = default);
 }
 
-/// <summary>The in-memory <see cref="IScoreLedgerStore"/>.</summary>
+/// <summary>The in-memory <see cref="IScoreLedgerStore"/>. Thread-safe.</summary>
+/// <remarks>
+/// Each contact's ledger sits in a holder made on its first save; later saves replace the holder's reference with a
+/// volatile write (last writer wins, as with a dictionary indexer) instead of a locked dictionary write, so the
+/// scoring hot path takes no lock here.
+/// </remarks>
 public sealed class InMemoryScoreLedgerStore : IScoreLedgerStore
 {
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<ContactId, ScoreLedger> _ledgers = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ContactId, Holder> _ledgers = new();
 
     /// <inheritdoc />
     public ValueTask<ScoreLedger?> GetAsync(ContactId contactId, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return ValueTask.FromResult(_ledgers.TryGetValue(contactId, out var ledger) ? ledger : null);
+        return ValueTask.FromResult(_ledgers.TryGetValue(contactId, out var holder) ? Volatile.Read(ref holder.Ledger) : null);
     }
 
     /// <inheritdoc />
@@ -252,7 +257,23 @@ public sealed class InMemoryScoreLedgerStore : IScoreLedgerStore
     {
         ArgumentNullException.ThrowIfNull(ledger);
         cancellationToken.ThrowIfCancellationRequested();
-        _ledgers[ledger.ContactId] = ledger;
+        if (_ledgers.TryGetValue(ledger.ContactId, out var holder))
+        {
+            Volatile.Write(ref holder.Ledger, ledger);
+        }
+        else
+        {
+            // First save, or a race with another first save: whichever holder is in the dictionary gets this ledger.
+            holder = _ledgers.GetOrAdd(ledger.ContactId, static (_, l) => new Holder(l), ledger);
+            Volatile.Write(ref holder.Ledger, ledger);
+        }
+
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>One contact's current ledger.</summary>
+    private sealed class Holder(ScoreLedger ledger)
+    {
+        public ScoreLedger Ledger = ledger;
     }
 }

@@ -460,11 +460,21 @@ public sealed class FilterEvaluator
             }
         }
 
+        return CountMatches(filter, count);
+    }
+
+    /// <summary>Whether <paramref name="count"/> events satisfy the filter's count comparison (the last step of a behaviour filter).</summary>
+    internal static bool CountMatches(BehaviourFilter filter, int count)
+    {
         var counts = filter.Counts;
         return filter.Operator == CompareOperator.Between
             ? count >= counts[0] && count <= counts[1]
             : OrderMatches(filter.Operator, count.CompareTo(counts[0]));
     }
+
+    /// <summary>Whether one property condition holds on an event's properties (as counted by a behaviour filter).</summary>
+    internal static bool MatchesProperty(PropertyCondition condition, IReadOnlyDictionary<string, string> properties) =>
+        MatchesCondition(condition, properties);
 
     private static bool MatchesCondition(PropertyCondition condition, IReadOnlyDictionary<string, string> properties)
     {

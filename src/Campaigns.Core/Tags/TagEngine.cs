@@ -246,7 +246,7 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
 
         Instant? next = null;
         var zone = evaluator.DefaultZone;
-        var candidates = new SortedSet<Instant>();
+        SortedSet<Instant>? candidates = null;
         foreach (var rule in rules)
         {
             if (!rule.Tag.Enabled)
@@ -255,6 +255,23 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
             }
 
             var condition = rule.Tag.Condition!;
+            Instant? until = null;
+            if (condition is BehaviourFilter behaviour)
+            {
+                // The common shape (count of events within a window): one pass and binary searches, same results.
+                var outcome = BehaviourWindow.Evaluate(behaviour, contact.Id, history, now, MaxProbes);
+                next = Earliest(next, outcome.Next);
+                if (!outcome.Holds || TagCatalog.RenderName(rule, contact) is not { } rendered)
+                {
+                    continue;
+                }
+
+                until = outcome.Until;
+                AddRuleTag(result, contact, rule, rendered, now, until, ref next);
+                continue;
+            }
+
+            candidates ??= [];
             candidates.Clear();
             TimeBoundaries.Collect(condition, contact, history, now, zone, candidates);
             if (candidates.Count > 0)
@@ -267,7 +284,6 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
                 continue;
             }
 
-            Instant? until = null;
             var probes = 0;
             foreach (var candidate in candidates)
             {
@@ -283,26 +299,49 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
                 }
             }
 
-            var existing = contact.Tags.FirstOrDefault(t => IsOwned(t) && t.AssignedBy == rule.AssignedBy && t.Tag == name && (t.ExpiresAt is not { } e || e > now));
-            var assignedAt = existing?.AssignedAt ?? now;
-            var expires = rule.Tag.Validity is { } validity ? Earliest(until, assignedAt + validity) : until;
-            if (expires is { } x)
-            {
-                next = Earliest(next, x);
-            }
-
-            result.Add(new ContactTag
-            {
-                Tag = name,
-                Group = rule.GroupId,
-                Source = TagSource.Rule,
-                AssignedBy = rule.AssignedBy,
-                AssignedAt = assignedAt,
-                ExpiresAt = expires,
-            });
+            AddRuleTag(result, contact, rule, name, now, until, ref next);
         }
 
         return (SameTags(result, contact.Tags) ? null : result, next);
+    }
+
+    /// <summary>Adds the rule's tag as it holds now (keeping the assignment instant of the tag it continues), and its expiry to <paramref name="next"/>.</summary>
+    private static void AddRuleTag(List<ContactTag> result, Contact contact, CompiledTagRule rule, string name, Instant now, Instant? until, ref Instant? next)
+    {
+        ContactTag? existing = null;
+        foreach (var t in contact.Tags)
+        {
+            if (IsOwned(t) && t.AssignedBy == rule.AssignedBy && t.Tag == name && (t.ExpiresAt is not { } e || e > now))
+            {
+                existing = t;
+                break;
+            }
+        }
+
+        var assignedAt = existing?.AssignedAt ?? now;
+        var expires = rule.Tag.Validity is { } validity ? Earliest(until, assignedAt + validity) : until;
+        if (expires is { } x)
+        {
+            next = Earliest(next, x);
+        }
+
+        // The found tag already has this name, source and rule (see above); equal in the other fields it is the tag to add.
+        if (existing is not null && existing.AssignedAt == assignedAt && existing.ExpiresAt == expires && existing.CampaignId is null
+            && string.Equals(existing.Group, rule.GroupId, StringComparison.Ordinal))
+        {
+            result.Add(existing); // unchanged: no new record (the common case on an event that keeps the tag)
+            return;
+        }
+
+        result.Add(new ContactTag
+        {
+            Tag = name,
+            Group = rule.GroupId,
+            Source = TagSource.Rule,
+            AssignedBy = rule.AssignedBy,
+            AssignedAt = assignedAt,
+            ExpiresAt = expires,
+        });
     }
 
     private static bool IsOf(ContactTag tag, IReadOnlyList<CompiledTagRule> rules)
