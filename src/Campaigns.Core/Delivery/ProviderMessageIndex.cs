@@ -35,7 +35,9 @@ public interface IProviderMessageIndex
 
 /// <summary>
 /// An <see cref="IProviderMessageIndex"/> in memory (lost on restart) that keeps each send for a retention period
-/// (<c>Campaigns:Delivery:ProviderMessageRetention</c>, default 30 days), measured from the newest send recorded.
+/// (<c>Campaigns:Delivery:ProviderMessageRetention</c>, default 30 days), measured from the newest send recorded, and
+/// at most <see cref="Capacity"/> sends (<c>Campaigns:Delivery:ProviderMessageCapacity</c>, default 1,000,000): past
+/// it the oldest sends are dropped first, so memory stays bounded however many messages a host sends within the retention.
 /// Each send is held compactly (the contact's GUID, the idempotency key and the time inline in the dictionary's node, the channel name
 /// interned); the <see cref="ProviderMessage"/> is built when found. Thread-safe.
 /// </summary>
@@ -46,25 +48,47 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
     private readonly ConcurrentDictionary<string, string> _channels = new(StringComparer.Ordinal);
     private readonly Lock _prune = new();
     private long _newestTicks = long.MinValue;
+    private int _count; // sends held: kept here because ConcurrentDictionary.Count takes every lock
 
-    /// <summary>Creates an index.</summary>
+    /// <summary>The default <see cref="Capacity"/>: 1,000,000 sends (about 150 MB).</summary>
+    public const int DefaultCapacity = 1_000_000;
+
+    /// <summary>Creates an index holding at most <see cref="DefaultCapacity"/> sends.</summary>
     /// <param name="retention">How long a send is kept; positive.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="retention"/> is not positive.</exception>
     public InMemoryProviderMessageIndex(Duration retention)
+        : this(retention, DefaultCapacity)
+    {
+    }
+
+    /// <summary>Creates an index.</summary>
+    /// <param name="retention">How long a send is kept; positive.</param>
+    /// <param name="capacity">The most sends held; past it the oldest are dropped first. Positive.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="retention"/> or <paramref name="capacity"/> is not positive.</exception>
+    public InMemoryProviderMessageIndex(Duration retention, int capacity)
     {
         if (retention <= Duration.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(retention), retention, "The retention of the provider message index must be positive.");
         }
 
+        if (capacity <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "The capacity of the provider message index must be positive (Campaigns:Delivery:ProviderMessageCapacity).");
+        }
+
         Retention = retention;
+        Capacity = capacity;
     }
 
     /// <summary>How long a send is kept.</summary>
     public Duration Retention { get; }
 
+    /// <summary>The most sends held; the oldest are dropped first past it.</summary>
+    public int Capacity { get; }
+
     /// <summary>The sends held now (for tests and diagnostics).</summary>
-    public int Count => _messages.Count;
+    public int Count => Volatile.Read(ref _count);
 
     /// <inheritdoc />
     public ValueTask RecordAsync(string providerMessageId, ProviderMessage message, CancellationToken cancellationToken)
@@ -97,7 +121,21 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
             interned = _channels.GetOrAdd(channel, channel);
         }
 
-        _messages[(interned, providerMessageId)] = sent;
+        var key = (interned, providerMessageId);
+        while (true)
+        {
+            if (_messages.TryAdd(key, sent))
+            {
+                Interlocked.Increment(ref _count);
+                break;
+            }
+
+            if (_messages.TryGetValue(key, out var current) && _messages.TryUpdate(key, sent, current))
+            {
+                break; // recorded again: the newer send replaces the older; the count is unchanged
+            }
+        }
+
         _order.Enqueue((sent.At, interned, providerMessageId));
         var ticks = sent.At.ToUnixTimeTicks();
         long newest;
@@ -132,23 +170,44 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
         return newest == long.MinValue ? Instant.MinValue : Instant.FromUnixTimeTicks(newest) - Retention;
     }
 
-    /// <summary>Drops sends older than the retention (oldest first; a send recorded again later is kept by its newer entry).</summary>
+    /// <summary>
+    /// Drops sends older than the retention, and the oldest sends while more than <see cref="Capacity"/> are held
+    /// (oldest first; a send recorded again later is kept by its newer entry).
+    /// </summary>
     private void Prune()
     {
-        if (!_order.TryPeek(out var head) || head.At >= Cutoff() || !_prune.TryEnter())
+        if (Volatile.Read(ref _count) <= Capacity && (!_order.TryPeek(out var first) || first.At >= Cutoff()))
         {
             return;
+        }
+
+        if (!_prune.TryEnter())
+        {
+            return; // another thread is pruning
         }
 
         try
         {
             var cutoff = Cutoff();
-            while (_order.TryPeek(out head) && head.At < cutoff && _order.TryDequeue(out head))
+            while (_order.TryPeek(out var head))
             {
-                var key = (head.Channel, head.Id);
-                if (_messages.TryGetValue(key, out var current) && current.At < cutoff)
+                var expired = head.At < cutoff;
+                if (!expired && Volatile.Read(ref _count) <= Capacity)
                 {
-                    _messages.TryRemove(new KeyValuePair<(string, string), Sent>(key, current));
+                    break;
+                }
+
+                if (!_order.TryDequeue(out head))
+                {
+                    break;
+                }
+
+                // Remove the entry this queue item recorded: not a newer send recorded again under the same id.
+                var key = (head.Channel, head.Id);
+                if (_messages.TryGetValue(key, out var current) && (expired ? current.At < cutoff : current.At == head.At)
+                    && _messages.TryRemove(new KeyValuePair<(string, string), Sent>(key, current)))
+                {
+                    Interlocked.Decrement(ref _count);
                 }
             }
         }
