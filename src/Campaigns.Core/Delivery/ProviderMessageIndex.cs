@@ -44,11 +44,16 @@ public interface IProviderMessageIndex
 public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
 {
     private readonly ConcurrentDictionary<(string Channel, string Id), Sent> _messages = new();
-    private readonly ConcurrentQueue<(Instant At, string Channel, string Id)> _order = new();
     private readonly ConcurrentDictionary<string, string> _channels = new(StringComparer.Ordinal);
-    private readonly Lock _prune = new();
+
+    // The sends in the order recorded: a ring buffer (grown by doubling up to the capacity) under _order's lock; the
+    // oldest item is dropped when it is full or past the retention. A send recorded again has two items: the older
+    // one removes nothing (its entry was replaced).
+    private readonly Lock _order = new();
+    private Recorded[] _ring;
+    private int _head;
+    private int _queued;
     private long _newestTicks = long.MinValue;
-    private int _count; // sends held: kept here because ConcurrentDictionary.Count takes every lock
 
     /// <summary>The default <see cref="Capacity"/>: 1,000,000 sends (about 150 MB).</summary>
     public const int DefaultCapacity = 1_000_000;
@@ -79,6 +84,7 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
 
         Retention = retention;
         Capacity = capacity;
+        _ring = new Recorded[Math.Min(16, capacity)];
     }
 
     /// <summary>How long a send is kept.</summary>
@@ -88,7 +94,7 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
     public int Capacity { get; }
 
     /// <summary>The sends held now (for tests and diagnostics).</summary>
-    public int Count => Volatile.Read(ref _count);
+    public int Count => _messages.Count;
 
     /// <inheritdoc />
     public ValueTask RecordAsync(string providerMessageId, ProviderMessage message, CancellationToken cancellationToken)
@@ -122,28 +128,37 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
         }
 
         var key = (interned, providerMessageId);
-        while (true)
-        {
-            if (_messages.TryAdd(key, sent))
-            {
-                Interlocked.Increment(ref _count);
-                break;
-            }
-
-            if (_messages.TryGetValue(key, out var current) && _messages.TryUpdate(key, sent, current))
-            {
-                break; // recorded again: the newer send replaces the older; the count is unchanged
-            }
-        }
-
-        _order.Enqueue((sent.At, interned, providerMessageId));
         var ticks = sent.At.ToUnixTimeTicks();
-        long newest;
-        while ((newest = Interlocked.Read(ref _newestTicks)) < ticks && Interlocked.CompareExchange(ref _newestTicks, ticks, newest) != newest)
+        lock (_order)
         {
-        }
+            if (ticks > _newestTicks)
+            {
+                Volatile.Write(ref _newestTicks, ticks);
+            }
 
-        Prune();
+            if (_queued == _ring.Length)
+            {
+                if (_ring.Length < Capacity)
+                {
+                    Grow();
+                }
+                else
+                {
+                    DropOldest(expired: false, default);
+                }
+            }
+
+            _messages[key] = sent;
+            _ring[(_head + _queued) % _ring.Length] = new Recorded(sent.At, interned, providerMessageId);
+            _queued++;
+
+            // Past the retention, measured from the newest send.
+            var cutoff = Cutoff();
+            while (_queued > 0 && _ring[_head].At < cutoff)
+            {
+                DropOldest(expired: true, cutoff);
+            }
+        }
     }
 
     /// <inheritdoc />
@@ -170,52 +185,38 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
         return newest == long.MinValue ? Instant.MinValue : Instant.FromUnixTimeTicks(newest) - Retention;
     }
 
-    /// <summary>
-    /// Drops sends older than the retention, and the oldest sends while more than <see cref="Capacity"/> are held
-    /// (oldest first; a send recorded again later is kept by its newer entry).
-    /// </summary>
-    private void Prune()
+    /// <summary>Doubles the ring (up to the capacity), oldest first. Under the lock.</summary>
+    private void Grow()
     {
-        if (Volatile.Read(ref _count) <= Capacity && (!_order.TryPeek(out var first) || first.At >= Cutoff()))
+        var grown = new Recorded[(int)Math.Min((long)_ring.Length * 2, Capacity)];
+        for (var i = 0; i < _queued; i++)
         {
-            return;
+            grown[i] = _ring[(_head + i) % _ring.Length];
         }
 
-        if (!_prune.TryEnter())
-        {
-            return; // another thread is pruning
-        }
+        _ring = grown;
+        _head = 0;
+    }
 
-        try
+    /// <summary>
+    /// Drops the oldest item and the send it recorded — unless that send was recorded again since (a newer entry under the
+    /// same id), or, for <paramref name="expired"/>, is not past <paramref name="cutoff"/>. Under the lock.
+    /// </summary>
+    private void DropOldest(bool expired, Instant cutoff)
+    {
+        var oldest = _ring[_head];
+        _ring[_head] = default;
+        _head = (_head + 1) % _ring.Length;
+        _queued--;
+        var key = (oldest.Channel, oldest.Id);
+        if (_messages.TryGetValue(key, out var current) && (expired ? current.At < cutoff : current.At == oldest.At))
         {
-            var cutoff = Cutoff();
-            while (_order.TryPeek(out var head))
-            {
-                var expired = head.At < cutoff;
-                if (!expired && Volatile.Read(ref _count) <= Capacity)
-                {
-                    break;
-                }
-
-                if (!_order.TryDequeue(out head))
-                {
-                    break;
-                }
-
-                // Remove the entry this queue item recorded: not a newer send recorded again under the same id.
-                var key = (head.Channel, head.Id);
-                if (_messages.TryGetValue(key, out var current) && (expired ? current.At < cutoff : current.At == head.At)
-                    && _messages.TryRemove(new KeyValuePair<(string, string), Sent>(key, current)))
-                {
-                    Interlocked.Decrement(ref _count);
-                }
-            }
-        }
-        finally
-        {
-            _prune.Exit();
+            _messages.TryRemove(new KeyValuePair<(string, string), Sent>(key, current));
         }
     }
+
+    /// <summary>One item of the order ring: when, and the key of the send recorded.</summary>
+    private readonly record struct Recorded(Instant At, string Channel, string Id);
 
     /// <summary>One send, inline in the dictionary's node: the contact as its GUID (or, for an id that is not one, its text).</summary>
     private readonly record struct Sent(string? ContactText, Guid Contact, string IdempotencyKey, Instant At);
