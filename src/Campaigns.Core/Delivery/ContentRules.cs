@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Collections.Frozen;
-using System.Runtime.InteropServices;
 
 namespace Campaigns.Delivery;
 
@@ -119,7 +118,9 @@ public sealed class BannedWords
         "国家级", "世界级", "全球级", "顶级", "顶尖", "极致", "极品", "绝对", "万能", "独一无二", "史无前例", "遥遥领先",
     ];
 
-    private readonly FrozenDictionary<char, string[]> _byFirst;
+    // The candidate words by the text char that can start them: every char whose upper-invariant form is a word's
+    // first char (upper-invariant), so the scan looks a char up as it is, without case-mapping it.
+    private readonly FrozenDictionary<char, Candidate[]> _byFirst;
 
     // Every char whose upper-invariant form starts a word: a vectorised pre-filter that skips text no word can start in.
     private readonly SearchValues<char> _firstChars;
@@ -130,19 +131,35 @@ public sealed class BannedWords
     {
         ArgumentNullException.ThrowIfNull(words);
         Words = words.Where(w => !string.IsNullOrWhiteSpace(w)).Select(w => w.Trim()).Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
-        _byFirst = Words
-            .GroupBy(w => char.ToUpperInvariant(w[0]))
-            .ToFrozenDictionary(g => g.Key, g => g.OrderByDescending(w => w.Length).ToArray());
-        var first = new List<char>();
+
+        // A char has case when another char maps to it or it maps to another under upper-invariant casing; a word
+        // made only of chars without case (CJK, digits, most punctuation) is compared ordinally, which is the same
+        // answer as ignoring case and skips the case mapping on the hot path.
+        var hasCase = new bool[char.MaxValue + 1];
         for (var c = 0; c <= char.MaxValue; c++)
         {
-            if (_byFirst.ContainsKey(char.ToUpperInvariant((char)c)))
+            var upper = char.ToUpperInvariant((char)c);
+            if (upper != c)
             {
-                first.Add((char)c);
+                hasCase[c] = true;
+                hasCase[upper] = true;
             }
         }
 
-        _firstChars = SearchValues.Create(CollectionsMarshal.AsSpan(first));
+        var groups = Words
+            .GroupBy(w => char.ToUpperInvariant(w[0]))
+            .ToDictionary(g => g.Key, g => g.OrderByDescending(w => w.Length).Select(w => new Candidate(w, w.All(ch => !hasCase[ch] && !char.IsSurrogate(ch)))).ToArray());
+        var byFirst = new Dictionary<char, Candidate[]>();
+        for (var c = 0; c <= char.MaxValue; c++)
+        {
+            if (groups.TryGetValue(char.ToUpperInvariant((char)c), out var candidates))
+            {
+                byFirst[(char)c] = candidates;
+            }
+        }
+
+        _byFirst = byFirst.ToFrozenDictionary();
+        _firstChars = SearchValues.Create([.. byFirst.Keys]);
     }
 
     /// <summary>The words, trimmed and without duplicates.</summary>
@@ -163,17 +180,18 @@ public sealed class BannedWords
             }
 
             i += next;
-            if (!_byFirst.TryGetValue(char.ToUpperInvariant(text[i]), out var candidates))
+            if (!_byFirst.TryGetValue(text[i], out var candidates))
             {
                 continue;
             }
 
-            foreach (var word in candidates)
+            var rest = text[i..];
+            foreach (var candidate in candidates)
             {
-                if (text[i..].StartsWith(word, StringComparison.OrdinalIgnoreCase))
+                if (candidate.Caseless ? rest.StartsWith(candidate.Word, StringComparison.Ordinal) : rest.StartsWith(candidate.Word, StringComparison.OrdinalIgnoreCase))
                 {
-                    (found ??= []).Add(new BannedWordMatch(word, i));
-                    i += word.Length - 1;
+                    (found ??= []).Add(new BannedWordMatch(candidate.Word, i));
+                    i += candidate.Word.Length - 1;
                     break;
                 }
             }
@@ -181,6 +199,9 @@ public sealed class BannedWords
 
         return found ?? (IReadOnlyList<BannedWordMatch>)[];
     }
+
+    /// <summary>A listed word and whether it has no char with case (then compared ordinally).</summary>
+    private readonly record struct Candidate(string Word, bool Caseless);
 }
 
 /// <summary>SMS rules (configuration <c>Campaigns:Delivery:Sms</c>).</summary>

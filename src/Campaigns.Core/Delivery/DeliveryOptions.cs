@@ -30,6 +30,13 @@ public sealed class DeliveryOptions : ContentRulesOptions
     /// </summary>
     public TimeSpan ProviderMessageRetention { get; set; } = TimeSpan.FromDays(30);
 
+    /// <summary>
+    /// The most sends the in-memory provider message index holds (default 1,000,000, about 150 MB); past it the oldest
+    /// send is dropped first, so the index stays bounded however fast a host sends. A host that needs every send
+    /// for the whole retention uses a durable index (the storage packages), which this does not apply to.
+    /// </summary>
+    public int ProviderMessageCapacity { get; set; } = InMemoryProviderMessageIndex.DefaultCapacity;
+
     /// <summary>The settings of a channel (the defaults when it has no entry).</summary>
     /// <param name="channel">The channel name.</param>
     /// <returns>Its settings.</returns>
@@ -227,6 +234,11 @@ internal static class DeliveryOptionsValidator
         if (o.ProviderMessageRetention <= TimeSpan.Zero)
         {
             failures.Add($"{Root}:ProviderMessageRetention: {o.ProviderMessageRetention} must be positive (e.g. 30.00:00:00 for 30 days).");
+        }
+
+        if (o.ProviderMessageCapacity <= 0)
+        {
+            failures.Add($"{Root}:ProviderMessageCapacity: {o.ProviderMessageCapacity.ToString(CultureInfo.InvariantCulture)} must be positive (e.g. 1000000).");
         }
 
         if (o.Alert.FailureRateThreshold is < 0 or > 1 || double.IsNaN(o.Alert.FailureRateThreshold))

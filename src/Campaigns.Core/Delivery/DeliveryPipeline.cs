@@ -49,7 +49,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         _caps = caps;
         _doNotContact = doNotContact;
         _records = records;
-        _messageIndex = messageIndex ?? new InMemoryProviderMessageIndex(Duration.FromTimeSpan(options.Value.Delivery.ProviderMessageRetention));
+        _messageIndex = messageIndex ?? new InMemoryProviderMessageIndex(Duration.FromTimeSpan(options.Value.Delivery.ProviderMessageRetention), options.Value.Delivery.ProviderMessageCapacity);
         _observers = [.. observers];
         _options = options.Value.Delivery;
         _defaultZone = LocalTimeResolution.GetZone(options.Value.DefaultTimeZone, "Campaigns:DefaultTimeZone");

@@ -24,11 +24,11 @@ public enum ContentKind
 /// </summary>
 public sealed class TemplateText
 {
-    private const int MaxCachedBuilder = 4096;
+    private const int MaxCachedParts = 1024;
 
-    // One builder per thread, reused across renders (a render does not call out while it holds it).
+    // One array of rendered parts per thread, reused across renders.
     [ThreadStatic]
-    private static StringBuilder? t_builder;
+    private static string?[]? t_parts;
 
     private readonly Segment[] _segments;
 
@@ -151,31 +151,49 @@ public sealed class TemplateText
             return _segments[0].Text;
         }
 
-        var builder = t_builder ?? new StringBuilder(256);
-        t_builder = null;
-        builder.Clear();
-        foreach (var s in _segments)
+        // Look every part up once, then copy them into a string of the exact length (no builder, no second copy).
+        // The parts array is reused per thread; taken while in use, so a dictionary that renders on its own is safe.
+        var parts = t_parts is { } cached && cached.Length >= _segments.Length ? cached : new string?[Math.Max(_segments.Length, 16)];
+        t_parts = null;
+        var length = 0;
+        for (var i = 0; i < _segments.Length; i++)
         {
+            var s = _segments[i];
+            string? part;
             if (!s.IsVariable)
             {
-                builder.Append(s.Text);
-                continue;
+                part = s.Text;
             }
-
-            if ((values.TryGetValue(s.Text, out var value) && value is not null) || (value = s.Default) is not null || (defaults is not null && defaults.TryGetValue(s.Text, out value)))
+            else if ((values.TryGetValue(s.Text, out var value) && value is not null) || (value = s.Default) is not null || (defaults is not null && defaults.TryGetValue(s.Text, out value)))
             {
-                builder.Append(Escape(value, kind));
+                part = Escape(value, kind);
             }
             else
             {
                 missing?.Add(s.Text);
+                part = null;
             }
+
+            parts[i] = part;
+            length = checked(length + (part?.Length ?? 0));
         }
 
-        var rendered = builder.ToString();
-        if (builder.Capacity <= MaxCachedBuilder)
+        var rendered = string.Create(length, (parts, _segments.Length), static (span, state) =>
         {
-            t_builder = builder;
+            var position = 0;
+            for (var i = 0; i < state.Item2; i++)
+            {
+                if (state.parts[i] is { } part)
+                {
+                    part.CopyTo(span[position..]);
+                    position += part.Length;
+                }
+            }
+        });
+        Array.Clear(parts, 0, _segments.Length); // hold no values between renders
+        if (parts.Length <= MaxCachedParts)
+        {
+            t_parts = parts;
         }
 
         return rendered;

@@ -35,33 +35,63 @@ public interface IProviderMessageIndex
 
 /// <summary>
 /// An <see cref="IProviderMessageIndex"/> in memory (lost on restart) that keeps each send for a retention period
-/// (<c>Campaigns:Delivery:ProviderMessageRetention</c>, default 30 days), measured from the newest send recorded.
+/// (<c>Campaigns:Delivery:ProviderMessageRetention</c>, default 30 days), measured from the newest send recorded, and
+/// at most <see cref="Capacity"/> sends (<c>Campaigns:Delivery:ProviderMessageCapacity</c>, default 1,000,000): past
+/// it the oldest sends are dropped first, so memory stays bounded however many messages a host sends within the retention.
 /// Each send is held compactly (the contact's GUID, the idempotency key and the time inline in the dictionary's node, the channel name
 /// interned); the <see cref="ProviderMessage"/> is built when found. Thread-safe.
 /// </summary>
 public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
 {
     private readonly ConcurrentDictionary<(string Channel, string Id), Sent> _messages = new();
-    private readonly ConcurrentQueue<(Instant At, string Channel, string Id)> _order = new();
     private readonly ConcurrentDictionary<string, string> _channels = new(StringComparer.Ordinal);
-    private readonly Lock _prune = new();
+
+    // The sends in the order recorded: a ring buffer (grown by doubling up to the capacity) under _order's lock; the
+    // oldest item is dropped when it is full or past the retention. A send recorded again has two items: the older
+    // one removes nothing (its entry was replaced).
+    private readonly Lock _order = new();
+    private Recorded[] _ring;
+    private int _head;
+    private int _queued;
     private long _newestTicks = long.MinValue;
 
-    /// <summary>Creates an index.</summary>
+    /// <summary>The default <see cref="Capacity"/>: 1,000,000 sends (about 150 MB).</summary>
+    public const int DefaultCapacity = 1_000_000;
+
+    /// <summary>Creates an index holding at most <see cref="DefaultCapacity"/> sends.</summary>
     /// <param name="retention">How long a send is kept; positive.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="retention"/> is not positive.</exception>
     public InMemoryProviderMessageIndex(Duration retention)
+        : this(retention, DefaultCapacity)
+    {
+    }
+
+    /// <summary>Creates an index.</summary>
+    /// <param name="retention">How long a send is kept; positive.</param>
+    /// <param name="capacity">The most sends held; past it the oldest are dropped first. Positive.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="retention"/> or <paramref name="capacity"/> is not positive.</exception>
+    public InMemoryProviderMessageIndex(Duration retention, int capacity)
     {
         if (retention <= Duration.Zero)
         {
             throw new ArgumentOutOfRangeException(nameof(retention), retention, "The retention of the provider message index must be positive.");
         }
 
+        if (capacity <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(capacity), capacity, "The capacity of the provider message index must be positive (Campaigns:Delivery:ProviderMessageCapacity).");
+        }
+
         Retention = retention;
+        Capacity = capacity;
+        _ring = new Recorded[Math.Min(16, capacity)];
     }
 
     /// <summary>How long a send is kept.</summary>
     public Duration Retention { get; }
+
+    /// <summary>The most sends held; the oldest are dropped first past it.</summary>
+    public int Capacity { get; }
 
     /// <summary>The sends held now (for tests and diagnostics).</summary>
     public int Count => _messages.Count;
@@ -97,15 +127,38 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
             interned = _channels.GetOrAdd(channel, channel);
         }
 
-        _messages[(interned, providerMessageId)] = sent;
-        _order.Enqueue((sent.At, interned, providerMessageId));
+        var key = (interned, providerMessageId);
         var ticks = sent.At.ToUnixTimeTicks();
-        long newest;
-        while ((newest = Interlocked.Read(ref _newestTicks)) < ticks && Interlocked.CompareExchange(ref _newestTicks, ticks, newest) != newest)
+        lock (_order)
         {
-        }
+            if (ticks > _newestTicks)
+            {
+                Volatile.Write(ref _newestTicks, ticks);
+            }
 
-        Prune();
+            if (_queued == _ring.Length)
+            {
+                if (_ring.Length < Capacity)
+                {
+                    Grow();
+                }
+                else
+                {
+                    DropOldest(expired: false, default);
+                }
+            }
+
+            _messages[key] = sent;
+            _ring[(_head + _queued) % _ring.Length] = new Recorded(sent.At, interned, providerMessageId);
+            _queued++;
+
+            // Past the retention, measured from the newest send.
+            var cutoff = Cutoff();
+            while (_queued > 0 && _ring[_head].At < cutoff)
+            {
+                DropOldest(expired: true, cutoff);
+            }
+        }
     }
 
     /// <inheritdoc />
@@ -132,31 +185,38 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
         return newest == long.MinValue ? Instant.MinValue : Instant.FromUnixTimeTicks(newest) - Retention;
     }
 
-    /// <summary>Drops sends older than the retention (oldest first; a send recorded again later is kept by its newer entry).</summary>
-    private void Prune()
+    /// <summary>Doubles the ring (up to the capacity), oldest first. Under the lock.</summary>
+    private void Grow()
     {
-        if (!_order.TryPeek(out var head) || head.At >= Cutoff() || !_prune.TryEnter())
+        var grown = new Recorded[(int)Math.Min((long)_ring.Length * 2, Capacity)];
+        for (var i = 0; i < _queued; i++)
         {
-            return;
+            grown[i] = _ring[(_head + i) % _ring.Length];
         }
 
-        try
+        _ring = grown;
+        _head = 0;
+    }
+
+    /// <summary>
+    /// Drops the oldest item and the send it recorded — unless that send was recorded again since (a newer entry under the
+    /// same id), or, for <paramref name="expired"/>, is not past <paramref name="cutoff"/>. Under the lock.
+    /// </summary>
+    private void DropOldest(bool expired, Instant cutoff)
+    {
+        var oldest = _ring[_head];
+        _ring[_head] = default;
+        _head = (_head + 1) % _ring.Length;
+        _queued--;
+        var key = (oldest.Channel, oldest.Id);
+        if (_messages.TryGetValue(key, out var current) && (expired ? current.At < cutoff : current.At == oldest.At))
         {
-            var cutoff = Cutoff();
-            while (_order.TryPeek(out head) && head.At < cutoff && _order.TryDequeue(out head))
-            {
-                var key = (head.Channel, head.Id);
-                if (_messages.TryGetValue(key, out var current) && current.At < cutoff)
-                {
-                    _messages.TryRemove(new KeyValuePair<(string, string), Sent>(key, current));
-                }
-            }
-        }
-        finally
-        {
-            _prune.Exit();
+            _messages.TryRemove(new KeyValuePair<(string, string), Sent>(key, current));
         }
     }
+
+    /// <summary>One item of the order ring: when, and the key of the send recorded.</summary>
+    private readonly record struct Recorded(Instant At, string Channel, string Id);
 
     /// <summary>One send, inline in the dictionary's node: the contact as its GUID (or, for an id that is not one, its text).</summary>
     private readonly record struct Sent(string? ContactText, Guid Contact, string IdempotencyKey, Instant At);

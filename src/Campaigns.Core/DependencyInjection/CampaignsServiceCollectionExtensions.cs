@@ -218,8 +218,11 @@ public static class CampaignsServiceCollectionExtensions
         services.TryAddSingleton<IFrequencyCapStore, InMemoryFrequencyCapStore>();
         services.TryAddSingleton<IDoNotContactList, InMemoryDoNotContactList>();
         services.TryAddSingleton<IExecutionRecords, InMemoryExecutionRecords>();
-        services.TryAddSingleton<IProviderMessageIndex>(static sp => new InMemoryProviderMessageIndex(
-            NodaTime.Duration.FromTimeSpan(sp.GetRequiredService<IOptions<CampaignsOptions>>().Value.Delivery.ProviderMessageRetention)));
+        services.TryAddSingleton<IProviderMessageIndex>(static sp =>
+        {
+            var delivery = sp.GetRequiredService<IOptions<CampaignsOptions>>().Value.Delivery;
+            return new InMemoryProviderMessageIndex(NodaTime.Duration.FromTimeSpan(delivery.ProviderMessageRetention), delivery.ProviderMessageCapacity);
+        });
         services.TryAddSingleton<IDeliveryPipeline, DeliveryPipeline>();
         services.TryAddSingleton<IDeliveryReceiptSink, ContactReceiptSink>();
         services.AddOptions<JourneyOptions>().ValidateOnStart();

@@ -114,6 +114,46 @@ public class TemplateAndRulesTests
     }
 
     [Fact]
+    public void A_render_is_exact_when_values_are_missing_long_or_render_templates_themselves()
+    {
+        var missing = new List<string>();
+        Assert.Equal("a--b", TemplateText.Parse("a-{x}-b").Render(new Dictionary<string, string>(), ContentKind.Text, null, missing));
+        Assert.Equal(["x"], missing);
+
+        var many = string.Concat(Enumerable.Range(0, 40).Select(i => $"{{v{i}}}|")); // more parts than the reused buffer starts with
+        var values = Enumerable.Range(0, 40).ToDictionary(i => $"v{i}", i => new string('字', i));
+        Assert.Equal(string.Concat(Enumerable.Range(0, 40).Select(i => new string('字', i) + "|")), TemplateText.Parse(many).Render(values, ContentKind.Text));
+
+        // A dictionary that renders another template while it is looked up (same thread) does not disturb the outer render.
+        var inner = TemplateText.Parse("<{y}>");
+        var nested = new RenderingDictionary(() => inner.Render(new Dictionary<string, string> { ["y"] = "内" }, ContentKind.Text));
+        Assert.Equal("[<内>|<内>]", TemplateText.Parse("[{a}|{b}]").Render(nested, ContentKind.Text));
+    }
+
+    private sealed class RenderingDictionary(Func<string> render) : IReadOnlyDictionary<string, string>
+    {
+        public string this[string key] => render();
+
+        public IEnumerable<string> Keys => [];
+
+        public IEnumerable<string> Values => [];
+
+        public int Count => 0;
+
+        public bool ContainsKey(string key) => true;
+
+        public IEnumerator<KeyValuePair<string, string>> GetEnumerator() => Enumerable.Empty<KeyValuePair<string, string>>().GetEnumerator();
+
+        public bool TryGetValue(string key, out string value)
+        {
+            value = render();
+            return true;
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
+    [Fact]
     public void Html_bodies_encode_values_but_keep_the_template_markup()
     {
         var template = new MessageTemplate("{name}", subject: "Hi {name}", html: "<p>您好，<b>{name}</b></p>");
@@ -153,6 +193,13 @@ public class TemplateAndRulesTests
             banned.Find("本店最佳产品，第一品牌国家级认证"));
         Assert.Equal([new BannedWordMatch("best", 4)], new BannedWords(["best"]).Find("the BEST"));
         Assert.Empty(banned.Find("欢迎参加上海制造业客户沙龙"));
+
+        // A word with any cased letter still ignores case, wherever the letter is; a word with none (CJK, digits) matches exactly.
+        var mixed = new BannedWords(["第一Best", "No.1", "100%"]);
+        Assert.Equal(
+            [new BannedWordMatch("第一Best", 0), new BannedWordMatch("No.1", 10), new BannedWordMatch("100%", 16)],
+            mixed.Find("第一BEST品牌, no.1, 100%满意"));
+        Assert.Empty(mixed.Find("第一Bes, No.2, 100"));
 
         var report = new ContentChecker(new ContentRulesOptions { BannedWords = ["顶级"] }).CheckTemplate(new MessageTemplate("{name}：顶级体验"), MessageKind.Text, Li);
         var issue = Assert.Single(report.Errors);

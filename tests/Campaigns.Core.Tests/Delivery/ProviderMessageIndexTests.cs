@@ -104,4 +104,76 @@ public class ProviderMessageIndexTests
         var e = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => sp.GetRequiredService<IDeliveryPipeline>());
         Assert.Contains("Campaigns:Delivery:ProviderMessageRetention:", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task The_in_memory_index_holds_at_most_its_capacity_dropping_the_oldest_sends_first()
+    {
+        var index = new InMemoryProviderMessageIndex(Duration.FromDays(30), capacity: 3);
+        Assert.Equal(3, index.Capacity);
+        for (var i = 1; i <= 5; i++)
+        {
+            await index.RecordAsync($"m{i}", new ProviderMessage($"c{i}", "email", $"k{i}", T0 + Duration.FromSeconds(i)), CancellationToken.None);
+            Assert.Equal(Math.Min(i, 3), index.Count);
+        }
+
+        Assert.Null(await index.FindAsync("email", "m1", CancellationToken.None));
+        Assert.Null(await index.FindAsync("email", "m2", CancellationToken.None));
+        Assert.Equal(["c3", "c4", "c5"], [(await index.FindAsync("email", "m3", CancellationToken.None))!.ContactId, (await index.FindAsync("email", "m4", CancellationToken.None))!.ContactId, (await index.FindAsync("email", "m5", CancellationToken.None))!.ContactId]);
+    }
+
+    [Fact]
+    public async Task A_send_recorded_again_is_counted_once_and_kept_by_its_newer_entry_when_the_capacity_evicts()
+    {
+        var index = new InMemoryProviderMessageIndex(Duration.FromDays(30), capacity: 2);
+        await index.RecordAsync("m1", new ProviderMessage("c1", "email", "k1", T0), CancellationToken.None);
+        await index.RecordAsync("m2", new ProviderMessage("c2", "email", "k2", T0 + Duration.FromSeconds(1)), CancellationToken.None);
+        await index.RecordAsync("m1", new ProviderMessage("c1", "email", "k1-again", T0 + Duration.FromSeconds(2)), CancellationToken.None);
+        Assert.Equal(2, index.Count); // m1 replaced, not added
+
+        // Over capacity: the oldest queued item (m1's first record) must not remove m1's newer entry; m2 goes.
+        await index.RecordAsync("m3", new ProviderMessage("c3", "email", "k3", T0 + Duration.FromSeconds(3)), CancellationToken.None);
+        Assert.Equal(2, index.Count);
+        Assert.Equal("k1-again", (await index.FindAsync("email", "m1", CancellationToken.None))?.IdempotencyKey);
+        Assert.Null(await index.FindAsync("email", "m2", CancellationToken.None));
+        Assert.Equal("c3", (await index.FindAsync("email", "m3", CancellationToken.None))?.ContactId);
+    }
+
+    [Fact]
+    public async Task Concurrent_sends_past_the_capacity_leave_the_index_at_its_capacity()
+    {
+        var index = new InMemoryProviderMessageIndex(Duration.FromDays(30), capacity: 100);
+        await Parallel.ForAsync(0, 4_000, async (i, ct) =>
+            await index.RecordAsync($"m{i}", new ProviderMessage($"c{i}", "email", $"k{i}", T0 + Duration.FromMilliseconds(i)), ct));
+
+        Assert.Equal(100, index.Count);
+        await index.RecordAsync("last", new ProviderMessage("c", "email", "k", T0 + Duration.FromDays(1)), CancellationToken.None);
+        Assert.Equal(100, index.Count);
+        Assert.NotNull(await index.FindAsync("email", "last", CancellationToken.None));
+    }
+
+    [Fact]
+    public void The_capacity_is_validated_at_start_naming_the_key_and_by_the_constructor()
+    {
+        var services = new ServiceCollection();
+        services.AddCampaigns(o => o.Delivery.ProviderMessageCapacity = 0);
+        using var sp = services.BuildServiceProvider();
+        var e = Assert.Throws<Microsoft.Extensions.Options.OptionsValidationException>(() => sp.GetRequiredService<IDeliveryPipeline>());
+        Assert.Contains("Campaigns:Delivery:ProviderMessageCapacity:", e.Message, StringComparison.Ordinal);
+        Assert.Equal("capacity", Assert.Throws<ArgumentOutOfRangeException>(() => new InMemoryProviderMessageIndex(Duration.FromDays(1), -1)).ParamName);
+    }
+
+    [Fact]
+    public void The_registered_index_takes_its_capacity_and_retention_from_the_options()
+    {
+        var services = new ServiceCollection();
+        services.AddCampaigns(o =>
+        {
+            o.Delivery.ProviderMessageCapacity = 12_345;
+            o.Delivery.ProviderMessageRetention = TimeSpan.FromDays(7);
+        });
+        using var sp = services.BuildServiceProvider();
+        var index = Assert.IsType<InMemoryProviderMessageIndex>(sp.GetRequiredService<IProviderMessageIndex>());
+        Assert.Equal((12_345, Duration.FromDays(7)), (index.Capacity, index.Retention));
+        Assert.Equal(InMemoryProviderMessageIndex.DefaultCapacity, new InMemoryProviderMessageIndex(Duration.FromDays(1)).Capacity);
+    }
 }
