@@ -19,6 +19,12 @@ internal abstract class PlanNode
     /// <summary>Whether one contact matches (the single-contact path of incremental membership).</summary>
     public abstract bool Matches(int ordinal);
 
+    /// <summary>Removes the node's matches from <paramref name="acc"/> directly (<c>acc &amp;= ~matches</c>) when the node can
+    /// do so without a copy of the candidates (a plain bitmap); false (and <paramref name="acc"/> untouched) otherwise.</summary>
+    /// <param name="acc">Candidates of one chunk.</param>
+    /// <param name="startWord">The chunk's first word in the whole base.</param>
+    public virtual bool TryAndNotInto(Span<ulong> acc, int startWord) => false;
+
     /// <summary>The first instant (Unix ticks) after the plan's "now" at which the contact's result may change as time
     /// passes (a window edge or a tag expiry), or <see cref="long.MaxValue"/>.</summary>
     public virtual long NextChange(int ordinal) => long.MaxValue;
@@ -272,8 +278,14 @@ internal sealed class NotNode : PlanNode
         Cost = operand.Cost;
     }
 
+    [System.Runtime.CompilerServices.SkipLocalsInit] // tmp is overwritten before it is read
     public override void AndInto(Span<ulong> acc, int startWord)
     {
+        if (_operand.TryAndNotInto(acc, startWord))
+        {
+            return;
+        }
+
         Span<ulong> tmp = stackalloc ulong[acc.Length];
         acc.CopyTo(tmp);
         _operand.AndInto(tmp, startWord);
@@ -331,6 +343,11 @@ internal sealed class UnionNode(IReadOnlyList<RoaringBitmap> bitmapList, (Catego
                 return;
         }
 
+        if (AndIntoBitmapChunks(acc, key))
+        {
+            return;
+        }
+
         Span<ulong> tmp = stackalloc ulong[acc.Length];
         tmp.Clear();
         foreach (var b in bitmaps)
@@ -339,6 +356,43 @@ internal sealed class UnionNode(IReadOnlyList<RoaringBitmap> bitmapList, (Catego
         }
 
         DenseBits.And(acc, tmp);
+    }
+
+    public override bool TryAndNotInto(Span<ulong> acc, int startWord)
+    {
+        foreach (var b in bitmaps)
+        {
+            b.AndNotIntoChunk(acc, startWord >> 10);
+        }
+
+        return true;
+    }
+
+    /// <summary>When every bitmap's chunk is a bitmap container (or absent): <c>acc &amp;= b0 | b1 | …</c> in one pass, no
+    /// intermediate union (dense values such as regions).</summary>
+    private bool AndIntoBitmapChunks(Span<ulong> acc, int key)
+    {
+        if (bitmaps.Length > 4)
+        {
+            return false;
+        }
+
+        Span<ulong[]?> words = [null, null, null, null];
+        var n = 0;
+        foreach (var b in bitmaps)
+        {
+            if (b.ChunkWords(key) is { } w)
+            {
+                words[n++] = w;
+            }
+            else if (b.ChunkCardinality(key) != 0)
+            {
+                return false;
+            }
+        }
+
+        DenseBits.AndUnion(acc, words[..n]);
+        return true;
     }
 
     public override bool Matches(int ordinal)
@@ -416,6 +470,17 @@ internal sealed class KeysNode(KeyedBitmaps keyed, IReadOnlyList<string> keys, l
         }
 
         DenseBits.And(acc, tmp);
+    }
+
+    public override bool TryAndNotInto(Span<ulong> acc, int startWord)
+    {
+        if (_bitmaps.Length != 1 || _expired[0].Length != 0)
+        {
+            return false;
+        }
+
+        _bitmaps[0]?.AndNotIntoChunk(acc, startWord >> 10);
+        return true;
     }
 
     private static void ClearExpired(Span<ulong> acc, int startWord, int[] expired)
@@ -552,16 +617,35 @@ internal sealed class DayWindowNode(BitSlicedColumn column, long lo, long hi, No
 
     private long DayOf(long ticks) => AttributeColumn.DayNumber(NodaTime.Instant.FromUnixTimeTicks(ticks).InZone(zone).Date);
 
+    /// <summary>A union costs about as much per value of its day bitmaps (a bit OR'd into the chunk) as a probe costs per
+    /// candidate divided by this (a cache miss, several in flight): probe when candidates × this &lt; the union's values.</summary>
+    internal static readonly int ProbeCostRatio = int.Parse(Environment.GetEnvironmentVariable("S19_PROBE") ?? "6", System.Globalization.CultureInfo.InvariantCulture);
+
+    private readonly RoaringBitmap[] _days = days is null ? [] : [.. days];
+
     public override void AndInto(Span<ulong> acc, int startWord)
     {
-        if (_union is not null)
-        {
-            _union.AndInto(acc, startWord);
-        }
-        else
+        if (_union is null)
         {
             column.AndRange(acc, _compiledLo, _compiledHi, startWord);
+            return;
         }
+
+        // Few candidates left (the selective operands ran first): read their days instead of OR-ing every day bitmap.
+        var key = startWord >> 10;
+        var unionValues = 0L;
+        foreach (var d in _days)
+        {
+            unionValues += d.ChunkCardinality(key);
+        }
+
+        var candidates = DenseBits.PopCount(acc);
+        if (candidates * ProbeCostRatio < unionValues && column.AndRangeProbe(acc, _compiledLo, _compiledHi, startWord))
+        {
+            return;
+        }
+
+        _union.AndInto(acc, startWord);
     }
 
     public override bool Matches(int ordinal) => column.TryGet(ordinal, out var v) && v >= _lo && v <= _hi;
