@@ -25,6 +25,15 @@ internal abstract class PlanNode
     /// <param name="startWord">The chunk's first word in the whole base.</param>
     public virtual bool TryAndNotInto(Span<ulong> acc, int startWord) => false;
 
+    /// <summary>Whether the node is a plain union of bitmaps at the plan's instant (no per-contact test): then
+    /// <see cref="OrInto"/> can add its matches to a union without the candidates.</summary>
+    public virtual bool IsPlainBitmap => false;
+
+    /// <summary><c>union |= matches</c> for a node that <see cref="IsPlainBitmap"/>.</summary>
+    /// <param name="union">A union being built for one chunk.</param>
+    /// <param name="startWord">The chunk's first word in the whole base.</param>
+    public virtual void OrInto(Span<ulong> union, int startWord) => throw new NotSupportedException("Only plain bitmap nodes add to a union.");
+
     /// <summary>The first instant (Unix ticks) after the plan's "now" at which the contact's result may change as time
     /// passes (a window edge or a tag expiry), or <see cref="long.MaxValue"/>.</summary>
     public virtual long NextChange(int ordinal) => long.MaxValue;
@@ -170,18 +179,42 @@ internal sealed class OrNode : PlanNode
     private readonly PlanNode[] _staticFirst;
     private readonly bool _timeDependent;
 
+    private readonly bool _plain;
+
     public OrNode(IEnumerable<PlanNode> operands)
     {
         _operands = [.. operands.OrderBy(o => o.Cost).ThenByDescending(o => o.Selectivity)];
+        _plain = _operands.Length > 0 && Array.TrueForAll(_operands, o => o.IsPlainBitmap);
         _timeDependent = Array.Exists(_operands, o => o.TimeDependent);
         _staticFirst = [.. _operands.Where(o => !o.TimeDependent), .. _operands.Where(o => o.TimeDependent)];
         Selectivity = Math.Min(1, _operands.Sum(o => o.Selectivity));
         Cost = _operands.Length == 0 ? 0 : _operands.Max(o => o.Cost);
     }
 
+    public override bool IsPlainBitmap => _plain;
+
+    public override void OrInto(Span<ulong> union, int startWord)
+    {
+        foreach (var op in _operands)
+        {
+            op.OrInto(union, startWord);
+        }
+    }
+
+    [System.Runtime.CompilerServices.SkipLocalsInit] // rest and tmp are overwritten before they are read
     public override void AndInto(Span<ulong> acc, int startWord)
     {
         var n = acc.Length;
+        if (_plain)
+        {
+            // Bitmaps only (has_tag(a) or has_tag(b)): one union, one AND, no copies of the candidates.
+            Span<ulong> union = stackalloc ulong[n];
+            union.Clear();
+            OrInto(union, startWord);
+            DenseBits.And(acc, union);
+            return;
+        }
+
         Span<ulong> rest = stackalloc ulong[n];
         Span<ulong> tmp = stackalloc ulong[n];
         acc.CopyTo(rest);
@@ -368,6 +401,16 @@ internal sealed class UnionNode(IReadOnlyList<RoaringBitmap> bitmapList, (Catego
         return true;
     }
 
+    public override bool IsPlainBitmap => true;
+
+    public override void OrInto(Span<ulong> union, int startWord)
+    {
+        foreach (var b in bitmaps)
+        {
+            b.OrIntoChunk(union, startWord >> 10);
+        }
+    }
+
     /// <summary>When every bitmap's chunk is a bitmap container (or absent): <c>acc &amp;= b0 | b1 | …</c> in one pass, no
     /// intermediate union (dense values such as regions).</summary>
     private bool AndIntoBitmapChunks(Span<ulong> acc, int key)
@@ -470,6 +513,16 @@ internal sealed class KeysNode(KeyedBitmaps keyed, IReadOnlyList<string> keys, l
         }
 
         DenseBits.And(acc, tmp);
+    }
+
+    public override bool IsPlainBitmap => Array.TrueForAll(_expired, e => e.Length == 0);
+
+    public override void OrInto(Span<ulong> union, int startWord)
+    {
+        foreach (var b in _bitmaps)
+        {
+            b?.OrIntoChunk(union, startWord >> 10);
+        }
     }
 
     public override bool TryAndNotInto(Span<ulong> acc, int startWord)
@@ -619,7 +672,7 @@ internal sealed class DayWindowNode(BitSlicedColumn column, long lo, long hi, No
 
     /// <summary>A union costs about as much per value of its day bitmaps (a bit OR'd into the chunk) as a probe costs per
     /// candidate divided by this (a cache miss, several in flight): probe when candidates × this &lt; the union's values.</summary>
-    internal static readonly int ProbeCostRatio = int.Parse(Environment.GetEnvironmentVariable("S19_PROBE") ?? "6", System.Globalization.CultureInfo.InvariantCulture);
+    internal const int ProbeCostRatio = 6;
 
     private readonly RoaringBitmap[] _days = days is null ? [] : [.. days];
 

@@ -757,8 +757,10 @@ internal sealed class BitmapContainer : Container
 
     public static BitmapContainer FromWords(ReadOnlySpan<ulong> source, int card)
     {
-        var words = new ulong[Words];
+        // Not zeroed by the allocator: every word is written here (evaluation results are built this way chunk by chunk).
+        var words = GC.AllocateUninitializedArray<ulong>(Words);
         source.CopyTo(words);
+        words.AsSpan(source.Length).Clear();
         return new BitmapContainer(words, card);
     }
 
