@@ -46,18 +46,22 @@ if (args is ["query-stats", var qn, ..])
 {
     // Issue 5 queries on ONE thread, timed by the thread's CPU time (load on a shared machine does not inflate it the way it
     // inflates wall time): min and median of 30 evaluations each. Extra arguments: filter texts to time as well (prefixes of
-    // NARROW/BROAD show what each operand costs).
+    // NARROW/BROAD show what each operand costs). CAMPAIGNS_QUERY_ROUNDS (default 30) evaluations per filter, more for a profiler.
     var count = int.Parse(qn, System.Globalization.CultureInfo.InvariantCulture);
+    var queryRounds = int.Parse(Environment.GetEnvironmentVariable("CAMPAIGNS_QUERY_ROUNDS") ?? "30", System.Globalization.CultureInfo.InvariantCulture);
     var index = new ContactBaseGenerator(count).BuildIndex();
     index.MaxDegreeOfParallelism = 1;
     var context = new Campaigns.Segmentation.FilterContext(ContactBaseGenerator.Schema);
-    var filters = new List<(string Name, Campaigns.Segmentation.Filter Filter)> { ("narrow", SegmentationBenchmarks.Narrow), ("broad", SegmentationBenchmarks.Broad) };
+    // CAMPAIGNS_QUERY_DEFAULTS=0: only the filter texts given (to profile one of them).
+    var filters = Environment.GetEnvironmentVariable("CAMPAIGNS_QUERY_DEFAULTS") == "0"
+        ? new List<(string Name, Campaigns.Segmentation.Filter Filter)>()
+        : new List<(string Name, Campaigns.Segmentation.Filter Filter)> { ("narrow", SegmentationBenchmarks.Narrow), ("broad", SegmentationBenchmarks.Broad) };
     filters.AddRange(args.Skip(2).Select(t => (t, Campaigns.Segmentation.FilterParser.Parse(t, context))));
     foreach (var (name, filter) in filters)
     {
         var members = index.Evaluate(filter, ContactBaseGenerator.Now).Count;
         var cpu = new List<double>();
-        for (var i = 0; i < 30; i++)
+        for (var i = 0; i < queryRounds; i++)
         {
             var start = ThreadCpu.Now();
             _ = index.Evaluate(filter, ContactBaseGenerator.Now).Count;
@@ -65,7 +69,7 @@ if (args is ["query-stats", var qn, ..])
         }
 
         cpu.Sort();
-        Console.WriteLine($"{name}: members={members} one-thread cpu min={cpu[0]:F3}ms median={cpu[15]:F3}ms");
+        Console.WriteLine($"{name}: members={members} one-thread cpu min={cpu[0]:F3}ms median={cpu[cpu.Count / 2]:F3}ms");
     }
 
     GC.KeepAlive(index);

@@ -61,6 +61,73 @@ internal static class DenseBits
         }
     }
 
+    /// <summary><c>target &amp;= u0 | u1 | …</c> (up to four arrays of at least <c>target.Length</c> words; none clears
+    /// <paramref name="target"/>) in one pass.</summary>
+    public static void AndUnion(Span<ulong> target, ReadOnlySpan<ulong[]?> union)
+    {
+        var n = target.Length;
+        var tv = MemoryMarshal.Cast<ulong, Vector<ulong>>(target);
+        var vn = tv.Length;
+        switch (union.Length)
+        {
+            case 0:
+                target.Clear();
+                return;
+            case 1:
+                And(target, union[0]);
+                return;
+            case 2:
+            {
+                var a = MemoryMarshal.Cast<ulong, Vector<ulong>>(union[0].AsSpan(0, n));
+                var b = MemoryMarshal.Cast<ulong, Vector<ulong>>(union[1].AsSpan(0, n));
+                for (var i = 0; i < vn; i++)
+                {
+                    tv[i] &= a[i] | b[i];
+                }
+
+                break;
+            }
+
+            case 3:
+            {
+                var a = MemoryMarshal.Cast<ulong, Vector<ulong>>(union[0].AsSpan(0, n));
+                var b = MemoryMarshal.Cast<ulong, Vector<ulong>>(union[1].AsSpan(0, n));
+                var c = MemoryMarshal.Cast<ulong, Vector<ulong>>(union[2].AsSpan(0, n));
+                for (var i = 0; i < vn; i++)
+                {
+                    tv[i] &= a[i] | b[i] | c[i];
+                }
+
+                break;
+            }
+
+            default:
+            {
+                var a = MemoryMarshal.Cast<ulong, Vector<ulong>>(union[0].AsSpan(0, n));
+                var b = MemoryMarshal.Cast<ulong, Vector<ulong>>(union[1].AsSpan(0, n));
+                var c = MemoryMarshal.Cast<ulong, Vector<ulong>>(union[2].AsSpan(0, n));
+                var d = MemoryMarshal.Cast<ulong, Vector<ulong>>(union[3].AsSpan(0, n));
+                for (var i = 0; i < vn; i++)
+                {
+                    tv[i] &= a[i] | b[i] | c[i] | d[i];
+                }
+
+                break;
+            }
+        }
+
+        for (var i = vn * Vector<ulong>.Count; i < n; i++)
+        {
+            var u = 0UL;
+            foreach (var w in union)
+            {
+                u |= w![i];
+            }
+
+            target[i] &= u;
+        }
+    }
+
     public static bool IsZero(ReadOnlySpan<ulong> words)
     {
         var v = MemoryMarshal.Cast<ulong, Vector<ulong>>(words);

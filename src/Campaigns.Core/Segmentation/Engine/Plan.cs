@@ -19,6 +19,21 @@ internal abstract class PlanNode
     /// <summary>Whether one contact matches (the single-contact path of incremental membership).</summary>
     public abstract bool Matches(int ordinal);
 
+    /// <summary>Removes the node's matches from <paramref name="acc"/> directly (<c>acc &amp;= ~matches</c>) when the node can
+    /// do so without a copy of the candidates (a plain bitmap); false (and <paramref name="acc"/> untouched) otherwise.</summary>
+    /// <param name="acc">Candidates of one chunk.</param>
+    /// <param name="startWord">The chunk's first word in the whole base.</param>
+    public virtual bool TryAndNotInto(Span<ulong> acc, int startWord) => false;
+
+    /// <summary>Whether the node is a plain union of bitmaps at the plan's instant (no per-contact test): then
+    /// <see cref="OrInto"/> can add its matches to a union without the candidates.</summary>
+    public virtual bool IsPlainBitmap => false;
+
+    /// <summary><c>union |= matches</c> for a node that <see cref="IsPlainBitmap"/>.</summary>
+    /// <param name="union">A union being built for one chunk.</param>
+    /// <param name="startWord">The chunk's first word in the whole base.</param>
+    public virtual void OrInto(Span<ulong> union, int startWord) => throw new NotSupportedException("Only plain bitmap nodes add to a union.");
+
     /// <summary>The first instant (Unix ticks) after the plan's "now" at which the contact's result may change as time
     /// passes (a window edge or a tag expiry), or <see cref="long.MaxValue"/>.</summary>
     public virtual long NextChange(int ordinal) => long.MaxValue;
@@ -164,18 +179,42 @@ internal sealed class OrNode : PlanNode
     private readonly PlanNode[] _staticFirst;
     private readonly bool _timeDependent;
 
+    private readonly bool _plain;
+
     public OrNode(IEnumerable<PlanNode> operands)
     {
         _operands = [.. operands.OrderBy(o => o.Cost).ThenByDescending(o => o.Selectivity)];
+        _plain = _operands.Length > 0 && Array.TrueForAll(_operands, o => o.IsPlainBitmap);
         _timeDependent = Array.Exists(_operands, o => o.TimeDependent);
         _staticFirst = [.. _operands.Where(o => !o.TimeDependent), .. _operands.Where(o => o.TimeDependent)];
         Selectivity = Math.Min(1, _operands.Sum(o => o.Selectivity));
         Cost = _operands.Length == 0 ? 0 : _operands.Max(o => o.Cost);
     }
 
+    public override bool IsPlainBitmap => _plain;
+
+    public override void OrInto(Span<ulong> union, int startWord)
+    {
+        foreach (var op in _operands)
+        {
+            op.OrInto(union, startWord);
+        }
+    }
+
+    [System.Runtime.CompilerServices.SkipLocalsInit] // rest and tmp are overwritten before they are read
     public override void AndInto(Span<ulong> acc, int startWord)
     {
         var n = acc.Length;
+        if (_plain)
+        {
+            // Bitmaps only (has_tag(a) or has_tag(b)): one union, one AND, no copies of the candidates.
+            Span<ulong> union = stackalloc ulong[n];
+            union.Clear();
+            OrInto(union, startWord);
+            DenseBits.And(acc, union);
+            return;
+        }
+
         Span<ulong> rest = stackalloc ulong[n];
         Span<ulong> tmp = stackalloc ulong[n];
         acc.CopyTo(rest);
@@ -272,8 +311,14 @@ internal sealed class NotNode : PlanNode
         Cost = operand.Cost;
     }
 
+    [System.Runtime.CompilerServices.SkipLocalsInit] // tmp is overwritten before it is read
     public override void AndInto(Span<ulong> acc, int startWord)
     {
+        if (_operand.TryAndNotInto(acc, startWord))
+        {
+            return;
+        }
+
         Span<ulong> tmp = stackalloc ulong[acc.Length];
         acc.CopyTo(tmp);
         _operand.AndInto(tmp, startWord);
@@ -331,6 +376,11 @@ internal sealed class UnionNode(IReadOnlyList<RoaringBitmap> bitmapList, (Catego
                 return;
         }
 
+        if (AndIntoBitmapChunks(acc, key))
+        {
+            return;
+        }
+
         Span<ulong> tmp = stackalloc ulong[acc.Length];
         tmp.Clear();
         foreach (var b in bitmaps)
@@ -339,6 +389,53 @@ internal sealed class UnionNode(IReadOnlyList<RoaringBitmap> bitmapList, (Catego
         }
 
         DenseBits.And(acc, tmp);
+    }
+
+    public override bool TryAndNotInto(Span<ulong> acc, int startWord)
+    {
+        foreach (var b in bitmaps)
+        {
+            b.AndNotIntoChunk(acc, startWord >> 10);
+        }
+
+        return true;
+    }
+
+    public override bool IsPlainBitmap => true;
+
+    public override void OrInto(Span<ulong> union, int startWord)
+    {
+        foreach (var b in bitmaps)
+        {
+            b.OrIntoChunk(union, startWord >> 10);
+        }
+    }
+
+    /// <summary>When every bitmap's chunk is a bitmap container (or absent): <c>acc &amp;= b0 | b1 | …</c> in one pass, no
+    /// intermediate union (dense values such as regions).</summary>
+    private bool AndIntoBitmapChunks(Span<ulong> acc, int key)
+    {
+        if (bitmaps.Length > 4)
+        {
+            return false;
+        }
+
+        Span<ulong[]?> words = [null, null, null, null];
+        var n = 0;
+        foreach (var b in bitmaps)
+        {
+            if (b.ChunkWords(key) is { } w)
+            {
+                words[n++] = w;
+            }
+            else if (b.ChunkCardinality(key) != 0)
+            {
+                return false;
+            }
+        }
+
+        DenseBits.AndUnion(acc, words[..n]);
+        return true;
     }
 
     public override bool Matches(int ordinal)
@@ -416,6 +513,27 @@ internal sealed class KeysNode(KeyedBitmaps keyed, IReadOnlyList<string> keys, l
         }
 
         DenseBits.And(acc, tmp);
+    }
+
+    public override bool IsPlainBitmap => Array.TrueForAll(_expired, e => e.Length == 0);
+
+    public override void OrInto(Span<ulong> union, int startWord)
+    {
+        foreach (var b in _bitmaps)
+        {
+            b?.OrIntoChunk(union, startWord >> 10);
+        }
+    }
+
+    public override bool TryAndNotInto(Span<ulong> acc, int startWord)
+    {
+        if (_bitmaps.Length != 1 || _expired[0].Length != 0)
+        {
+            return false;
+        }
+
+        _bitmaps[0]?.AndNotIntoChunk(acc, startWord >> 10);
+        return true;
     }
 
     private static void ClearExpired(Span<ulong> acc, int startWord, int[] expired)
@@ -552,16 +670,35 @@ internal sealed class DayWindowNode(BitSlicedColumn column, long lo, long hi, No
 
     private long DayOf(long ticks) => AttributeColumn.DayNumber(NodaTime.Instant.FromUnixTimeTicks(ticks).InZone(zone).Date);
 
+    /// <summary>A union costs about as much per value of its day bitmaps (a bit OR'd into the chunk) as a probe costs per
+    /// candidate divided by this (a cache miss, several in flight): probe when candidates × this &lt; the union's values.</summary>
+    internal const int ProbeCostRatio = 6;
+
+    private readonly RoaringBitmap[] _days = days is null ? [] : [.. days];
+
     public override void AndInto(Span<ulong> acc, int startWord)
     {
-        if (_union is not null)
-        {
-            _union.AndInto(acc, startWord);
-        }
-        else
+        if (_union is null)
         {
             column.AndRange(acc, _compiledLo, _compiledHi, startWord);
+            return;
         }
+
+        // Few candidates left (the selective operands ran first): read their days instead of OR-ing every day bitmap.
+        var key = startWord >> 10;
+        var unionValues = 0L;
+        foreach (var d in _days)
+        {
+            unionValues += d.ChunkCardinality(key);
+        }
+
+        var candidates = DenseBits.PopCount(acc);
+        if (candidates * ProbeCostRatio < unionValues && column.AndRangeProbe(acc, _compiledLo, _compiledHi, startWord))
+        {
+            return;
+        }
+
+        _union.AndInto(acc, startWord);
     }
 
     public override bool Matches(int ordinal) => column.TryGet(ordinal, out var v) && v >= _lo && v <= _hi;

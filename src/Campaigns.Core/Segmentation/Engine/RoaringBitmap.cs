@@ -1,4 +1,6 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Campaigns.Segmentation.Engine;
 
@@ -78,13 +80,34 @@ internal sealed class RoaringBitmap
     /// <summary>The container for one chunk's words (as <see cref="AppendChunk"/> stores it), or null when empty.</summary>
     public static Container? ChunkContainer(ReadOnlySpan<ulong> words)
     {
+        // One pass counts values and runs (a run starts at each 1 whose predecessor bit is 0), then the smallest encoding
+        // is built directly, as Container.FromWords chooses it.
         var card = 0;
+        var runs = 0;
+        ulong prevHigh = 0;
         foreach (var w in words)
         {
             card += BitOperations.PopCount(w);
+            runs += BitOperations.PopCount(w & ~((w << 1) | prevHigh));
+            prevHigh = w >> 63;
         }
 
-        return card == 0 ? null : card > 512 && words.Length == Container.Words ? BitmapContainer.FromWords(words, card) : Container.FromWords(words);
+        if (card == 0)
+        {
+            return null;
+        }
+
+        if (card > 512 && words.Length == Container.Words)
+        {
+            return BitmapContainer.FromWords(words, card);
+        }
+
+        if (runs * 4 < Math.Min(card * 2, Container.Words * 8))
+        {
+            return RunContainer.FromWords(words, runs);
+        }
+
+        return card <= Container.ArrayMax ? ArrayContainer.FromWords(words, card) : BitmapContainer.FromWords(words, card);
     }
 
     /// <summary>Builds a bitmap from one container (or null) per chunk, chunk <c>k</c> at index <c>k</c>.</summary>
@@ -200,6 +223,30 @@ internal sealed class RoaringBitmap
         {
             _containers[i].AndInto(words);
         }
+    }
+
+    /// <summary><paramref name="words"/> (the words of chunk <paramref name="key"/>) &amp;= ~this.</summary>
+    public void AndNotIntoChunk(Span<ulong> words, int key)
+    {
+        var i = key > ushort.MaxValue ? -1 : Find((ushort)key);
+        if (i >= 0)
+        {
+            _containers[i].AndNotInto(words);
+        }
+    }
+
+    /// <summary>The words of chunk <paramref name="key"/> when it is stored as a bitmap container (1,024 words), else null.</summary>
+    public ulong[]? ChunkWords(int key)
+    {
+        var i = key > ushort.MaxValue ? -1 : Find((ushort)key);
+        return i >= 0 && _containers[i] is BitmapContainer b ? b.WordArray : null;
+    }
+
+    /// <summary>The number of values in chunk <paramref name="key"/> (65,536 ordinals from <c>key · 65,536</c>).</summary>
+    public int ChunkCardinality(int key)
+    {
+        var i = key > ushort.MaxValue ? -1 : Find((ushort)key);
+        return i < 0 ? 0 : _containers[i].Cardinality;
     }
 
     /// <summary><paramref name="words"/> (the words of chunk <paramref name="key"/>) |= this.</summary>
@@ -624,13 +671,36 @@ internal sealed class ArrayContainer : Container
 
     public override void OrInto(Span<ulong> words)
     {
-        for (var i = 0; i < _count; i++)
+        // Values ascend: those below the span's end are a prefix. Then no bounds checks, four values per step (unions of
+        // many sparse bitmaps, e.g. the day bitmaps of a date window, spend their time here).
+        var n = _count;
+        var limit = words.Length << 6;
+        if (n > 0 && _values[n - 1] >= limit)
         {
-            int v = _values[i];
-            if ((v >> 6) < words.Length)
-            {
-                words[v >> 6] |= 1UL << v;
-            }
+            // limit < 65,536 here (the last value is at least limit); values are distinct.
+            var at = Array.BinarySearch(_values, 0, n, (ushort)limit);
+            n = at < 0 ? ~at : at;
+        }
+
+        ref var w = ref MemoryMarshal.GetReference(words);
+        ref var v = ref MemoryMarshal.GetArrayDataReference(_values);
+        var i = 0;
+        for (; i + 4 <= n; i += 4)
+        {
+            int a = Unsafe.Add(ref v, i);
+            int b = Unsafe.Add(ref v, i + 1);
+            int c = Unsafe.Add(ref v, i + 2);
+            int d = Unsafe.Add(ref v, i + 3);
+            Unsafe.Add(ref w, a >> 6) |= 1UL << a;
+            Unsafe.Add(ref w, b >> 6) |= 1UL << b;
+            Unsafe.Add(ref w, c >> 6) |= 1UL << c;
+            Unsafe.Add(ref w, d >> 6) |= 1UL << d;
+        }
+
+        for (; i < n; i++)
+        {
+            int a = Unsafe.Add(ref v, i);
+            Unsafe.Add(ref w, a >> 6) |= 1UL << a;
         }
     }
 
@@ -687,8 +757,10 @@ internal sealed class BitmapContainer : Container
 
     public static BitmapContainer FromWords(ReadOnlySpan<ulong> source, int card)
     {
-        var words = new ulong[Words];
+        // Not zeroed by the allocator: every word is written here (evaluation results are built this way chunk by chunk).
+        var words = GC.AllocateUninitializedArray<ulong>(Words);
         source.CopyTo(words);
+        words.AsSpan(source.Length).Clear();
         return new BitmapContainer(words, card);
     }
 
@@ -741,6 +813,9 @@ internal sealed class BitmapContainer : Container
     public override void AndNotInto(Span<ulong> words) => DenseBits.AndNot(words, _words.AsSpan(0, words.Length));
 
     public override Container Clone() => new BitmapContainer((ulong[])_words.Clone(), _cardinality);
+
+    /// <summary>The 1,024 words (read only: callers must not write them).</summary>
+    internal ulong[] WordArray => _words;
 }
 
 /// <summary>Sorted runs of consecutive values as (start, length − 1) pairs.</summary>
