@@ -166,50 +166,78 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
     }
 
     /// <summary>
-    /// The version-guarded update of a contact and its identity rows inside <paramref name="tx"/>. Throws
-    /// <see cref="ConcurrencyException"/> (the transaction still usable) or a unique-violation <see cref="PostgresException"/>
-    /// (the transaction aborted); the caller rolls back either way. With <paramref name="savepoint"/>, the savepoint is
-    /// set in the same round trip as the <c>UPDATE</c> and released in the same round trip as the identity rows (two round
-    /// trips in all instead of four); on failure the caller rolls back to it.
+    /// The version-guarded update of a contact and its identity rows inside <paramref name="tx"/>, in one statement and one
+    /// round trip: the <c>UPDATE</c> compares the version, and only when it matched are the identity rows the contact no
+    /// longer has deleted and the new ones inserted (those it keeps are left alone). Throws
+    /// <see cref="ConcurrencyException"/> (nothing written, the transaction still usable) or a unique-violation
+    /// <see cref="PostgresException"/> (the transaction aborted); the caller rolls back either way. With
+    /// <paramref name="savepoint"/>, the savepoint is set and released in the same round trip; on failure the caller rolls
+    /// back to it.
     /// </summary>
     internal async Task<Contact> UpdateCoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Contact contact, List<(IdentityKind Kind, string Value, string Key)> keys, CancellationToken cancellationToken, string? savepoint = null)
     {
         var stored = contact with { Version = contact.Version + 1 };
+        var kinds = new short[keys.Count];
+        var values = new string[keys.Count];
+        for (var i = 0; i < keys.Count; i++)
+        {
+            kinds[i] = (short)keys[i].Kind;
+            values[i] = keys[i].Key;
+        }
 
-        // The version check first, so a stale write reports ConcurrencyException even when its identities clash.
-        using (var first = new NpgsqlBatch(connection, tx))
+        // The version check comes first (the identity rows change only when it matched), so a stale write reports
+        // ConcurrencyException even when its identities clash.
+        var update = new NpgsqlBatchCommand(
+            $"""
+            WITH u AS (
+              UPDATE {_db.Schema}.contacts SET version = version + 1, doc = @doc WHERE id = @id AND version = @version RETURNING id),
+            t AS (SELECT k, v FROM unnest(@kinds::smallint[], @keys::text[]) AS t(k, v)),
+            d AS (
+              DELETE FROM {_db.Schema}.contact_identities i
+              WHERE i.contact_id = @id AND EXISTS (SELECT FROM u) AND NOT EXISTS (SELECT FROM t WHERE t.k = i.kind AND t.v = i.lookup_key)),
+            n AS (
+              INSERT INTO {_db.Schema}.contact_identities (kind, lookup_key, contact_id)
+              SELECT t.k, t.v, @id FROM t
+              WHERE EXISTS (SELECT FROM u)
+                AND NOT EXISTS (SELECT FROM {_db.Schema}.contact_identities i WHERE i.kind = t.k AND i.lookup_key = t.v AND i.contact_id = @id))
+            SELECT count(*) FROM u
+            """);
+        update.Parameters.AddWithValue("id", contact.Id.Value);
+        update.Parameters.AddWithValue("version", contact.Version);
+        update.Parameters.Add(Pg.Jsonb("doc", _protection.ToDocument(stored)));
+        update.Parameters.AddWithValue("kinds", kinds);
+        update.Parameters.AddWithValue("keys", values);
+        long updated;
+        using (var batch = new NpgsqlBatch(connection, tx))
         {
             if (savepoint is not null)
             {
-                first.BatchCommands.Add(new NpgsqlBatchCommand($"SAVEPOINT {savepoint}"));
+                batch.BatchCommands.Add(new NpgsqlBatchCommand($"SAVEPOINT {savepoint}"));
             }
 
-            var update = new NpgsqlBatchCommand($"UPDATE {_db.Schema}.contacts SET version = version + 1, doc = @doc WHERE id = @id AND version = @version");
-            update.Parameters.AddWithValue("id", contact.Id.Value);
-            update.Parameters.AddWithValue("version", contact.Version);
-            update.Parameters.Add(Pg.Jsonb("doc", _protection.ToDocument(stored)));
-            first.BatchCommands.Add(update);
-            await first.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            if (update.RecordsAffected != 1)
+            batch.BatchCommands.Add(update);
+            if (savepoint is not null)
             {
-                using var current = Pg.Command(connection, $"SELECT version FROM {_db.Schema}.contacts WHERE id = @id", tx);
-                current.Parameters.AddWithValue("id", contact.Id.Value);
-                var actual = (long?)await current.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-                throw new ConcurrencyException(EntityKind, contact.Id.ToString(), contact.Version, actual);
+                batch.BatchCommands.Add(new NpgsqlBatchCommand($"RELEASE SAVEPOINT {savepoint}"));
+            }
+
+            // Statements without rows (the savepoint's) have no result set: the reader starts at the SELECT's.
+            using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            updated = reader.GetInt64(0);
+            while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false))
+            {
             }
         }
 
-        using var batch = new NpgsqlBatch(connection, tx);
-        var delete = new NpgsqlBatchCommand($"DELETE FROM {_db.Schema}.contact_identities WHERE contact_id = @id");
-        delete.Parameters.AddWithValue("id", contact.Id.Value);
-        batch.BatchCommands.Add(delete);
-        AddIdentityInsert(batch, contact.Id, keys);
-        if (savepoint is not null)
+        if (updated != 1)
         {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand($"RELEASE SAVEPOINT {savepoint}"));
+            using var current = Pg.Command(connection, $"SELECT version FROM {_db.Schema}.contacts WHERE id = @id", tx);
+            current.Parameters.AddWithValue("id", contact.Id.Value);
+            var actual = (long?)await current.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+            throw new ConcurrencyException(EntityKind, contact.Id.ToString(), contact.Version, actual);
         }
 
-        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         return stored;
     }
 

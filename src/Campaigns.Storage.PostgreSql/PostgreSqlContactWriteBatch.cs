@@ -186,7 +186,7 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
         }
 
         // A stored contact: the store's version-guarded update, inside the transaction, under a savepoint (set and
-        // released in the update's own two round trips).
+        // released in the update's own round trip).
         ThrowIfTakenInBatch(contact.Id, keys);
         var tx = await TransactionAsync(cancellationToken).ConfigureAwait(false);
         Contact stored;
@@ -198,6 +198,11 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
         {
             await tx.RollbackAsync("batch_write", CancellationToken.None).ConfigureAwait(false);
             throw await store.DuplicateAsync(ex, contact, keys, _connection, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (ConcurrencyException)
+        {
+            // The statement ran and changed nothing; its savepoint is released already.
+            throw;
         }
         catch
         {
