@@ -84,7 +84,8 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
         NpgsqlTransaction? tx,
         Dictionary<(IdentityKind Kind, string Key), ContactIdentityKey> keys,
         Dictionary<ContactIdentityKey, Contact> found,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        Dictionary<ContactId, Contact>? lockInto = null)
     {
         var kinds = new short[keys.Count];
         var values = new string[keys.Count];
@@ -102,6 +103,7 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
             FROM unnest(@kinds::smallint[], @keys::text[]) AS t(k, v)
             JOIN {_db.Schema}.contact_identities i ON i.kind = t.k AND i.lookup_key = t.v
             JOIN {_db.Schema}.contacts c ON c.id = i.contact_id
+            {(lockInto is null ? string.Empty : "FOR UPDATE OF c")}
             """,
             tx);
         command.Parameters.AddWithValue("kinds", kinds);
@@ -114,6 +116,7 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
             if (!contacts.TryGetValue(id, out var contact))
             {
                 contacts[id] = contact = _protection.FromDocument(reader.GetString(3), reader.GetInt64(4));
+                lockInto?.TryAdd(contact.Id, contact);
             }
 
             found[keys[((IdentityKind)reader.GetInt16(0), reader.GetString(1))]] = contact;
@@ -239,6 +242,74 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
         }
 
         return stored;
+    }
+
+    /// <summary>Whether <paramref name="ex"/> is <see cref="UpdateManyCoreAsync"/> refusing a contact not at its expected version.</summary>
+    /// <param name="ex">The exception.</param>
+    /// <returns>True for a stale version.</returns>
+    internal static bool IsStaleInUpdateMany(PostgresException ex) => ex.SqlState == PostgresErrorCodes.DivisionByZero;
+
+    /// <summary>
+    /// Writes many updates of stored contacts inside <paramref name="tx"/> in one statement (one round trip): each row of
+    /// <paramref name="updates"/> replaces the document of a contact at <c>Expected</c> version with <c>Stored</c> (whose
+    /// version may be several steps ahead when the contact was updated more than once), and its identity rows become
+    /// <c>Keys</c> (rows it keeps are left alone). All or nothing: a contact not at its expected version fails the
+    /// statement with <c>division_by_zero</c> (see <see cref="IsStaleInUpdateMany"/>), a taken identity with a unique
+    /// violation; either way nothing of it is written, the transaction is aborted and the caller rolls back to
+    /// <paramref name="savepoint"/> (set and released in the same round trip as the statement).
+    /// </summary>
+    internal async Task UpdateManyCoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyCollection<(long Expected, Contact Stored, List<(IdentityKind Kind, string Value, string Key)> Keys)> updates, string savepoint, CancellationToken cancellationToken)
+    {
+        var ids = new Guid[updates.Count];
+        var expected = new long[updates.Count];
+        var versions = new long[updates.Count];
+        var docs = new string[updates.Count];
+        var keyIds = new List<Guid>();
+        var kinds = new List<short>();
+        var values = new List<string>();
+        var i = 0;
+        foreach (var (was, stored, keys) in updates)
+        {
+            ids[i] = stored.Id.Value;
+            expected[i] = was;
+            versions[i] = stored.Version;
+            docs[i++] = _protection.ToDocument(stored);
+            foreach (var (kind, _, key) in keys)
+            {
+                keyIds.Add(stored.Id.Value);
+                kinds.Add((short)kind);
+                values.Add(key);
+            }
+        }
+
+        var command = new NpgsqlBatchCommand(
+            $"""
+            WITH p AS (SELECT * FROM unnest(@ids::uuid[], @expected::bigint[], @versions::bigint[], @docs::jsonb[]) AS p(id, expected, version, doc)),
+            u AS (
+              UPDATE {_db.Schema}.contacts c SET version = p.version, doc = p.doc FROM p WHERE c.id = p.id AND c.version = p.expected RETURNING c.id),
+            t AS (SELECT * FROM unnest(@key_ids::uuid[], @kinds::smallint[], @keys::text[]) AS t(id, k, v) WHERE t.id IN (SELECT id FROM u)),
+            d AS (
+              DELETE FROM {_db.Schema}.contact_identities i
+              WHERE i.contact_id IN (SELECT id FROM u) AND NOT EXISTS (SELECT FROM t WHERE t.id = i.contact_id AND t.k = i.kind AND t.v = i.lookup_key)),
+            n AS (
+              INSERT INTO {_db.Schema}.contact_identities (kind, lookup_key, contact_id)
+              SELECT t.k, t.v, t.id FROM t
+              WHERE NOT EXISTS (SELECT FROM {_db.Schema}.contact_identities i WHERE i.kind = t.k AND i.lookup_key = t.v AND i.contact_id = t.id))
+            SELECT CASE WHEN count(*) = @n THEN count(*) ELSE 1 / (count(*) - count(*)) END FROM u
+            """);
+        command.Parameters.AddWithValue("n", (long)updates.Count);
+        command.Parameters.AddWithValue("ids", ids);
+        command.Parameters.AddWithValue("expected", expected);
+        command.Parameters.AddWithValue("versions", versions);
+        command.Parameters.Add(new NpgsqlParameter("docs", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { Value = docs });
+        command.Parameters.AddWithValue("key_ids", keyIds.ToArray());
+        command.Parameters.AddWithValue("kinds", kinds.ToArray());
+        command.Parameters.AddWithValue("keys", values.ToArray());
+        using var batch = new NpgsqlBatch(connection, tx);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"SAVEPOINT {savepoint}"));
+        batch.BatchCommands.Add(command);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"RELEASE SAVEPOINT {savepoint}"));
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Inserts one new contact (already at its stored version) and its identity rows inside <paramref name="tx"/>.</summary>
