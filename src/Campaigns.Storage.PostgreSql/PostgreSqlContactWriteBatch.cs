@@ -7,7 +7,9 @@ namespace Campaigns.Storage.PostgreSql;
 /// <summary>
 /// A batch of contact writes on PostgreSQL (<see cref="IContactWriteBatch"/>): one connection and one open transaction
 /// at a time. New contacts are kept in memory until <see cref="CommitAsync"/>, which writes them with binary COPY and
-/// commits; updates of stored contacts run at once inside the transaction (each under a savepoint, so a failed write
+/// commits; stored contacts found by <see cref="FindManyAsync"/> are locked (<c>FOR UPDATE</c>) until the commit, and
+/// their updates wait to be written together in one statement before the next read of the database or the commit;
+/// updates of other stored contacts run at once inside the transaction (each under a savepoint, so a failed write
 /// undoes only itself). Reads see the batch's own writes. Not thread-safe: one caller at a time.
 /// </summary>
 /// <remarks>
