@@ -495,6 +495,14 @@ internal sealed class ContactImporter : IContactImporter
         /// </summary>
         private async Task HandOffAsync(CancellationToken cancellationToken)
         {
+            if (!mapping.Pipelined)
+            {
+                // No pipeline: the chunk is written on the caller's flow before the next row is read.
+                await FlushAsync(_filling, cancellationToken).ConfigureAwait(false);
+                _filling.Reset();
+                return;
+            }
+
             var chunk = _filling;
             _filling = _spare.TryDequeue(out var spare) ? spare : new Chunk();
             if (_queue is null)
