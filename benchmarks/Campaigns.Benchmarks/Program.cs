@@ -219,15 +219,15 @@ if (args is ["import-stats", var rows, ..])
 {
     // One import of a generated CSV through IContactImporter: elapsed time, working set over time, peak working set.
     // A trailing "aes" encrypts personal data at rest (AES-GCM + HMAC lookup keys) instead of the plain-text default;
-    // "sequential" anywhere after ROWS turns the importer's pipeline off (ContactImportMapping.Pipelined = false).
-    var sequential = args.Skip(2).Contains("sequential");
-    var a = args.Where((x, i) => i < 2 || x != "sequential").ToArray();
+    // "pipelined" anywhere after ROWS turns the importer's pipeline on (ContactImportMapping.Pipelined = true).
+    var pipelined = args.Skip(2).Contains("pipelined");
+    var a = args.Where((x, i) => i < 2 || x != "pipelined").ToArray();
     var aes = a.Length > 3 && a[^1] == "aes";
     var sqlite = a is [_, _, "sqlite", ..] ? (a.Length > 3 && a[3] != "aes" ? a[3] : Path.Combine(Path.GetTempPath(), "campaigns-import.db")) : null;
     var postgres = a is [_, _, "postgresql", ..]
         ? Environment.GetEnvironmentVariable("CAMPAIGNS_POSTGRES_CONNECTION") ?? throw new InvalidOperationException("import-stats N postgresql needs CAMPAIGNS_POSTGRES_CONNECTION.")
         : null;
-    await ImportStats.RunAsync(int.Parse(rows, System.Globalization.CultureInfo.InvariantCulture), a is [_, _, "discard"], sqlite, postgres, aes, pipelined: !sequential).ConfigureAwait(false);
+    await ImportStats.RunAsync(int.Parse(rows, System.Globalization.CultureInfo.InvariantCulture), a is [_, _, "discard"], sqlite, postgres, aes, pipelined).ConfigureAwait(false);
     return;
 }
 

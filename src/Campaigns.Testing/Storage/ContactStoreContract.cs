@@ -538,7 +538,7 @@ public abstract class ContactStoreContract : StoreContract<IContactStore>
 
     private static string PipelinePhone(int i) => $"+86138{i:D8}";
 
-    private static ContactImportMapping PipelineMapping(int progressInterval) => ImportMapping with { Source = "pipeline", ProgressInterval = progressInterval };
+    private static ContactImportMapping PipelineMapping(int progressInterval) => ImportMapping with { Source = "pipeline", ProgressInterval = progressInterval, Pipelined = true };
 
     private static async IAsyncEnumerable<IReadOnlyDictionary<string, string?>> PipelineRows(int count, bool flags = true)
     {

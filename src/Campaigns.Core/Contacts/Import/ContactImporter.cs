@@ -18,9 +18,10 @@ namespace Campaigns.Contacts;
 /// read (<see cref="ContactStoreLookupExtensions.FindManyAsync"/>: one query on the SQLite and PostgreSQL stores), then
 /// its rows are merged in order (rows of the chunk that share an identity become one contact) and, on a store with
 /// batches (<see cref="IBulkContactStore"/>), committed every 4,000 writes (whole chunks); memory does not grow with the
-/// input (the store and the capped issue list aside). Pipelined: while one task writes a chunk, the caller's flow parses
-/// and cleans the next ones (at most 2 waiting); chunks are written one at a time in file order, so counts, issues,
-/// merges and progress are those of a sequential import (progress is reported from the writing task). An exception of
+/// input (the store and the capped issue list aside). With <see cref="ContactImportMapping.Pipelined"/>, while one task
+/// writes a chunk the caller's flow parses and cleans the next ones (at most 2 waiting); chunks are written one at a time
+/// in file order, so counts, issues, merges and progress are those of a sequential import (progress is then reported
+/// from the writing task). An exception of
 /// the store is rethrown from the import unchanged, with <c>Campaigns.Import.Row</c>, <c>Campaigns.Import.FirstRow</c>,
 /// <c>Campaigns.Import.LastRow</c> and <c>Campaigns.Import.CommittedRows</c> (all <see cref="long"/>) in its
 /// <see cref="Exception.Data"/>. Thread-safe; concurrent imports and other writers are reconciled through the store's
