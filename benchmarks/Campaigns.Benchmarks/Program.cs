@@ -222,13 +222,16 @@ if (args is ["ingest-stats", ..])
 if (args is ["import-stats", var rows, ..])
 {
     // One import of a generated CSV through IContactImporter: elapsed time, working set over time, peak working set.
-    // A trailing "aes" encrypts personal data at rest (AES-GCM + HMAC lookup keys) instead of the plain-text default.
-    var aes = args.Length > 3 && args[^1] == "aes";
-    var sqlite = args is [_, _, "sqlite", ..] ? (args.Length > 3 && args[3] != "aes" ? args[3] : Path.Combine(Path.GetTempPath(), "campaigns-import.db")) : null;
-    var postgres = args is [_, _, "postgresql", ..]
+    // A trailing "aes" encrypts personal data at rest (AES-GCM + HMAC lookup keys) instead of the plain-text default;
+    // "pipelined" anywhere after ROWS turns the importer's pipeline on (ContactImportMapping.Pipelined = true).
+    var pipelined = args.Skip(2).Contains("pipelined");
+    var a = args.Where((x, i) => i < 2 || x != "pipelined").ToArray();
+    var aes = a.Length > 3 && a[^1] == "aes";
+    var sqlite = a is [_, _, "sqlite", ..] ? (a.Length > 3 && a[3] != "aes" ? a[3] : Path.Combine(Path.GetTempPath(), "campaigns-import.db")) : null;
+    var postgres = a is [_, _, "postgresql", ..]
         ? Environment.GetEnvironmentVariable("CAMPAIGNS_POSTGRES_CONNECTION") ?? throw new InvalidOperationException("import-stats N postgresql needs CAMPAIGNS_POSTGRES_CONNECTION.")
         : null;
-    await ImportStats.RunAsync(int.Parse(rows, System.Globalization.CultureInfo.InvariantCulture), args is [_, _, "discard"], sqlite, postgres, aes).ConfigureAwait(false);
+    await ImportStats.RunAsync(int.Parse(rows, System.Globalization.CultureInfo.InvariantCulture), a is [_, _, "discard"], sqlite, postgres, aes, pipelined).ConfigureAwait(false);
     return;
 }
 

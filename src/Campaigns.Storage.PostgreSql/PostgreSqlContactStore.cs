@@ -84,7 +84,8 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
         NpgsqlTransaction? tx,
         Dictionary<(IdentityKind Kind, string Key), ContactIdentityKey> keys,
         Dictionary<ContactIdentityKey, Contact> found,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        Dictionary<ContactId, Contact>? lockInto = null)
     {
         var kinds = new short[keys.Count];
         var values = new string[keys.Count];
@@ -102,6 +103,7 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
             FROM unnest(@kinds::smallint[], @keys::text[]) AS t(k, v)
             JOIN {_db.Schema}.contact_identities i ON i.kind = t.k AND i.lookup_key = t.v
             JOIN {_db.Schema}.contacts c ON c.id = i.contact_id
+            {(lockInto is null ? string.Empty : "FOR UPDATE OF c")}
             """,
             tx);
         command.Parameters.AddWithValue("kinds", kinds);
@@ -114,6 +116,7 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
             if (!contacts.TryGetValue(id, out var contact))
             {
                 contacts[id] = contact = _protection.FromDocument(reader.GetString(3), reader.GetInt64(4));
+                lockInto?.TryAdd(contact.Id, contact);
             }
 
             found[keys[((IdentityKind)reader.GetInt16(0), reader.GetString(1))]] = contact;
@@ -166,51 +169,147 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
     }
 
     /// <summary>
-    /// The version-guarded update of a contact and its identity rows inside <paramref name="tx"/>. Throws
-    /// <see cref="ConcurrencyException"/> (the transaction still usable) or a unique-violation <see cref="PostgresException"/>
-    /// (the transaction aborted); the caller rolls back either way. With <paramref name="savepoint"/>, the savepoint is
-    /// set in the same round trip as the <c>UPDATE</c> and released in the same round trip as the identity rows (two round
-    /// trips in all instead of four); on failure the caller rolls back to it.
+    /// The version-guarded update of a contact and its identity rows inside <paramref name="tx"/>, in one statement and one
+    /// round trip: the <c>UPDATE</c> compares the version, and only when it matched are the identity rows the contact no
+    /// longer has deleted and the new ones inserted (those it keeps are left alone). Throws
+    /// <see cref="ConcurrencyException"/> (nothing written, the transaction still usable) or a unique-violation
+    /// <see cref="PostgresException"/> (the transaction aborted); the caller rolls back either way. With
+    /// <paramref name="savepoint"/>, the savepoint is set and released in the same round trip; on failure the caller rolls
+    /// back to it.
     /// </summary>
     internal async Task<Contact> UpdateCoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Contact contact, List<(IdentityKind Kind, string Value, string Key)> keys, CancellationToken cancellationToken, string? savepoint = null)
     {
         var stored = contact with { Version = contact.Version + 1 };
+        var kinds = new short[keys.Count];
+        var values = new string[keys.Count];
+        for (var i = 0; i < keys.Count; i++)
+        {
+            kinds[i] = (short)keys[i].Kind;
+            values[i] = keys[i].Key;
+        }
 
-        // The version check first, so a stale write reports ConcurrencyException even when its identities clash.
-        using (var first = new NpgsqlBatch(connection, tx))
+        // The version check comes first (the identity rows change only when it matched), so a stale write reports
+        // ConcurrencyException even when its identities clash.
+        var update = new NpgsqlBatchCommand(
+            $"""
+            WITH u AS (
+              UPDATE {_db.Schema}.contacts SET version = version + 1, doc = @doc WHERE id = @id AND version = @version RETURNING id),
+            t AS (SELECT k, v FROM unnest(@kinds::smallint[], @keys::text[]) AS t(k, v)),
+            d AS (
+              DELETE FROM {_db.Schema}.contact_identities i
+              WHERE i.contact_id = @id AND EXISTS (SELECT FROM u) AND NOT EXISTS (SELECT FROM t WHERE t.k = i.kind AND t.v = i.lookup_key)),
+            n AS (
+              INSERT INTO {_db.Schema}.contact_identities (kind, lookup_key, contact_id)
+              SELECT t.k, t.v, @id FROM t
+              WHERE EXISTS (SELECT FROM u)
+                AND NOT EXISTS (SELECT FROM {_db.Schema}.contact_identities i WHERE i.kind = t.k AND i.lookup_key = t.v AND i.contact_id = @id))
+            SELECT count(*) FROM u
+            """);
+        update.Parameters.AddWithValue("id", contact.Id.Value);
+        update.Parameters.AddWithValue("version", contact.Version);
+        update.Parameters.Add(Pg.Jsonb("doc", _protection.ToDocument(stored)));
+        update.Parameters.AddWithValue("kinds", kinds);
+        update.Parameters.AddWithValue("keys", values);
+        long updated;
+        using (var batch = new NpgsqlBatch(connection, tx))
         {
             if (savepoint is not null)
             {
-                first.BatchCommands.Add(new NpgsqlBatchCommand($"SAVEPOINT {savepoint}"));
+                batch.BatchCommands.Add(new NpgsqlBatchCommand($"SAVEPOINT {savepoint}"));
             }
 
-            var update = new NpgsqlBatchCommand($"UPDATE {_db.Schema}.contacts SET version = version + 1, doc = @doc WHERE id = @id AND version = @version");
-            update.Parameters.AddWithValue("id", contact.Id.Value);
-            update.Parameters.AddWithValue("version", contact.Version);
-            update.Parameters.Add(Pg.Jsonb("doc", _protection.ToDocument(stored)));
-            first.BatchCommands.Add(update);
-            await first.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            if (update.RecordsAffected != 1)
+            batch.BatchCommands.Add(update);
+            if (savepoint is not null)
             {
-                using var current = Pg.Command(connection, $"SELECT version FROM {_db.Schema}.contacts WHERE id = @id", tx);
-                current.Parameters.AddWithValue("id", contact.Id.Value);
-                var actual = (long?)await current.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
-                throw new ConcurrencyException(EntityKind, contact.Id.ToString(), contact.Version, actual);
+                batch.BatchCommands.Add(new NpgsqlBatchCommand($"RELEASE SAVEPOINT {savepoint}"));
+            }
+
+            // Statements without rows (the savepoint's) have no result set: the reader starts at the SELECT's.
+            using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            updated = reader.GetInt64(0);
+            while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false))
+            {
             }
         }
 
-        using var batch = new NpgsqlBatch(connection, tx);
-        var delete = new NpgsqlBatchCommand($"DELETE FROM {_db.Schema}.contact_identities WHERE contact_id = @id");
-        delete.Parameters.AddWithValue("id", contact.Id.Value);
-        batch.BatchCommands.Add(delete);
-        AddIdentityInsert(batch, contact.Id, keys);
-        if (savepoint is not null)
+        if (updated != 1)
         {
-            batch.BatchCommands.Add(new NpgsqlBatchCommand($"RELEASE SAVEPOINT {savepoint}"));
+            using var current = Pg.Command(connection, $"SELECT version FROM {_db.Schema}.contacts WHERE id = @id", tx);
+            current.Parameters.AddWithValue("id", contact.Id.Value);
+            var actual = (long?)await current.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+            throw new ConcurrencyException(EntityKind, contact.Id.ToString(), contact.Version, actual);
         }
 
-        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         return stored;
+    }
+
+    /// <summary>Whether <paramref name="ex"/> is <see cref="UpdateManyCoreAsync"/> refusing a contact not at its expected version.</summary>
+    /// <param name="ex">The exception.</param>
+    /// <returns>True for a stale version.</returns>
+    internal static bool IsStaleInUpdateMany(PostgresException ex) => ex.SqlState == PostgresErrorCodes.DivisionByZero;
+
+    /// <summary>
+    /// Writes many updates of stored contacts inside <paramref name="tx"/> in one statement (one round trip): each row of
+    /// <paramref name="updates"/> replaces the document of a contact at <c>Expected</c> version with <c>Stored</c> (whose
+    /// version may be several steps ahead when the contact was updated more than once), and its identity rows become
+    /// <c>Keys</c> (rows it keeps are left alone). All or nothing: a contact not at its expected version fails the
+    /// statement with <c>division_by_zero</c> (see <see cref="IsStaleInUpdateMany"/>), a taken identity with a unique
+    /// violation; either way nothing of it is written, the transaction is aborted and the caller rolls back to
+    /// <paramref name="savepoint"/> (set and released in the same round trip as the statement).
+    /// </summary>
+    internal async Task UpdateManyCoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyCollection<(long Expected, Contact Stored, List<(IdentityKind Kind, string Value, string Key)> Keys)> updates, string savepoint, CancellationToken cancellationToken)
+    {
+        var ids = new Guid[updates.Count];
+        var expected = new long[updates.Count];
+        var versions = new long[updates.Count];
+        var docs = new string[updates.Count];
+        var keyIds = new List<Guid>();
+        var kinds = new List<short>();
+        var values = new List<string>();
+        var i = 0;
+        foreach (var (was, stored, keys) in updates)
+        {
+            ids[i] = stored.Id.Value;
+            expected[i] = was;
+            versions[i] = stored.Version;
+            docs[i++] = _protection.ToDocument(stored);
+            foreach (var (kind, _, key) in keys)
+            {
+                keyIds.Add(stored.Id.Value);
+                kinds.Add((short)kind);
+                values.Add(key);
+            }
+        }
+
+        var command = new NpgsqlBatchCommand(
+            $"""
+            WITH p AS (SELECT * FROM unnest(@ids::uuid[], @expected::bigint[], @versions::bigint[], @docs::jsonb[]) AS p(id, expected, version, doc)),
+            u AS (
+              UPDATE {_db.Schema}.contacts c SET version = p.version, doc = p.doc FROM p WHERE c.id = p.id AND c.version = p.expected RETURNING c.id),
+            t AS (SELECT * FROM unnest(@key_ids::uuid[], @kinds::smallint[], @keys::text[]) AS t(id, k, v) WHERE t.id IN (SELECT id FROM u)),
+            d AS (
+              DELETE FROM {_db.Schema}.contact_identities i
+              WHERE i.contact_id IN (SELECT id FROM u) AND NOT EXISTS (SELECT FROM t WHERE t.id = i.contact_id AND t.k = i.kind AND t.v = i.lookup_key)),
+            n AS (
+              INSERT INTO {_db.Schema}.contact_identities (kind, lookup_key, contact_id)
+              SELECT t.k, t.v, t.id FROM t
+              WHERE NOT EXISTS (SELECT FROM {_db.Schema}.contact_identities i WHERE i.kind = t.k AND i.lookup_key = t.v AND i.contact_id = t.id))
+            SELECT CASE WHEN count(*) = @n THEN count(*) ELSE 1 / (count(*) - count(*)) END FROM u
+            """);
+        command.Parameters.AddWithValue("n", (long)updates.Count);
+        command.Parameters.AddWithValue("ids", ids);
+        command.Parameters.AddWithValue("expected", expected);
+        command.Parameters.AddWithValue("versions", versions);
+        command.Parameters.Add(new NpgsqlParameter("docs", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { Value = docs });
+        command.Parameters.AddWithValue("key_ids", keyIds.ToArray());
+        command.Parameters.AddWithValue("kinds", kinds.ToArray());
+        command.Parameters.AddWithValue("keys", values.ToArray());
+        using var batch = new NpgsqlBatch(connection, tx);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"SAVEPOINT {savepoint}"));
+        batch.BatchCommands.Add(command);
+        batch.BatchCommands.Add(new NpgsqlBatchCommand($"RELEASE SAVEPOINT {savepoint}"));
+        await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Inserts one new contact (already at its stored version) and its identity rows inside <paramref name="tx"/>.</summary>

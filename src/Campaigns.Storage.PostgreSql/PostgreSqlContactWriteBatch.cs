@@ -7,7 +7,9 @@ namespace Campaigns.Storage.PostgreSql;
 /// <summary>
 /// A batch of contact writes on PostgreSQL (<see cref="IContactWriteBatch"/>): one connection and one open transaction
 /// at a time. New contacts are kept in memory until <see cref="CommitAsync"/>, which writes them with binary COPY and
-/// commits; updates of stored contacts run at once inside the transaction (each under a savepoint, so a failed write
+/// commits; stored contacts found by <see cref="FindManyAsync"/> are locked (<c>FOR UPDATE</c>) until the commit, and
+/// their updates wait to be written together in one statement before the next read of the database or the commit;
+/// updates of other stored contacts run at once inside the transaction (each under a savepoint, so a failed write
 /// undoes only itself). Reads see the batch's own writes. Not thread-safe: one caller at a time.
 /// </summary>
 /// <remarks>
@@ -33,6 +35,13 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
     // Identity lookup keys found free in the database in this transaction (and not taken by its updates since).
     private readonly HashSet<(IdentityKind Kind, string Key)> _free = [];
 
+    // Stored contacts that FindManyAsync read and locked (FOR UPDATE) in this transaction, as the batch sees them now;
+    // their updates wait in _updates (the version they had in the database, the contact as written, its identity keys)
+    // and go to the database in one statement before the next read of the database or at the commit.
+    private readonly Dictionary<ContactId, Contact> _locked = [];
+    private readonly Dictionary<ContactId, (long Expected, Contact Stored, List<(IdentityKind Kind, string Value, string Key)> Keys)> _updates = [];
+    private readonly List<Exception> _refusedUpdates = [];
+
     private NpgsqlConnection? _connection;
     private NpgsqlTransaction? _transaction;
     private bool _disposed;
@@ -47,7 +56,12 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
             return _added[at];
         }
 
-        var tx = await TransactionAsync(cancellationToken).ConfigureAwait(false);
+        if (_locked.TryGetValue(id, out var locked))
+        {
+            return locked;
+        }
+
+        var tx = await WrittenTransactionAsync(cancellationToken).ConfigureAwait(false);
         using var command = Pg.Command(_connection!, $"SELECT doc::text, version FROM {_db.Schema}.contacts WHERE id = @id", tx);
         command.Parameters.AddWithValue("id", id.Value);
         return await ReadOneAsync(command, cancellationToken).ConfigureAwait(false);
@@ -68,7 +82,7 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
             return null;
         }
 
-        var tx = await TransactionAsync(cancellationToken).ConfigureAwait(false);
+        var tx = await WrittenTransactionAsync(cancellationToken).ConfigureAwait(false);
         using var command = Pg.Command(
             _connection!,
             $"SELECT c.doc::text, c.version FROM {_db.Schema}.contact_identities i JOIN {_db.Schema}.contacts c ON c.id = i.contact_id WHERE i.kind = @kind AND i.lookup_key = @key",
@@ -87,6 +101,8 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
     /// <summary>
     /// The batch's own new contacts answer first, identities known free in this transaction stay free, the rest is one
     /// query; identities it does not find are remembered as free, so adding contacts with them costs no further round trip.
+    /// The stored contacts found are locked (<c>FOR UPDATE</c>) until the commit: their updates in this batch wait and
+    /// are written together, in one statement, before the next read of the database.
     /// </summary>
     public async Task<IReadOnlyDictionary<ContactIdentityKey, Contact>> FindManyAsync(IReadOnlyCollection<ContactIdentityKey> identities, CancellationToken cancellationToken = default)
     {
@@ -109,8 +125,10 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
 
         if (unknown.Count > 0)
         {
-            var tx = await TransactionAsync(cancellationToken).ConfigureAwait(false);
-            await store.FindManyCoreAsync(_connection!, tx, unknown, found, cancellationToken).ConfigureAwait(false);
+            // The contacts found are locked until the commit, so their updates can wait for one statement (their versions
+            // cannot change meanwhile).
+            var tx = await WrittenTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await store.FindManyCoreAsync(_connection!, tx, unknown, found, cancellationToken, lockInto: _locked).ConfigureAwait(false);
             foreach (var (key, identity) in unknown)
             {
                 if (!found.ContainsKey(identity))
@@ -185,10 +203,40 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
             return replaced;
         }
 
+        if (_locked.TryGetValue(contact.Id, out var held))
+        {
+            // A stored contact this batch read and locked: its version is known and cannot change, so the write is
+            // checked here and waits for the next statement.
+            if (held.Version != contact.Version)
+            {
+                throw new ConcurrencyException(PostgreSqlContactStore.EntityKind, contact.Id.ToString(), contact.Version, held.Version);
+            }
+
+            ThrowIfTakenInBatch(contact.Id, keys);
+            var own = _protection.KeysOf(held.Identities).Select(k => (k.Kind, k.Key)).ToHashSet();
+            var others = keys.Where(k => !own.Contains((k.Kind, k.Key))).ToList();
+            if (others.Count > 0)
+            {
+                await ThrowIfTakenInDatabaseAsync(contact, others, checkId: false, cancellationToken).ConfigureAwait(false);
+            }
+
+            var written = contact with { Version = contact.Version + 1 };
+            var expected = _updates.TryGetValue(contact.Id, out var waiting) ? waiting.Expected : held.Version;
+            _updates[contact.Id] = (expected, written, keys);
+            _locked[contact.Id] = written;
+            foreach (var (kind, _, key) in keys)
+            {
+                _free.Remove((kind, key));
+            }
+
+            PendingWrites++;
+            return written;
+        }
+
         // A stored contact: the store's version-guarded update, inside the transaction, under a savepoint (set and
-        // released in the update's own two round trips).
+        // released in the update's own round trip).
         ThrowIfTakenInBatch(contact.Id, keys);
-        var tx = await TransactionAsync(cancellationToken).ConfigureAwait(false);
+        var tx = await WrittenTransactionAsync(cancellationToken).ConfigureAwait(false);
         Contact stored;
         try
         {
@@ -198,6 +246,11 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
         {
             await tx.RollbackAsync("batch_write", CancellationToken.None).ConfigureAwait(false);
             throw await store.DuplicateAsync(ex, contact, keys, _connection, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (ConcurrencyException)
+        {
+            // The statement ran and changed nothing; its savepoint is released already.
+            throw;
         }
         catch
         {
@@ -221,7 +274,7 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
         var after = long.MinValue;
         while (true)
         {
-            var tx = await TransactionAsync(cancellationToken).ConfigureAwait(false);
+            var tx = await WrittenTransactionAsync(cancellationToken).ConfigureAwait(false);
             var page = new List<(long Seq, Contact Contact)>(Page);
             using (var command = Pg.Command(_connection!, $"SELECT seq, doc::text, version FROM {_db.Schema}.contacts WHERE seq > @after ORDER BY seq LIMIT {Page}", tx))
             {
@@ -253,7 +306,7 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
 
     public async Task<long> CountAsync(CancellationToken cancellationToken = default)
     {
-        var tx = await TransactionAsync(cancellationToken).ConfigureAwait(false);
+        var tx = await WrittenTransactionAsync(cancellationToken).ConfigureAwait(false);
         using var command = Pg.Command(_connection!, $"SELECT count(*) FROM {_db.Schema}.contacts", tx);
         return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))! + _added.Count;
     }
@@ -268,7 +321,7 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
         }
 
         // Once started, the commit runs to the end: a half-copied batch helps nobody.
-        var tx = await TransactionAsync(CancellationToken.None).ConfigureAwait(false);
+        var tx = await WrittenTransactionAsync(CancellationToken.None).ConfigureAwait(false);
         List<DuplicateEntityException>? refused = null;
         if (_added.Count > 0)
         {
@@ -287,7 +340,18 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
         }
 
         await tx.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+        var refusedUpdates = _refusedUpdates.ToList();
         EndTransaction();
+        if (refusedUpdates.FirstOrDefault(e => e is ConcurrencyException) is { } stale)
+        {
+            throw stale;
+        }
+
+        foreach (var e in refusedUpdates)
+        {
+            (refused ??= []).Add((DuplicateEntityException)e);
+        }
+
         if (refused is { Count: > 0 })
         {
             var keys = string.Join(", ", refused.Take(10).Select(e => e.Key));
@@ -368,7 +432,7 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
             return;
         }
 
-        var tx = await TransactionAsync(cancellationToken).ConfigureAwait(false);
+        var tx = await WrittenTransactionAsync(cancellationToken).ConfigureAwait(false);
         using var command = Pg.Command(
             _connection!,
             $"""
@@ -401,6 +465,60 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
         throw new DuplicateEntityException(PostgreSqlContactStore.EntityKind, PersonalDataFields.DuplicateKey(taken.Kind, taken.Value));
     }
 
+    /// <summary>The transaction, with the waiting updates written first (so the database answers as the batch sees it).</summary>
+    private async ValueTask<NpgsqlTransaction> WrittenTransactionAsync(CancellationToken cancellationToken)
+    {
+        var tx = await TransactionAsync(cancellationToken).ConfigureAwait(false);
+        if (_updates.Count > 0)
+        {
+            await WriteUpdatesAsync(tx).ConfigureAwait(false);
+        }
+
+        return tx;
+    }
+
+    /// <summary>
+    /// Writes the waiting updates of locked contacts in one statement (one round trip). Should another writer have taken
+    /// one of their new identities since it was found free, they are written one at a time instead; those refused are
+    /// left as they are in the database (and unlocked in the batch's view) and <see cref="CommitAsync"/> reports them.
+    /// </summary>
+    private async Task WriteUpdatesAsync(NpgsqlTransaction tx)
+    {
+        // Once started, the write runs to the end (the updates were accepted by UpdateAsync already).
+        var updates = _updates.Values.ToList();
+        _updates.Clear();
+        try
+        {
+            await store.UpdateManyCoreAsync(_connection!, tx, updates, "batch_updates", CancellationToken.None).ConfigureAwait(false);
+            return;
+        }
+        catch (PostgresException ex) when (Pg.IsUniqueViolation(ex) || PostgreSqlContactStore.IsStaleInUpdateMany(ex))
+        {
+            await tx.RollbackAsync("batch_updates", CancellationToken.None).ConfigureAwait(false);
+        }
+
+        foreach (var update in updates)
+        {
+            try
+            {
+                await store.UpdateManyCoreAsync(_connection!, tx, [update], "batch_updates", CancellationToken.None).ConfigureAwait(false);
+                continue;
+            }
+            catch (PostgresException ex) when (Pg.IsUniqueViolation(ex))
+            {
+                await tx.RollbackAsync("batch_updates", CancellationToken.None).ConfigureAwait(false);
+                _refusedUpdates.Add(await store.DuplicateAsync(ex, update.Stored, update.Keys, _connection, CancellationToken.None).ConfigureAwait(false));
+            }
+            catch (PostgresException ex) when (PostgreSqlContactStore.IsStaleInUpdateMany(ex))
+            {
+                await tx.RollbackAsync("batch_updates", CancellationToken.None).ConfigureAwait(false);
+                _refusedUpdates.Add(new ConcurrencyException(PostgreSqlContactStore.EntityKind, update.Stored.Id.ToString(), update.Expected, null));
+            }
+
+            _locked.Remove(update.Stored.Id);
+        }
+    }
+
     private async ValueTask<NpgsqlTransaction> TransactionAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -417,6 +535,9 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
         _addedAt.Clear();
         _addedKeys.Clear();
         _free.Clear();
+        _locked.Clear();
+        _updates.Clear();
+        _refusedUpdates.Clear();
         PendingWrites = 0;
     }
 

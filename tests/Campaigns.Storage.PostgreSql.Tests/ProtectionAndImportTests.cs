@@ -175,4 +175,44 @@ public sealed class BulkImportTests
             Assert.Equal(2, (await other.GetAsync(added.Id))?.Version);
         }
     }
+
+    [SkippableFact]
+    public async Task Updates_of_contacts_the_batch_found_wait_for_one_statement_and_are_checked_when_made()
+    {
+        await using var schema = await PostgreSqlTestSchema.CreateAsync();
+        var store = schema.Contacts();
+        var other = schema.Contacts(schema.NewDatabase());
+        var ann = await store.AddAsync(Make.Contact(phone: "+8613800000301"));
+        var bob = await store.AddAsync(Make.Contact(phone: "+8613800000302", name: "Bob"));
+        var batch = await ((IBulkContactStore)store).BeginBatchAsync();
+        await using (batch)
+        {
+            var found = await batch.FindManyAsync([new(IdentityKind.Phone, "+8613800000301"), new(IdentityKind.Phone, "+8613800000302"), new(IdentityKind.Email, "ann@new.example")]);
+            var annFound = found[new(IdentityKind.Phone, "+8613800000301")];
+            var once = await batch.UpdateAsync(annFound with { Name = "once", Identities = annFound.Identities with { Email = "ann@new.example" } });
+            var twice = await batch.UpdateAsync(once with { Name = "twice" });
+            Assert.Equal((2L, 3L), (once.Version, twice.Version));
+            Assert.Equal("twice", (await batch.GetAsync(ann.Id))?.Name);
+
+            // Checked when made, though written later: a stale version, an identity a waiting update took.
+            await Assert.ThrowsAsync<ConcurrencyException>(() => batch.UpdateAsync(once with { Name = "stale" }));
+            var bobFound = found[new(IdentityKind.Phone, "+8613800000302")];
+            await Assert.ThrowsAsync<DuplicateEntityException>(() => batch.UpdateAsync(bobFound with { Identities = bobFound.Identities with { Email = "ann@new.example" } }));
+            await Assert.ThrowsAsync<DuplicateEntityException>(() => batch.AddAsync(Make.Contact(email: "ann@new.example")));
+
+            // The batch's reads see the waiting updates; nobody else does before the commit.
+            Assert.Equal("twice", (await batch.FindAsync(IdentityKind.Email, "ann@new.example"))?.Name);
+            Assert.Null(await batch.FindAsync(IdentityKind.Email, ann.Identities.Email!));
+            Assert.Equal(("Ann", 1L), ((await other.GetAsync(ann.Id))?.Name, (await other.GetAsync(ann.Id))!.Version));
+            Assert.Null(await other.FindAsync(IdentityKind.Email, "ann@new.example"));
+            Assert.Equal(2, batch.PendingWrites);
+            await batch.CommitAsync();
+        }
+
+        var after = await other.FindAsync(IdentityKind.Email, "ann@new.example");
+        Assert.Equal((ann.Id, "twice", 3L), (after?.Id, after?.Name, after?.Version));
+        Assert.Equal(ann.Id, (await other.FindAsync(IdentityKind.Phone, "+8613800000301"))?.Id);
+        Assert.Null(await other.FindAsync(IdentityKind.Email, ann.Identities.Email!));
+        Assert.Equal(("Bob", 1L), ((await other.GetAsync(bob.Id))?.Name, (await other.GetAsync(bob.Id))!.Version));
+    }
 }

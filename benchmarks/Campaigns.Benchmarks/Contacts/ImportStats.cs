@@ -16,14 +16,15 @@ namespace Campaigns.Benchmarks.Contacts;
 /// (default <c>campaigns-import.db</c> in the temp directory) through the store's batched path; <c>postgresql</c> into a
 /// fresh schema <c>bench_import</c> of <c>CAMPAIGNS_POSTGRES_CONNECTION</c> through the same batched path (binary COPY per
 /// commit). A trailing <c>aes</c> argument protects personal data with AES-GCM and HMAC lookup keys
-/// (<c>UseAesGcmDataProtection</c>) instead of the plain-text default, to measure the protector's cost.
+/// (<c>UseAesGcmDataProtection</c>) instead of the plain-text default, to measure the protector's cost; <c>pipelined</c>
+/// turns the importer's pipeline on (<see cref="ContactImportMapping.Pipelined"/>), to compare.
 /// </summary>
 internal static class ImportStats
 {
     private static readonly string[] Industries = ["制造", "金融", "零售", "互联网", ""];
     private static readonly string[] Regions = ["华东", "华北", "华南", "西南", "华中"];
 
-    public static async Task RunAsync(int rows, bool discard, string? sqlitePath = null, string? postgresConnection = null, bool aes = false)
+    public static async Task RunAsync(int rows, bool discard, string? sqlitePath = null, string? postgresConnection = null, bool aes = false, bool pipelined = false)
     {
         var path = Path.Combine(Path.GetTempPath(), $"campaigns-import-{rows}.csv");
         if (!File.Exists(path))
@@ -72,6 +73,7 @@ internal static class ImportStats
         {
             Source = "bench.csv",
             ProgressInterval = rows / 10,
+            Pipelined = pipelined,
             Columns =
             [
                 ColumnMapping.ToName("姓名"),
@@ -85,7 +87,7 @@ internal static class ImportStats
         using var process = Process.GetCurrentProcess();
         GC.Collect();
         process.Refresh();
-        Console.WriteLine($"protector={(aes ? "aes-gcm" : "plain")} store={(discard ? "discard" : sqlitePath is not null ? "sqlite " + sqlitePath : postgresConnection is not null ? "postgresql bench_import" : "in-memory")} before: ws={process.WorkingSet64 / 1e6:F0}MB heap={GC.GetTotalMemory(false) / 1e6:F0}MB");
+        Console.WriteLine($"pipelined={pipelined} protector={(aes ? "aes-gcm" : "plain")} store={(discard ? "discard" : sqlitePath is not null ? "sqlite " + sqlitePath : postgresConnection is not null ? "postgresql bench_import" : "in-memory")} before: ws={process.WorkingSet64 / 1e6:F0}MB heap={GC.GetTotalMemory(false) / 1e6:F0}MB");
         var sw = Stopwatch.StartNew();
         var progress = new SyncProgress(p =>
         {

@@ -423,6 +423,179 @@ public abstract class ContactStoreContract : StoreContract<IContactStore>
         static string Phone(int n) => $"+86138{n:D8}";
     }
 
+    /// <summary>
+    /// An import of several chunks (read on one side, written on the other while the next ones are parsed) applies the rows
+    /// in file order: rows repeating a phone of the chunk before (possibly still in flight, not yet committed) merge into
+    /// that contact, the last row's name wins, flags are reported in row order, progress counts up to the total, and the
+    /// counts add up; the same with the pipeline turned off (<see cref="ContactImportMapping.Pipelined"/>).
+    /// </summary>
+    /// <param name="pipelined">Whether the import runs pipelined.</param>
+    [SkippableTheory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_pipelined_import_keeps_file_order_across_chunks_in_flight(bool pipelined)
+    {
+        var store = await NewStoreAsync();
+        var importer = CreateImporter(store);
+        Skip.If(importer is null, "The derived contract class does not override CreateImporter, so the import checks cannot run.");
+        const int Total = 5_500;
+
+        // The model: row i (1-based) repeats the phone of row i - 995 (the chunk before) when i % 10 == 0, has an invalid
+        // phone when i % 97 == 0 (flagged, created with its e-mail), else a phone of its own.
+        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        var flaggedRows = new List<long>();
+        long created = 0, merged = 0;
+        for (var i = 1; i <= Total; i++)
+        {
+            var (phone, name) = PipelineRow(i);
+            if (phone is null)
+            {
+                flaggedRows.Add(i);
+            }
+            else if (names.ContainsKey(phone))
+            {
+                merged++;
+                names[phone] = name;
+            }
+            else
+            {
+                created++;
+                names[phone] = name;
+            }
+        }
+
+        var seen = new List<long>();
+        var report = await importer!.ImportAsync(PipelineRows(Total), PipelineMapping(100) with { Pipelined = pipelined }, new SyncProgress(p => seen.Add(p.RowsRead)));
+
+        Assert.Equal((Total, created, merged, flaggedRows.Count, 0L), (report.RowsRead, report.Created, report.Merged, (int)report.Flagged, report.Rejected));
+        Assert.Equal(report.RowsRead, report.Created + report.Merged + report.Flagged + report.Rejected);
+        Assert.Equal(flaggedRows, report.Issues.Select(i => i.Row));
+        Assert.All(report.Issues, i => Assert.Equal(("invalid-phone", "phone", "12345"), (i.Code, i.Column, i.Value)));
+        Assert.Equal(created + flaggedRows.Count, await store.CountAsync());
+        Assert.Equal(seen.Order(), seen);
+        Assert.Equal(Total, seen[^1]);
+        Assert.Contains(2_000L, seen);
+        for (var i = 1_010; i <= Total; i += 10)
+        {
+            if (PipelineRow(i).Phone is { } phone)
+            {
+                var contact = await store.FindAsync(IdentityKind.Phone, phone);
+                Assert.Equal(names[phone], contact?.Name);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A store that fails a write in the middle of a pipelined import: the import throws the store's exception (same type)
+    /// naming the row and its chunk in <see cref="Exception.Data"/>, stops reading, and the rows written before it stay.
+    /// </summary>
+    [SkippableFact]
+    public async Task A_store_error_in_a_pipelined_import_surfaces_with_its_row_and_chunk()
+    {
+        var inner = await NewStoreAsync();
+        IContactStore failing = inner is IBulkContactStore ? new FailingBulkStore(inner, PipelinePhone(2_345)) : new FailingStore(inner, PipelinePhone(2_345));
+        var importer = CreateImporter(failing);
+        Skip.If(importer is null, "The derived contract class does not override CreateImporter, so the import checks cannot run.");
+
+        var ex = await Assert.ThrowsAsync<InvalidOperationException>(() => importer!.ImportAsync(PipelineRows(20_000, flags: false), PipelineMapping(1_000)));
+
+        Assert.Equal("store failed on purpose", ex.Message);
+        Assert.Equal(2_345L, ex.Data["Campaigns.Import.Row"]);
+        Assert.Equal((2_001L, 3_000L), (ex.Data["Campaigns.Import.FirstRow"], ex.Data["Campaigns.Import.LastRow"]));
+        Assert.Equal(2_344, await inner.CountAsync());
+        Assert.NotNull(await inner.FindAsync(IdentityKind.Phone, PipelinePhone(2_344)));
+        Assert.Null(await inner.FindAsync(IdentityKind.Phone, PipelinePhone(2_346)));
+    }
+
+    /// <summary>A pipelined import cancelled half-way stops with <see cref="OperationCanceledException"/> and keeps the rows written before.</summary>
+    [SkippableFact]
+    public async Task A_cancelled_pipelined_import_stops_and_keeps_the_rows_written()
+    {
+        var store = await NewStoreAsync();
+        var importer = CreateImporter(store);
+        Skip.If(importer is null, "The derived contract class does not override CreateImporter, so the import checks cannot run.");
+        using var cts = new CancellationTokenSource();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => importer!.ImportAsync(
+            PipelineRows(20_000, flags: false),
+            PipelineMapping(1),
+            new SyncProgress(p =>
+            {
+                if (p.RowsRead == 2_500)
+                {
+                    cts.Cancel();
+                }
+            }),
+            cts.Token));
+
+        Assert.InRange(await store.CountAsync(), 2_500, 2_501);
+    }
+
+    private static (string? Phone, string Name) PipelineRow(int i) =>
+        i % 97 == 0 ? (null, $"flagged {i}")
+        : i % 10 == 0 && i > 1_000 ? (PipelinePhone(i - 995), $"again {i}")
+        : (PipelinePhone(i), $"first {i}");
+
+    private static string PipelinePhone(int i) => $"+86138{i:D8}";
+
+    private static ContactImportMapping PipelineMapping(int progressInterval) => ImportMapping with { Source = "pipeline", ProgressInterval = progressInterval, Pipelined = true };
+
+    private static async IAsyncEnumerable<IReadOnlyDictionary<string, string?>> PipelineRows(int count, bool flags = true)
+    {
+        for (var i = 1; i <= count; i++)
+        {
+            var (phone, name) = flags ? PipelineRow(i) : (PipelinePhone(i), $"first {i}");
+            yield return new Dictionary<string, string?> { ["phone"] = phone ?? "12345", ["email"] = $"p{i}@example.com", ["name"] = name };
+        }
+
+        await Task.CompletedTask;
+    }
+
+    /// <summary>Reports on the caller's thread (no synchronization context hop).</summary>
+    private sealed class SyncProgress(Action<ImportProgress> report) : IProgress<ImportProgress>
+    {
+        public void Report(ImportProgress value) => report(value);
+    }
+
+    /// <summary>The store under test, failing the add of the contact with one phone.</summary>
+    private class FailingStore(IContactStore inner, string phone) : IContactStore, IBulkContactLookup
+    {
+        protected IContactStore Inner { get; } = inner;
+
+        protected string Phone { get; } = phone;
+
+        public Task<Contact?> GetAsync(ContactId id, CancellationToken cancellationToken = default) => Inner.GetAsync(id, cancellationToken);
+
+        public Task<Contact?> FindAsync(IdentityKind kind, string value, CancellationToken cancellationToken = default) => Inner.FindAsync(kind, value, cancellationToken);
+
+        public Task<IReadOnlyDictionary<ContactIdentityKey, Contact>> FindManyAsync(IReadOnlyCollection<ContactIdentityKey> identities, CancellationToken cancellationToken = default) => Inner.FindManyAsync(identities, cancellationToken);
+
+        public Task<Contact> AddAsync(Contact contact, CancellationToken cancellationToken = default) =>
+            contact.Identities.Phone == Phone ? throw new InvalidOperationException("store failed on purpose") : Inner.AddAsync(contact, cancellationToken);
+
+        public Task<Contact> UpdateAsync(Contact contact, CancellationToken cancellationToken = default) => Inner.UpdateAsync(contact, cancellationToken);
+
+        public IAsyncEnumerable<Contact> ListAsync(CancellationToken cancellationToken = default) => Inner.ListAsync(cancellationToken);
+
+        public Task<long> CountAsync(CancellationToken cancellationToken = default) => Inner.CountAsync(cancellationToken);
+    }
+
+    /// <summary>The same over a store with batches: the batch fails the add.</summary>
+    private sealed class FailingBulkStore(IContactStore inner, string phone) : FailingStore(inner, phone), IBulkContactStore
+    {
+        public async ValueTask<IContactWriteBatch> BeginBatchAsync(CancellationToken cancellationToken = default) =>
+            new FailingBatch(await ((IBulkContactStore)Inner).BeginBatchAsync(cancellationToken), Phone);
+    }
+
+    private sealed class FailingBatch(IContactWriteBatch inner, string phone) : FailingStore(inner, phone), IContactWriteBatch
+    {
+        public int PendingWrites => ((IContactWriteBatch)Inner).PendingWrites;
+
+        public ValueTask CommitAsync(CancellationToken cancellationToken = default) => ((IContactWriteBatch)Inner).CommitAsync(cancellationToken);
+
+        public ValueTask DisposeAsync() => ((IContactWriteBatch)Inner).DisposeAsync();
+    }
+
     private static ContactImportMapping ImportMapping { get; } = new()
     {
         Source = "contract.csv",

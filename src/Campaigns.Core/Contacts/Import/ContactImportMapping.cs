@@ -130,4 +130,13 @@ public sealed record ContactImportMapping
 
     /// <summary>Progress is reported every this many rows (default 1,000), and once at the end.</summary>
     public int ProgressInterval { get; init; } = 1_000;
+
+    /// <summary>
+    /// Whether the next chunks are parsed and cleaned on the caller's flow while a writer task looks up and writes the
+    /// previous one (default false). The result is the same either way (rows are written in file order). It costs CPU in
+    /// garbage collection (the rows of the chunks in flight outlive a young collection): measured on 1M rows it made the
+    /// SQLite import slower (34.0 s vs 29.7 s) and the PostgreSQL one no faster (38.7 s vs 39.5 s), so it is off by
+    /// default; it may pay with a store whose writes wait on a slow server while a core is idle.
+    /// </summary>
+    public bool Pipelined { get; init; }
 }

@@ -1,4 +1,5 @@
-using System.Runtime.CompilerServices;
+using System.Collections.Concurrent;
+using System.Threading.Channels;
 using Campaigns.Modeling;
 using Campaigns.Storage;
 using CsvHelper;
@@ -17,8 +18,14 @@ namespace Campaigns.Contacts;
 /// read (<see cref="ContactStoreLookupExtensions.FindManyAsync"/>: one query on the SQLite and PostgreSQL stores), then
 /// its rows are merged in order (rows of the chunk that share an identity become one contact) and, on a store with
 /// batches (<see cref="IBulkContactStore"/>), committed every 4,000 writes (whole chunks); memory does not grow with the
-/// input (the store and the capped issue list aside). Thread-safe; concurrent imports and other writers are reconciled through the
-/// store's optimistic versions.
+/// input (the store and the capped issue list aside). With <see cref="ContactImportMapping.Pipelined"/>, while one task
+/// writes a chunk the caller's flow parses and cleans the next ones (at most 2 waiting); chunks are written one at a time
+/// in file order, so counts, issues, merges and progress are those of a sequential import (progress is then reported
+/// from the writing task). An exception of
+/// the store is rethrown from the import unchanged, with <c>Campaigns.Import.Row</c>, <c>Campaigns.Import.FirstRow</c>,
+/// <c>Campaigns.Import.LastRow</c> and <c>Campaigns.Import.CommittedRows</c> (all <see cref="long"/>) in its
+/// <see cref="Exception.Data"/>. Thread-safe; concurrent imports and other writers are reconciled through the store's
+/// optimistic versions.
 /// </summary>
 public interface IContactImporter
 {
@@ -269,10 +276,25 @@ internal sealed class ContactImporter : IContactImporter
         /// <summary>With a store that offers batches (<see cref="IBulkContactStore"/>), the writes per transaction (whole chunks).</summary>
         private const int CommitEvery = 4_000;
 
-        // The rows of the chunk being read (reused, so memory stays constant) and what the chunk's lookup found:
-        // identity → contact, or null when nobody holds it. Kept up to date with the chunk's own writes.
-        private readonly List<RowState> _rows = [];
-        private int _pending;
+        /// <summary>
+        /// Chunks handed from the reading side to the writing side and not yet written: the reader parses and cleans the
+        /// next chunk while the writer looks up, merges and stores the previous ones (at most this many waiting, so memory
+        /// stays constant).
+        /// </summary>
+        private const int ChunksInFlight = 2;
+
+        // Reading side (the caller's flow): the chunk being filled, and the row being parsed.
+        private Chunk _filling = new();
+
+        // The pipeline, started when the first chunk is full (an import of one chunk runs on the caller's flow alone):
+        // full chunks go to the writer through _queue; written chunks come back through _spare for reuse.
+        private Channel<Chunk>? _queue;
+        private Task? _writer;
+        private CancellationTokenSource? _pipeline;
+        private readonly ConcurrentQueue<Chunk> _spare = new();
+
+        // Writing side (one chunk at a time, in order): what the chunk's lookup found (identity → contact, or null when
+        // nobody holds it; kept up to date with the chunk's own writes) and the row being written.
         private readonly Dictionary<ContactIdentityKey, Contact?> _known = [];
         private readonly HashSet<ContactIdentityKey> _lookup = [];
         private RowState _r = new();
@@ -290,17 +312,42 @@ internal sealed class ContactImporter : IContactImporter
         private long _rejected;
         private long _contactsCreated;
         private long _omitted;
+        private long _committedRows;
+        private bool _finished;
 
         public PlannedColumn[] Columns { get; } = columns;
 
         public async ValueTask DisposeAsync()
         {
+            if (_writer is not null)
+            {
+                // An import that failed or was cancelled on the reading side: stop the writer before touching the batch.
+                await _pipeline!.CancelAsync().ConfigureAwait(false);
+                try
+                {
+                    await _writer.ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // Already surfaced to the caller (or superseded by the reading side's own exception).
+                }
+
+                _writer = null;
+            }
+
+            _pipeline?.Dispose();
+            _pipeline = null;
             if (_batch is not null)
             {
                 try
                 {
                     // Rows already imported stay, also when the import is cancelled or fails (each row's write is atomic).
                     await CommitAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception) when (!_finished)
+                {
+                    // The import is failing already: its own exception is the one the caller sees, not this commit's
+                    // (a store that failed a write may refuse the commit too).
                 }
                 finally
                 {
@@ -335,6 +382,7 @@ internal sealed class ContactImporter : IContactImporter
             }
 
             await _batch.CommitAsync(cancellationToken).ConfigureAwait(false);
+            _committedRows = _read;
             foreach (var (previous, current) in _committedLater)
             {
                 await owner._notifier.ChangedAsync(previous, current, cancellationToken).ConfigureAwait(false);
@@ -346,21 +394,21 @@ internal sealed class ContactImporter : IContactImporter
         /// <summary>Counts a row as rejected, in its turn (after the rows read before it).</summary>
         public async Task RejectAsync(long row, string column, string value, string code, string reason, CancellationToken cancellationToken)
         {
-            var state = Next(row);
+            var state = _filling.Next(row);
             state.Rejection = (column, value, code, reason);
-            if (_pending >= ChunkSize)
+            if (_filling.Count >= ChunkSize)
             {
-                await FlushAsync(cancellationToken).ConfigureAwait(false);
+                await HandOffAsync(cancellationToken).ConfigureAwait(false);
             }
         }
 
         /// <summary>Parses and cleans a row; it is looked up and written with the rest of its chunk.</summary>
         public async Task ProcessAsync(long row, string?[] raw, CancellationToken cancellationToken, (string Raw, string Reason)? malformed = null)
         {
-            _r = Next(row);
+            var r = _filling.Next(row);
             if (malformed is { } m)
             {
-                Flag(string.Empty, m.Raw, "malformed-row", m.Reason, "row");
+                Flag(r, string.Empty, m.Raw, "malformed-row", m.Reason, "row");
             }
 
             var identityGiven = false;
@@ -383,76 +431,119 @@ internal sealed class ContactImporter : IContactImporter
                             var (code, what) = kind == IdentityKind.Phone
                                 ? ("invalid-phone", $"is not a valid phone number (default region {region})")
                                 : ("invalid-email", "is not an e-mail address");
-                            Flag(column.Column, text, code, $"Row {row}, column '{column.Column}': '{text}' {what}; the row is kept without it.", IdentityNames.Of(kind));
+                            Flag(r, column.Column, text, code, $"Row {row}, column '{column.Column}': '{text}' {what}; the row is kept without it.", IdentityNames.Of(kind));
                         }
                         else if (kind == IdentityKind.Phone)
                         {
-                            AddDistinct(_r.Phones, _r.PhoneColumns, value, column.Column);
+                            AddDistinct(r.Phones, r.PhoneColumns, value, column.Column);
                         }
                         else if (kind == IdentityKind.Email)
                         {
-                            AddDistinct(_r.Emails, _r.EmailColumns, value, column.Column);
+                            AddDistinct(r.Emails, r.EmailColumns, value, column.Column);
                         }
                         else
                         {
-                            _r.Others[kind] = (value, column.Column);
+                            r.Others[kind] = (value, column.Column);
                         }
 
                         break;
                     case ImportTarget.Attribute:
                         if (ContactAttributes.TryParse(definition!, text, out var parsed, out var error, column.ListSeparator))
                         {
-                            _r.Attributes.Add((Columns[i], parsed));
+                            r.Attributes.Add((Columns[i], parsed));
                         }
                         else
                         {
-                            Flag(column.Column, text, "invalid-attribute", $"Row {row}, column '{column.Column}': {error.Message}", "attributes." + definition!.Name);
+                            Flag(r, column.Column, text, "invalid-attribute", $"Row {row}, column '{column.Column}': {error.Message}", "attributes." + definition!.Name);
                         }
 
                         break;
                     case ImportTarget.Name:
-                        _r.Name = (text, column.Merge);
+                        r.Name = (text, column.Merge);
                         break;
                     case ImportTarget.Owner:
-                        _r.OwnerId = (text, column.Merge);
+                        r.OwnerId = (text, column.Merge);
                         break;
                     case ImportTarget.TimeZone:
                         if (DateTimeZoneProviders.Tzdb.GetZoneOrNull(text) is null)
                         {
-                            Flag(column.Column, text, "invalid-time-zone", $"Row {row}, column '{column.Column}': '{text}' is not an IANA time zone id known to tzdb.", "timeZoneId");
+                            Flag(r, column.Column, text, "invalid-time-zone", $"Row {row}, column '{column.Column}': '{text}' is not an IANA time zone id known to tzdb.", "timeZoneId");
                         }
                         else
                         {
-                            _r.Zone = (text, column.Merge);
+                            r.Zone = (text, column.Merge);
                         }
 
                         break;
                 }
             }
 
-            if (_r.Phones.Count + _r.Emails.Count + _r.Others.Count == 0 && !identityGiven)
+            if (r.Phones.Count + r.Emails.Count + r.Others.Count == 0 && !identityGiven)
             {
                 var identityColumns = string.Join(", ", Columns.Where(c => c.Mapping.Target == ImportTarget.Identity).Select(c => c.Mapping.Column));
-                _r.Rejection = (identityColumns, string.Empty, "no-identity", $"Row {row} has no value in any identity column ({identityColumns}); a contact cannot be found again without one.");
+                r.Rejection = (identityColumns, string.Empty, "no-identity", $"Row {row} has no value in any identity column ({identityColumns}); a contact cannot be found again without one.");
             }
 
-            if (_pending >= ChunkSize)
+            if (_filling.Count >= ChunkSize)
             {
-                await FlushAsync(cancellationToken).ConfigureAwait(false);
+                await HandOffAsync(cancellationToken).ConfigureAwait(false);
             }
         }
 
-        /// <summary>The next row state of the chunk (reused from earlier chunks), cleared.</summary>
-        private RowState Next(long row)
+        /// <summary>
+        /// Hands the full chunk to the writer (started on the first call) and takes an empty one. Waits while
+        /// <see cref="ChunksInFlight"/> chunks wait to be written; when the writer has failed, throws its exception.
+        /// </summary>
+        private async Task HandOffAsync(CancellationToken cancellationToken)
         {
-            if (_pending == _rows.Count)
+            if (!mapping.Pipelined)
             {
-                _rows.Add(new RowState());
+                // No pipeline: the chunk is written on the caller's flow before the next row is read.
+                await FlushAsync(_filling, cancellationToken).ConfigureAwait(false);
+                _filling.Reset();
+                return;
             }
 
-            var state = _rows[_pending++];
-            state.Clear(row);
-            return state;
+            var chunk = _filling;
+            _filling = _spare.TryDequeue(out var spare) ? spare : new Chunk();
+            if (_queue is null)
+            {
+                _pipeline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                _queue = Channel.CreateBounded<Chunk>(new BoundedChannelOptions(ChunksInFlight) { SingleReader = true, SingleWriter = true });
+                var token = _pipeline.Token;
+                _writer = Task.Run(() => WriteChunksAsync(token), CancellationToken.None);
+            }
+
+            try
+            {
+                await _queue.Writer.WriteAsync(chunk, _pipeline!.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // The writer stopped: surface its exception (with the row or chunk it failed on).
+                await _writer!.ConfigureAwait(false);
+                throw;
+            }
+        }
+
+        /// <summary>The writing side: chunk after chunk, in the order they were read.</summary>
+        private async Task WriteChunksAsync(CancellationToken cancellationToken)
+        {
+            try
+            {
+                await foreach (var chunk in _queue!.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    await FlushAsync(chunk, cancellationToken).ConfigureAwait(false);
+                    chunk.Reset();
+                    _spare.Enqueue(chunk);
+                }
+            }
+            catch
+            {
+                // Stop the reading side at its next hand-off.
+                await _pipeline!.CancelAsync().ConfigureAwait(false);
+                throw;
+            }
         }
 
         /// <summary>
@@ -460,18 +551,18 @@ internal sealed class ContactImporter : IContactImporter
         /// an identity find the contact an earlier row created or merged), and commits the batch once
         /// <see cref="CommitEvery"/> writes are pending.
         /// </summary>
-        private async Task FlushAsync(CancellationToken cancellationToken)
+        private async Task FlushAsync(Chunk chunk, CancellationToken cancellationToken)
         {
-            if (_pending == 0)
+            if (chunk.Count == 0)
             {
                 return;
             }
 
             _lookup.Clear();
             _known.Clear();
-            for (var i = 0; i < _pending; i++)
+            for (var i = 0; i < chunk.Count; i++)
             {
-                var state = _rows[i];
+                var state = chunk.Rows[i];
                 if (state.Rejection is null)
                 {
                     foreach (var key in state.Keys())
@@ -483,17 +574,26 @@ internal sealed class ContactImporter : IContactImporter
 
             if (_lookup.Count > 0)
             {
-                var writer = await WriterAsync(cancellationToken).ConfigureAwait(false);
-                var found = await writer.FindManyAsync(_lookup, cancellationToken).ConfigureAwait(false);
+                IReadOnlyDictionary<ContactIdentityKey, Contact> found;
+                try
+                {
+                    var writer = await WriterAsync(cancellationToken).ConfigureAwait(false);
+                    found = await writer.FindManyAsync(_lookup, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException && Locate(ex, chunk, null))
+                {
+                    throw; // not reached: Locate only adds to the exception and lets it pass
+                }
+
                 foreach (var key in _lookup)
                 {
                     _known[key] = found.TryGetValue(key, out var contact) ? contact : null;
                 }
             }
 
-            for (var i = 0; i < _pending; i++)
+            for (var i = 0; i < chunk.Count; i++)
             {
-                _r = _rows[i];
+                _r = chunk.Rows[i];
                 if (_r.Rejection is { } r)
                 {
                     _read++;
@@ -503,15 +603,28 @@ internal sealed class ContactImporter : IContactImporter
                 }
                 else
                 {
-                    await ApplyAsync(_r.Row, cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        await ApplyAsync(_r.Row, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException && Locate(ex, chunk, _r.Row))
+                    {
+                        throw; // not reached: Locate only adds to the exception and lets it pass
+                    }
                 }
             }
 
-            _pending = 0;
             _known.Clear();
             if (_batch is not null && _batch.PendingWrites >= CommitEvery)
             {
-                await CommitAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await CommitAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException && Locate(ex, chunk, null))
+                {
+                    throw; // not reached: Locate only adds to the exception and lets it pass
+                }
             }
         }
 
@@ -594,8 +707,34 @@ internal sealed class ContactImporter : IContactImporter
 
         public async Task<ImportReport> FinishAsync(CancellationToken cancellationToken)
         {
-            await FlushAsync(cancellationToken).ConfigureAwait(false);
-            await CommitAsync(cancellationToken).ConfigureAwait(false);
+            if (_queue is null)
+            {
+                // One chunk or less: written on the caller's flow.
+                await FlushAsync(_filling, cancellationToken).ConfigureAwait(false);
+                _filling.Reset();
+            }
+            else
+            {
+                if (_filling.Count > 0)
+                {
+                    await HandOffAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                _queue.Writer.TryComplete();
+                await _writer!.ConfigureAwait(false);
+                _writer = null;
+            }
+
+            try
+            {
+                await CommitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException && Locate(ex, null, null))
+            {
+                throw; // not reached: Locate only adds to the exception and lets it pass
+            }
+
+            _finished = true;
             progress?.Report(Current);
             return new ImportReport
             {
@@ -672,7 +811,9 @@ internal sealed class ContactImporter : IContactImporter
             }
         }
 
-        private void Flag(string column, string value, string code, string reason, string field) => _r.Flags.Add((column, value, code, reason, field));
+        private void Flag(string column, string value, string code, string reason, string field) => Flag(_r, column, value, code, reason, field);
+
+        private static void Flag(RowState row, string column, string value, string code, string reason, string field) => row.Flags.Add((column, value, code, reason, field));
 
         /// <summary>
         /// Finds the contact the row belongs to (from the chunk's lookup, else from the store); identities that belong to
@@ -821,6 +962,56 @@ internal sealed class ContactImporter : IContactImporter
             incoming is not { } i ? current
             : i.Merge == MergePolicy.KeepExisting && !string.IsNullOrWhiteSpace(current) ? current
             : i.Value;
+
+        /// <summary>
+        /// Adds where the import was to a store's exception (<see cref="Exception.Data"/>: <c>Campaigns.Import.Row</c>, the
+        /// row being written; <c>Campaigns.Import.FirstRow</c> and <c>Campaigns.Import.LastRow</c>, the rows of its chunk;
+        /// <c>Campaigns.Import.CommittedRows</c>, the rows read and committed before it) and returns it, so it is rethrown
+        /// as it was (same type, same stack) but says where it happened. Meant for an exception filter: always false.
+        /// </summary>
+        private bool Locate(Exception ex, Chunk? chunk, long? row)
+        {
+            if (!ex.Data.IsReadOnly && !ex.Data.Contains("Campaigns.Import.CommittedRows"))
+            {
+                if (row is { } r)
+                {
+                    ex.Data["Campaigns.Import.Row"] = r;
+                }
+
+                if (chunk is { Count: > 0 })
+                {
+                    ex.Data["Campaigns.Import.FirstRow"] = chunk.Rows[0].Row;
+                    ex.Data["Campaigns.Import.LastRow"] = chunk.Rows[chunk.Count - 1].Row;
+                }
+
+                ex.Data["Campaigns.Import.CommittedRows"] = _batch is null ? _read : _committedRows;
+            }
+
+            return false;
+        }
+
+        /// <summary>Rows of a chunk, reused from chunk to chunk (and between the reading and the writing side).</summary>
+        private sealed class Chunk
+        {
+            public List<RowState> Rows { get; } = new(ChunkSize);
+
+            public int Count { get; private set; }
+
+            /// <summary>The next row state of the chunk (reused from earlier chunks), cleared.</summary>
+            public RowState Next(long row)
+            {
+                if (Count == Rows.Count)
+                {
+                    Rows.Add(new RowState());
+                }
+
+                var state = Rows[Count++];
+                state.Clear(row);
+                return state;
+            }
+
+            public void Reset() => Count = 0;
+        }
 
         /// <summary>One row of a chunk, parsed and cleaned: its identities, attributes and flags, or why it is rejected.</summary>
         private sealed class RowState
