@@ -83,6 +83,7 @@ public static class PostgreSqlStorageBuilderExtensions
         services.Replace(ServiceDescriptor.Singleton<PostgreSqlDoNotContactList, PostgreSqlDoNotContactList>());
         services.Replace(ServiceDescriptor.Singleton<IDoNotContactList>(static sp => sp.GetRequiredService<PostgreSqlDoNotContactList>()));
         services.Replace(ServiceDescriptor.Singleton<IExecutionRecords, PostgreSqlExecutionRecords>());
+        services.Replace(ServiceDescriptor.Singleton<IDefinitionStore, PostgreSqlDefinitionStore>());
         services.Replace(ServiceDescriptor.Singleton<IScoreLedgerStore, PostgreSqlScoreLedgerStore>());
         services.Replace(ServiceDescriptor.Singleton<IProviderMessageIndex>(static sp => new PostgreSqlProviderMessageIndex(
             sp.GetRequiredService<PostgreSqlDatabase>(),

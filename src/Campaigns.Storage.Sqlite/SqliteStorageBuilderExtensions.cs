@@ -85,6 +85,7 @@ public static class SqliteStorageBuilderExtensions
         services.TryAddSingleton<SqliteDoNotContactList>();
         services.Replace(ServiceDescriptor.Singleton<IDoNotContactList>(static sp => sp.GetRequiredService<SqliteDoNotContactList>()));
         services.Replace(ServiceDescriptor.Singleton<IExecutionRecords, SqliteExecutionRecords>());
+        services.Replace(ServiceDescriptor.Singleton<IDefinitionStore, SqliteDefinitionStore>());
         services.Replace(ServiceDescriptor.Singleton<IScoringModelStore>(static sp => new SqliteScoringModelStore(
             sp.GetRequiredService<SqliteDatabase>(),
             new FilterContext(sp.GetRequiredService<IOptions<CampaignsOptions>>().Value.Contacts.Schema ?? ContactsOptions.DefaultSchema))));

@@ -218,6 +218,7 @@ public static class CampaignsServiceCollectionExtensions
         services.TryAddSingleton<IFrequencyCapStore, InMemoryFrequencyCapStore>();
         services.TryAddSingleton<IDoNotContactList, InMemoryDoNotContactList>();
         services.TryAddSingleton<IExecutionRecords, InMemoryExecutionRecords>();
+        services.TryAddSingleton<IDefinitionStore, InMemoryDefinitionStore>();
         services.TryAddSingleton<IProviderMessageIndex>(static sp => new InMemoryProviderMessageIndex(
             NodaTime.Duration.FromTimeSpan(sp.GetRequiredService<IOptions<CampaignsOptions>>().Value.Delivery.ProviderMessageRetention)));
         services.TryAddSingleton<IDeliveryPipeline, DeliveryPipeline>();
