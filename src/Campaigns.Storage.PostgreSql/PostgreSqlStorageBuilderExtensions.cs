@@ -93,6 +93,9 @@ public static class PostgreSqlStorageBuilderExtensions
             new FilterContext(sp.GetRequiredService<IOptions<CampaignsOptions>>().Value.Contacts.Schema ?? ContactsOptions.DefaultSchema),
             sp.GetService<TimeProvider>() ?? TimeProvider.System)));
 
+        // The stored definitions load at start (inserted first, then pushed back by the startup inserted before it).
+        builder.AddDurableDefinitions();
+
         // Migrate and check the protector scheme when the host starts: first of the hosted services (as on SQLite), so the
         // schema is ready before any worker registered earlier (AddJourneyWorker, AddSopWorker, …) starts claiming.
         if (!services.Any(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(PostgreSqlStorageStartup)))

@@ -94,6 +94,9 @@ public static class SqliteStorageBuilderExtensions
             sp.GetRequiredService<SqliteDatabase>(),
             NodaTime.Duration.FromTimeSpan(sp.GetRequiredService<IOptions<CampaignsOptions>>().Value.Delivery.ProviderMessageRetention))));
 
+        // The stored definitions load at start (inserted first, then pushed back by the initializer inserted before it).
+        builder.AddDurableDefinitions();
+
         // First of the hosted services, so the schema is ready before any worker starts.
         if (!services.Any(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(SqliteStorageInitializer)))
         {

@@ -76,7 +76,11 @@ public sealed class JourneyCatalog
         }
 
         _journeys[journeyId] = entry with { State = state };
+        StateChanged?.Invoke(journeyId, state);
     }
+
+    /// <summary>Raised after every <see cref="SetState"/> (pause, resume, cancel, alert), on the caller's thread: the durable definitions persist it.</summary>
+    internal event Action<string, JourneyState>? StateChanged;
 
     internal Instant LastScheduleCheck(string journeyId) => _journeys[journeyId].LastScheduleCheck;
 
