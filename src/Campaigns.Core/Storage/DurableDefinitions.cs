@@ -651,17 +651,18 @@ public sealed class DurableDefinitions : IDisposable
 /// pending journey state changes when the host stops. Registered by <c>AddDurableDefinitions()</c> and by the storage
 /// packages.
 /// </summary>
-internal sealed class DurableDefinitionsService(DurableDefinitions definitions, TimeProvider time, ILogger<DurableDefinitionsService> logger) : IHostedService, IDisposable
+internal sealed class DurableDefinitionsService(DurableDefinitions definitions, TimeProvider time, ILogger<DurableDefinitionsService>? logger = null) : IHostedService, IDisposable
 {
+    private readonly ILogger _logger = (ILogger?)logger ?? NullLogger.Instance;
     private readonly CancellationTokenSource _stopping = new();
     private Task? _loop;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var report = await definitions.LoadAsync(cancellationToken).ConfigureAwait(false);
-        if (report.Problems.Count > 0 && logger.IsEnabled(LogLevel.Warning))
+        if (report.Problems.Count > 0 && _logger.IsEnabled(LogLevel.Warning))
         {
-            logger.LogWarning("{Count} stored definitions could not be applied: {Problems}", report.Problems.Count, string.Join("; ", report.Problems));
+            _logger.LogWarning("{Count} stored definitions could not be applied: {Problems}", report.Problems.Count, string.Join("; ", report.Problems));
         }
 
         _loop = Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None);
@@ -698,9 +699,9 @@ internal sealed class DurableDefinitionsService(DurableDefinitions definitions, 
             catch (Exception ex)
 #pragma warning restore CA1031
             {
-                if (logger.IsEnabled(LogLevel.Error))
+                if (_logger.IsEnabled(LogLevel.Error))
                 {
-                    logger.LogError(ex, "Polling the definition store failed; retrying in {PollInterval}.", interval);
+                    _logger.LogError(ex, "Polling the definition store failed; retrying in {PollInterval}.", interval);
                 }
             }
         }
