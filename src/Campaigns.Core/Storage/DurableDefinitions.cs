@@ -320,33 +320,30 @@ public sealed class DurableDefinitions : IDisposable
     /// <returns>Completes when stored.</returns>
     public async Task FlushJourneyStatesAsync(CancellationToken cancellationToken = default)
     {
-        KeyValuePair<string, JourneyState>[] pending;
-        lock (_pendingGate)
-        {
-            if (_pendingStates.Count == 0)
-            {
-                return;
-            }
-
-            pending = [.. _pendingStates];
-            _pendingStates.Clear();
-        }
-
+        // The gate first: a flush already writing (the background one) completes before this one returns.
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            foreach (var (id, state) in pending)
+            KeyValuePair<string, JourneyState>[] pending;
+            lock (_pendingGate)
             {
-                if (_journeys.Find(id) is not { } definition)
+                pending = [.. _pendingStates];
+                _pendingStates.Clear();
+            }
+
+            for (var i = 0; i < pending.Length; i++)
+            {
+                var (id, state) = pending[i];
+                var key = (DefinitionKinds.Journey, id);
+                if (_journeys.Find(id) is not { } definition || !_applied.TryGetValue(key, out var version))
                 {
-                    continue;
+                    continue; // Published on the catalog directly: not durable, its state neither.
                 }
 
-                var key = (DefinitionKinds.Journey, id);
                 var now = _clock.GetCurrentInstant();
                 try
                 {
-                    var stored = await _store.PutAsync(DefinitionKinds.Journey, id, JourneyDocument(definition, state), _applied.GetValueOrDefault(key), now, cancellationToken).ConfigureAwait(false);
+                    var stored = await _store.PutAsync(DefinitionKinds.Journey, id, JourneyDocument(definition, state), version, now, cancellationToken).ConfigureAwait(false);
                     _applied[key] = stored.Version;
                 }
                 catch (ConcurrencyException)
@@ -357,6 +354,19 @@ public sealed class DurableDefinitions : IDisposable
                         var (theirs, _) = ReadJourney(current.Document);
                         await _store.PutAsync(DefinitionKinds.Journey, id, JourneyDocument(theirs, state), current.Version, now, cancellationToken).ConfigureAwait(false);
                     }
+                }
+                catch
+                {
+                    // The store failed: keep this and the remaining changes for the next flush (a newer change made meanwhile wins).
+                    lock (_pendingGate)
+                    {
+                        foreach (var (laterId, laterState) in pending.Skip(i))
+                        {
+                            _pendingStates.TryAdd(laterId, laterState);
+                        }
+                    }
+
+                    throw;
                 }
             }
         }
@@ -394,7 +404,7 @@ public sealed class DurableDefinitions : IDisposable
         {
             if (_logger.IsEnabled(LogLevel.Error))
             {
-                _logger.LogError(ex, "Storing journey state changes failed; they are retried at the next poll only if changed again.");
+                _logger.LogError(ex, "Storing journey state changes failed; they are kept and stored at the next poll.");
             }
         }
     }

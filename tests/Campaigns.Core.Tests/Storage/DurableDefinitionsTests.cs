@@ -250,6 +250,29 @@ public sealed class DurableDefinitionsTests
     }
 
     [Fact]
+    public async Task State_changes_of_a_journey_published_on_the_catalog_directly_are_not_stored_and_a_failed_write_is_kept_for_the_next_flush()
+    {
+        var store = new FlakyStore();
+        var clock = new ControllableClock(Now);
+        await using var host = new Host(store, clock);
+        await host.Definitions.LoadAsync();
+        host.Journeys.Publish(Journey() with { Id = "local" }, new JourneyValidationContext(), Now);
+        var runner = host.Services.GetRequiredService<JourneyRunner>();
+        runner.PauseJourney("local");
+        await host.Definitions.FlushJourneyStatesAsync();
+        Assert.Empty(await store.ListAsync(DefinitionKinds.Journey));
+
+        await host.Definitions.PublishJourneyAsync(Journey());
+        await host.Definitions.FlushJourneyStatesAsync(); // let the background flush of the publish settle
+        store.FailPuts = true;
+        runner.PauseJourney("nurture");
+        await Assert.ThrowsAsync<InvalidOperationException>(() => host.Definitions.FlushJourneyStatesAsync());
+        store.FailPuts = false;
+        await host.Definitions.FlushJourneyStatesAsync();
+        Assert.Contains("\"state\":\"Paused\"", (await store.GetAsync(DefinitionKinds.Journey, "nurture"))!.Document, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Invalid_definitions_are_refused_before_anything_is_stored()
     {
         var store = new InMemoryDefinitionStore();
@@ -284,6 +307,25 @@ public sealed class DurableDefinitionsTests
         using var bad = services.BuildServiceProvider();
         var error = Assert.Throws<OptionsValidationException>(() => bad.GetRequiredService<IOptions<CampaignsOptions>>().Value);
         Assert.Contains("Campaigns:Definitions:PollInterval", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>An in-memory store whose puts fail on demand (a store outage).</summary>
+    private sealed class FlakyStore : IDefinitionStore
+    {
+        private readonly InMemoryDefinitionStore _inner = new();
+
+        public volatile bool FailPuts;
+
+        public ValueTask<StoredDefinition?> GetAsync(string kind, string id, CancellationToken cancellationToken = default) => _inner.GetAsync(kind, id, cancellationToken);
+
+        public ValueTask<IReadOnlyList<StoredDefinition>> ListAsync(string kind, CancellationToken cancellationToken = default) => _inner.ListAsync(kind, cancellationToken);
+
+        public ValueTask<StoredDefinition> PutAsync(string kind, string id, string document, long? expectedVersion, Instant at, CancellationToken cancellationToken = default) =>
+            FailPuts ? throw new InvalidOperationException("the store is down") : _inner.PutAsync(kind, id, document, expectedVersion, at, cancellationToken);
+
+        public ValueTask<bool> DeleteAsync(string kind, string id, long? expectedVersion, CancellationToken cancellationToken = default) => _inner.DeleteAsync(kind, id, expectedVersion, cancellationToken);
+
+        public ValueTask<long> GetStampAsync(CancellationToken cancellationToken = default) => _inner.GetStampAsync(cancellationToken);
     }
 
     /// <summary>Lets a test parse <c>in_segment(...)</c> before the referenced segment exists.</summary>
