@@ -42,7 +42,7 @@ using var host = builder.Build();
 await host.StartAsync();
 var sample = host.Services.GetRequiredService<SampleRun>();
 var exitCode = await sample.RunAsync(quick ? 8 : 40, Console.Out);
-var liveSegments = LiveSegmentsDemo.Start(host.Services, Console.Out);   // rebuilt from the SQLite file at start
+var liveSegments = await LiveSegmentsDemo.StartAsync(host.Services, Console.Out);   // rebuilt from the SQLite file at start
 await host.Services.GetRequiredService<ContactsDemo>().RunAsync(quick ? 20 : 2_000, Console.Out);
 liveSegments.PrintAfterImport(Console.Out);                               // grew live as the import stored contacts
 await host.Services.GetRequiredService<DeliveryDemo>().RunAsync(sample.SeminarId, Console.Out);

@@ -4,6 +4,7 @@ using Campaigns.Contacts;
 using Campaigns.Modeling;
 using Campaigns.Scoring;
 using Campaigns.Segmentation;
+using Campaigns.Storage;
 using Campaigns.Tags;
 using Microsoft.Extensions.DependencyInjection;
 using NodaTime;
@@ -17,7 +18,7 @@ namespace Campaigns.Sample;
 /// new contacts, then the top leads are printed with the explanation of their score, their owner and rule tags.
 /// </summary>
 internal sealed class ScoringDemo(
-    IScoringModelStore models,
+    DurableDefinitions definitions,
     IScoringEngine scoring,
     ITagCatalog tags,
     IContactService contacts,
@@ -71,7 +72,8 @@ internal sealed class ScoringDemo(
     {
         o.WriteLine();
         o.WriteLine("== Lead scoring and rule tags");
-        models.Replace(new ScoringModel
+        // Through the durable definitions: kept in the SQLite file; a second run writes nothing new (same documents).
+        var model = await definitions.ReplaceScoringModelAsync(new ScoringModel
         {
             BehaviourRules =
             [
@@ -92,8 +94,8 @@ internal sealed class ScoringDemo(
                     Assignment = new AssignmentPolicy { Mode = AssignmentMode.RoundRobin, Assignees = ["sales-1", "sales-2"] },
                 },
             ],
-        });
-        tags.SetModel(new TagModel
+        }).ConfigureAwait(false);
+        var tagModel = await definitions.SetTagModelAsync(new TagModel
         {
             Id = "behaviour",
             Name = "行为特征",
@@ -114,7 +116,8 @@ internal sealed class ScoringDemo(
                     ],
                 },
             ],
-        });
+        }).ConfigureAwait(false);
+        o.WriteLine($"  definitions stored in the SQLite file: scoring model version {model.Version}, tag model '{tagModel.Id}' version {tagModel.Version} (unchanged on a second run)");
         o.WriteLine("  model: product page view +5, form submit +10, half-life 14 days, fit: manufacturing +40; high intent ≥ 20 (leave < 15) → MQL, round robin sales-1/sales-2");
         o.WriteLine("  rule tag: 近30天咨询产品≥2次 = count(page_view where page_kind = \"product\") >= 2 within 30d");
 

@@ -13,7 +13,7 @@ namespace Campaigns.Storage.PostgreSql;
 /// </summary>
 internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
 {
-    private const string Columns = "task_id, started_at, updated_at, target_count, sent, deferred, suppressed_by::text, failed_by::text, is_paused, alert_raised_at";
+    private const string Columns = "task_id, started_at, updated_at, target_count, sent, deferred, suppressed_by::text, failed_by::text, is_paused, alert_raised_at, unknown";
     private readonly PostgreSqlDatabase db;
     private readonly string _s;
     private readonly PostgreSqlCoalescer<string, ExecutionRecord?> _reads;
@@ -42,7 +42,7 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
         batch.BatchCommands.Add(clear);
         var upsert = new NpgsqlBatchCommand(
             $"INSERT INTO {_s}.execution_records AS r (task_id, started_at, updated_at, target_count) VALUES (@task, @at, @at, @target) " +
-            "ON CONFLICT (task_id) DO UPDATE SET started_at = @at, updated_at = @at, target_count = @target, sent = 0, deferred = 0, " +
+            "ON CONFLICT (task_id) DO UPDATE SET started_at = @at, updated_at = @at, target_count = @target, sent = 0, deferred = 0, unknown = 0, " +
             $"suppressed_by = '{{}}', failed_by = '{{}}', is_paused = false, alert_raised_at = NULL RETURNING {Columns}");
         upsert.Parameters.AddWithValue("task", taskId);
         upsert.Parameters.AddWithValue("at", Pg.Ticks(at));
@@ -113,6 +113,7 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
             foreach (var group in items.GroupBy(i => i.TaskId, StringComparer.Ordinal))
             {
                 long sent = 0;
+                long unknown = 0;
                 var counted = false;
                 // As if recorded one by one in order: a new record starts at the first outcome, and the last counted one stamps it.
                 var startedAt = Pg.Ticks(group.First().Outcome.At);
@@ -138,6 +139,7 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
 
                     otherKeys.Add(outcome.IdempotencyKey);
                     sent += outcome.Status == DeliveryStatus.Sent ? 1 : 0;
+                    unknown += outcome.Status == DeliveryStatus.Unknown ? 1 : 0;
                     if (outcome.Status == DeliveryStatus.Suppressed)
                     {
                         var name = Name(outcome.SuppressedBy ?? GateCheck.Consent);
@@ -157,11 +159,12 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
                         INSERT INTO {_s}.execution_deferred (task_id, key) SELECT @task, k FROM unnest(@deferred::text[]) AS k ON CONFLICT DO NOTHING RETURNING 1),
                     del AS (
                         DELETE FROM {_s}.execution_deferred WHERE task_id = @task AND key = ANY(@others) RETURNING 1)
-                    INSERT INTO {_s}.execution_records AS r (task_id, started_at, updated_at, sent, deferred, suppressed_by, failed_by)
-                    VALUES (@task, @started, @at, @sent, (SELECT count(*) FROM ins), @suppressed::jsonb, @failed::jsonb)
+                    INSERT INTO {_s}.execution_records AS r (task_id, started_at, updated_at, sent, deferred, suppressed_by, failed_by, unknown)
+                    VALUES (@task, @started, @at, @sent, (SELECT count(*) FROM ins), @suppressed::jsonb, @failed::jsonb, @unknown)
                     ON CONFLICT (task_id) DO UPDATE SET
                         updated_at = CASE WHEN @counted THEN @at ELSE r.updated_at END,
                         sent = r.sent + @sent,
+                        unknown = r.unknown + @unknown,
                         deferred = r.deferred + (SELECT count(*) FROM ins) - (SELECT count(*) FROM del),
                         suppressed_by = r.suppressed_by || coalesce((SELECT jsonb_object_agg(e.key, coalesce((r.suppressed_by ->> e.key)::bigint, 0) + e.value::bigint)
                             FROM jsonb_each_text(@suppressed::jsonb) e), jsonb_build_object()),
@@ -174,6 +177,7 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
                 command.Parameters.AddWithValue("started", startedAt);
                 command.Parameters.AddWithValue("counted", counted);
                 command.Parameters.AddWithValue("sent", sent);
+                command.Parameters.AddWithValue("unknown", unknown);
                 command.Parameters.AddWithValue("deferred", deferredKeys.ToArray());
                 command.Parameters.AddWithValue("others", otherKeys.ToArray());
                 command.Parameters.Add(Pg.Jsonb("suppressed", JsonSerializer.Serialize(suppressed)));
@@ -226,13 +230,14 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
                     {(deferred
                         ? $"INSERT INTO {_s}.execution_deferred (task_id, key) VALUES (@task, @key) ON CONFLICT DO NOTHING RETURNING 1"
                         : $"DELETE FROM {_s}.execution_deferred WHERE task_id = @task AND key = @key RETURNING -1")})
-                INSERT INTO {_s}.execution_records AS r (task_id, started_at, updated_at, sent, deferred, suppressed_by, failed_by)
-                VALUES (@task, @at, @at, @sent, GREATEST((SELECT coalesce(sum(1), 0) FROM d WHERE {(deferred ? "true" : "false")}), 0),
+                INSERT INTO {_s}.execution_records AS r (task_id, started_at, updated_at, sent, unknown, deferred, suppressed_by, failed_by)
+                VALUES (@task, @at, @at, @sent, @unknown, GREATEST((SELECT coalesce(sum(1), 0) FROM d WHERE {(deferred ? "true" : "false")}), 0),
                         CASE WHEN @suppressed::text IS NULL THEN jsonb_build_object() ELSE jsonb_build_object(@suppressed::text, 1) END,
                         CASE WHEN @failed::text IS NULL THEN jsonb_build_object() ELSE jsonb_build_object(@failed::text, 1) END)
                 ON CONFLICT (task_id) DO UPDATE SET
                     updated_at = @at,
                     sent = r.sent + @sent,
+                    unknown = r.unknown + @unknown,
                     deferred = r.deferred + (SELECT coalesce(sum(1), 0) FROM d) * {(deferred ? "1" : "-1")},
                     suppressed_by = CASE WHEN @suppressed::text IS NULL THEN r.suppressed_by
                         ELSE jsonb_set(r.suppressed_by, ARRAY[@suppressed::text], to_jsonb(coalesce((r.suppressed_by ->> @suppressed::text)::bigint, 0) + 1)) END,
@@ -242,6 +247,7 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
                 """;
             command.Parameters.AddWithValue("key", outcome.IdempotencyKey);
             command.Parameters.AddWithValue("sent", outcome.Status == DeliveryStatus.Sent ? 1L : 0L);
+            command.Parameters.AddWithValue("unknown", outcome.Status == DeliveryStatus.Unknown ? 1L : 0L);
             command.Parameters.AddWithValue("suppressed", (object?)suppressedKey ?? DBNull.Value).NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text;
             command.Parameters.AddWithValue("failed", (object?)failedKey ?? DBNull.Value).NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text;
         }
@@ -292,6 +298,7 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
         FailedBy = Counts<DeliveryFailureReason>(reader.GetString(7)),
         IsPaused = reader.GetBoolean(8),
         AlertRaisedAt = reader.IsDBNull(9) ? null : Pg.Instant(reader.GetInt64(9)),
+        Unknown = reader.GetInt64(10),
     };
 
     private static Dictionary<T, long> Counts<T>(string json)

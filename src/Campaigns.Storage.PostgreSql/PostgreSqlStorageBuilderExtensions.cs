@@ -83,6 +83,7 @@ public static class PostgreSqlStorageBuilderExtensions
         services.Replace(ServiceDescriptor.Singleton<PostgreSqlDoNotContactList, PostgreSqlDoNotContactList>());
         services.Replace(ServiceDescriptor.Singleton<IDoNotContactList>(static sp => sp.GetRequiredService<PostgreSqlDoNotContactList>()));
         services.Replace(ServiceDescriptor.Singleton<IExecutionRecords, PostgreSqlExecutionRecords>());
+        services.Replace(ServiceDescriptor.Singleton<IDefinitionStore, PostgreSqlDefinitionStore>());
         services.Replace(ServiceDescriptor.Singleton<IScoreLedgerStore, PostgreSqlScoreLedgerStore>());
         services.Replace(ServiceDescriptor.Singleton<IProviderMessageIndex>(static sp => new PostgreSqlProviderMessageIndex(
             sp.GetRequiredService<PostgreSqlDatabase>(),
@@ -91,6 +92,9 @@ public static class PostgreSqlStorageBuilderExtensions
             sp.GetRequiredService<PostgreSqlDatabase>(),
             new FilterContext(sp.GetRequiredService<IOptions<CampaignsOptions>>().Value.Contacts.Schema ?? ContactsOptions.DefaultSchema),
             sp.GetService<TimeProvider>() ?? TimeProvider.System)));
+
+        // The stored definitions load at start (inserted first, then pushed back by the startup inserted before it).
+        builder.AddDurableDefinitions();
 
         // Migrate and check the protector scheme when the host starts: first of the hosted services (as on SQLite), so the
         // schema is ready before any worker registered earlier (AddJourneyWorker, AddSopWorker, …) starts claiming.

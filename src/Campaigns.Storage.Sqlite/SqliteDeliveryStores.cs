@@ -212,8 +212,8 @@ public sealed class SqliteExecutionRecords : IExecutionRecords
             {
                 s.Execute("DELETE FROM execution_deferred WHERE task_id = $t;", ("$t", taskId));
                 s.Execute(
-                    "INSERT OR REPLACE INTO execution_records (task_id, started_at, updated_at, target_count, sent, suppressed, failed, is_paused, alert_raised_at) " +
-                    "VALUES ($t, $at, $at, $n, 0, '{}', '{}', 0, NULL);",
+                    "INSERT OR REPLACE INTO execution_records (task_id, started_at, updated_at, target_count, sent, suppressed, failed, is_paused, alert_raised_at, unknown) " +
+                    "VALUES ($t, $at, $at, $n, 0, '{}', '{}', 0, NULL, 0);",
                     ("$t", taskId),
                     ("$at", SqliteDatabase.Ticks(at)),
                     ("$n", targetCount));
@@ -252,6 +252,9 @@ public sealed class SqliteExecutionRecords : IExecutionRecords
                         {
                             case DeliveryStatus.Sent:
                                 s.Execute("UPDATE execution_records SET sent = sent + 1 WHERE task_id = $t;", ("$t", taskId));
+                                break;
+                            case DeliveryStatus.Unknown:
+                                s.Execute("UPDATE execution_records SET unknown = unknown + 1 WHERE task_id = $t;", ("$t", taskId));
                                 break;
                             case DeliveryStatus.Suppressed:
                                 Increment(s, taskId, "suppressed", (int)(outcome.SuppressedBy ?? GateCheck.Consent));
@@ -317,7 +320,7 @@ public sealed class SqliteExecutionRecords : IExecutionRecords
     {
         using var reader = s.Command(
             "SELECT started_at, updated_at, target_count, sent, suppressed, failed, is_paused, alert_raised_at, " +
-            "(SELECT COUNT(*) FROM execution_deferred d WHERE d.task_id = r.task_id) FROM execution_records r WHERE task_id = $t;",
+            "(SELECT COUNT(*) FROM execution_deferred d WHERE d.task_id = r.task_id), unknown FROM execution_records r WHERE task_id = $t;",
             ("$t", taskId)).ExecuteReader();
         if (!reader.Read())
         {
@@ -336,6 +339,7 @@ public sealed class SqliteExecutionRecords : IExecutionRecords
             IsPaused = reader.GetBoolean(6),
             AlertRaisedAt = reader.IsDBNull(7) ? null : SqliteDatabase.Instant(reader.GetInt64(7)),
             Deferred = reader.GetInt64(8),
+            Unknown = reader.GetInt64(9),
         };
     }
 

@@ -85,6 +85,7 @@ public static class SqliteStorageBuilderExtensions
         services.TryAddSingleton<SqliteDoNotContactList>();
         services.Replace(ServiceDescriptor.Singleton<IDoNotContactList>(static sp => sp.GetRequiredService<SqliteDoNotContactList>()));
         services.Replace(ServiceDescriptor.Singleton<IExecutionRecords, SqliteExecutionRecords>());
+        services.Replace(ServiceDescriptor.Singleton<IDefinitionStore, SqliteDefinitionStore>());
         services.Replace(ServiceDescriptor.Singleton<IScoringModelStore>(static sp => new SqliteScoringModelStore(
             sp.GetRequiredService<SqliteDatabase>(),
             new FilterContext(sp.GetRequiredService<IOptions<CampaignsOptions>>().Value.Contacts.Schema ?? ContactsOptions.DefaultSchema))));
@@ -92,6 +93,9 @@ public static class SqliteStorageBuilderExtensions
         services.Replace(ServiceDescriptor.Singleton<IProviderMessageIndex>(static sp => new SqliteProviderMessageIndex(
             sp.GetRequiredService<SqliteDatabase>(),
             NodaTime.Duration.FromTimeSpan(sp.GetRequiredService<IOptions<CampaignsOptions>>().Value.Delivery.ProviderMessageRetention))));
+
+        // The stored definitions load at start (inserted first, then pushed back by the initializer inserted before it).
+        builder.AddDurableDefinitions();
 
         // First of the hosted services, so the schema is ready before any worker starts.
         if (!services.Any(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == typeof(SqliteStorageInitializer)))

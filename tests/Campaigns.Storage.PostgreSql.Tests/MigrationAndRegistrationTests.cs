@@ -111,6 +111,8 @@ public sealed class RegistrationTests
             Assert.IsType<PostgreSqlDoNotContactList>(sp.GetRequiredService<IDoNotContactList>());
             Assert.IsType<PostgreSqlExecutionRecords>(sp.GetRequiredService<IExecutionRecords>());
             Assert.IsType<PostgreSqlScoringModelStore>(sp.GetRequiredService<IScoringModelStore>());
+            Assert.IsType<PostgreSqlDefinitionStore>(sp.GetRequiredService<IDefinitionStore>());
+            Assert.Equal(["PostgreSqlStorageStartup", "DurableDefinitionsService"], sp.GetServices<Microsoft.Extensions.Hosting.IHostedService>().Select(h => h.GetType().Name).Take(2));
             Assert.IsType<PostgreSqlScoreLedgerStore>(sp.GetRequiredService<IScoreLedgerStore>());
             Assert.Equal(NodaTime.Duration.FromDays(3), Assert.IsType<PostgreSqlProviderMessageIndex>(sp.GetRequiredService<IProviderMessageIndex>()).Retention);
             Assert.Single(services, d => d.ServiceType == typeof(IContactStore));

@@ -275,3 +275,20 @@ internal static class TestProtectors
     /// <summary>AES-GCM with <see cref="Key"/>.</summary>
     public static AesGcmPersonalDataProtector AesGcm { get; } = new(new AesGcmProtectionOptions { Key = Key });
 }
+
+public sealed class PostgreSqlDefinitionStoreContractTests : DefinitionStoreContract
+{
+    private readonly ContractSchema _schema = new();
+
+    protected override string? SkipReason => ContractSchema.SkipReason;
+
+    protected override async ValueTask<IDefinitionStore> CreateStoreAsync() => new PostgreSqlDefinitionStore((await _schema.GetAsync()).Database);
+
+    protected override ValueTask<IDefinitionStore> CreateSecondInstanceAsync(IDefinitionStore first) => new(new PostgreSqlDefinitionStore(_schema.SecondDatabase()));
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await _schema.DisposeAsync();
+    }
+}

@@ -36,6 +36,10 @@ public sealed class SqliteRegistrationTests : IDisposable
         Assert.IsType<SqliteExecutionRecords>(provider.GetRequiredService<IExecutionRecords>());
         Assert.IsType<SqliteScoringModelStore>(provider.GetRequiredService<IScoringModelStore>());
         Assert.IsType<SqliteScoreLedgerStore>(provider.GetRequiredService<IScoreLedgerStore>());
+        Assert.IsType<SqliteDefinitionStore>(provider.GetRequiredService<IDefinitionStore>());
+        var hosted = provider.GetServices<IHostedService>().Select(h => h.GetType().Name).ToList();
+        Assert.Equal(["SqliteStorageInitializer", "DurableDefinitionsService"], hosted.Take(2)); // the schema first, then the definitions, then the rest
+        Assert.Single(hosted, n => n == "DurableDefinitionsService");
         Assert.Equal(NodaTime.Duration.FromDays(30), Assert.IsType<SqliteProviderMessageIndex>(provider.GetRequiredService<IProviderMessageIndex>()).Retention);
         Assert.Single(services, d => d.ServiceType == typeof(IContactStore));
         Assert.Single(services, d => d.ServiceType == typeof(IProviderMessageIndex));

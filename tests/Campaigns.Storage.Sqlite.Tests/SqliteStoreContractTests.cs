@@ -161,3 +161,14 @@ public sealed class SqliteProviderMessageIndexContractTests : ProviderMessageInd
 
     public void Dispose() => _file.Dispose();
 }
+
+public sealed class SqliteDefinitionStoreContractTests : DefinitionStoreContract, IDisposable
+{
+    private readonly TempDatabase _file = new();
+
+    protected override ValueTask<IDefinitionStore> CreateStoreAsync() => new(new SqliteDefinitionStore(_file.Open()));
+
+    protected override ValueTask<IDefinitionStore> CreateSecondInstanceAsync(IDefinitionStore first) => new(new SqliteDefinitionStore(_file.Open()));
+
+    public void Dispose() => _file.Dispose();
+}

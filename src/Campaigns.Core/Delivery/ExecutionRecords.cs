@@ -28,6 +28,13 @@ public sealed record ExecutionRecord
     /// <summary>Messages the provider accepted.</summary>
     public long Sent { get; init; }
 
+    /// <summary>
+    /// Messages whose outcome is unknown (<see cref="DeliveryStatus.Unknown"/>: in doubt after a crash on a channel that
+    /// can neither deduplicate nor be asked, with an at-most-once policy): each was sent once or not at all. Counted apart
+    /// from <see cref="Sent"/> and <see cref="Failed"/>, and not in <see cref="FailureRate"/>.
+    /// </summary>
+    public long Unknown { get; init; }
+
     /// <summary>Messages waiting for their send window (a deferred message that is later sent moves to <see cref="Sent"/>).</summary>
     public long Deferred { get; init; }
 
@@ -218,6 +225,9 @@ public sealed class InMemoryExecutionRecords : IExecutionRecords
                         case DeliveryStatus.Sent:
                             state.Sent++;
                             break;
+                        case DeliveryStatus.Unknown:
+                            state.Unknown++;
+                            break;
                         case DeliveryStatus.Suppressed:
                             Increment(state.SuppressedBy, outcome.SuppressedBy ?? GateCheck.Consent);
                             state.CountsChanged();
@@ -281,6 +291,8 @@ public sealed class InMemoryExecutionRecords : IExecutionRecords
 
         public long Sent { get; set; }
 
+        public long Unknown { get; set; }
+
         public HashSet<string> DeferredKeys { get; } = new(StringComparer.Ordinal);
 
         public Dictionary<GateCheck, long> SuppressedBy { get; } = [];
@@ -310,6 +322,7 @@ public sealed class InMemoryExecutionRecords : IExecutionRecords
             UpdatedAt = UpdatedAt,
             TargetCount = TargetCount,
             Sent = Sent,
+            Unknown = Unknown,
             Deferred = DeferredKeys.Count,
             SuppressedBy = _suppressedCopy ??= new Dictionary<GateCheck, long>(SuppressedBy),
             FailedBy = _failedCopy ??= new Dictionary<DeliveryFailureReason, long>(FailedBy),

@@ -28,4 +28,7 @@ public sealed class CampaignsOptions
 
     /// <summary>Settings of the delivery pipeline (section <c>Campaigns:Delivery</c>).</summary>
     public Delivery.DeliveryOptions Delivery { get; set; } = new();
+
+    /// <summary>Settings of the durable definitions: how often other instances' changes are looked for (section <c>Campaigns:Definitions</c>).</summary>
+    public Storage.DefinitionsOptions Definitions { get; set; } = new();
 }

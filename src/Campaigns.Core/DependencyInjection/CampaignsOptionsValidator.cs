@@ -31,6 +31,7 @@ internal sealed class CampaignsOptionsValidator : IValidateOptions<CampaignsOpti
         Contacts.ContactsOptions.Validate(options.Contacts, "Campaigns:Contacts", failures);
         Segmentation.SegmentationOptions.Validate(options.Segmentation ?? new(), "Campaigns:Segmentation", failures);
         failures.AddRange(Delivery.DeliveryOptionsValidator.Validate(options.Delivery));
+        Storage.DefinitionsOptions.Validate(options.Definitions ?? new(), "Campaigns:Definitions", failures);
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

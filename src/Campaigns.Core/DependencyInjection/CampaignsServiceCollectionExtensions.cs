@@ -137,6 +137,30 @@ public static class CampaignsServiceCollectionExtensions
     }
 
     /// <summary>
+    /// Makes the host's definitions durable (<see cref="DurableDefinitions"/>): when the host starts, the tag models, live
+    /// segments, journeys (with their state) and scoring model kept in the <see cref="IDefinitionStore"/> are loaded into
+    /// the catalogs (the start waits; a stored definition that no longer validates is logged and skipped), and then the
+    /// store is polled every <c>Campaigns:Definitions:PollInterval</c> for other instances' changes. Write definitions
+    /// through <see cref="DurableDefinitions"/>. <c>UseSqliteStorage</c> and <c>UsePostgreSqlStorage</c> call this; with
+    /// the in-memory store it only keeps the catalogs in step within the process.
+    /// </summary>
+    /// <param name="builder">The builder.</param>
+    /// <returns>The builder.</returns>
+    public static ICampaignsBuilder AddDurableDefinitions(this ICampaignsBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var services = builder.Services;
+        if (!services.Any(d => d.ServiceType == typeof(Microsoft.Extensions.Hosting.IHostedService) && d.ImplementationType == typeof(DurableDefinitionsService)))
+        {
+            // Early among the hosted services, so journeys and segments are back before the workers start; the storage
+            // packages call this before inserting their schema initializer at 0, which so runs first.
+            services.Insert(0, ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, DurableDefinitionsService>());
+        }
+
+        return builder;
+    }
+
+    /// <summary>
     /// Opts in to the hosted journey worker (<see cref="JourneyWorker"/>), which runs due journey steps in batches on
     /// the clock. Without it, call <see cref="JourneyRunner.RunDueAsync"/> yourself.
     /// </summary>
@@ -218,6 +242,22 @@ public static class CampaignsServiceCollectionExtensions
         services.TryAddSingleton<IFrequencyCapStore, InMemoryFrequencyCapStore>();
         services.TryAddSingleton<IDoNotContactList, InMemoryDoNotContactList>();
         services.TryAddSingleton<IExecutionRecords, InMemoryExecutionRecords>();
+        services.TryAddSingleton<IDefinitionStore, InMemoryDefinitionStore>();
+        services.TryAddSingleton(static sp =>
+        {
+            var o = sp.GetRequiredService<IOptions<CampaignsOptions>>().Value;
+            return new DurableDefinitions(
+                sp.GetRequiredService<IDefinitionStore>(),
+                sp.GetRequiredService<ITagCatalog>(),
+                sp.GetRequiredService<SegmentRegistry>(),
+                sp.GetRequiredService<JourneyCatalog>(),
+                sp.GetRequiredService<IScoringModelStore>(),
+                sp.GetRequiredService<IClock>(),
+                RuleDefinitionException.ContextOf(o.Contacts),
+                new JourneyValidationContext { Channels = sp.GetRequiredService<IChannelRegistry>(), Templates = sp.GetRequiredService<IJourneyTemplateResolver>() },
+                Duration.FromTimeSpan((o.Definitions ?? new()).PollInterval),
+                sp.GetService<Microsoft.Extensions.Logging.ILogger<DurableDefinitions>>());
+        });
         services.TryAddSingleton<IProviderMessageIndex>(static sp =>
         {
             var delivery = sp.GetRequiredService<IOptions<CampaignsOptions>>().Value.Delivery;

@@ -17,8 +17,9 @@ public enum JourneyState
 }
 
 /// <summary>
-/// The published journeys of a host and their state. Publishing validates first. Thread-safe. In memory: the host
-/// publishes its journeys at start (definitions are data it keeps with its campaigns).
+/// The published journeys of a host and their state. Publishing validates first. Thread-safe. In memory; to keep the
+/// journeys and their state across restarts and share them between instances, publish through
+/// <see cref="Storage.DurableDefinitions.PublishJourneyAsync"/> (state changes made here are then stored too).
 /// </summary>
 public sealed class JourneyCatalog
 {
@@ -76,7 +77,11 @@ public sealed class JourneyCatalog
         }
 
         _journeys[journeyId] = entry with { State = state };
+        StateChanged?.Invoke(journeyId, state);
     }
+
+    /// <summary>Raised after every <see cref="SetState"/> (pause, resume, cancel, alert), on the caller's thread: the durable definitions persist it.</summary>
+    internal event Action<string, JourneyState>? StateChanged;
 
     internal Instant LastScheduleCheck(string journeyId) => _journeys[journeyId].LastScheduleCheck;
 

@@ -89,6 +89,24 @@ public sealed class TagCatalog : ITagCatalog
         }
     }
 
+    /// <summary>Throws what <see cref="SetModel"/> would throw for <paramref name="model"/>, changing nothing (validation before a durable write).</summary>
+    internal void Validate(TagModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var models = _snapshot.Models.ToList();
+        var index = models.FindIndex(m => m.Id == model.Id);
+        if (index >= 0)
+        {
+            models[index] = model;
+        }
+        else
+        {
+            models.Add(model);
+        }
+
+        Compile(models, Context);
+    }
+
     /// <inheritdoc />
     public bool RemoveModel(string modelId)
     {

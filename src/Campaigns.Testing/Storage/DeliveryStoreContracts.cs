@@ -276,6 +276,32 @@ public abstract class ExecutionRecordsContract : StoreContract<IExecutionRecords
         await Assert.ThrowsAnyAsync<ArgumentException>(async () => await store.StartAsync("t", -1, T0, default));
     }
 
+    /// <summary>
+    /// In-doubt sends recorded as <see cref="DeliveryStatus.Unknown"/> are counted apart from sent and failed (not in the
+    /// failure rate), by both instances, also when concurrent; a deferred message later unknown leaves deferred; replays
+    /// are not counted; starting again resets the count.
+    /// </summary>
+    [SkippableFact]
+    public async Task Unknown_outcomes_are_counted_apart()
+    {
+        var store = await NewStoreAsync();
+        var other = await SecondInstanceAsync(store);
+        await store.StartAsync("t", 30, T0, default);
+        await store.RecordAsync("t", Outcome("a", DeliveryStatus.Sent, 1), default);
+        await store.RecordAsync("t", Outcome("b", DeliveryStatus.Deferred, 2), default);
+        await other.RecordAsync("t", Outcome("b", DeliveryStatus.Unknown, 3), default);
+        await store.RecordAsync("t", Outcome("c", DeliveryStatus.Unknown, 4), default);
+        await store.RecordAsync("t", Outcome("c", DeliveryStatus.Unknown, 5, replay: true), default);
+        await Task.WhenAll(Enumerable.Range(0, 20).Select(i => Task.Run(async () =>
+            await (i % 2 == 0 ? store : other).RecordAsync("t", Outcome($"u{i}", DeliveryStatus.Unknown, 10 + i), default))));
+
+        var record = (await other.GetAsync("t", default))!;
+        Assert.Equal((22L, 1L, 0L, 0L, 0.0), (record.Unknown, record.Sent, record.Deferred, record.Failed, record.FailureRate));
+        Assert.Equal(22L, (await store.GetAsync("t", default))!.Unknown);
+        Assert.Equal(0L, (await store.StartAsync("t", 5, T0 + Duration.FromHours(1), default)).Unknown);
+        Assert.Equal(1L, (await other.RecordAsync("fresh", Outcome("x", DeliveryStatus.Unknown, 1), default)).Unknown);
+    }
+
     /// <summary>Concurrent outcomes (two instances) are all counted.</summary>
     [SkippableFact]
     public async Task Concurrent_outcomes_are_all_counted()

@@ -77,3 +77,8 @@ public sealed class InMemoryProviderMessageIndexContractTests : ProviderMessageI
 {
     protected override ValueTask<IProviderMessageIndex> CreateStoreAsync() => new(new InMemoryProviderMessageIndex(Retention));
 }
+
+public sealed class InMemoryDefinitionStoreContractTests : DefinitionStoreContract
+{
+    protected override ValueTask<IDefinitionStore> CreateStoreAsync() => new(new InMemoryDefinitionStore());
+}
