@@ -473,10 +473,7 @@ public sealed class FilterEvaluator
     }
 
     /// <summary>Whether one property condition holds on an event's properties (as counted by a behaviour filter).</summary>
-    internal static bool MatchesProperty(PropertyCondition condition, IReadOnlyDictionary<string, string> properties) =>
-        MatchesCondition(condition, properties);
-
-    private static bool MatchesCondition(PropertyCondition condition, IReadOnlyDictionary<string, string> properties)
+    internal static bool MatchesCondition(PropertyCondition condition, IReadOnlyDictionary<string, string> properties)
     {
         properties.TryGetValue(condition.Property, out var value);
         var present = !string.IsNullOrEmpty(value);

@@ -119,7 +119,7 @@ internal static class BehaviourWindow
     {
         for (var j = 0; j < where.Count; j++)
         {
-            if (!FilterEvaluator.MatchesProperty(where[j], properties))
+            if (!FilterEvaluator.MatchesCondition(where[j], properties))
             {
                 return false;
             }

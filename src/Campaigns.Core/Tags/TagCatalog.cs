@@ -74,18 +74,7 @@ public sealed class TagCatalog : ITagCatalog
         ArgumentNullException.ThrowIfNull(model);
         lock (_gate)
         {
-            var models = _snapshot.Models.ToList();
-            var index = models.FindIndex(m => m.Id == model.Id);
-            if (index >= 0)
-            {
-                models[index] = model;
-            }
-            else
-            {
-                models.Add(model);
-            }
-
-            _snapshot = Compile(models, Context);
+            _snapshot = Compile(WithModel(_snapshot.Models, model), Context);
         }
     }
 
@@ -93,18 +82,24 @@ public sealed class TagCatalog : ITagCatalog
     internal void Validate(TagModel model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var models = _snapshot.Models.ToList();
-        var index = models.FindIndex(m => m.Id == model.Id);
+        Compile(WithModel(_snapshot.Models, model), Context);
+    }
+
+    /// <summary>The models with <paramref name="model"/> replacing the one with its id, or added last.</summary>
+    private static List<TagModel> WithModel(IEnumerable<TagModel> models, TagModel model)
+    {
+        var list = models.ToList();
+        var index = list.FindIndex(m => m.Id == model.Id);
         if (index >= 0)
         {
-            models[index] = model;
+            list[index] = model;
         }
         else
         {
-            models.Add(model);
+            list.Add(model);
         }
 
-        Compile(models, Context);
+        return list;
     }
 
     /// <inheritdoc />
