@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Numerics;
 using Campaigns.Contacts;
 using Campaigns.Segmentation.Engine;
@@ -218,6 +219,49 @@ public sealed class SegmentRegistry
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// Drops a live segment: it stops being evaluated, its scheduled re-evaluations are discarded and its definition is
+    /// forgotten. Its members do not exit (no <see cref="MembershipChanged"/> is raised): the segment no longer exists,
+    /// so nothing is left to exit from. Take a snapshot first (<see cref="Members"/>) if the last membership matters.
+    /// </summary>
+    /// <param name="segmentId">The segment.</param>
+    /// <returns>False when no live segment has that id.</returns>
+    /// <exception cref="InvalidOperationException">Another live segment refers to it (<c>in_segment</c>); the message names them. Nothing changed.</exception>
+    public bool Drop(string segmentId)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(segmentId);
+        lock (_gate)
+        {
+            if (!_segments.TryGetValue(segmentId, out var live))
+            {
+                return false;
+            }
+
+            var referrers = _segments.Values
+                .Where(other => other != live && FilterReads.Of(other.Definition.Filter).Segments.Contains(segmentId))
+                .Select(other => other.Definition.Id)
+                .Order(StringComparer.Ordinal)
+                .ToList();
+            if (referrers.Count > 0)
+            {
+                throw new InvalidOperationException(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"The segment '{segmentId}' cannot be dropped: {string.Join(", ", referrers.Select(r => "'" + r + "'"))} refer(s) to it with in_segment; drop or change those first."));
+            }
+
+            _segments.Remove(segmentId);
+            _definitions.Remove(segmentId);
+            _dueCount -= live.Due.Count;
+            live.ClearDue(); // queue entries left behind are superseded: AdvanceTo and NextDue skip them
+            foreach (var list in _dependents.Values)
+            {
+                list.Remove(live);
+            }
+
+            return true;
         }
     }
 

@@ -44,7 +44,7 @@ public sealed record DefinitionProblem(string Kind, string Id, long Version, str
 /// <summary>What a load or reload of the stored definitions did. Immutable.</summary>
 /// <param name="Stamp">The store's change stamp the load saw.</param>
 /// <param name="Applied">Definitions applied (new or changed since the last load).</param>
-/// <param name="Removed">Tag models removed because they were deleted in the store.</param>
+/// <param name="Removed">Tag models and live segments removed because they were deleted in the store.</param>
 /// <param name="Problems">The stored definitions that could not be applied (all of them, not only new ones).</param>
 public sealed record DefinitionLoadReport(long Stamp, int Applied, int Removed, IReadOnlyList<DefinitionProblem> Problems);
 
@@ -70,8 +70,9 @@ public sealed record DefinitionLoadReport(long Stamp, int Applied, int Removed, 
 /// </para>
 /// <para>
 /// Journey state changes (pause, resume, cancel, alerts) are made synchronously on the catalog and persisted right after
-/// in the background (last writer wins for the state; the stored definition is kept). Live segments cannot be dropped
-/// from a <see cref="SegmentRegistry"/>, and journeys cannot be unpublished (cancel them), so only tag models are removed.
+/// in the background (last writer wins for the state; the stored definition is kept). Tag models and live segments can
+/// be removed (<see cref="RemoveTagModelAsync"/>, <see cref="RemoveSegmentAsync"/>); journeys cannot be unpublished
+/// (cancel them: the definition stays so that runs in flight can still be read).
 /// Definitions written to the catalogs directly (not through this class) stay local to the instance.
 /// </para>
 /// <para>Thread-safe: loads and writes of one instance are serialized.</para>
@@ -280,6 +281,50 @@ public sealed class DurableDefinitions : IDisposable
             cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Deletes a live segment from the store and drops it from the registry (<see cref="SegmentRegistry.Drop"/>); other
+    /// instances drop it at their next poll.
+    /// </summary>
+    /// <param name="segmentId">The segment's id.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>Whether the registry or the store had it.</returns>
+    /// <exception cref="InvalidOperationException">Another live segment refers to it (<c>in_segment</c>); the message names them. Nothing changed.</exception>
+    /// <exception cref="ConcurrencyException">Another instance changed it since this one last saw it; nothing changed.</exception>
+    public async ValueTask<bool> RemoveSegmentAsync(string segmentId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(segmentId);
+        await EnsureLoadedAsync(cancellationToken).ConfigureAwait(false);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var referrers = _segments.SegmentIds
+                .Where(id => !string.Equals(id, segmentId, StringComparison.Ordinal) && FilterReads.Of(_segments.Definition(id).Filter).Segments.Contains(segmentId))
+                .ToList();
+            if (referrers.Count > 0)
+            {
+                throw new InvalidOperationException(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"The segment '{segmentId}' cannot be removed: {string.Join(", ", referrers.Select(r => "'" + r + "'"))} refer(s) to it with in_segment; remove or change those first."));
+            }
+
+            var key = (DefinitionKinds.Segment, segmentId);
+            var stored = false;
+            if (_applied.TryGetValue(key, out var version))
+            {
+                stored = await _store.DeleteAsync(DefinitionKinds.Segment, segmentId, version, cancellationToken).ConfigureAwait(false);
+                _applied.Remove(key);
+                _problems.Remove(key);
+                PublishProblems();
+            }
+
+            return _segments.Drop(segmentId) | stored;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     /// <summary>Validates a journey, stores it (with its current state, Active when new), then publishes it on the catalog.</summary>
     /// <param name="definition">The journey.</param>
     /// <param name="context">What it is validated against, or null for the host's channels and templates.</param>
@@ -466,7 +511,9 @@ public sealed class DurableDefinitions : IDisposable
             removed++;
         }
 
-        applied += ApplySegments(await _store.ListAsync(DefinitionKinds.Segment, cancellationToken).ConfigureAwait(false));
+        var segments = await _store.ListAsync(DefinitionKinds.Segment, cancellationToken).ConfigureAwait(false);
+        applied += ApplySegments(segments);
+        removed += DropDeletedSegments(segments);
 
         foreach (var stored in (await _store.ListAsync(DefinitionKinds.Journey, cancellationToken).ConfigureAwait(false)).Where(IsNew))
         {
@@ -545,6 +592,46 @@ public sealed class DurableDefinitions : IDisposable
         }
 
         return applied;
+    }
+
+    /// <summary>Drops the live segments deleted in the store; a referrer goes before what it refers to (passes until no progress).</summary>
+    private int DropDeletedSegments(IReadOnlyList<StoredDefinition> stored)
+    {
+        var ids = stored.Select(d => d.Id).ToHashSet(StringComparer.Ordinal);
+        var gone = _applied.Keys.Where(k => k.Kind == DefinitionKinds.Segment && !ids.Contains(k.Id)).ToList();
+        var removed = 0;
+        bool progress;
+        do
+        {
+            progress = false;
+            foreach (var key in gone.ToList())
+            {
+                try
+                {
+                    _segments.Drop(key.Id);
+                }
+                catch (InvalidOperationException)
+                {
+                    // Still referred to by a segment deleted later in this pass, or by one still stored (which then
+                    // no longer validates where it is loaded fresh): try again after the others.
+                    continue;
+                }
+
+                _applied.Remove(key);
+                _problems.Remove(key);
+                gone.Remove(key);
+                removed++;
+                progress = true;
+            }
+        }
+        while (progress && gone.Count > 0);
+
+        foreach (var key in gone)
+        {
+            _logger.LogWarning("The segment {SegmentId} was deleted in the store but is still referred to by a live segment; it stays live on this instance.", key.Id);
+        }
+
+        return removed;
     }
 
     private void ValidateSegment(SegmentDefinition definition) =>

@@ -227,6 +227,34 @@ public sealed class DurableDefinitionsTests
     }
 
     [Fact]
+    public async Task Removed_segments_leave_the_store_and_the_other_instance_but_a_referenced_one_is_refused()
+    {
+        var store = new InMemoryDefinitionStore();
+        var clock = new ControllableClock(Now);
+        await using var a = new Host(store, clock);
+        await a.Definitions.DefineSegmentAsync(Segment("z-base", "industry = \"manufacturing\""));
+        await a.Definitions.DefineSegmentAsync(Segment("a-derived", "in_segment(\"z-base\")"));
+        await using var b = new Host(store, clock);
+        await b.Definitions.LoadAsync();
+
+        var refused = await Assert.ThrowsAsync<InvalidOperationException>(async () => await a.Definitions.RemoveSegmentAsync("z-base"));
+        Assert.Contains("'a-derived'", refused.Message, StringComparison.Ordinal);
+        Assert.NotNull(await store.GetAsync(DefinitionKinds.Segment, "z-base"));
+        Assert.Equal(["z-base", "a-derived"], a.Segments.SegmentIds);
+
+        Assert.True(await a.Definitions.RemoveSegmentAsync("a-derived"));
+        Assert.True(await a.Definitions.RemoveSegmentAsync("z-base"));
+        Assert.False(await a.Definitions.RemoveSegmentAsync("z-base"));
+        Assert.Empty(await store.ListAsync(DefinitionKinds.Segment));
+        Assert.Empty(a.Segments.SegmentIds);
+
+        // The other instance drops both at its next poll, the referrer first whatever the listing order.
+        Assert.True(await b.Definitions.PollAsync());
+        Assert.Empty(b.Segments.SegmentIds);
+        Assert.Empty(b.Definitions.Problems);
+    }
+
+    [Fact]
     public async Task Journey_state_changes_are_stored_and_reach_the_other_instance()
     {
         var store = new InMemoryDefinitionStore();
