@@ -96,17 +96,27 @@ public sealed class SegmentIndex
     }
 
     /// <summary>Upsert under the caller's lock; returns the contact's ordinal.</summary>
-    internal int UpsertLocked(Contact contact)
+    internal int UpsertLocked(Contact contact) => UpsertLocked(contact, out _);
+
+    /// <summary>Upsert under the caller's lock; returns the contact's ordinal and whether it was live before (one id
+    /// look-up for the registry, which re-evaluates a live contact only for the segments that read contact data).</summary>
+    internal int UpsertLocked(Contact contact, out bool wasLive)
     {
         var o = OrdinalOfLocked(contact.Id);
         if (o < 0)
         {
+            wasLive = false;
             o = AddOrdinal(contact.Id);
             WriteLocked(o, contact, fresh: true);
             return o;
         }
 
-        _live.Add(o);
+        wasLive = _live.Contains(o);
+        if (!wasLive)
+        {
+            _live.Add(o);
+        }
+
         WriteLocked(o, contact, fresh: false);
         return o;
     }
@@ -198,6 +208,11 @@ public sealed class SegmentIndex
     internal void SetStage(int o, LifecycleStage stage, bool fresh)
     {
         var s = (int)stage;
+        if (!fresh && (uint)s < (uint)_stageCodes.Length && _stageCodes[s] >= 0 && o < _stage.Capacity && _stage.CodeAt(o) == _stageCodes[s] + 1)
+        {
+            return; // unchanged: no name, no dictionary look-up
+        }
+
         if (!fresh || (uint)s >= (uint)_stageCodes.Length)
         {
             _stage.Set(o, stage.ToString());

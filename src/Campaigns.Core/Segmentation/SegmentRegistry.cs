@@ -316,10 +316,13 @@ public sealed class SegmentRegistry
         ArgumentNullException.ThrowIfNull(contact);
         lock (_gate)
         {
-            var before = _index.OrdinalOf(contact.Id);
-            var wasLive = before >= 0 && _index.IsLive(before);
-            _index.Upsert(contact);
-            var o = _index.OrdinalOf(contact.Id);
+            int o;
+            bool wasLive;
+            lock (_index.Gate)
+            {
+                o = _index.UpsertLocked(contact, out wasLive);
+            }
+
             if (wasLive)
             {
                 Reevaluate(o, _dependents.GetValueOrDefault(ContactData), now);

@@ -237,7 +237,7 @@ internal sealed class CategoricalColumn
 
     public int DistinctCount => _values.Count;
 
-    private int Capacity => _byteCodes?.Length ?? _intCodes!.Length;
+    public int Capacity => _byteCodes?.Length ?? _intCodes!.Length;
 
     public void EnsureCapacity(int ordinals)
     {
@@ -396,6 +396,7 @@ internal sealed class KeyedBitmaps
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly List<Entry>[]? _buckets;
     private uint[] _keyBuckets = [];
+    private Entry[] _held = [];
 
     /// <param name="trackOrdinals">Keep 4 bytes per contact saying which of 32 key buckets hold it, so removing a contact
     /// from every key visits only those buckets' keys instead of all keys (for tags: many keys, frequent changes).</param>
@@ -498,48 +499,66 @@ internal sealed class KeyedBitmaps
             return false;
         }
 
+        // The entries of the new keys, looked up once: the bucket walk below compares references (no string compares, no
+        // membership test for keys the contact keeps), and the re-add below reuses them (no second dictionary look-up).
+        var count = keys.Count;
+        if (_held.Length < count)
+        {
+            _held = new Entry[Math.Max(count, _held.Length * 2)];
+        }
+
+        var held = _held;
+        for (var i = 0; i < count; i++)
+        {
+            held[i] = EntryOf(keys[i].Tag);
+        }
+
         var mask = ordinal < _keyBuckets.Length ? _keyBuckets[ordinal] : 0;
-        var kept = 0u;
         while (mask != 0)
         {
-            var bucketIndex = System.Numerics.BitOperations.TrailingZeroCount(mask);
-            var bucket = _buckets[bucketIndex];
+            var bucket = _buckets[System.Numerics.BitOperations.TrailingZeroCount(mask)];
             mask &= mask - 1;
-            var stillHeld = false;
             for (var i = 0; i < bucket.Count; i++)
             {
                 var e = bucket[i];
-                if (!e.Bits.Contains(ordinal))
+                if (!Holds(held, count, e))
                 {
-                    continue;
+                    Remove(e, ordinal); // one search: a no-op when the contact is not in the key
                 }
-
-                if (IndexOf(keys, e.Key) >= 0 && (e.Expiry is not { Count: > 0 } x || !x.ContainsKey(ordinal)))
-                {
-                    stillHeld = true;
-                    continue;
-                }
-
-                Remove(e, ordinal);
-            }
-
-            if (stillHeld)
-            {
-                kept |= 1u << bucketIndex;
             }
         }
 
         if (ordinal < _keyBuckets.Length)
         {
-            _keyBuckets[ordinal] = kept;
+            _keyBuckets[ordinal] = 0;
         }
 
-        for (var i = 0; i < keys.Count; i++)
+        for (var i = 0; i < count; i++)
         {
-            Add(keys[i].Tag, ordinal, null);
+            // Kept keys: Add finds the contact and changes nothing; a kept key that had an expiry loses it.
+            var e = held[i];
+            e.Bits.Add(ordinal);
+            Track(ordinal, e.Bucket);
+            if (e.Expiry is { Count: > 0 } expiry)
+            {
+                expiry.Remove(ordinal);
+            }
         }
 
         return true;
+    }
+
+    private static bool Holds(Entry[] held, int count, Entry e)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            if (ReferenceEquals(held[i], e))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>
@@ -564,19 +583,6 @@ internal sealed class KeyedBitmaps
                 Add(key, ordinal, null);
             }
         }
-    }
-
-    private static int IndexOf(IReadOnlyList<Campaigns.Contacts.ContactTag> keys, string key)
-    {
-        for (var i = 0; i < keys.Count; i++)
-        {
-            if (string.Equals(keys[i].Tag, key, StringComparison.Ordinal))
-            {
-                return i;
-            }
-        }
-
-        return -1;
     }
 
     private static void Remove(Entry e, int ordinal)

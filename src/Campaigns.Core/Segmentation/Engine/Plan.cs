@@ -80,6 +80,10 @@ internal sealed class AndNode : PlanNode
 {
     private readonly PlanNode[] _operands;
     private readonly PlanNode[] _staticFirst;
+
+    /// <summary>How many operands of <see cref="_staticFirst"/> time cannot change (they come first; TimeDependent is fixed
+    /// at construction, so the single-contact walk does not ask each operand again).</summary>
+    private readonly int _staticCount;
     private readonly bool _timeDependent;
 
     public AndNode(IEnumerable<PlanNode> operands)
@@ -87,6 +91,7 @@ internal sealed class AndNode : PlanNode
         _operands = [.. operands.OrderBy(o => o.Cost).ThenBy(o => o.Selectivity)];
         _timeDependent = Array.Exists(_operands, o => o.TimeDependent);
         _staticFirst = [.. _operands.Where(o => !o.TimeDependent), .. _operands.Where(o => o.TimeDependent)];
+        _staticCount = _operands.Count(o => !o.TimeDependent);
         Selectivity = _operands.Aggregate(1.0, (s, o) => s * o.Selectivity);
         Cost = _operands.Length == 0 ? 0 : _operands.Max(o => o.Cost);
     }
@@ -129,20 +134,20 @@ internal sealed class AndNode : PlanNode
     public override bool Evaluate(int ordinal, out long next)
     {
         next = long.MaxValue;
-        var result = true;
-        foreach (var op in _staticFirst)
+        var ops = _staticFirst;
+        var i = 0;
+        for (; i < _staticCount; i++)
         {
-            if (!op.TimeDependent)
+            if (!ops[i].Matches(ordinal))
             {
-                if (!op.Matches(ordinal))
-                {
-                    return false; // false until the contact changes
-                }
-
-                continue;
+                return false; // false until the contact changes
             }
+        }
 
-            result &= op.Evaluate(ordinal, out var n);
+        var result = true;
+        for (; i < ops.Length; i++)
+        {
+            result &= ops[i].Evaluate(ordinal, out var n);
             next = Math.Min(next, n);
         }
 
@@ -177,6 +182,10 @@ internal sealed class OrNode : PlanNode
 {
     private readonly PlanNode[] _operands;
     private readonly PlanNode[] _staticFirst;
+
+    /// <summary>How many operands of <see cref="_staticFirst"/> time cannot change (they come first; TimeDependent is fixed
+    /// at construction, so the single-contact walk does not ask each operand again).</summary>
+    private readonly int _staticCount;
     private readonly bool _timeDependent;
 
     private readonly bool _plain;
@@ -187,6 +196,7 @@ internal sealed class OrNode : PlanNode
         _plain = _operands.Length > 0 && Array.TrueForAll(_operands, o => o.IsPlainBitmap);
         _timeDependent = Array.Exists(_operands, o => o.TimeDependent);
         _staticFirst = [.. _operands.Where(o => !o.TimeDependent), .. _operands.Where(o => o.TimeDependent)];
+        _staticCount = _operands.Count(o => !o.TimeDependent);
         Selectivity = Math.Min(1, _operands.Sum(o => o.Selectivity));
         Cost = _operands.Length == 0 ? 0 : _operands.Max(o => o.Cost);
     }
@@ -256,20 +266,20 @@ internal sealed class OrNode : PlanNode
     public override bool Evaluate(int ordinal, out long next)
     {
         next = long.MaxValue;
-        var result = false;
-        foreach (var op in _staticFirst)
+        var ops = _staticFirst;
+        var i = 0;
+        for (; i < _staticCount; i++)
         {
-            if (!op.TimeDependent)
+            if (ops[i].Matches(ordinal))
             {
-                if (op.Matches(ordinal))
-                {
-                    return true; // true until the contact changes
-                }
-
-                continue;
+                return true; // true until the contact changes
             }
+        }
 
-            result |= op.Evaluate(ordinal, out var n);
+        var result = false;
+        for (; i < ops.Length; i++)
+        {
+            result |= ops[i].Evaluate(ordinal, out var n);
             next = Math.Min(next, n);
         }
 

@@ -111,4 +111,28 @@ public sealed class IncrementalMembershipTests
         Assert.Equal(0, registry.AdvanceTo(now + Duration.FromDays(10)));
         Assert.Equal(0, exits);
     }
+
+    [Fact]
+    public void ARemovedContactWrittenAgainReentersItsSegments()
+    {
+        // The registry learns from the index's upsert whether the contact was live: a contact written again after its
+        // removal is re-evaluated against every segment (it was in none), a live one only against contact-data readers.
+        var registry = new SegmentRegistry(new SegmentIndex(RandomBase.Schema, zone: RandomBase.Zone));
+        var now = RandomBase.Now;
+        registry.Define(new SegmentDefinition { Id = "a", Name = "a", Filter = new TagFilter(TagMatch.Any, ["a"]) }, now);
+        var id = new ContactId(Guid.NewGuid());
+        var contact = new Contact { Id = id, CreatedAt = now, Tags = [new ContactTag { Tag = "a", AssignedAt = now }] };
+        var entered = 0;
+        registry.MembershipChanged += (_, e) => entered += e.Entered ? 1 : -1;
+        registry.Upsert(contact, now);
+        registry.Upsert(contact, now);
+        Assert.Equal(1, registry.SizeOf("a"));
+        Assert.True(registry.Remove(id, now));
+        Assert.Equal(0, registry.SizeOf("a"));
+        registry.Upsert(contact, now);
+        Assert.Equal(1, registry.SizeOf("a"));
+        Assert.Equal(1, entered);
+        registry.Upsert(contact with { Tags = [] }, now);
+        Assert.Equal(0, registry.SizeOf("a"));
+    }
 }

@@ -176,6 +176,48 @@ public sealed class ProbePathTests
         Assert.False(Has(index, "consent(sms) or consent(wechat) or consent(email)", now, id));
     }
 
+    [Property(MaxTest = 40)]
+    public void RewritingRandomPlainTagSetsLeavesExactlyTheLastSet(int seed)
+    {
+        // 80 tags over 32 buckets: the diff path walks buckets shared by kept, dropped and foreign tags; tags repeat (F-3.5).
+        var random = new Random(seed);
+        var index = new SegmentIndex(RandomBase.Schema, zone: RandomBase.Zone);
+        var ids = Enumerable.Range(0, 4).Select(_ => new ContactId(Guid.NewGuid())).ToArray();
+        var expected = ids.ToDictionary(id => id, _ => new HashSet<string>());
+        for (var round = 0; round < 25; round++)
+        {
+            var id = ids[random.Next(ids.Length)];
+            var tags = Enumerable.Range(0, random.Next(0, 12)).Select(_ => $"t{random.Next(80)}").ToArray();
+            index.Upsert(Contact(id, tags));
+            expected[id] = [.. tags];
+            for (var t = 0; t < 80; t++)
+            {
+                var members = index.Evaluate(Parse($"has_tag(t{t})"), RandomBase.Now);
+                foreach (var other in ids)
+                {
+                    Assert.Equal(expected[other].Contains($"t{t}"), members.Contains(other));
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void RewritingTheStageKeepsOrChangesItsMembership()
+    {
+        var index = new SegmentIndex(RandomBase.Schema, zone: RandomBase.Zone);
+        var now = RandomBase.Now;
+        var id = new ContactId(Guid.NewGuid());
+        index.Upsert(Contact(id) with { Stage = LifecycleStage.Mql });
+        index.Upsert(Contact(id) with { Stage = LifecycleStage.Mql }); // unchanged: the code comparison skips the write
+        Assert.True(Has(index, "stage = mql", now, id));
+        index.Upsert(Contact(id) with { Stage = LifecycleStage.Customer });
+        Assert.False(Has(index, "stage = mql", now, id));
+        Assert.True(Has(index, "stage = customer", now, id));
+        index.Upsert(Contact(id) with { Stage = LifecycleStage.Mql });
+        Assert.True(Has(index, "stage = mql", now, id));
+        Assert.False(Has(index, "stage = customer", now, id));
+    }
+
     [Fact]
     public void CategoricalProbeByCodeEqualsTheBitmaps()
     {
