@@ -337,10 +337,12 @@ internal sealed class ScoringEngine(
 
             scores = new ContactScores(behaviour, fit, ScoreCalculator.GradeOf(model, fit), now);
             List<string>? inside = null;
-            foreach (var threshold in model.Thresholds)
+            var thresholds = model.Thresholds;
+            for (var t = 0; t < thresholds.Count; t++)
             {
+                var threshold = thresholds[t];
                 var score = Compared(threshold, scores);
-                var isInside = (inside ?? ledger.ThresholdsEntered).Contains(threshold.Id, StringComparer.Ordinal);
+                var isInside = IsEntered(inside ?? ledger.ThresholdsEntered, threshold.Id);
                 if (!isInside && score >= threshold.Enter)
                 {
                     (inside ??= [.. ledger.ThresholdsEntered]).Add(threshold.Id);
@@ -485,18 +487,27 @@ internal sealed class ScoringEngine(
             return null;
         }
 
-        var raw = state.RawAt(now);
+        double? rawNow = null;
         Instant? next = null;
-        foreach (var threshold in model.Thresholds)
+        var thresholds = model.Thresholds;
+        for (var t = 0; t < thresholds.Count; t++)
         {
-            var inside = ledger.ThresholdsEntered.Contains(threshold.Id, StringComparer.Ordinal);
+            var threshold = thresholds[t];
+            var inside = IsEntered(ledger.ThresholdsEntered, threshold.Id);
             var offset = threshold.Score == ScoreKind.Total ? (double)scores.Fit : 0d;
             // The compared score is a sum of values rounded to 4 decimals: aim past the boundary by the most rounding can add.
             var margin = 0.00005 * (ledger.Entries.Count + 1);
             var target = (double)(inside ? threshold.Exit ?? threshold.Enter : threshold.Enter) - offset + (inside ? -margin : margin);
 
             // Leaving: a positive score decays below a positive target. Entering: a negative score rises to a negative target.
-            var reaches = inside ? raw >= target && target > 0 : raw < target && target < 0;
+            // Decay never crosses a positive entry or a negative exit target, so the raw sum is only computed when needed.
+            if (inside ? target <= 0 : target >= 0)
+            {
+                continue;
+            }
+
+            var raw = rawNow ??= state.RawAt(now);
+            var reaches = inside ? raw >= target : raw < target;
             if (!reaches)
             {
                 continue;
@@ -509,6 +520,19 @@ internal sealed class ScoringEngine(
         }
 
         return next;
+    }
+
+    private static bool IsEntered(IReadOnlyList<string> entered, string thresholdId)
+    {
+        for (var i = 0; i < entered.Count; i++)
+        {
+            if (string.Equals(entered[i], thresholdId, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private string? Assign(string thresholdId, AssignmentPolicy policy, Contact contact)

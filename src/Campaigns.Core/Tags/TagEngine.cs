@@ -235,9 +235,11 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
     /// <remarks>When <paramref name="partial"/>, only the owned tags of <paramref name="rules"/> are recomputed; other rules' tags are kept.</remarks>
     private (IReadOnlyList<ContactTag>? Tags, Instant? Next) Compute(Contact contact, IReadOnlyList<BehaviourEvent> history, Instant now, IReadOnlyList<CompiledTagRule> rules, bool partial)
     {
-        var result = new List<ContactTag>(contact.Tags.Count + 2);
-        foreach (var tag in contact.Tags)
+        var stored = contact.Tags;
+        var result = new List<ContactTag>(stored.Count + 2);
+        for (var i = 0; i < stored.Count; i++)
         {
+            var tag = stored[i];
             if (!IsOwned(tag) || (partial && !IsOf(tag, rules)))
             {
                 result.Add(tag);
@@ -247,8 +249,9 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
         Instant? next = null;
         var zone = evaluator.DefaultZone;
         SortedSet<Instant>? candidates = null;
-        foreach (var rule in rules)
+        for (var r = 0; r < rules.Count; r++)
         {
+            var rule = rules[r];
             if (!rule.Tag.Enabled)
             {
                 continue;
@@ -309,8 +312,10 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
     private static void AddRuleTag(List<ContactTag> result, Contact contact, CompiledTagRule rule, string name, Instant now, Instant? until, ref Instant? next)
     {
         ContactTag? existing = null;
-        foreach (var t in contact.Tags)
+        var tags = contact.Tags;
+        for (var i = 0; i < tags.Count; i++)
         {
+            var t = tags[i];
             if (IsOwned(t) && t.AssignedBy == rule.AssignedBy && t.Tag == name && (t.ExpiresAt is not { } e || e > now))
             {
                 existing = t;
@@ -365,8 +370,9 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
             return false;
         }
 
-        foreach (var tag in computed)
+        for (var c = 0; c < computed.Count; c++)
         {
+            var tag = computed[c];
             var found = false;
             for (var i = 0; i < stored.Count && !found; i++)
             {
@@ -379,9 +385,9 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
             }
         }
 
-        foreach (var tag in stored)
+        for (var i = 0; i < stored.Count; i++)
         {
-            if (!computed.Contains(tag))
+            if (!computed.Contains(stored[i]))
             {
                 return false;
             }
