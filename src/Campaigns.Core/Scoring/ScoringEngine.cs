@@ -293,7 +293,7 @@ internal sealed class ScoringEngine(
         await gate.EnterAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            contact = await store.GetAsync(id, cancellationToken).ConfigureAwait(false);
+            contact = await store.ReadAsync(id, cancellationToken).ConfigureAwait(false);
             if (contact is null)
             {
                 _schedule.Set(id, null);

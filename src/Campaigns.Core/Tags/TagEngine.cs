@@ -169,7 +169,7 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
     private async ValueTask<Contact?> ProcessAsync(ContactId id, Instant now, KindRules? part, CancellationToken cancellationToken)
     {
         IReadOnlyList<CompiledTagRule> rules = part is null ? catalog.Rules : part.Rules;
-        var contact = await store.GetAsync(id, cancellationToken).ConfigureAwait(false);
+        var contact = await store.ReadAsync(id, cancellationToken).ConfigureAwait(false);
         if (contact is null)
         {
             _schedule.Set(id, null);
