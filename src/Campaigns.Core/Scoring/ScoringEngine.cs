@@ -120,6 +120,7 @@ internal sealed class ScoringEngine(
 {
     private const int RescoreProgressEvery = 1_000;
     private static readonly Duration MinStep = Duration.FromMilliseconds(1);
+    private static readonly List<(ScoreThreshold Threshold, bool Entered, decimal Score)> NoCrossings = [];
     private readonly ILeadEventSink[] _handlers = [.. handlers];
     private readonly StripedAsyncLock _locks = new(64);
     private readonly ContactSchedule _schedule = new();
@@ -385,8 +386,9 @@ internal sealed class ScoringEngine(
             gate.Exit();
         }
 
-        crossings ??= [];
-        var assignments = new List<(ScoreThreshold Threshold, string Assignee, decimal Score)>();
+        // Most events cross no threshold: the lists are made only when one is crossed.
+        crossings ??= NoCrossings;
+        List<(ScoreThreshold Threshold, string Assignee, decimal Score)>? assignments = null;
         LifecycleStage? stage = null;
         string? reason = null;
         foreach (var (threshold, entered, score) in crossings)
@@ -404,12 +406,12 @@ internal sealed class ScoringEngine(
 
             if (threshold.Assignment is { } policy && Assign(threshold.Id, policy, contact) is { } assignee)
             {
-                assignments.Add((threshold, assignee, score));
+                (assignments ??= []).Add((threshold, assignee, score));
             }
         }
 
         var previousOwner = contact.OwnerId;
-        var newOwner = assignments.Count > 0 ? assignments[^1].Assignee : previousOwner;
+        var newOwner = assignments is { Count: > 0 } ? assignments[^1].Assignee : previousOwner;
         var old = contact.Scores;
         if (old is null || old.Behaviour != scores.Behaviour || old.Fit != scores.Fit || old.Grade != scores.Grade || stage is not null || newOwner != previousOwner)
         {
@@ -433,10 +435,10 @@ internal sealed class ScoringEngine(
             await RaiseAsync(new ThresholdCrossed { ContactId = id, ThresholdId = threshold.Id, At = now, Score = score, Entered = entered }, cancellationToken).ConfigureAwait(false);
         }
 
-        var explanation = assignments.Count > 0
+        var explanation = assignments is { Count: > 0 }
             ? ScoreCalculator.Explain(model, contact, ledger.Entries, ledger.ThresholdsEntered, now, evaluator, _defaultZone)
             : null;
-        foreach (var (threshold, assignee, score) in assignments)
+        foreach (var (threshold, assignee, score) in assignments ?? [])
         {
             await RaiseAsync(new LeadAssigned { ContactId = id, ThresholdId = threshold.Id, At = now, Score = score, AssigneeId = assignee, PreviousOwnerId = previousOwner, Explanation = explanation! }, cancellationToken).ConfigureAwait(false);
         }
