@@ -155,8 +155,18 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
             : ValueTask.CompletedTask;
     }
 
-    private async ValueTask ProcessPartAsync(ContactId id, Instant now, KindRules reading, CancellationToken cancellationToken) =>
-        await ProcessAsync(id, now, reading, cancellationToken).ConfigureAwait(false);
+    private ValueTask ProcessPartAsync(ContactId id, Instant now, KindRules reading, CancellationToken cancellationToken)
+    {
+        // No second state machine when the evaluation completed synchronously (always, with the in-memory stores).
+        var task = ProcessAsync(id, now, reading, cancellationToken);
+        if (task.IsCompletedSuccessfully)
+        {
+            _ = task.Result;
+            return ValueTask.CompletedTask;
+        }
+
+        return new ValueTask(task.AsTask());
+    }
 
     private ValueTask<Contact?> ProcessAsync(ContactId id, Instant now, CancellationToken cancellationToken) =>
         ProcessAsync(id, now, null, cancellationToken);
