@@ -85,7 +85,7 @@ internal sealed partial class ContactEvents(IEventStore events, IContactStore co
             return rejection;
         }
 
-        if (await contacts.GetAsync(behaviourEvent.ContactId, cancellationToken).ConfigureAwait(false) is null)
+        if (await contacts.ReadAsync(behaviourEvent.ContactId, cancellationToken).ConfigureAwait(false) is null)
         {
             return IngestResult.Rejected(behaviourEvent.EventId, "contactId", $"Field 'contactId': no contact '{behaviourEvent.ContactId}' exists.");
         }

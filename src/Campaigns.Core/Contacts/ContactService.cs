@@ -253,11 +253,15 @@ internal sealed class ContactService : IContactService
         ArgumentNullException.ThrowIfNull(change);
         for (var attempt = 1; ; attempt++)
         {
-            var current = await GetAsync(id, cancellationToken).ConfigureAwait(false);
+            var current = await _store.ReadAsync(id, cancellationToken).ConfigureAwait(false)
+                ?? throw new EntityNotFoundException("contact", id.ToString());
             var changed = change(current) ?? throw new InvalidOperationException("The change returned no contact.");
             // A contact the importer kept without a usable identity (flagged) may still be updated (scores, tags, stage).
             // Identities, attributes and time zone the change left as stored were normalized when stored: only the stage is checked then.
-            changed = changed with { Id = current.Id, CreatedAt = current.CreatedAt, Version = current.Version };
+            if (changed.Id != current.Id || changed.CreatedAt != current.CreatedAt || changed.Version != current.Version)
+            {
+                changed = changed with { Id = current.Id, CreatedAt = current.CreatedAt, Version = current.Version };
+            }
             if (!ReferenceEquals(changed.Identities, current.Identities) || !ReferenceEquals(changed.Attributes, current.Attributes)
                 || !string.Equals(changed.TimeZoneId, current.TimeZoneId, StringComparison.Ordinal) || !Enum.IsDefined(changed.Stage))
             {

@@ -30,6 +30,15 @@ public sealed class InMemoryContactStore : IContactStore
         }
     }
 
+    /// <summary>The contact, or null: <see cref="GetAsync"/> without the task, for the SDK's hot paths.</summary>
+    internal Contact? Get(ContactId id)
+    {
+        lock (_gate)
+        {
+            return _contacts.GetValueOrDefault(id);
+        }
+    }
+
     /// <inheritdoc />
     public Task<Contact?> FindAsync(IdentityKind kind, string value, CancellationToken cancellationToken = default)
     {
@@ -182,5 +191,24 @@ public sealed class InMemoryContactStore : IContactStore
                 throw new DuplicateEntityException(EntityKind, $"{IdentityNames.Of(key.Kind)}:{key.Value}");
             }
         }
+    }
+}
+
+/// <summary>Reads of <see cref="IContactStore"/> for the SDK's hot paths.</summary>
+internal static class ContactStoreReads
+{
+    /// <summary>
+    /// <see cref="IContactStore.GetAsync"/>, synchronous and without a task when the store is the in-memory one (ingest
+    /// reads the contact several times per event).
+    /// </summary>
+    public static ValueTask<Contact?> ReadAsync(this IContactStore store, ContactId id, CancellationToken cancellationToken)
+    {
+        if (store is InMemoryContactStore memory)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return new ValueTask<Contact?>(memory.Get(id));
+        }
+
+        return new ValueTask<Contact?>(store.GetAsync(id, cancellationToken));
     }
 }

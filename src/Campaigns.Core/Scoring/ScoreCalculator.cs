@@ -151,15 +151,16 @@ public static class ScoreCalculator
     public static string? GradeOf(ScoringModel model, decimal fit)
     {
         ArgumentNullException.ThrowIfNull(model);
-        foreach (var band in model.Grades)
+        var grades = model.Grades;
+        for (var i = 0; i < grades.Count; i++)
         {
-            if (fit >= band.MinFit)
+            if (fit >= grades[i].MinFit)
             {
-                return band.Grade;
+                return grades[i].Grade;
             }
         }
 
-        return model.Grades.Count > 0 ? model.Grades[^1].Grade : null;
+        return grades.Count > 0 ? grades[^1].Grade : null;
     }
 
     internal static (decimal Fit, List<FitContribution> Rules) Fit(ScoringModel model, Contact contact, Instant now, FilterEvaluator evaluator)

@@ -283,13 +283,14 @@ internal sealed class ScoreState
     {
         public BehaviourRule? Rule { get; } = rule;
 
-        public List<ScoreLedgerEntry> Entries { get; } = [];
+        // Most contacts earn under a rule once or twice: small first arrays (a list grows by doubling from there).
+        public List<ScoreLedgerEntry> Entries { get; } = new(2);
 
-        public List<decimal> Awarded { get; } = [];
+        public List<decimal> Awarded { get; } = new(2);
 
-        public List<decimal> Current { get; } = [];
+        public List<decimal> Current { get; } = new(2);
 
-        public List<double> Raw { get; } = [];
+        public List<double> Raw { get; } = new(2);
 
         /// <summary>The cap period of each entry (capped rules only).</summary>
         public List<long> Periods { get; } = [];

@@ -120,6 +120,7 @@ internal sealed class ScoringEngine(
 {
     private const int RescoreProgressEvery = 1_000;
     private static readonly Duration MinStep = Duration.FromMilliseconds(1);
+    private static readonly List<(ScoreThreshold Threshold, bool Entered, decimal Score)> NoCrossings = [];
     private readonly ILeadEventSink[] _handlers = [.. handlers];
     private readonly StripedAsyncLock _locks = new(64);
     private readonly ContactSchedule _schedule = new();
@@ -293,7 +294,7 @@ internal sealed class ScoringEngine(
         await gate.EnterAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            contact = await store.GetAsync(id, cancellationToken).ConfigureAwait(false);
+            contact = await store.ReadAsync(id, cancellationToken).ConfigureAwait(false);
             if (contact is null)
             {
                 _schedule.Set(id, null);
@@ -337,10 +338,12 @@ internal sealed class ScoringEngine(
 
             scores = new ContactScores(behaviour, fit, ScoreCalculator.GradeOf(model, fit), now);
             List<string>? inside = null;
-            foreach (var threshold in model.Thresholds)
+            var thresholds = model.Thresholds;
+            for (var t = 0; t < thresholds.Count; t++)
             {
+                var threshold = thresholds[t];
                 var score = Compared(threshold, scores);
-                var isInside = (inside ?? ledger.ThresholdsEntered).Contains(threshold.Id, StringComparer.Ordinal);
+                var isInside = IsEntered(inside ?? ledger.ThresholdsEntered, threshold.Id);
                 if (!isInside && score >= threshold.Enter)
                 {
                     (inside ??= [.. ledger.ThresholdsEntered]).Add(threshold.Id);
@@ -383,8 +386,9 @@ internal sealed class ScoringEngine(
             gate.Exit();
         }
 
-        crossings ??= [];
-        var assignments = new List<(ScoreThreshold Threshold, string Assignee, decimal Score)>();
+        // Most events cross no threshold: the lists are made only when one is crossed.
+        crossings ??= NoCrossings;
+        List<(ScoreThreshold Threshold, string Assignee, decimal Score)>? assignments = null;
         LifecycleStage? stage = null;
         string? reason = null;
         foreach (var (threshold, entered, score) in crossings)
@@ -402,12 +406,12 @@ internal sealed class ScoringEngine(
 
             if (threshold.Assignment is { } policy && Assign(threshold.Id, policy, contact) is { } assignee)
             {
-                assignments.Add((threshold, assignee, score));
+                (assignments ??= []).Add((threshold, assignee, score));
             }
         }
 
         var previousOwner = contact.OwnerId;
-        var newOwner = assignments.Count > 0 ? assignments[^1].Assignee : previousOwner;
+        var newOwner = assignments is { Count: > 0 } ? assignments[^1].Assignee : previousOwner;
         var old = contact.Scores;
         if (old is null || old.Behaviour != scores.Behaviour || old.Fit != scores.Fit || old.Grade != scores.Grade || stage is not null || newOwner != previousOwner)
         {
@@ -431,10 +435,10 @@ internal sealed class ScoringEngine(
             await RaiseAsync(new ThresholdCrossed { ContactId = id, ThresholdId = threshold.Id, At = now, Score = score, Entered = entered }, cancellationToken).ConfigureAwait(false);
         }
 
-        var explanation = assignments.Count > 0
+        var explanation = assignments is { Count: > 0 }
             ? ScoreCalculator.Explain(model, contact, ledger.Entries, ledger.ThresholdsEntered, now, evaluator, _defaultZone)
             : null;
-        foreach (var (threshold, assignee, score) in assignments)
+        foreach (var (threshold, assignee, score) in assignments ?? [])
         {
             await RaiseAsync(new LeadAssigned { ContactId = id, ThresholdId = threshold.Id, At = now, Score = score, AssigneeId = assignee, PreviousOwnerId = previousOwner, Explanation = explanation! }, cancellationToken).ConfigureAwait(false);
         }
@@ -485,18 +489,27 @@ internal sealed class ScoringEngine(
             return null;
         }
 
-        var raw = state.RawAt(now);
+        double? rawNow = null;
         Instant? next = null;
-        foreach (var threshold in model.Thresholds)
+        var thresholds = model.Thresholds;
+        for (var t = 0; t < thresholds.Count; t++)
         {
-            var inside = ledger.ThresholdsEntered.Contains(threshold.Id, StringComparer.Ordinal);
+            var threshold = thresholds[t];
+            var inside = IsEntered(ledger.ThresholdsEntered, threshold.Id);
             var offset = threshold.Score == ScoreKind.Total ? (double)scores.Fit : 0d;
             // The compared score is a sum of values rounded to 4 decimals: aim past the boundary by the most rounding can add.
             var margin = 0.00005 * (ledger.Entries.Count + 1);
             var target = (double)(inside ? threshold.Exit ?? threshold.Enter : threshold.Enter) - offset + (inside ? -margin : margin);
 
             // Leaving: a positive score decays below a positive target. Entering: a negative score rises to a negative target.
-            var reaches = inside ? raw >= target && target > 0 : raw < target && target < 0;
+            // Decay never crosses a positive entry or a negative exit target, so the raw sum is only computed when needed.
+            if (inside ? target <= 0 : target >= 0)
+            {
+                continue;
+            }
+
+            var raw = rawNow ??= state.RawAt(now);
+            var reaches = inside ? raw >= target : raw < target;
             if (!reaches)
             {
                 continue;
@@ -509,6 +522,19 @@ internal sealed class ScoringEngine(
         }
 
         return next;
+    }
+
+    private static bool IsEntered(IReadOnlyList<string> entered, string thresholdId)
+    {
+        for (var i = 0; i < entered.Count; i++)
+        {
+            if (string.Equals(entered[i], thresholdId, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private string? Assign(string thresholdId, AssignmentPolicy policy, Contact contact)

@@ -522,10 +522,23 @@ public sealed class FilterEvaluator
     private static int ComparePropertyValues(string a, string b)
     {
         const NumberStyles Style = NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint;
+        if (string.Equals(a, b, StringComparison.Ordinal))
+        {
+            return 0; // equal text is equal either way (the common case of an "=" condition that holds)
+        }
+
+        if (!CanStartNumber(a) || !CanStartNumber(b))
+        {
+            return Math.Sign(string.CompareOrdinal(a, b)); // not a number with this style: skip the parse (the common case of text values)
+        }
+
         return decimal.TryParse(a, Style, CultureInfo.InvariantCulture, out var x) && decimal.TryParse(b, Style, CultureInfo.InvariantCulture, out var y)
             ? x.CompareTo(y)
             : Math.Sign(string.CompareOrdinal(a, b));
     }
+
+    /// <summary>Whether <paramref name="text"/> can be a number in the style above: it must start with a digit, a sign or the decimal point.</summary>
+    private static bool CanStartNumber(string text) => text.Length > 0 && (char.IsAsciiDigit(text[0]) || text[0] is '-' or '+' or '.');
 
     private static bool CompareNumber(decimal value, CompareOperator op, IReadOnlyList<decimal> values) =>
         op == CompareOperator.Between

@@ -155,8 +155,18 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
             : ValueTask.CompletedTask;
     }
 
-    private async ValueTask ProcessPartAsync(ContactId id, Instant now, KindRules reading, CancellationToken cancellationToken) =>
-        await ProcessAsync(id, now, reading, cancellationToken).ConfigureAwait(false);
+    private ValueTask ProcessPartAsync(ContactId id, Instant now, KindRules reading, CancellationToken cancellationToken)
+    {
+        // No second state machine when the evaluation completed synchronously (always, with the in-memory stores).
+        var task = ProcessAsync(id, now, reading, cancellationToken);
+        if (task.IsCompletedSuccessfully)
+        {
+            _ = task.Result;
+            return ValueTask.CompletedTask;
+        }
+
+        return new ValueTask(task.AsTask());
+    }
 
     private ValueTask<Contact?> ProcessAsync(ContactId id, Instant now, CancellationToken cancellationToken) =>
         ProcessAsync(id, now, null, cancellationToken);
@@ -169,7 +179,7 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
     private async ValueTask<Contact?> ProcessAsync(ContactId id, Instant now, KindRules? part, CancellationToken cancellationToken)
     {
         IReadOnlyList<CompiledTagRule> rules = part is null ? catalog.Rules : part.Rules;
-        var contact = await store.GetAsync(id, cancellationToken).ConfigureAwait(false);
+        var contact = await store.ReadAsync(id, cancellationToken).ConfigureAwait(false);
         if (contact is null)
         {
             _schedule.Set(id, null);
@@ -235,9 +245,11 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
     /// <remarks>When <paramref name="partial"/>, only the owned tags of <paramref name="rules"/> are recomputed; other rules' tags are kept.</remarks>
     private (IReadOnlyList<ContactTag>? Tags, Instant? Next) Compute(Contact contact, IReadOnlyList<BehaviourEvent> history, Instant now, IReadOnlyList<CompiledTagRule> rules, bool partial)
     {
-        var result = new List<ContactTag>(contact.Tags.Count + 2);
-        foreach (var tag in contact.Tags)
+        var stored = contact.Tags;
+        var result = new List<ContactTag>(stored.Count + 2);
+        for (var i = 0; i < stored.Count; i++)
         {
+            var tag = stored[i];
             if (!IsOwned(tag) || (partial && !IsOf(tag, rules)))
             {
                 result.Add(tag);
@@ -247,8 +259,9 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
         Instant? next = null;
         var zone = evaluator.DefaultZone;
         SortedSet<Instant>? candidates = null;
-        foreach (var rule in rules)
+        for (var r = 0; r < rules.Count; r++)
         {
+            var rule = rules[r];
             if (!rule.Tag.Enabled)
             {
                 continue;
@@ -309,8 +322,10 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
     private static void AddRuleTag(List<ContactTag> result, Contact contact, CompiledTagRule rule, string name, Instant now, Instant? until, ref Instant? next)
     {
         ContactTag? existing = null;
-        foreach (var t in contact.Tags)
+        var tags = contact.Tags;
+        for (var i = 0; i < tags.Count; i++)
         {
+            var t = tags[i];
             if (IsOwned(t) && t.AssignedBy == rule.AssignedBy && t.Tag == name && (t.ExpiresAt is not { } e || e > now))
             {
                 existing = t;
@@ -365,8 +380,9 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
             return false;
         }
 
-        foreach (var tag in computed)
+        for (var c = 0; c < computed.Count; c++)
         {
+            var tag = computed[c];
             var found = false;
             for (var i = 0; i < stored.Count && !found; i++)
             {
@@ -379,9 +395,9 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
             }
         }
 
-        foreach (var tag in stored)
+        for (var i = 0; i < stored.Count; i++)
         {
-            if (!computed.Contains(tag))
+            if (!computed.Contains(stored[i]))
             {
                 return false;
             }
