@@ -58,7 +58,7 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
     private int _superseded; // live sends superseded by a newer one, so Count counts distinct sends
     private long _newestTicks = long.MinValue;
 
-    /// <summary>The default <see cref="Capacity"/>: 1,000,000 sends (about 80 MB with their strings).</summary>
+    /// <summary>The default <see cref="Capacity"/>: 1,000,000 sends (about 80 bytes each in the ring and its buckets, plus the provider id and idempotency key strings).</summary>
     public const int DefaultCapacity = 1_000_000;
 
     /// <summary>Creates an index holding at most <see cref="DefaultCapacity"/> sends.</summary>
@@ -176,7 +176,7 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
 
             var number = _next++;
             ref var bucket = ref _buckets[(uint)hash % (uint)_buckets.Length];
-            _ring[number % _ring.Length] = new Entry(number, bucket - 1, hash, interned, providerMessageId, contactText, contact, idempotencyKey, at);
+            _ring[number % _ring.Length] = new Entry(bucket - 1, hash, interned, providerMessageId, contactText, contact, idempotencyKey, at);
             bucket = number + 1;
 
             // Past the retention, measured from the newest send.
@@ -273,8 +273,8 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
         _oldest++;
     }
 
-    /// <summary>One send: its number and the next older send in its bucket; the contact as its GUID (or, for an id that is not one, its text).</summary>
-    private record struct Entry(long Number, long Older, int Hash, string Channel, string Id, string? ContactText, Guid Contact, string IdempotencyKey, Instant At)
+    /// <summary>One send: the number of the next older send in its bucket; the contact as its GUID (or, for an id that is not one, its text).</summary>
+    private record struct Entry(long Older, int Hash, string Channel, string Id, string? ContactText, Guid Contact, string IdempotencyKey, Instant At)
     {
         public bool Superseded { get; set; }
     }
