@@ -67,11 +67,11 @@ public interface IIdempotencyStore
 /// <summary>
 /// An <see cref="IIdempotencyStore"/> in memory (lost on restart). Thread-safe. A completed key keeps its outcome for
 /// as long as the store lives (the contract: a completed key is never sent again), so memory grows by one entry per
-/// completed send. Completed keys are held compactly, in 16 shards each with its own lock: the key's characters (and,
-/// for a plain accepted send, the provider's message id) are copied into shared character blocks, the entry is a struct
-/// in an array found through an open-addressing table (exact ordinal comparison of the key, not only its hash), and
-/// the only object an entry refers to is its gate decisions (or, for any other outcome, the outcome itself) — about
-/// 100 bytes per plain sent message plus its gate decisions, and few objects for the garbage collector to trace.
+/// completed send. Completed keys are held compactly, in 16 shards each with its own lock: an entry is a struct in an
+/// array, found through a chained hash table of indexes (exact ordinal comparison of the key, not only its hash); it
+/// refers to the key string, the provider's message id and the gate decisions (or, for any outcome other than a plain
+/// accepted send, the outcome itself) — no dictionary node or record object per send: about 70 bytes per plain sent
+/// message beside those strings and decisions, and fewer objects for the garbage collector to copy.
 /// A host that sends millions of messages should still use a durable store (the SQLite or PostgreSQL package).
 /// </summary>
 public sealed class InMemoryIdempotencyStore : IIdempotencyStore
@@ -206,14 +206,14 @@ public sealed class InMemoryIdempotencyStore : IIdempotencyStore
 
 /// <summary>
 /// The completed keys of one shard of <see cref="InMemoryIdempotencyStore"/>, compactly; not thread-safe (the shard's
-/// lock guards it). Keys (and provider message ids) are copied into <see cref="CharBlocks"/>; each entry is a struct
-/// (hash, where its key and id are, the channel's number, the instant, the next entry with the same bucket) and one
-/// object: the <see cref="GateTrail"/> of a plain accepted send, or the whole <see cref="DeliveryOutcome"/> of any other.
-/// Lookups compare the key's characters, so two keys with the same hash stay distinct. Entries are never removed.
+/// lock guards it). Each entry is a struct in one array (hash, the next entry with the same bucket, the key, the
+/// provider message id, the channel's number, the instant) beside one object: the <see cref="GateTrail"/> of a plain
+/// accepted send, or the whole <see cref="DeliveryOutcome"/> of any other. The key and id strings are the caller's
+/// (the provider message index holds the same ones), not copies. Lookups compare the whole key, so two keys with the
+/// same hash stay distinct. Entries are never removed.
 /// </summary>
 internal sealed class CompletedSends
 {
-    private readonly CharBlocks _chars = new();
     private readonly List<string> _channels = [];
     private int[] _buckets = new int[16]; // 1-based index of the first entry of each bucket; 0 = empty
     private Entry[] _entries = new Entry[16];
@@ -240,7 +240,7 @@ internal sealed class CompletedSends
             Channel = _channels[e.Channel],
             At = e.At,
             Decisions = (IReadOnlyList<GateDecision>)_values[i]!,
-            Result = DeliveryResult.Accepted(_chars.GetString(e.Id)),
+            Result = DeliveryResult.Accepted(e.Id),
         };
         return true;
     }
@@ -259,7 +259,7 @@ internal sealed class CompletedSends
             i = _count++;
             ref var added = ref _entries[i];
             added.Hash = hash;
-            added.Key = _chars.Add(key);
+            added.Key = key;
             var bucket = (int)((uint)hash % (uint)_buckets.Length);
             added.Next = _buckets[bucket];
             _buckets[bucket] = i + 1;
@@ -268,7 +268,7 @@ internal sealed class CompletedSends
         ref var e = ref _entries[i];
         if (IsPlainSend(key, outcome, out var providerMessageId))
         {
-            e.Id = _chars.Add(providerMessageId);
+            e.Id = providerMessageId;
             e.Channel = ChannelNumber(outcome.Channel);
             e.At = outcome.At;
             _values[i] = outcome.Decisions;
@@ -302,7 +302,7 @@ internal sealed class CompletedSends
         for (var i = _buckets[(int)((uint)hash % (uint)_buckets.Length)] - 1; i >= 0; i = _entries[i].Next - 1)
         {
             ref var e = ref _entries[i];
-            if (e.Hash == hash && _chars.Equals(e.Key, key))
+            if (e.Hash == hash && string.Equals(e.Key, key, StringComparison.Ordinal))
             {
                 return i;
             }
@@ -345,60 +345,11 @@ internal sealed class CompletedSends
     {
         public int Hash;
         public int Next; // 1-based index of the next entry in the bucket; 0 = none
-        public CharBlocks.Span Key;
-        public CharBlocks.Span Id;
+        public string Key;
+        public string? Id; // the provider message id of a plain send
         public int Channel;
         public Instant At;
     }
-}
-
-/// <summary>
-/// Append-only storage for many short strings in large character blocks (no object per string); not thread-safe.
-/// A string longer than a block gets a block of its own.
-/// </summary>
-internal sealed class CharBlocks
-{
-    internal const int BlockSize = 32_768;
-    private readonly List<char[]> _blocks = [];
-    private char[] _current = [];
-    private int _currentIndex = -1;
-    private int _used; // in _current
-
-    /// <summary>Where a string is: its block, first character and length.</summary>
-    internal readonly record struct Span(int Block, int Start, int Length);
-
-    /// <summary>The blocks allocated so far (for tests).</summary>
-    public int BlockCount => _blocks.Count;
-
-    /// <summary>Copies <paramref name="text"/> in.</summary>
-    public Span Add(string text)
-    {
-        if (text.Length > _current.Length - _used)
-        {
-            if (text.Length > BlockSize / 4)
-            {
-                _blocks.Add(text.ToCharArray()); // a block of its own; the current one stays open
-                return new Span(_blocks.Count - 1, 0, text.Length);
-            }
-
-            _current = new char[BlockSize];
-            _blocks.Add(_current);
-            _currentIndex = _blocks.Count - 1;
-            _used = 0;
-        }
-
-        var start = _used;
-        text.CopyTo(_current.AsSpan(start));
-        _used += text.Length;
-        return new Span(_currentIndex, start, text.Length);
-    }
-
-    /// <summary>Whether the string at <paramref name="at"/> is <paramref name="text"/> (ordinal).</summary>
-    public bool Equals(Span at, string text) =>
-        at.Length == text.Length && _blocks[at.Block].AsSpan(at.Start, at.Length).SequenceEqual(text);
-
-    /// <summary>A new string with the characters at <paramref name="at"/>.</summary>
-    public string GetString(Span at) => new(_blocks[at.Block], at.Start, at.Length);
 }
 
 /// <summary>One window a frequency cap counts sends in.</summary>

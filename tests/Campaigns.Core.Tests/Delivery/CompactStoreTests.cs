@@ -59,33 +59,6 @@ public class CompactStoreTests
     }
 
     [Fact]
-    public void Char_blocks_hold_strings_across_block_boundaries_and_long_strings_apart()
-    {
-        var blocks = new CharBlocks();
-        var strings = new List<(string Text, CharBlocks.Span At)>();
-        var random = new Random(7);
-        for (var i = 0; i < 3_000; i++)
-        {
-            var text = new string((char)('a' + (i % 26)), random.Next(0, 40));
-            strings.Add((text, blocks.Add(text)));
-        }
-
-        var longText = new string('長', CharBlocks.BlockSize + 5);
-        var longAt = blocks.Add(longText);
-        var after = blocks.Add("after");
-        Assert.True(blocks.BlockCount >= 3);
-        foreach (var (text, at) in strings)
-        {
-            Assert.Equal(text, blocks.GetString(at));
-            Assert.True(blocks.Equals(at, text));
-            Assert.False(blocks.Equals(at, text + "x"));
-        }
-
-        Assert.Equal(longText, blocks.GetString(longAt));
-        Assert.Equal("after", blocks.GetString(after));
-    }
-
-    [Fact]
     public async Task The_store_gives_back_every_completed_outcome_after_growth()
     {
         var store = new InMemoryIdempotencyStore();
