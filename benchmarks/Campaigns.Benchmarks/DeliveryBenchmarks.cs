@@ -37,6 +37,12 @@ public class DeliveryBenchmarks
     private MessageTemplate _template = null!;
     private long _sequence;
 
+    /// <summary>
+    /// For the <c>delivery-retained</c> mode: one plain <see cref="InMemoryIdempotencyStore"/> that is never started
+    /// afresh and the default provider index capacity, so every completed send stays held.
+    /// </summary>
+    public bool RetainAll { get; init; }
+
     /// <summary>Builds the host, 1024 consenting contacts and their variables.</summary>
     [GlobalSetup]
     public void Setup()
@@ -44,14 +50,14 @@ public class DeliveryBenchmarks
         _channel = new RecordingChannel("email", new ChannelCapabilities { AddressKind = ChannelAddressKind.Email, SupportsRichContent = true });
         var services = new ServiceCollection();
         services.AddSingleton<IClock>(new FixedClock(Now));
-        services.AddSingleton<IIdempotencyStore>(new RollingIdempotencyStore());
+        services.AddSingleton<IIdempotencyStore>(RetainAll ? new InMemoryIdempotencyStore() : new RollingIdempotencyStore());
         services.AddCampaigns(o =>
             {
                 o.DefaultTimeZone = "Asia/Shanghai";
 
                 // The clock is fixed, so retention never drops a send: bound the index like the idempotency store below
                 // (a host sending this fast keeps it bounded by retention and by this capacity too).
-                o.Delivery.ProviderMessageCapacity = 65_536;
+                o.Delivery.ProviderMessageCapacity = RetainAll ? InMemoryProviderMessageIndex.DefaultCapacity : 65_536;
                 o.Delivery.Channels["email"] = new ChannelDeliveryOptions
                 {
                     Window = Weekdays(),

@@ -350,6 +350,30 @@ if (args is ["delivery-stats", ..])
     return;
 }
 
+if (args is ["delivery-retained", ..])
+{
+    // Issue 6/7: the heap kept per completed send (idempotency store entry, provider message index entry, gate
+    // decisions): N messages (default 204,800) through GateRenderRecording with one store that is never started afresh,
+    // GC.GetTotalMemory(true) before and after, divided by N.
+    var messages = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 204_800;
+    var bench = new Campaigns.Benchmarks.DeliveryBenchmarks { RetainAll = true };
+    bench.Setup();
+    await bench.GateRenderRecording().ConfigureAwait(false);
+    var before = GC.GetTotalMemory(true);
+    var invocations = messages / Campaigns.Benchmarks.DeliveryBenchmarks.Batch;
+    for (var i = 0; i < invocations; i++)
+    {
+        await bench.GateRenderRecording().ConfigureAwait(false);
+    }
+
+    var after = GC.GetTotalMemory(true);
+    var sent = (double)invocations * Campaigns.Benchmarks.DeliveryBenchmarks.Batch;
+    Console.WriteLine($"GateRenderRecording, {sent:F0} completed sends held: {(after - before) / sent:F0} B retained per send ({(after - before) / 1048576.0:F1} MB)");
+    GC.KeepAlive(bench);
+    bench.Cleanup();
+    return;
+}
+
 if (args is ["alloc-profile", var what, ..])
 {
     // Which types a hot path allocates, by sampling (AllocationSampler): "delivery" runs GateRenderRecording,

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using NodaTime;
 
 namespace Campaigns.Delivery;
@@ -38,24 +37,28 @@ public interface IProviderMessageIndex
 /// (<c>Campaigns:Delivery:ProviderMessageRetention</c>, default 30 days), measured from the newest send recorded, and
 /// at most <see cref="Capacity"/> sends (<c>Campaigns:Delivery:ProviderMessageCapacity</c>, default 1,000,000): past
 /// it the oldest sends are dropped first, so memory stays bounded however many messages a host sends within the retention.
-/// Each send is held compactly (the contact's GUID, the idempotency key and the time inline in the dictionary's node, the channel name
-/// interned); the <see cref="ProviderMessage"/> is built when found. Thread-safe.
+/// Sends are held in one ring of structs in the order recorded (grown by doubling up to the capacity), found through a
+/// hash table chained newest first, so dropping the oldest send is a step of the ring and no object is made or freed
+/// per send: each holds the contact's GUID, the channel name (interned), the provider's id and the idempotency key.
+/// The <see cref="ProviderMessage"/> is built when found. Thread-safe (one lock).
 /// </summary>
 public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
 {
-    private readonly ConcurrentDictionary<(string Channel, string Id), Sent> _messages = new();
-    private readonly ConcurrentDictionary<string, string> _channels = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, string> _channels = new(StringComparer.Ordinal);
 
-    // The sends in the order recorded: a ring buffer (grown by doubling up to the capacity) under _order's lock; the
-    // oldest item is dropped when it is full or past the retention. A send recorded again has two items: the older
-    // one removes nothing (its entry was replaced).
-    private readonly Lock _order = new();
-    private Recorded[] _ring;
-    private int _head;
-    private int _queued;
+    // Sends by sequence number: the live ones are _oldest .. _next - 1, the one numbered n at _ring[n % _ring.Length].
+    // _buckets[h % length] is 1 + the number of the newest send with that bucket; each send links to the next older one
+    // (Older), so a chain ends at a number below _oldest: a dropped send needs no unlinking. A send recorded again under
+    // the same channel and id supersedes the older one, which stays in the ring until it is dropped.
+    private Entry[] _ring;
+    private long[] _buckets;
+    private long _oldest;
+    private long _next;
+    private int _superseded; // live sends superseded by a newer one, so Count counts distinct sends
     private long _newestTicks = long.MinValue;
 
-    /// <summary>The default <see cref="Capacity"/>: 1,000,000 sends (about 150 MB).</summary>
+    /// <summary>The default <see cref="Capacity"/>: 1,000,000 sends (about 80 bytes each in the ring and its buckets, plus the provider id and idempotency key strings).</summary>
     public const int DefaultCapacity = 1_000_000;
 
     /// <summary>Creates an index holding at most <see cref="DefaultCapacity"/> sends.</summary>
@@ -84,7 +87,8 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
 
         Retention = retention;
         Capacity = capacity;
-        _ring = new Recorded[Math.Min(16, capacity)];
+        _ring = new Entry[Math.Min(16, capacity)];
+        _buckets = new long[_ring.Length];
     }
 
     /// <summary>How long a send is kept.</summary>
@@ -94,7 +98,16 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
     public int Capacity { get; }
 
     /// <summary>The sends held now (for tests and diagnostics).</summary>
-    public int Count => _messages.Count;
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return (int)(_next - _oldest) - _superseded;
+            }
+        }
+    }
 
     /// <inheritdoc />
     public ValueTask RecordAsync(string providerMessageId, ProviderMessage message, CancellationToken cancellationToken)
@@ -106,37 +119,50 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
             return ValueTask.FromCanceled(cancellationToken);
         }
 
-        var sent = ContactId.TryParse(message.ContactId, null, out var id) && string.Equals(id.ToString(), message.ContactId, StringComparison.Ordinal)
-            ? new Sent(null, id.Value, message.IdempotencyKey, message.SentAt) // the id's own text: kept as its 16 bytes
-            : new Sent(message.ContactId, Guid.Empty, message.IdempotencyKey, message.SentAt);
-        Record(providerMessageId, message.Channel, sent);
+        if (ContactId.TryParse(message.ContactId, null, out var id) && string.Equals(id.ToString(), message.ContactId, StringComparison.Ordinal))
+        {
+            Record(providerMessageId, message.Channel, null, id.Value, message.IdempotencyKey, message.SentAt); // the id's own text: kept as its 16 bytes
+        }
+        else
+        {
+            Record(providerMessageId, message.Channel, message.ContactId, Guid.Empty, message.IdempotencyKey, message.SentAt);
+        }
+
         return ValueTask.CompletedTask;
     }
 
     /// <summary>Records a send without a <see cref="ProviderMessage"/> object or contact id text (the pipeline's path).</summary>
     internal void Record(string providerMessageId, ContactId contactId, string channel, string idempotencyKey, Instant sentAt) =>
-        Record(providerMessageId, channel, new Sent(null, contactId.Value, idempotencyKey, sentAt));
+        Record(providerMessageId, channel, null, contactId.Value, idempotencyKey, sentAt);
 
-    private void Record(string providerMessageId, string channel, Sent sent)
+    private void Record(string providerMessageId, string channel, string? contactText, Guid contact, string idempotencyKey, Instant at)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(providerMessageId);
         ArgumentNullException.ThrowIfNull(channel);
-        ArgumentNullException.ThrowIfNull(sent.IdempotencyKey, "message.IdempotencyKey");
-        if (!_channels.TryGetValue(channel, out var interned))
+        ArgumentNullException.ThrowIfNull(idempotencyKey, "message.IdempotencyKey");
+        var hash = Hash(channel, providerMessageId);
+        var ticks = at.ToUnixTimeTicks();
+        lock (_lock)
         {
-            interned = _channels.GetOrAdd(channel, channel);
-        }
+            if (!_channels.TryGetValue(channel, out var interned))
+            {
+                interned = channel;
+                _channels.Add(channel, channel);
+            }
 
-        var key = (interned, providerMessageId);
-        var ticks = sent.At.ToUnixTimeTicks();
-        lock (_order)
-        {
             if (ticks > _newestTicks)
             {
                 Volatile.Write(ref _newestTicks, ticks);
             }
 
-            if (_queued == _ring.Length)
+            var earlier = Find(interned, providerMessageId, hash);
+            if (earlier >= 0)
+            {
+                _ring[earlier % _ring.Length].Superseded = true;
+                _superseded++;
+            }
+
+            if (_next - _oldest == _ring.Length)
             {
                 if (_ring.Length < Capacity)
                 {
@@ -144,19 +170,20 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
                 }
                 else
                 {
-                    DropOldest(expired: false, default);
+                    DropOldest();
                 }
             }
 
-            _messages[key] = sent;
-            _ring[(_head + _queued) % _ring.Length] = new Recorded(sent.At, interned, providerMessageId);
-            _queued++;
+            var number = _next++;
+            ref var bucket = ref _buckets[(uint)hash % (uint)_buckets.Length];
+            _ring[number % _ring.Length] = new Entry(bucket - 1, hash, interned, providerMessageId, contactText, contact, idempotencyKey, at);
+            bucket = number + 1;
 
             // Past the retention, measured from the newest send.
             var cutoff = Cutoff();
-            while (_queued > 0 && _ring[_head].At < cutoff)
+            while (_next > _oldest && _ring[_oldest % _ring.Length].At < cutoff)
             {
-                DropOldest(expired: true, cutoff);
+                DropOldest();
             }
         }
     }
@@ -171,12 +198,42 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
             return ValueTask.FromCanceled<ProviderMessage?>(cancellationToken);
         }
 
-        if (!_messages.TryGetValue((channel, providerMessageId), out var sent) || sent.At < Cutoff())
+        Entry sent;
+        lock (_lock)
+        {
+            var found = Find(channel, providerMessageId, Hash(channel, providerMessageId));
+            if (found < 0)
+            {
+                return new((ProviderMessage?)null);
+            }
+
+            sent = _ring[found % _ring.Length];
+        }
+
+        if (sent.At < Cutoff())
         {
             return new((ProviderMessage?)null);
         }
 
-        return new(new ProviderMessage(sent.ContactText ?? new ContactId(sent.Contact).ToString(), _channels.TryGetValue(channel, out var interned) ? interned : channel, sent.IdempotencyKey, sent.At));
+        return new(new ProviderMessage(sent.ContactText ?? new ContactId(sent.Contact).ToString(), sent.Channel, sent.IdempotencyKey, sent.At));
+    }
+
+    private static int Hash(string channel, string providerMessageId) =>
+        HashCode.Combine(StringComparer.Ordinal.GetHashCode(channel), StringComparer.Ordinal.GetHashCode(providerMessageId));
+
+    /// <summary>The number of the live, not superseded send of <paramref name="channel"/> and <paramref name="id"/>, or -1. Under the lock.</summary>
+    private long Find(string channel, string id, int hash)
+    {
+        for (var n = _buckets[(uint)hash % (uint)_buckets.Length] - 1; n >= _oldest; n = _ring[n % _ring.Length].Older)
+        {
+            ref var e = ref _ring[n % _ring.Length];
+            if (e.Hash == hash && !e.Superseded && string.Equals(e.Id, id, StringComparison.Ordinal) && string.Equals(e.Channel, channel, StringComparison.Ordinal))
+            {
+                return n;
+            }
+        }
+
+        return -1;
     }
 
     private Instant Cutoff()
@@ -185,39 +242,40 @@ public sealed class InMemoryProviderMessageIndex : IProviderMessageIndex
         return newest == long.MinValue ? Instant.MinValue : Instant.FromUnixTimeTicks(newest) - Retention;
     }
 
-    /// <summary>Doubles the ring (up to the capacity), oldest first. Under the lock.</summary>
+    /// <summary>Doubles the ring (up to the capacity) and its buckets, and re-links the live sends oldest first. Under the lock.</summary>
     private void Grow()
     {
-        var grown = new Recorded[(int)Math.Min((long)_ring.Length * 2, Capacity)];
-        for (var i = 0; i < _queued; i++)
+        var size = (int)Math.Min((long)_ring.Length * 2, Capacity);
+        var ring = new Entry[size];
+        var buckets = new long[size];
+        for (var n = _oldest; n < _next; n++)
         {
-            grown[i] = _ring[(_head + i) % _ring.Length];
+            var e = _ring[n % _ring.Length];
+            ref var bucket = ref buckets[(uint)e.Hash % (uint)size];
+            ring[n % size] = e with { Older = bucket - 1 };
+            bucket = n + 1;
         }
 
-        _ring = grown;
-        _head = 0;
+        _ring = ring;
+        _buckets = buckets;
     }
 
-    /// <summary>
-    /// Drops the oldest item and the send it recorded — unless that send was recorded again since (a newer entry under the
-    /// same id), or, for <paramref name="expired"/>, is not past <paramref name="cutoff"/>. Under the lock.
-    /// </summary>
-    private void DropOldest(bool expired, Instant cutoff)
+    /// <summary>Drops the oldest send (its chain link needs no change: chains end below <see cref="_oldest"/>). Under the lock.</summary>
+    private void DropOldest()
     {
-        var oldest = _ring[_head];
-        _ring[_head] = default;
-        _head = (_head + 1) % _ring.Length;
-        _queued--;
-        var key = (oldest.Channel, oldest.Id);
-        if (_messages.TryGetValue(key, out var current) && (expired ? current.At < cutoff : current.At == oldest.At))
+        ref var oldest = ref _ring[_oldest % _ring.Length];
+        if (oldest.Superseded)
         {
-            _messages.TryRemove(new KeyValuePair<(string, string), Sent>(key, current));
+            _superseded--;
         }
+
+        oldest = default;
+        _oldest++;
     }
 
-    /// <summary>One item of the order ring: when, and the key of the send recorded.</summary>
-    private readonly record struct Recorded(Instant At, string Channel, string Id);
-
-    /// <summary>One send, inline in the dictionary's node: the contact as its GUID (or, for an id that is not one, its text).</summary>
-    private readonly record struct Sent(string? ContactText, Guid Contact, string IdempotencyKey, Instant At);
+    /// <summary>One send: the number of the next older send in its bucket; the contact as its GUID (or, for an id that is not one, its text).</summary>
+    private record struct Entry(long Older, int Hash, string Channel, string Id, string? ContactText, Guid Contact, string IdempotencyKey, Instant At)
+    {
+        public bool Superseded { get; set; }
+    }
 }

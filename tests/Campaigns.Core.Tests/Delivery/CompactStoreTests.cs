@@ -1,0 +1,158 @@
+using Campaigns.Channels;
+using Campaigns.Delivery;
+using NodaTime;
+
+namespace Campaigns.Tests.Delivery;
+
+/// <summary>The compact structures behind the in-memory idempotency store and provider message index.</summary>
+public class CompactStoreTests
+{
+    private static readonly Instant T0 = Harness.T0;
+
+    private static readonly GateDecision[] Decisions = [new GateDecision(GateCheck.Consent, true, "ok")];
+
+    private static DeliveryOutcome Plain(string key, string providerId) => new()
+    {
+        IdempotencyKey = key,
+        Status = DeliveryStatus.Sent,
+        Channel = "email",
+        At = T0,
+        Decisions = Decisions,
+        Result = DeliveryResult.Accepted(providerId),
+    };
+
+    [Fact]
+    public void Keys_with_the_same_hash_stay_distinct()
+    {
+        var table = new CompletedSends();
+        var a = Plain("a", "p-a");
+        var b = Plain("b", "p-b") with { Status = DeliveryStatus.Suppressed, Result = null, SuppressedBy = GateCheck.Consent };
+        table.Set("a", 42, a);
+        table.Set("b", 42, b);
+        Assert.False(table.TryGet("c", 42, out _));
+        Assert.True(table.TryGet("a", 42, out var foundA));
+        Assert.True(table.TryGet("b", 42, out var foundB));
+        Assert.Equal((a, b), (foundA, foundB));
+        Assert.Equal(2, table.Count);
+    }
+
+    [Fact]
+    public void Thousands_of_keys_survive_growth_and_a_replaced_outcome_wins()
+    {
+        var table = new CompletedSends();
+        for (var i = 0; i < 5_000; i++)
+        {
+            var key = "key/" + i;
+            table.Set(key, i % 97, Plain(key, "provider-" + i)); // few distinct hashes: long chains
+        }
+
+        table.Set("key/7", 7, Plain("key/7", "p") with { FailedOver = true });
+        Assert.Equal(5_000, table.Count);
+        for (var i = 0; i < 5_000; i++)
+        {
+            var key = "key/" + i;
+            Assert.True(table.TryGet(key, i % 97, out var outcome));
+            Assert.Equal(i == 7 ? Plain(key, "p") with { FailedOver = true } : Plain(key, "provider-" + i), outcome);
+        }
+
+        Assert.False(table.TryGet("key/5000", 5_000 % 97, out _));
+    }
+
+    [Fact]
+    public async Task The_store_gives_back_every_completed_outcome_after_growth()
+    {
+        var store = new InMemoryIdempotencyStore();
+        var lease = Duration.FromMinutes(5);
+        for (var i = 0; i < 3_000; i++)
+        {
+            var key = "k" + i;
+            Assert.Equal(IdempotencyClaimStatus.Claimed, (await store.TryClaimAsync(key, T0, lease, CancellationToken.None)).Status);
+            if (i % 3 != 2)
+            {
+                await store.CompleteAsync(key, Plain(key, "p" + i), CancellationToken.None);
+            }
+        }
+
+        Assert.Equal(2_000, store.CompletedCount);
+        for (var i = 0; i < 3_000; i++)
+        {
+            var key = "k" + i;
+            var claim = await store.TryClaimAsync(key, T0, lease, CancellationToken.None);
+            Assert.Equal(i % 3 != 2 ? (IdempotencyClaimStatus.Completed, Plain(key, "p" + i)) : (IdempotencyClaimStatus.InProgress, null), (claim.Status, claim.Outcome));
+        }
+
+        await store.ReleaseAsync("k0", CancellationToken.None); // a completed key: nothing changes
+        Assert.Equal(IdempotencyClaimStatus.Completed, (await store.TryClaimAsync("k0", T0 + lease, lease, CancellationToken.None)).Status);
+        Assert.Equal(IdempotencyClaimStatus.TakenOver, (await store.TryClaimAsync("k2", T0 + lease, lease, CancellationToken.None)).Status);
+    }
+
+    [Fact]
+    public async Task Concurrent_claims_of_the_same_keys_give_each_key_to_one_caller()
+    {
+        var store = new InMemoryIdempotencyStore();
+        var claimed = new int[500];
+        await Parallel.ForAsync(0, 4_000, async (i, ct) =>
+        {
+            var k = i % 500;
+            var claim = await store.TryClaimAsync("k" + k, T0, Duration.FromMinutes(5), ct);
+            if (claim.Status == IdempotencyClaimStatus.Claimed)
+            {
+                Interlocked.Increment(ref claimed[k]);
+                if (k % 2 == 0)
+                {
+                    await store.CompleteAsync("k" + k, Plain("k" + k, "p"), ct);
+                }
+            }
+        });
+
+        Assert.All(claimed, c => Assert.Equal(1, c));
+        Assert.Equal(250, store.CompletedCount);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(64)]
+    public async Task The_provider_index_matches_a_model_of_its_ring(int capacity)
+    {
+        var index = new InMemoryProviderMessageIndex(Duration.FromDays(30), capacity);
+        var records = new List<(string Id, string Key)>();
+        var random = new Random(capacity);
+        for (var i = 0; i < 600; i++)
+        {
+            var id = "m" + random.Next(0, 40);
+            var key = "k" + i;
+            records.Add((id, key));
+            await index.RecordAsync(id, new ProviderMessage("c", i % 5 == 0 ? "sms" : "email", key, T0 + Duration.FromSeconds(i)), CancellationToken.None);
+
+            // The model: the last `capacity` records are held; an id is found by its newest record if that one is among them.
+            var window = records.Count - capacity;
+            var expected = new Dictionary<(string Channel, string Id), string>();
+            for (var r = 0; r < records.Count; r++)
+            {
+                var channel = r % 5 == 0 ? "sms" : "email";
+                if (r >= window)
+                {
+                    expected[(channel, records[r].Id)] = records[r].Key;
+                }
+                else
+                {
+                    expected.Remove((channel, records[r].Id));
+                }
+            }
+
+            if (i % 37 == 0 || i == 599)
+            {
+                Assert.Equal(expected.Count, index.Count);
+                for (var m = 0; m < 40; m++)
+                {
+                    foreach (var channel in new[] { "email", "sms" })
+                    {
+                        var found = await index.FindAsync(channel, "m" + m, CancellationToken.None);
+                        Assert.Equal(expected.GetValueOrDefault((channel, "m" + m)), found?.IdempotencyKey);
+                    }
+                }
+            }
+        }
+    }
+}
