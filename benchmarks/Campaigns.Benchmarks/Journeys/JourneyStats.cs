@@ -108,7 +108,7 @@ internal static class JourneyStats
         var store = (InMemoryJourneyRunStore)sp.GetRequiredService<IJourneyRunStore>();
         Console.WriteLine($"parallelism={parallelism} contacts={count} entered={entered} first-step-runs={claimed} sent={sent} waiting-timers={store.PendingTimers}");
         Console.WriteLine($"enter={enterTime.TotalSeconds:F2}s enter+first-send={sw.Elapsed.TotalSeconds:F2}s ({count / sw.Elapsed.TotalSeconds:F0} contacts/s); process CPU time {cpu.TotalSeconds:F2}s");
-        Console.WriteLine($"main thread CPU {threadCpu / 1e9:F2}s (enter {enterThreadCpu / 1e9:F2}s); GC: {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}{(System.Runtime.GCSettings.LatencyMode == System.Runtime.GCLatencyMode.Batch ? " non-concurrent" : " concurrent")}, gen0/1/2 collections {gcs.Item1}/{gcs.Item2}/{gcs.Item3}, pauses {pause.TotalSeconds:F2}s");
+        Console.WriteLine($"main thread CPU {(parallelism == 1 ? $"{threadCpu / 1e9:F2}s" : "n/a (P > 1: steps run on pool threads)")} (enter {enterThreadCpu / 1e9:F2}s); GC: {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")}{(System.Runtime.GCSettings.LatencyMode == System.Runtime.GCLatencyMode.Batch ? " non-concurrent" : " concurrent")}, gen0/1/2 collections {gcs.Item1}/{gcs.Item2}/{gcs.Item3}, pauses {pause.TotalSeconds:F2}s");
         Console.WriteLine($"allocated: enter {(double)enterAllocated / count:F0} B per contact, first step {(double)(allocated - enterAllocated) / count:F0} B per contact");
         sampler?.Print(allocated, count);
         Console.WriteLine($"memory: with recorded messages {(afterAll - before) / 1e6:F1}MB; journey + delivery state {(afterState - before) / 1e6:F1}MB = {(double)(afterState - before) / count:F0} bytes per waiting contact");

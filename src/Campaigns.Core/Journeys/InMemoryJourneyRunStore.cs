@@ -9,10 +9,10 @@ namespace Campaigns.Journeys;
 /// one instance between runners to simulate a restart in tests, use the storage packages in production.
 /// </summary>
 /// <remarks>
-/// Runs that have not ended are held in a compact form (about 90 bytes per waiting run with its timer: a fixed-size
-/// slot in chunked arrays, journey, node and event ids interned, instants as Unix nanoseconds, an indexed binary heap
-/// of slot numbers as the timer queue and an open hash of slot numbers as the key index), so ten million pending
-/// timers fit in about 1 GB. Ended runs, and the rare run whose values do not fit the compact form (instants beyond
+/// Runs that have not ended are held in a compact form (about 95 bytes per waiting run with its timer: a 72-byte slot
+/// in chunked arrays, journey, node and event ids interned, instants as Unix nanoseconds; an indexed binary heap of
+/// 16-byte entries — due instant or lease expiry, write order, slot — as the timer queue, so sifting never reads a
+/// slot; an open hash of slot numbers as the key index), so ten million pending timers fit in about 1 GB. Ended runs, and the rare run whose values do not fit the compact form (instants beyond
 /// ±292 years of 1970, more than 65,535 touches, ...), are kept as <see cref="JourneyRun"/> records.
 /// </remarks>
 public sealed class InMemoryJourneyRunStore : IJourneyRunStore
@@ -21,16 +21,16 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
     private const int ChunkSize = 1 << ChunkBits;
     private const int ChunkMask = ChunkSize - 1;
     private const long NoInstant = long.MinValue;
-    private const byte FullRecord = 1;
-    private const byte Leased = 2;
+    private const byte FullRecord = 0x10;
+    private const byte Leased = 0x20;
+    private const byte StatusMask = 0x0F;
     private static readonly Duration MinNanos = Duration.FromNanoseconds(long.MinValue + 1);
     private static readonly Duration MaxNanos = Duration.FromNanoseconds(long.MaxValue);
 
     private readonly Lock _gate = new();
     private readonly List<Slot[]> _slots = [];
-    private readonly List<int[]> _heap = [];
+    private readonly List<HeapEntry[]> _heap = [];
     private readonly Dictionary<int, JourneyRun> _full = [];
-    private readonly Dictionary<int, long> _leases = [];
     private readonly Dictionary<string, int> _journeyIndex = new(StringComparer.Ordinal);
     private readonly List<string> _journeyNames = [];
     private readonly Dictionary<string, int> _nameIndex = new(StringComparer.Ordinal);
@@ -40,7 +40,7 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
     private int _heapCount;
     private int _sequence;
 
-    /// <summary>One run and its timer. Field order keeps the struct at 80 bytes.</summary>
+    /// <summary>One run (its timer is a <see cref="HeapEntry"/>). Field order keeps the struct at 72 bytes.</summary>
     private struct Slot
     {
         public long EnteredAt;
@@ -51,15 +51,36 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
         public int Step;
         public int Version;
         public int HeapIndex;    // the timer's position in the heap, -1 for none
-        public int Seq;          // the timer's write order (ties between equal due instants)
         public int RunNumber;
         public int Journey;
         public ushort Node;      // interned name + 1; 0 for null
         public ushort Waiting;   // interned name + 1; 0 for null
         public ushort Touches;
-        public byte Status;
         public byte Attempts;
-        public byte Flags;
+        public byte State;       // the run status (low 4 bits) and the FullRecord / Leased flags
+
+        public byte Status
+        {
+            readonly get => (byte)(State & StatusMask);
+            set => State = (byte)((State & ~StatusMask) | value);
+        }
+
+        public byte Flags
+        {
+            readonly get => (byte)(State & ~StatusMask);
+            set => State = (byte)((State & StatusMask) | value);
+        }
+    }
+
+    /// <summary>
+    /// A pending timer in the heap: its order key (the due instant, or the lease expiry of a claimed timer, in Unix
+    /// nanoseconds), its write order (ties) and its slot, so that sifting compares heap entries without reading slots.
+    /// </summary>
+    private struct HeapEntry
+    {
+        public long Key;
+        public int Seq;
+        public int Slot;
     }
 
     /// <summary>The number of pending timers.</summary>
@@ -149,19 +170,20 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
             var leaseUntil = Clamp(now + lease);
             claimed = new List<JourneyTimer>(Math.Min(batchSize, _heapCount));
             var taken = new List<int>(claimed.Capacity);
-            List<int>? skipped = null;
+            List<HeapEntry>? skipped = null;
             while (_heapCount > 0 && claimed.Count < batchSize)
             {
-                var i = HeapAt(0);
-                if (Key(i) > nowNanos)
+                var top = HeapRef(0);
+                if (top.Key > nowNanos)
                 {
                     break;
                 }
 
+                var i = top.Slot;
                 HeapRemove(0);
                 if (excludedJourneys.Count > 0 && excludedJourneys.Contains(_journeyNames[At(i).Journey]))
                 {
-                    (skipped ??= []).Add(i);
+                    (skipped ??= []).Add(top);
                     continue;
                 }
 
@@ -171,18 +193,15 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
 
             // Skipped timers go back unchanged (same order); a claimed timer is leased: ordered by its lease expiry,
             // so it comes back only if the host dies.
-            foreach (var i in skipped ?? [])
+            foreach (var entry in skipped ?? [])
             {
-                HeapInsert(i);
+                HeapInsert(entry);
             }
 
             foreach (var i in taken)
             {
-                ref var slot = ref At(i);
-                slot.Flags |= Leased;
-                _leases[i] = leaseUntil;
-                slot.Seq = NextSequence();
-                HeapInsert(i);
+                At(i).Flags |= Leased;
+                HeapInsert(i, leaseUntil);
             }
         }
 
@@ -199,9 +218,9 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
                 return ValueTask.FromResult<Instant?>(null);
             }
 
-            var i = HeapAt(0);
-            var slot = At(i);
-            return ValueTask.FromResult<Instant?>((slot.Flags & (FullRecord | Leased)) == FullRecord ? _full[i].DueAt : ToInstant(Key(i)));
+            var top = HeapRef(0);
+            var i = top.Slot;
+            return ValueTask.FromResult<Instant?>((At(i).Flags & (FullRecord | Leased)) == FullRecord ? _full[i].DueAt : ToInstant(top.Key));
         }
     }
 
@@ -356,11 +375,6 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
             HeapRemove(slot.HeapIndex);
         }
 
-        if ((slot.Flags & Leased) != 0)
-        {
-            _leases.Remove(i);
-        }
-
         var node = Name(run.NodeId);
         var waiting = Name(run.WaitingForEvent);
         var instantsFit = TryNanos(run.EnteredAt, out var entered) & TryNanos(run.NodeEnteredAt, out var nodeEntered) & TryNanos(run.DueAt, out var due);
@@ -368,11 +382,11 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
             && node != ushort.MaxValue && waiting != ushort.MaxValue
             && run.Step is >= 0 and <= int.MaxValue && run.Version is >= 0 and <= int.MaxValue
             && run.Touches is >= 0 and <= ushort.MaxValue && run.Attempts is >= 0 and <= byte.MaxValue
-            && (int)run.Status is >= 0 and <= byte.MaxValue;
+            && (int)run.Status is >= 0 and <= StatusMask;
         if (compact)
         {
             _full.Remove(i);
-            slot.Flags = 0;
+            slot.State = 0;
             slot.EnteredAt = entered;
             slot.NodeEnteredAt = nodeEntered;
             slot.DueAt = due;
@@ -387,15 +401,14 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
         else
         {
             _full[i] = run;
-            slot.Flags = FullRecord;
+            slot.State = FullRecord;
             slot.DueAt = run.DueAt is { } d ? Clamp(d) : NoInstant;
         }
 
         slot.RunNumber = run.RunNumber;
         if (run.Status == JourneyRunStatus.Active && run.DueAt is not null)
         {
-            slot.Seq = NextSequence();
-            HeapInsert(i);
+            HeapInsert(i, slot.DueAt);
         }
     }
 
@@ -451,78 +464,79 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
     /// <summary>Reassigns the write order 1..n in heap order (a sorted array is a valid heap); runs when the counter would overflow.</summary>
     private void Renumber()
     {
-        var order = new int[_heapCount];
+        var order = new HeapEntry[_heapCount];
         for (var k = 0; k < _heapCount; k++)
         {
-            order[k] = HeapAt(k);
+            order[k] = HeapRef(k);
         }
 
-        Array.Sort(order, (a, b) => Less(a, b) ? -1 : Less(b, a) ? 1 : 0);
+        Array.Sort(order, static (a, b) => Less(a, b) ? -1 : Less(b, a) ? 1 : 0);
         for (var k = 0; k < order.Length; k++)
         {
-            ref var slot = ref At(order[k]);
-            slot.Seq = k + 1;
-            slot.HeapIndex = k;
-            _heap[k >> ChunkBits][k & ChunkMask] = order[k];
+            order[k].Seq = k + 1;
+            HeapSet(k, order[k]);
         }
 
         _sequence = order.Length;
     }
 
-    // The timer queue: an indexed binary min-heap of slot numbers ordered by (lease expiry or due instant, write order).
-    private long Key(int i)
+    /// <summary>Test hook: the next write order is <paramref name="value"/> + 1 (so a test reaches the renumbering).</summary>
+    internal void SetSequence(int value)
     {
-        ref var slot = ref At(i);
-        return (slot.Flags & Leased) != 0 ? _leases[i] : slot.DueAt;
+        lock (_gate)
+        {
+            _sequence = value;
+        }
     }
 
-    private bool Less(int a, int b)
+    // The timer queue: an indexed binary min-heap of entries ordered by (key, write order); a slot knows its entry's position.
+    private static bool Less(in HeapEntry a, in HeapEntry b) => a.Key < b.Key || (a.Key == b.Key && a.Seq < b.Seq);
+
+    private ref HeapEntry HeapRef(int k) => ref _heap[k >> ChunkBits][k & ChunkMask];
+
+    private void HeapSet(int k, in HeapEntry entry)
     {
-        var (ka, kb) = (Key(a), Key(b));
-        return ka < kb || (ka == kb && At(a).Seq < At(b).Seq);
+        HeapRef(k) = entry;
+        At(entry.Slot).HeapIndex = k;
     }
 
-    private int HeapAt(int k) => _heap[k >> ChunkBits][k & ChunkMask];
+    /// <summary>Queues slot <paramref name="i"/>'s timer at <paramref name="key"/>, after every timer written before it.</summary>
+    private void HeapInsert(int i, long key) => HeapInsert(new HeapEntry { Key = key, Seq = NextSequence(), Slot = i });
 
-    private void HeapSet(int k, int i)
-    {
-        _heap[k >> ChunkBits][k & ChunkMask] = i;
-        At(i).HeapIndex = k;
-    }
-
-    private void HeapInsert(int i)
+    /// <summary>Queues an entry as it is (a skipped timer keeps its place among equal keys).</summary>
+    private void HeapInsert(HeapEntry entry)
     {
         if (_heapCount == _heap.Count * ChunkSize)
         {
-            _heap.Add(new int[ChunkSize]);
+            _heap.Add(new HeapEntry[ChunkSize]);
         }
 
         var k = _heapCount++;
-        HeapSet(k, i);
+        HeapSet(k, entry);
         SiftUp(k);
     }
 
     private void HeapRemove(int k)
     {
-        var removed = HeapAt(k);
-        var last = HeapAt(--_heapCount);
+        var removed = HeapRef(k).Slot;
+        var last = HeapRef(--_heapCount);
         At(removed).HeapIndex = -1;
         if (k < _heapCount)
         {
             HeapSet(k, last);
             SiftUp(k);
-            SiftDown(At(last).HeapIndex);
+            SiftDown(At(last.Slot).HeapIndex);
         }
     }
 
     private void SiftUp(int k)
     {
-        var i = HeapAt(k);
+        var entry = HeapRef(k);
         while (k > 0)
         {
             var parent = (k - 1) / 2;
-            var p = HeapAt(parent);
-            if (!Less(i, p))
+            ref var p = ref HeapRef(parent);
+            if (!Less(entry, p))
             {
                 break;
             }
@@ -531,12 +545,12 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
             k = parent;
         }
 
-        HeapSet(k, i);
+        HeapSet(k, entry);
     }
 
     private void SiftDown(int k)
     {
-        var i = HeapAt(k);
+        var entry = HeapRef(k);
         while (true)
         {
             var child = (2 * k) + 1;
@@ -545,14 +559,13 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
                 break;
             }
 
-            var c = HeapAt(child);
-            if (child + 1 < _heapCount && Less(HeapAt(child + 1), c))
+            if (child + 1 < _heapCount && Less(HeapRef(child + 1), HeapRef(child)))
             {
                 child++;
-                c = HeapAt(child);
             }
 
-            if (!Less(c, i))
+            ref var c = ref HeapRef(child);
+            if (!Less(c, entry))
             {
                 break;
             }
@@ -561,6 +574,6 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
             k = child;
         }
 
-        HeapSet(k, i);
+        HeapSet(k, entry);
     }
 }

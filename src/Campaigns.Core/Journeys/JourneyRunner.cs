@@ -112,6 +112,13 @@ public sealed class JourneyRunner
             return null;
         }
 
+        return await EnterCoreAsync(journey, contactId, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Enters a contact into an active journey already looked up (the batch entry resolves the journey once per call).</summary>
+    private async ValueTask<JourneyRun?> EnterCoreAsync(JourneyDefinition journey, ContactId contactId, CancellationToken cancellationToken)
+    {
+        var journeyId = journey.Id;
         var now = _clock.GetCurrentInstant();
         var latest = await _store.GetLatestAsync(journeyId, contactId, cancellationToken).ConfigureAwait(false);
         if (latest is not null)
@@ -171,7 +178,9 @@ public sealed class JourneyRunner
         {
             foreach (var journey in journeys)
             {
-                if (await EnterAsync(journey.Id, contactId, cancellationToken).ConfigureAwait(false) is not null)
+                // The state is read per contact (a journey paused mid-batch stops taking contacts), the definition once.
+                if (_catalog.GetState(journey.Id) == JourneyState.Active
+                    && await EnterCoreAsync(journey, contactId, cancellationToken).ConfigureAwait(false) is not null)
                 {
                     started++;
                 }
@@ -246,8 +255,17 @@ public sealed class JourneyRunner
         var timers = await _store.ClaimDueAsync(now, batchSize, Duration.FromTimeSpan(_options.Lease), _catalog.PausedIds, cancellationToken).ConfigureAwait(false);
         if (_options.MaxParallelism > 1 && timers.Count > 1)
         {
-            var parallel = new ParallelOptions { MaxDegreeOfParallelism = _options.MaxParallelism, CancellationToken = cancellationToken };
-            await Parallel.ForEachAsync(timers, parallel, (timer, ct) => ProcessGuardedAsync(timer, now, ct)).ConfigureAwait(false);
+            // min(P, count) workers take the next timer of the batch by index (one interlocked increment per step, no
+            // enumerator lock or per-item delegate as with Parallel.ForEachAsync); each worker advances its runs one after
+            // the other, so a synchronous store and pipeline run a step without any task switch.
+            var workers = new Task[Math.Min(_options.MaxParallelism, timers.Count)];
+            var cursor = new BatchCursor(timers);
+            for (var w = 0; w < workers.Length; w++)
+            {
+                workers[w] = Task.Run(() => DrainAsync(cursor, now, cancellationToken), cancellationToken);
+            }
+
+            await Task.WhenAll(workers).ConfigureAwait(false);
             return timers.Count;
         }
 
@@ -258,6 +276,35 @@ public sealed class JourneyRunner
         }
 
         return timers.Count;
+    }
+
+    /// <summary>One worker of a parallel batch: advances the runs of the timers it takes from the cursor until none is left.</summary>
+    private async Task DrainAsync(BatchCursor cursor, Instant now, CancellationToken cancellationToken)
+    {
+        while (cursor.TryTake(out var timer))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            await ProcessGuardedAsync(timer, now, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The shared position in a claimed batch: each timer is taken by exactly one worker. Thread-safe.</summary>
+    private sealed class BatchCursor(IReadOnlyList<JourneyTimer> timers)
+    {
+        private int _next = -1;
+
+        public bool TryTake(out JourneyTimer timer)
+        {
+            var i = Interlocked.Increment(ref _next);
+            if (i < timers.Count)
+            {
+                timer = timers[i];
+                return true;
+            }
+
+            timer = default;
+            return false;
+        }
     }
 
     private async ValueTask ProcessGuardedAsync(JourneyTimer timer, Instant now, CancellationToken cancellationToken)
@@ -431,12 +478,13 @@ public sealed class JourneyRunner
         var contact = await _contacts.GetAsync(run.ContactId, cancellationToken).ConfigureAwait(false);
         for (var steps = 0; steps < _options.MaxStepsPerClaim; steps++)
         {
-            if (journey is not null && _catalog.GetState(journey.Id) == JourneyState.Paused)
+            var state = journey is null ? null : _catalog.GetState(journey.Id);
+            if (state == JourneyState.Paused)
             {
                 return; // Paused meanwhile (e.g. by a delivery alert): the run stays where it is, its timer fires after resuming.
             }
 
-            var (next, step) = journey is null || _catalog.GetState(journey.Id) == JourneyState.Cancelled
+            var (next, step) = journey is null || state == JourneyState.Cancelled
                 ? (End(run, JourneyRunStatus.Cancelled, "the journey is cancelled or no longer published", now), null)
                 : contact is null
                     ? (End(run, JourneyRunStatus.Exited, "the contact no longer exists", now), null)
@@ -514,7 +562,6 @@ public sealed class JourneyRunner
 
     private async ValueTask<(JourneyRun Next, JourneyStep? Step)> ExecuteAsync(JourneyDefinition journey, JourneyRun run, Contact contact, Instant now, Instant lateSince, CancellationToken cancellationToken)
     {
-        JourneyStep Step(JourneyStepKind kind, string detail) => new(now, run.JourneyId, run.ContactId, run.RunNumber, run.NodeId, kind, detail);
         if (run.NodeId is null || journey.FindNode(run.NodeId) is not { } node)
         {
             return (End(run, JourneyRunStatus.Cancelled, $"the node '{run.NodeId}' no longer exists", now), null);
@@ -528,21 +575,21 @@ public sealed class JourneyRunner
                 return (Arrive(journey, run, ((JourneyActionNode)node).Next, contact, now), null);
             case WaitForEventNode wait:
                 var arrived = await HasEventAsync(contact.Id, wait.EventKind, run.NodeEnteredAt, now, cancellationToken).ConfigureAwait(false);
-                return (Arrive(journey, run, arrived ? wait.OnEvent : wait.OnTimeout, contact, now), Step(JourneyStepKind.Branched, arrived ? $"'{wait.EventKind}' arrived → {wait.OnEvent}" : $"no '{wait.EventKind}' before the timeout → {wait.OnTimeout}"));
+                return (Arrive(journey, run, arrived ? wait.OnEvent : wait.OnTimeout, contact, now), BranchStep(now, run, JourneyStepKind.Branched, arrived ? $"'{wait.EventKind}' arrived → {wait.OnEvent}" : $"no '{wait.EventKind}' before the timeout → {wait.OnTimeout}"));
             case ConditionNode condition:
                 var events = await EventsAsync(contact.Id, null, cancellationToken).ConfigureAwait(false);
                 var matches = _evaluator.Matches(condition.Condition, contact, events, now);
-                return (Arrive(journey, run, matches ? condition.Then : condition.Else, contact, now), Step(JourneyStepKind.Branched, matches ? $"condition true → {condition.Then}" : $"condition false → {condition.Else}"));
+                return (Arrive(journey, run, matches ? condition.Then : condition.Else, contact, now), BranchStep(now, run, JourneyStepKind.Branched, matches ? $"condition true → {condition.Then}" : $"condition false → {condition.Else}"));
             case SplitNode split:
                 var arm = JourneySplit.Choose(journey.Id, split, contact.Id);
                 return arm.Holdout
-                    ? (End(run, JourneyRunStatus.Exited, $"holdout ({arm.Name})", now), Step(JourneyStepKind.Branched, $"arm '{arm.Name}' (holdout)"))
-                    : (Arrive(journey, run, arm.Next, contact, now), Step(JourneyStepKind.Branched, $"arm '{arm.Name}' → {arm.Next}"));
+                    ? (End(run, JourneyRunStatus.Exited, $"holdout ({arm.Name})", now), BranchStep(now, run, JourneyStepKind.Branched, $"arm '{arm.Name}' (holdout)"))
+                    : (Arrive(journey, run, arm.Next, contact, now), BranchStep(now, run, JourneyStepKind.Branched, $"arm '{arm.Name}' → {arm.Next}"));
             case ExitNode exit:
                 return (End(run, JourneyRunStatus.Exited, exit.Reason, now), null);
             case JourneyActionNode action:
                 var detail = await ApplyActionAsync(journey, run, contact, action, now, cancellationToken).ConfigureAwait(false);
-                return (Arrive(journey, run, action.Next, contact, now), Step(JourneyStepKind.Action, detail));
+                return (Arrive(journey, run, action.Next, contact, now), BranchStep(now, run, JourneyStepKind.Action, detail));
             default:
                 return (End(run, JourneyRunStatus.Cancelled, $"the node '{node.Id}' has an unknown type", now), null);
         }
@@ -551,34 +598,16 @@ public sealed class JourneyRunner
     private async ValueTask<(JourneyRun Next, JourneyStep? Step)> SendAsync(JourneyDefinition journey, JourneyRun run, Contact contact, JourneyMessageNode node, Instant now, Instant lateSince, CancellationToken cancellationToken)
     {
         var key = StepKey(run, node.Id);
-        JourneyStep Step(JourneyStepKind kind, string detail, Instant? due = null) =>
-            new(now, run.JourneyId, run.ContactId, run.RunNumber, node.Id, kind, detail) { Channel = node.Channel, IdempotencyKey = key, DueAt = due };
         var observed = _observers.Length > 0; // without observers the steps of the hot path are not built
-        var isTouch = node is SendMessageNode;
-
-        JourneyRun Advance(bool sent)
-        {
-            var next = Arrive(journey, run, node.Next, contact, now, sent && isTouch ? run.Touches + 1 : run.Touches);
-            if (sent && isTouch)
-            {
-                if (journey.Exit.MaxTouches is { } max && next.Touches >= max && !next.IsEnded)
-                {
-                    next = End(next, JourneyRunStatus.Exited, $"max touches ({max})", now);
-                }
-            }
-
-            return next;
-        }
-
         if (_options.SkipIfOlderThan is { } skip && now - lateSince > Duration.FromTimeSpan(skip))
         {
-            return (Advance(false), Step(JourneyStepKind.Skipped, $"overdue since {lateSince} (more than {skip}); skipped"));
+            return (Advance(journey, run, node, contact, now, sent: false), SendStep(now, run, node, key, JourneyStepKind.Skipped, $"overdue since {lateSince} (more than {skip}); skipped"));
         }
 
         var template = _templates.FindTemplate(node.TemplateId);
         if (template is null)
         {
-            return (Advance(false), Step(JourneyStepKind.Failed, $"the template '{node.TemplateId}' does not exist"));
+            return (Advance(journey, run, node, contact, now, sent: false), SendStep(now, run, node, key, JourneyStepKind.Failed, $"the template '{node.TemplateId}' does not exist"));
         }
 
         var request = new DeliveryRequest
@@ -601,29 +630,50 @@ public sealed class JourneyRunner
         switch (outcome.Status)
         {
             case DeliveryStatus.Sent:
-                return (Advance(true), observed ? Step(JourneyStepKind.Sent, outcome.IsReplay ? $"sent via {outcome.Channel} (replay: already sent)" : $"sent via {outcome.Channel}") with { Channel = outcome.Channel } : null);
+                return (Advance(journey, run, node, contact, now, sent: true), observed ? SendStep(now, run, node, key, JourneyStepKind.Sent, outcome.IsReplay ? $"sent via {outcome.Channel} (replay: already sent)" : $"sent via {outcome.Channel}") with { Channel = outcome.Channel } : null);
             case DeliveryStatus.Deferred:
-                return (run with { DueAt = outcome.DeferredUntil }, Step(JourneyStepKind.Deferred, Refusal(outcome) ?? "outside the send window", outcome.DeferredUntil));
+                return (run with { DueAt = outcome.DeferredUntil }, SendStep(now, run, node, key, JourneyStepKind.Deferred, Refusal(outcome) ?? "outside the send window", outcome.DeferredUntil));
             case DeliveryStatus.Paused:
             case DeliveryStatus.InProgress:
                 // A key held by another host is either being sent now or was orphaned by a crash just before this timer's
                 // lease expired (the key is claimed a little after the timer): look again after a sixth of the lease, so a
                 // takeover completes within about lease + lease/6 instead of two leases.
                 var retryAt = now + (outcome.Status == DeliveryStatus.Paused ? Duration.FromTimeSpan(_options.PausedRetryInterval) : Duration.FromTimeSpan(_options.Lease) / 6);
-                return (run with { DueAt = retryAt }, Step(JourneyStepKind.Deferred, outcome.Status == DeliveryStatus.Paused ? "the sending task is paused" : "another host is sending this step", retryAt));
+                return (run with { DueAt = retryAt }, SendStep(now, run, node, key, JourneyStepKind.Deferred, outcome.Status == DeliveryStatus.Paused ? "the sending task is paused" : "another host is sending this step", retryAt));
             case DeliveryStatus.Suppressed:
-                return (Advance(false), Step(JourneyStepKind.Suppressed, $"suppressed by {outcome.SuppressedBy}: {Refusal(outcome)}"));
+                return (Advance(journey, run, node, contact, now, sent: false), SendStep(now, run, node, key, JourneyStepKind.Suppressed, $"suppressed by {outcome.SuppressedBy}: {Refusal(outcome)}"));
             case DeliveryStatus.Unknown:
-                return (Advance(true), Step(JourneyStepKind.Unknown, outcome.Result?.Detail ?? "in doubt: sent once or not at all") with { Channel = outcome.Channel });
+                return (Advance(journey, run, node, contact, now, sent: true), SendStep(now, run, node, key, JourneyStepKind.Unknown, outcome.Result?.Detail ?? "in doubt: sent once or not at all") with { Channel = outcome.Channel });
             default:
                 if (outcome.Result is { IsRetryable: true } && run.Attempts + 1 < _options.MaxSendAttempts)
                 {
                     var again = now + Duration.FromTimeSpan(_options.RetryDelay);
-                    return (run with { Attempts = run.Attempts + 1, DueAt = again }, Step(JourneyStepKind.Failed, $"failed: {outcome.Result}; retrying", again));
+                    return (run with { Attempts = run.Attempts + 1, DueAt = again }, SendStep(now, run, node, key, JourneyStepKind.Failed, $"failed: {outcome.Result}; retrying", again));
                 }
 
-                return (Advance(false), Step(JourneyStepKind.Failed, $"failed: {outcome.Result}"));
+                return (Advance(journey, run, node, contact, now, sent: false), SendStep(now, run, node, key, JourneyStepKind.Failed, $"failed: {outcome.Result}"));
         }
+    }
+
+    /// <summary>The step record of a branch or action node (built only when it is reported).</summary>
+    private static JourneyStep BranchStep(Instant now, JourneyRun run, JourneyStepKind kind, string detail) =>
+        new(now, run.JourneyId, run.ContactId, run.RunNumber, run.NodeId, kind, detail);
+
+    /// <summary>The step record of a message node (static: the send path allocates no closure).</summary>
+    private static JourneyStep SendStep(Instant now, JourneyRun run, JourneyMessageNode node, string key, JourneyStepKind kind, string detail, Instant? due = null) =>
+        new(now, run.JourneyId, run.ContactId, run.RunNumber, node.Id, kind, detail) { Channel = node.Channel, IdempotencyKey = key, DueAt = due };
+
+    /// <summary>The run after a message node: on to the node's next, a touch counted for a sent message, ended at the touch limit.</summary>
+    private JourneyRun Advance(JourneyDefinition journey, JourneyRun run, JourneyMessageNode node, Contact contact, Instant now, bool sent)
+    {
+        var touch = sent && node is SendMessageNode;
+        var next = Arrive(journey, run, node.Next, contact, now, touch ? run.Touches + 1 : run.Touches);
+        if (touch && journey.Exit.MaxTouches is { } max && next.Touches >= max && !next.IsEnded)
+        {
+            next = End(next, JourneyRunStatus.Exited, $"max touches ({max})", now);
+        }
+
+        return next;
     }
 
     /// <summary>The detail of the refusal that ended the gate (the last decision that did not pass), or null.</summary>
@@ -660,7 +710,7 @@ public sealed class JourneyRunner
 
     /// <summary>The idempotency key of a step: <c>journey/{journey}/{contact}/{run}/{node}/{step}</c>.</summary>
     private static string StepKey(JourneyRun run, string nodeId) =>
-        string.Create(CultureInfo.InvariantCulture, $"journey/{run.JourneyId}/{run.ContactId}/{run.RunNumber}/{nodeId}/{run.Step}");
+        string.Create(CultureInfo.InvariantCulture, $"journey/{run.JourneyId}/{run.ContactId.Value:D}/{run.RunNumber}/{nodeId}/{run.Step}"); // the GUID formatted in place, as ContactId.ToString() does
 
     internal static Dictionary<string, string> Variables(Contact contact, JourneyMessageNode node)
     {

@@ -170,4 +170,41 @@ public sealed class InMemoryJourneyRunStoreTests
         Assert.Equal(T + Duration.FromDays(1) + Duration.FromMinutes(5), await store.GetNextDueAsync()); // all leased
         Assert.Equal(contacts.Count(c => contacts.IndexOf(c) % 3 == 0), await store.ListAsync("a").CountAsync());
     }
+
+    [Fact]
+    public async Task When_the_write_order_counter_overflows_the_timers_are_renumbered_and_keep_their_order()
+    {
+        var store = new InMemoryJourneyRunStore();
+        var contacts = Enumerable.Range(0, 40).Select(_ => ContactId.New()).ToList();
+        for (var k = 0; k < 20; k++)
+        {
+            await store.TryCreateAsync(new JourneyRun { JourneyId = "j", ContactId = contacts[k], RunNumber = 1, NodeId = "wait", EnteredAt = T, NodeEnteredAt = T, DueAt = T + Duration.FromMinutes(k % 4) });
+        }
+
+        store.SetSequence(int.MaxValue - 5); // the next writes reach the end of the counter: renumbered 1..n, then on
+        for (var k = 20; k < 40; k++)
+        {
+            await store.TryCreateAsync(new JourneyRun { JourneyId = "j", ContactId = contacts[k], RunNumber = 1, NodeId = "wait", EnteredAt = T, NodeEnteredAt = T, DueAt = T + Duration.FromMinutes(k % 4) });
+        }
+
+        var claimed = await store.ClaimDueAsync(T + Duration.FromDays(1), 100, Duration.FromMinutes(5), new HashSet<string>(StringComparer.Ordinal));
+        var expected = contacts.Select((c, k) => (c, k)).OrderBy(x => x.k % 4).ThenBy(x => x.k).Select(x => x.c); // by instant, ties in write order
+        Assert.Equal(expected, claimed.Select(t => t.ContactId));
+    }
+
+    [Fact]
+    public async Task A_timer_skipped_for_a_paused_journey_keeps_its_place_among_equal_instants()
+    {
+        var store = new InMemoryJourneyRunStore();
+        var (a1, p, a2) = (ContactId.New(), ContactId.New(), ContactId.New());
+        foreach (var (journey, contact) in new[] { ("paused", p), ("a", a1), ("a", a2) })
+        {
+            await store.TryCreateAsync(new JourneyRun { JourneyId = journey, ContactId = contact, RunNumber = 1, NodeId = "wait", EnteredAt = T, NodeEnteredAt = T, DueAt = T });
+        }
+
+        var first = await store.ClaimDueAsync(T, 1, Duration.FromMinutes(5), new HashSet<string>(["paused"], StringComparer.Ordinal));
+        Assert.Equal(a1, Assert.Single(first).ContactId);
+        var rest = await store.ClaimDueAsync(T, 10, Duration.FromMinutes(5), new HashSet<string>(StringComparer.Ordinal));
+        Assert.Equal([p, a2], rest.Select(t => t.ContactId)); // the skipped timer was written before a2: still before it
+    }
 }
