@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Text.Json;
 using Campaigns.Contacts;
 using Campaigns.Modeling;
 
@@ -28,6 +30,20 @@ internal sealed class ContactProtection(IPersonalDataProtector protector)
 
     /// <summary>The jsonb document of a contact, its personal data protected.</summary>
     public string ToDocument(Contact contact) => Pg.ToJson(PersonalDataFields.Protect(contact, protector));
+
+    /// <summary>
+    /// The jsonb document of a contact, its personal data protected, as UTF-8 written into <paramref name="buffer"/>
+    /// (cleared first) with <paramref name="writer"/> (reset onto it): the same JSON as <see cref="ToDocument(Contact)"/>
+    /// without a UTF-16 string in between, for COPY.
+    /// </summary>
+    public ReadOnlyMemory<byte> WriteDocument(Contact contact, ArrayBufferWriter<byte> buffer, Utf8JsonWriter writer)
+    {
+        buffer.ResetWrittenCount();
+        writer.Reset(buffer);
+        JsonSerializer.Serialize(writer, PersonalDataFields.Protect(contact, protector), Pg.Json);
+        writer.Flush();
+        return buffer.WrittenMemory;
+    }
 
     /// <summary>A contact read back: its personal data unprotected and its version taken from the row.</summary>
     public Contact FromDocument(string json, long version) => PersonalDataFields.Unprotect(Pg.FromJson<Contact>(json), protector) with { Version = version };

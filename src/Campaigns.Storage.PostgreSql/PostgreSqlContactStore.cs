@@ -411,14 +411,12 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
     {
         long count = 0;
         var identities = new List<(short Kind, string Key, Guid Contact)>();
+        var document = new DocumentBuffer();
         using (var writer = await connection.BeginBinaryImportAsync($"COPY {_db.Schema}.contacts (id, version, doc) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false))
         {
             await foreach (var contact in stored.WithCancellation(cancellationToken).ConfigureAwait(false))
             {
-                await writer.StartRowAsync(cancellationToken).ConfigureAwait(false);
-                await writer.WriteAsync(contact.Id.Value, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
-                await writer.WriteAsync(contact.Version, NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
-                await writer.WriteAsync(_protection.ToDocument(contact), NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
+                await WriteContactRowAsync(writer, contact, document, cancellationToken).ConfigureAwait(false);
                 foreach (var (kind, _, key) in _protection.KeysOf(contact.Identities))
                 {
                     identities.Add(((short)kind, key, contact.Id.Value));
@@ -430,20 +428,72 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
             await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        using (var writer = await connection.BeginBinaryImportAsync($"COPY {_db.Schema}.contact_identities (kind, lookup_key, contact_id) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false))
+        await CopyIdentitiesAsync(connection, identities, cancellationToken).ConfigureAwait(false);
+        return count;
+    }
+
+    /// <summary>
+    /// As <see cref="CopyCoreAsync(NpgsqlConnection, IAsyncEnumerable{Contact}, CancellationToken)"/>, for contacts whose
+    /// identity lookup keys the caller computed already (<paramref name="keys"/>[i] are those of <paramref name="stored"/>[i]):
+    /// a batch checks them when the contact is added and does not compute them (an HMAC each with AES-GCM) again.
+    /// </summary>
+    internal async Task<long> CopyCoreAsync(NpgsqlConnection connection, List<Contact> stored, List<List<(IdentityKind Kind, string Value, string Key)>> keys, CancellationToken cancellationToken)
+    {
+        var identities = new List<(short Kind, string Key, Guid Contact)>(stored.Count * 2);
+        var document = new DocumentBuffer();
+        using (var writer = await connection.BeginBinaryImportAsync($"COPY {_db.Schema}.contacts (id, version, doc) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false))
         {
-            foreach (var (kind, key, contact) in identities)
+            for (var i = 0; i < stored.Count; i++)
             {
-                await writer.StartRowAsync(cancellationToken).ConfigureAwait(false);
-                await writer.WriteAsync(kind, NpgsqlDbType.Smallint, cancellationToken).ConfigureAwait(false);
-                await writer.WriteAsync(key, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                await writer.WriteAsync(contact, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
+                var contact = stored[i];
+                await WriteContactRowAsync(writer, contact, document, cancellationToken).ConfigureAwait(false);
+                foreach (var (kind, _, key) in keys[i])
+                {
+                    identities.Add(((short)kind, key, contact.Id.Value));
+                }
             }
 
             await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        return count;
+        await CopyIdentitiesAsync(connection, identities, cancellationToken).ConfigureAwait(false);
+        return stored.Count;
+    }
+
+    /// <summary>One row of the contacts COPY; the document goes as UTF-8 straight from the serializer (no string).</summary>
+    private async Task WriteContactRowAsync(NpgsqlBinaryImporter writer, Contact contact, DocumentBuffer document, CancellationToken cancellationToken)
+    {
+        await writer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+        await writer.WriteAsync(contact.Id.Value, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
+        await writer.WriteAsync(contact.Version, NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
+        await writer.WriteAsync(_protection.WriteDocument(contact, document.Buffer, document.Writer), NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The UTF-8 buffer and JSON writer one COPY reuses for its documents (each written before the next is built).</summary>
+    private sealed class DocumentBuffer
+    {
+        public DocumentBuffer()
+        {
+            Writer = new System.Text.Json.Utf8JsonWriter(Buffer, Pg.JsonWriterOptions);
+        }
+
+        public System.Buffers.ArrayBufferWriter<byte> Buffer { get; } = new(1024);
+
+        public System.Text.Json.Utf8JsonWriter Writer { get; }
+    }
+
+    private async Task CopyIdentitiesAsync(NpgsqlConnection connection, List<(short Kind, string Key, Guid Contact)> identities, CancellationToken cancellationToken)
+    {
+        using var writer = await connection.BeginBinaryImportAsync($"COPY {_db.Schema}.contact_identities (kind, lookup_key, contact_id) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
+        foreach (var (kind, key, contact) in identities)
+        {
+            await writer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+            await writer.WriteAsync(kind, NpgsqlDbType.Smallint, cancellationToken).ConfigureAwait(false);
+            await writer.WriteAsync(key, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+            await writer.WriteAsync(contact, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
+        }
+
+        await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private void AddIdentityInsert(NpgsqlBatch batch, ContactId id, List<(IdentityKind Kind, string Value, string Key)> keys)

@@ -29,6 +29,7 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
 
     // New contacts of the open transaction, not yet copied: insertion order, by id, and identity index.
     private readonly List<Contact> _added = [];
+    private readonly List<List<(IdentityKind Kind, string Value, string Key)>> _addedIdentityKeys = [];
     private readonly Dictionary<ContactId, int> _addedAt = [];
     private readonly Dictionary<(IdentityKind Kind, string Key), ContactId> _addedKeys = [];
 
@@ -162,6 +163,7 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
         var stored = contact with { Version = 1 };
         _addedAt.Add(stored.Id, _added.Count);
         _added.Add(stored);
+        _addedIdentityKeys.Add(keys);
         foreach (var (kind, _, key) in keys)
         {
             _addedKeys[(kind, key)] = stored.Id;
@@ -194,6 +196,7 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
 
             var replaced = contact with { Version = contact.Version + 1 };
             _added[at] = replaced;
+            _addedIdentityKeys[at] = keys;
             foreach (var (kind, _, key) in keys)
             {
                 _addedKeys[(kind, key)] = replaced.Id;
@@ -328,7 +331,7 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
             await tx.SaveAsync("batch_copy", CancellationToken.None).ConfigureAwait(false);
             try
             {
-                await store.CopyCoreAsync(_connection!, _added.ToAsyncEnumerable(), CancellationToken.None).ConfigureAwait(false);
+                await store.CopyCoreAsync(_connection!, _added, _addedIdentityKeys, CancellationToken.None).ConfigureAwait(false);
                 await tx.ReleaseAsync("batch_copy", CancellationToken.None).ConfigureAwait(false);
             }
             catch (PostgresException ex) when (Pg.IsUniqueViolation(ex))
@@ -391,9 +394,10 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
     private async Task<List<DuplicateEntityException>> InsertOneByOneAsync(NpgsqlTransaction tx)
     {
         var refused = new List<DuplicateEntityException>();
-        foreach (var contact in _added)
+        for (var i = 0; i < _added.Count; i++)
         {
-            var keys = _protection.KeysOf(contact.Identities);
+            var contact = _added[i];
+            var keys = _addedIdentityKeys[i];
             await tx.SaveAsync("batch_one", CancellationToken.None).ConfigureAwait(false);
             try
             {
@@ -532,6 +536,7 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
         _transaction?.Dispose();
         _transaction = null;
         _added.Clear();
+        _addedIdentityKeys.Clear();
         _addedAt.Clear();
         _addedKeys.Clear();
         _free.Clear();

@@ -273,6 +273,18 @@ internal static class Pg
     /// <summary>The SDK's JSON options plus converters for value types that have no public constructor (DeliveryResult).</summary>
     public static readonly JsonSerializerOptions Json = CreateJson();
 
+    /// <summary>The writer options <see cref="JsonSerializer.Serialize{TValue}(TValue, JsonSerializerOptions?)"/> uses with <see cref="Json"/>, for writing the same JSON as UTF-8.</summary>
+    public static readonly JsonWriterOptions JsonWriterOptions = new()
+    {
+        Encoder = Json.Encoder,
+        Indented = Json.WriteIndented,
+        IndentCharacter = Json.IndentCharacter,
+        IndentSize = Json.IndentSize,
+        NewLine = Json.NewLine,
+        MaxDepth = Json.MaxDepth,
+        SkipValidation = true,
+    };
+
     public static string ToJson<T>(T value) => JsonSerializer.Serialize(value, Json);
 
     public static T FromJson<T>(string json) => JsonSerializer.Deserialize<T>(json, Json)

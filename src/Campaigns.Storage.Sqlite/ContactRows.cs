@@ -103,10 +103,10 @@ internal static class ContactRows
         {
             // The unique indexes decide: a taken id or identity fails its insert, and the caller's transaction (or the
             // batch's savepoint) rolls the contact back.
-            seq = (long)session.Scalar(
-                "INSERT INTO contacts (id, version, doc) VALUES ($id, 1, $doc) RETURNING seq;",
-                ("$id", id),
-                ("$doc", StorageJson.Serialize(PersonalDataFields.Protect(stored, protector))))!;
+            var insert = session.Prepared("INSERT INTO contacts (id, version, doc) VALUES ($id, 1, $doc) RETURNING seq;", InsertContactNames);
+            insert.Parameters[0].Value = id;
+            insert.Parameters[1].Value = StorageJson.Serialize(PersonalDataFields.Protect(stored, protector));
+            seq = (long)insert.ExecuteScalar()!;
         }
         catch (SqliteException ex) when (ex.SqliteErrorCode == ConstraintViolation)
         {
@@ -191,12 +191,12 @@ internal static class ContactRows
 
         // One statement for all the identities; when one is taken, find which (the rare path).
         var sql = keys.Count < InsertIdentitiesSql.Length ? InsertIdentitiesSql[keys.Count] : BuildInsertIdentities(keys.Count);
-        var command = session.Command(sql);
-        command.Parameters.AddWithValue("$seq", seq);
+        var command = session.Prepared(sql, keys.Count < IdentityParameterNames.Length ? IdentityParameterNames[keys.Count] : BuildIdentityParameterNames(keys.Count));
+        command.Parameters[0].Value = seq;
         for (var i = 0; i < keys.Count; i++)
         {
-            command.Parameters.AddWithValue(ParameterName(KindNames, "$k", i), (int)keys[i].Kind);
-            command.Parameters.AddWithValue(ParameterName(KeyNames, "$key", i), keys[i].Key);
+            command.Parameters[1 + (2 * i)].Value = (int)keys[i].Kind;
+            command.Parameters[2 + (2 * i)].Value = keys[i].Key;
         }
 
         try
@@ -217,12 +217,23 @@ internal static class ContactRows
         }
     }
 
-    private static readonly string[] KindNames = [.. Enumerable.Range(0, 16).Select(i => "$k" + i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
-    private static readonly string[] KeyNames = [.. Enumerable.Range(0, 16).Select(i => "$key" + i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+    private static readonly string[] InsertContactNames = ["$id", "$doc"];
     private static readonly string[] InsertIdentitiesSql = [.. Enumerable.Range(0, 16).Select(BuildInsertIdentities)];
+    private static readonly string[][] IdentityParameterNames = [.. Enumerable.Range(0, 16).Select(BuildIdentityParameterNames)];
 
-    private static string ParameterName(string[] names, string prefix, int i) =>
-        i < names.Length ? names[i] : prefix + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    /// <summary>The parameters of <see cref="BuildInsertIdentities"/>'s statement, in order: <c>$seq</c>, then <c>$kI</c> and <c>$keyI</c> for each identity.</summary>
+    private static string[] BuildIdentityParameterNames(int count)
+    {
+        var names = new string[1 + (2 * count)];
+        names[0] = "$seq";
+        for (var i = 0; i < count; i++)
+        {
+            names[1 + (2 * i)] = "$k" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            names[2 + (2 * i)] = "$key" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        return names;
+    }
 
     private static string BuildInsertIdentities(int count) =>
         "INSERT INTO contact_identities (kind, lookup_key, contact_seq) VALUES " +

@@ -10,6 +10,7 @@ internal sealed class SqliteSession(SqliteConnection connection, SqliteTransacti
 {
     private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
     private readonly List<SqliteCommand> _uncached = [];
+    private readonly Dictionary<string, SqliteCommand> _prepared = new(StringComparer.Ordinal);
 
     public SqliteConnection Connection { get; } = connection;
 
@@ -29,6 +30,37 @@ internal sealed class SqliteSession(SqliteConnection connection, SqliteTransacti
         if (cacheCommands)
         {
             _commands[sql] = command;
+        }
+        else
+        {
+            _uncached.Add(command);
+        }
+
+        return command;
+    }
+
+    /// <summary>
+    /// A command for <paramref name="sql"/> whose parameters (named <paramref name="names"/>, in that order) are created
+    /// once and kept: the caller sets their values (<c>command.Parameters[i].Value</c>) before each execution, so a
+    /// statement repeated for every row of a batch allocates no parameters. Disposed with the session.
+    /// </summary>
+    public SqliteCommand Prepared(string sql, ReadOnlySpan<string> names)
+    {
+        if (cacheCommands && _prepared.TryGetValue(sql, out var cached))
+        {
+            cached.Transaction = Transaction;
+            return cached;
+        }
+
+        var command = SqliteDatabase.Command(Connection, Transaction, sql);
+        foreach (var name in names)
+        {
+            command.Parameters.Add(new SqliteParameter { ParameterName = name });
+        }
+
+        if (cacheCommands)
+        {
+            _prepared[sql] = command;
         }
         else
         {
@@ -69,6 +101,12 @@ internal sealed class SqliteSession(SqliteConnection connection, SqliteTransacti
             command.Dispose();
         }
 
+        foreach (var command in _prepared.Values)
+        {
+            command.Dispose();
+        }
+
+        _prepared.Clear();
         _commands.Clear();
         _uncached.Clear();
     }

@@ -297,6 +297,7 @@ internal sealed class ContactImporter : IContactImporter
         // nobody holds it; kept up to date with the chunk's own writes) and the row being written.
         private readonly Dictionary<ContactIdentityKey, Contact?> _known = [];
         private readonly HashSet<ContactIdentityKey> _lookup = [];
+        private readonly HashSet<(IdentityKind, string)> _conflicts = [];
         private RowState _r = new();
 
         private readonly List<(Contact? Previous, Contact Current)> _committedLater = [];
@@ -821,42 +822,64 @@ internal sealed class ContactImporter : IContactImporter
         /// </summary>
         private async Task<(Contact? Target, HashSet<(IdentityKind, string)> Conflicts)> FindAsync(long row, CancellationToken cancellationToken)
         {
+            // Phones, then e-mails, then the other kinds in IdentityNames.All order; no per-row iterators (the row's
+            // identities are almost always in the chunk's lookup, so this completes without awaiting).
             Contact? target = null;
-            var conflicts = new HashSet<(IdentityKind, string)>();
-            foreach (var kind in IdentityNames.All)
+            var conflicts = _conflicts;
+            conflicts.Clear();
+            foreach (var phone in _r.Phones)
             {
-                foreach (var (value, column) in Values(kind))
+                target = Consider(row, IdentityKind.Phone, phone, _r.PhoneColumns[phone], target, await FoundAsync(IdentityKind.Phone, phone, cancellationToken).ConfigureAwait(false));
+            }
+
+            foreach (var email in _r.Emails)
+            {
+                target = Consider(row, IdentityKind.Email, email, _r.EmailColumns[email], target, await FoundAsync(IdentityKind.Email, email, cancellationToken).ConfigureAwait(false));
+            }
+
+            if (_r.Others.Count > 0)
+            {
+                foreach (var kind in IdentityNames.All)
                 {
-                    if (!_known.TryGetValue(new ContactIdentityKey(kind, value), out var found))
+                    if (kind is not IdentityKind.Phone and not IdentityKind.Email && _r.Others.TryGetValue(kind, out var other))
                     {
-                        found = await (await WriterAsync(cancellationToken).ConfigureAwait(false)).FindAsync(kind, value, cancellationToken).ConfigureAwait(false);
-                    }
-
-                    if (found is null)
-                    {
-                        continue;
-                    }
-
-                    if (target is null)
-                    {
-                        target = found;
-                    }
-                    else if (found.Id != target.Id)
-                    {
-                        conflicts.Add((kind, value));
-                        Flag(column, value, "identity-conflict", $"Row {row}, column '{column}': {IdentityNames.Of(kind)} '{value}' belongs to another contact ({found.Id}); the row was merged into {target.Id} without it.", IdentityNames.Of(kind));
+                        target = Consider(row, kind, other.Value, other.Column, target, await FoundAsync(kind, other.Value, cancellationToken).ConfigureAwait(false));
                     }
                 }
             }
 
             return (target, conflicts);
+        }
 
-            IEnumerable<(string Value, string Column)> Values(IdentityKind kind) => kind switch
+        /// <summary>The contact holding an identity: from the chunk's lookup, else from the store.</summary>
+        private ValueTask<Contact?> FoundAsync(IdentityKind kind, string value, CancellationToken cancellationToken) =>
+            _known.TryGetValue(new ContactIdentityKey(kind, value), out var found)
+                ? ValueTask.FromResult(found)
+                : new ValueTask<Contact?>(LookUpAsync(kind, value, cancellationToken));
+
+        private async Task<Contact?> LookUpAsync(IdentityKind kind, string value, CancellationToken cancellationToken) =>
+            await (await WriterAsync(cancellationToken).ConfigureAwait(false)).FindAsync(kind, value, cancellationToken).ConfigureAwait(false);
+
+        /// <summary>The row's target so far, given that one of its identities belongs to <paramref name="found"/>: the first contact found is the target, another one is a conflict.</summary>
+        private Contact? Consider(long row, IdentityKind kind, string value, string column, Contact? target, Contact? found)
+        {
+            if (found is null)
             {
-                IdentityKind.Phone => _r.Phones.Select(p => (p, _r.PhoneColumns[p])),
-                IdentityKind.Email => _r.Emails.Select(e => (e, _r.EmailColumns[e])),
-                _ => _r.Others.TryGetValue(kind, out var v) ? [v] : [],
-            };
+                return target;
+            }
+
+            if (target is null)
+            {
+                return found;
+            }
+
+            if (found.Id != target.Id)
+            {
+                _conflicts.Add((kind, value));
+                Flag(column, value, "identity-conflict", $"Row {row}, column '{column}': {IdentityNames.Of(kind)} '{value}' belongs to another contact ({found.Id}); the row was merged into {target.Id} without it.", IdentityNames.Of(kind));
+            }
+
+            return target;
         }
 
         private Contact Build(long row, Instant now, HashSet<(IdentityKind, string)> conflicts, (string Value, MergePolicy Merge)? name, (string Value, MergePolicy Merge)? ownerId, (string Value, MergePolicy Merge)? zone)
@@ -867,34 +890,58 @@ internal sealed class ContactImporter : IContactImporter
 
         private Contact Merge(long row, Instant now, Contact contact, HashSet<(IdentityKind, string)> conflicts, (string Value, MergePolicy Merge)? name, (string Value, MergePolicy Merge)? ownerId, (string Value, MergePolicy Merge)? zone)
         {
+            // Identities: the contact's, plus the row's that are neither conflicts nor held already; the lists are copied
+            // only when the row adds to them.
             var identities = contact.Identities;
-            var phones = new List<string>(identities.AdditionalPhones);
-            var emails = new List<string>(identities.AdditionalEmails);
-            foreach (var phone in _r.Phones.Where(p => !conflicts.Contains((IdentityKind.Phone, p)) && !IdentityNames.Holds(identities, IdentityKind.Phone, p)))
+            var phone = identities.Phone;
+            var email = identities.Email;
+            List<string>? phones = null;
+            List<string>? emails = null;
+            foreach (var p in _r.Phones)
             {
-                if (identities.Phone is null)
+                if (conflicts.Contains((IdentityKind.Phone, p)) || p == phone || identities.AdditionalPhones.Contains(p))
                 {
-                    identities = identities with { Phone = phone };
+                    continue;
                 }
-                else if (!phones.Contains(phone))
+
+                if (phone is null)
                 {
-                    phones.Add(phone);
+                    phone = p;
+                }
+                else if (!(phones ??= [.. identities.AdditionalPhones]).Contains(p))
+                {
+                    phones.Add(p);
                 }
             }
 
-            foreach (var email in _r.Emails.Where(e => !conflicts.Contains((IdentityKind.Email, e)) && !IdentityNames.Holds(identities, IdentityKind.Email, e)))
+            foreach (var e in _r.Emails)
             {
-                if (identities.Email is null)
+                if (conflicts.Contains((IdentityKind.Email, e)) || e == email || identities.AdditionalEmails.Contains(e))
                 {
-                    identities = identities with { Email = email };
+                    continue;
                 }
-                else if (!emails.Contains(email))
+
+                if (email is null)
                 {
-                    emails.Add(email);
+                    email = e;
+                }
+                else if (!(emails ??= [.. identities.AdditionalEmails]).Contains(e))
+                {
+                    emails.Add(e);
                 }
             }
 
-            identities = identities with { AdditionalPhones = [.. phones], AdditionalEmails = [.. emails] };
+            if (phone != identities.Phone || email != identities.Email || phones is not null || emails is not null)
+            {
+                identities = identities with
+                {
+                    Phone = phone,
+                    Email = email,
+                    AdditionalPhones = phones is null ? identities.AdditionalPhones : [.. phones],
+                    AdditionalEmails = emails is null ? identities.AdditionalEmails : [.. emails],
+                };
+            }
+
             foreach (var (kind, (value, column)) in _r.Others)
             {
                 if (conflicts.Contains((kind, value)))
