@@ -73,7 +73,7 @@ internal sealed class LedgerEntries : IReadOnlyList<ScoreLedgerEntry>
 /// </summary>
 internal sealed class ScoreState
 {
-    private static readonly Comparer<ScoreLedgerEntry> Order = Comparer<ScoreLedgerEntry>.Create(ScoreCalculator.OldestFirst);
+    private static readonly Comparer<Term> TermOrder = Comparer<Term>.Create(static (a, b) => ScoreCalculator.OldestFirst(a.Entry, b.Entry));
 
     private readonly RuleState?[] _rules;
     private readonly IReadOnlyDictionary<string, int> _ruleIds;
@@ -132,9 +132,9 @@ internal sealed class ScoreState
     {
         if (string.Equals(entry.RuleId, ScoreAdjustment.RuleId, StringComparison.Ordinal))
         {
-            for (var i = 0; i < _adjustments.Entries.Count; i++)
+            for (var i = 0; i < _adjustments.Count; i++)
             {
-                if (string.Equals(_adjustments.Entries[i].EventId, entry.EventId, StringComparison.Ordinal))
+                if (string.Equals(_adjustments[i].Entry.EventId, entry.EventId, StringComparison.Ordinal))
                 {
                     return true;
                 }
@@ -143,7 +143,7 @@ internal sealed class ScoreState
             return false;
         }
 
-        return RuleOf(entry.RuleId, create: false) is { } rule && rule.Entries.BinarySearch(entry, Order) >= 0;
+        return RuleOf(entry.RuleId, create: false) is { } rule && rule.Search(entry) >= 0;
     }
 
     /// <summary>Books a new entry, updating the awards of its cap period and the running total.</summary>
@@ -151,11 +151,8 @@ internal sealed class ScoreState
     {
         if (string.Equals(entry.RuleId, ScoreAdjustment.RuleId, StringComparison.Ordinal))
         {
-            _adjustments.Append(entry);
-            _adjustments.Awarded.Add(entry.Points);
-            _adjustments.Current.Add(0m);
-            _adjustments.Raw.Add(0d);
-            SetTerm(_adjustments, _adjustments.Entries.Count - 1);
+            _adjustments.Insert(_adjustments.Count, new Term { Entry = entry, Awarded = entry.Points });
+            SetTerm(ref _adjustments[_adjustments.Count - 1]);
             return;
         }
 
@@ -164,43 +161,40 @@ internal sealed class ScoreState
             return;
         }
 
-        var index = rule.Entries.BinarySearch(entry, Order);
+        var index = rule.Search(entry);
         if (index >= 0)
         {
             return;
         }
 
         index = ~index;
-        rule.Entries.Insert(index, entry);
-        rule.Awarded.Insert(index, 0m);
-        rule.Current.Insert(index, 0m);
-        rule.Raw.Insert(index, 0d);
         if (rule.Rule!.Cap is not { } cap)
         {
-            rule.Awarded[index] = entry.Points;
-            SetTerm(rule, index);
+            rule.Insert(index, new Term { Entry = entry, Awarded = entry.Points });
+            SetTerm(ref rule[index]);
             return;
         }
 
         var period = ScoreCalculator.PeriodOf(cap, entry.OccurredAt, _zone);
-        rule.Periods.Insert(index, period);
+        rule.Insert(index, new Term { Entry = entry, Period = period });
         var from = index;
-        while (from > 0 && rule.Periods[from - 1] == period)
+        while (from > 0 && rule[from - 1].Period == period)
         {
             from--;
         }
 
         var remaining = cap.MaxPoints;
-        for (var i = from; i < rule.Entries.Count && rule.Periods[i] == period; i++)
+        for (var i = from; i < rule.Count && rule[i].Period == period; i++)
         {
-            var points = rule.Entries[i].Points;
+            ref var term = ref rule[i];
+            var points = term.Entry.Points;
             var magnitude = Math.Min(Math.Abs(points), remaining);
             remaining -= magnitude;
             var awarded = Math.Sign(points) * magnitude;
-            if (i == index || awarded != rule.Awarded[i])
+            if (i == index || awarded != term.Awarded)
             {
-                rule.Awarded[i] = awarded;
-                SetTerm(rule, i);
+                term.Awarded = awarded;
+                SetTerm(ref term);
             }
         }
     }
@@ -214,17 +208,19 @@ internal sealed class ScoreState
             _behaviour = 0m;
             foreach (var rule in _rules)
             {
-                for (var i = 0; i < (rule?.Entries.Count ?? 0); i++)
+                for (var i = 0; i < (rule?.Count ?? 0); i++)
                 {
-                    rule!.Current[i] = 0m;
-                    SetTerm(rule, i);
+                    ref var term = ref rule![i];
+                    term.Current = 0m;
+                    SetTerm(ref term);
                 }
             }
 
-            for (var i = 0; i < _adjustments.Entries.Count; i++)
+            for (var i = 0; i < _adjustments.Count; i++)
             {
-                _adjustments.Current[i] = 0m;
-                SetTerm(_adjustments, i);
+                ref var term = ref _adjustments[i];
+                term.Current = 0m;
+                SetTerm(ref term);
             }
         }
 
@@ -238,15 +234,15 @@ internal sealed class ScoreState
         var total = 0d;
         foreach (var rule in _rules)
         {
-            for (var i = 0; i < (rule?.Raw.Count ?? 0); i++)
+            for (var i = 0; i < (rule?.Count ?? 0); i++)
             {
-                total += rule!.Raw[i];
+                total += rule![i].Raw;
             }
         }
 
-        for (var i = 0; i < _adjustments.Raw.Count; i++)
+        for (var i = 0; i < _adjustments.Count; i++)
         {
-            total += _adjustments.Raw[i];
+            total += _adjustments[i].Raw;
         }
 
         return total;
@@ -263,71 +259,117 @@ internal sealed class ScoreState
     }
 
     /// <summary>Recomputes one entry's current value at the state's instant (if any) and moves the running total.</summary>
-    private void SetTerm(RuleState rule, int index)
+    private void SetTerm(ref Term term)
     {
         if (_now is not { } now)
         {
             return;
         }
 
-        var awarded = rule.Awarded[index];
-        var factor = ScoreCalculator.DecayFactor(Model.HalfLife, now - rule.Entries[index].OccurredAt);
+        var awarded = term.Awarded;
+        var factor = ScoreCalculator.DecayFactor(Model.HalfLife, now - term.Entry.OccurredAt);
         var current = Math.Round(awarded * (decimal)factor, 4, MidpointRounding.AwayFromZero);
-        _behaviour += current - rule.Current[index];
-        rule.Current[index] = current;
-        rule.Raw[index] = (double)awarded * factor;
+        _behaviour += current - term.Current;
+        term.Current = current;
+        term.Raw = (double)awarded * factor;
     }
 
-    /// <summary>One rule's entries (oldest first; the adjustments in arrival order) and their awards and values.</summary>
+    /// <summary>One booked entry with its award under the cap, its current value, its unrounded value and its cap period (capped rules only).</summary>
+    private struct Term
+    {
+        public ScoreLedgerEntry Entry;
+        public decimal Awarded;
+        public decimal Current;
+        public double Raw;
+        public long Period;
+    }
+
+    /// <summary>One rule's terms (oldest first; the adjustments in arrival order) in one array.</summary>
     private sealed class RuleState(BehaviourRule? rule)
     {
+        // Most contacts earn under a rule once or twice: a small first array, doubled from there.
+        private Term[] _terms = new Term[2];
+
         public BehaviourRule? Rule { get; } = rule;
 
-        // Most contacts earn under a rule once or twice: small first arrays (a list grows by doubling from there).
-        public List<ScoreLedgerEntry> Entries { get; } = new(2);
+        public int Count { get; private set; }
 
-        public List<decimal> Awarded { get; } = new(2);
+        public ref Term this[int index] => ref _terms[index];
 
-        public List<decimal> Current { get; } = new(2);
+        public void Insert(int index, Term term)
+        {
+            if (Count == _terms.Length)
+            {
+                Array.Resize(ref _terms, _terms.Length * 2);
+            }
 
-        public List<double> Raw { get; } = new(2);
+            if (index < Count)
+            {
+                Array.Copy(_terms, index, _terms, index + 1, Count - index);
+            }
 
-        /// <summary>The cap period of each entry (capped rules only).</summary>
-        public List<long> Periods { get; } = [];
+            _terms[index] = term;
+            Count++;
+        }
 
-        public void Append(ScoreLedgerEntry entry) => Entries.Add(entry);
+        /// <summary>The entry's index in the (sorted) terms, or the bitwise complement of where it belongs.</summary>
+        public int Search(ScoreLedgerEntry entry)
+        {
+            int lo = 0, hi = Count - 1;
+            while (lo <= hi)
+            {
+                var mid = lo + ((hi - lo) >> 1);
+                var order = ScoreCalculator.OldestFirst(_terms[mid].Entry, entry);
+                if (order == 0)
+                {
+                    return mid;
+                }
+
+                if (order < 0)
+                {
+                    lo = mid + 1;
+                }
+                else
+                {
+                    hi = mid - 1;
+                }
+            }
+
+            return ~lo;
+        }
+
+        public void Append(ScoreLedgerEntry entry) => Insert(Count, new Term { Entry = entry });
 
         public void SortAndAward(DateTimeZone zone)
         {
-            if (Entries.Count > 1 && Rule is not null)
+            if (Count > 1 && Rule is not null)
             {
-                Entries.Sort(Order);
+                Array.Sort(_terms, 0, Count, TermOrder);
             }
 
             var cap = Rule?.Cap;
             long? period = null;
             var remaining = 0m;
-            foreach (var entry in Entries)
+            for (var i = 0; i < Count; i++)
             {
-                Current.Add(0m);
-                Raw.Add(0d);
+                ref var term = ref _terms[i];
                 if (cap is null)
                 {
-                    Awarded.Add(entry.Points);
+                    term.Awarded = term.Entry.Points;
                     continue;
                 }
 
-                var p = ScoreCalculator.PeriodOf(cap, entry.OccurredAt, zone);
-                Periods.Add(p);
+                var p = ScoreCalculator.PeriodOf(cap, term.Entry.OccurredAt, zone);
+                term.Period = p;
                 if (p != period)
                 {
                     period = p;
                     remaining = cap.MaxPoints;
                 }
 
-                var magnitude = Math.Min(Math.Abs(entry.Points), remaining);
+                var magnitude = Math.Min(Math.Abs(term.Entry.Points), remaining);
                 remaining -= magnitude;
-                Awarded.Add(Math.Sign(entry.Points) * magnitude);
+                term.Awarded = Math.Sign(term.Entry.Points) * magnitude;
             }
         }
     }
