@@ -7,10 +7,12 @@ namespace Campaigns.Delivery;
 /// The gate decisions of one delivery (<see cref="DeliveryOutcome.Decisions"/>), kept compactly: the checks that passed,
 /// always in the pipeline's order (consent, do-not-contact, frequency caps, send window, content), then at most one
 /// refusal, which ends the gate. Each <see cref="GateDecision"/> is built when read, so a delivery allocates one small
-/// object instead of a list of six decisions, and an outcome kept by the idempotency store keeps only this. Equal, item
-/// by item, to the list the pipeline built before. Filled by one thread, then read-only (safe to share once returned).
+/// object instead of a list of six decisions. Equal, item by item, to the list the pipeline built before; two trails
+/// with the same fields are equal (<see cref="Equals(object?)"/>), so an outcome rebuilt by the idempotency store from
+/// a shared <see cref="WithoutConsent">shape</see> and the contact's consent record equals the one completed. Filled by
+/// one thread, then read-only (safe to share once returned).
 /// </summary>
-internal sealed class GateTrail : IReadOnlyList<GateDecision>
+internal sealed class GateTrail : IReadOnlyList<GateDecision>, IEquatable<GateTrail>
 {
     internal const string NotListed = "not on the do-not-contact list";
     internal const string ContentPasses = "content passes the rules";
@@ -26,6 +28,48 @@ internal sealed class GateTrail : IReadOnlyList<GateDecision>
 
     /// <inheritdoc />
     public int Count => _count;
+
+    /// <summary>The consent record the consent check passed with, or null.</summary>
+    public ConsentRecord? Consent => _consent;
+
+    /// <summary>
+    /// Whether the gate passed without a refusal and without content warnings: then the trail is its
+    /// <see cref="WithoutConsent">shape</see> (the same for every contact of a channel and zone) plus <see cref="Consent"/>.
+    /// </summary>
+    public bool IsPlain => _refusal is null && _content is null or string;
+
+    /// <summary>This trail without its consent record: the shape many plain sends share.</summary>
+    public GateTrail WithoutConsent() => WithConsent(null);
+
+    /// <summary>A copy of this trail with <paramref name="consent"/> as its consent record.</summary>
+    public GateTrail WithConsent(ConsentRecord? consent) => new()
+    {
+        _consentKey = _consentKey,
+        _consent = consent,
+        _notListed = _notListed,
+        _caps = _caps,
+        _window = _window,
+        _content = _content,
+        _refusal = _refusal,
+        _count = _count,
+    };
+
+    /// <summary>Whether <paramref name="other"/> has the same shape (every field but the consent record).</summary>
+    public bool SameShape(GateTrail other) =>
+        _count == other._count && _notListed == other._notListed && _caps == other._caps
+        && string.Equals(_consentKey, other._consentKey, StringComparison.Ordinal)
+        && string.Equals(_window, other._window, StringComparison.Ordinal)
+        && Equals(_content, other._content) && Equals(_refusal, other._refusal);
+
+    /// <inheritdoc />
+    public bool Equals(GateTrail? other) =>
+        other is not null && (ReferenceEquals(this, other) || (SameShape(other) && Equals(_consent, other._consent)));
+
+    /// <inheritdoc />
+    public override bool Equals(object? obj) => Equals(obj as GateTrail);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(_count, _caps, _window, _consent);
 
     /// <summary>Consent for <paramref name="key"/> passed, granted by <paramref name="consent"/>.</summary>
     public void ConsentGranted(string key, ConsentRecord consent)

@@ -207,8 +207,9 @@ public sealed class InMemoryIdempotencyStore : IIdempotencyStore
 /// <summary>
 /// The completed keys of one shard of <see cref="InMemoryIdempotencyStore"/>, compactly; not thread-safe (the shard's
 /// lock guards it). Each entry is a struct in one array (hash, the next entry with the same bucket, the key, the
-/// provider message id, the channel's number, the instant) beside one object: the <see cref="GateTrail"/> of a plain
-/// accepted send, or the whole <see cref="DeliveryOutcome"/> of any other. The key and id strings are the caller's
+/// provider message id, the channel's number, the instant, the trail's shape) beside one object: for a plain accepted
+/// send the contact's <see cref="Campaigns.Contacts.ConsentRecord"/> when its <see cref="GateTrail"/> has a shape shared by the shard (up
+/// to <see cref="MaxShapes"/>; the trail itself otherwise), or the whole <see cref="DeliveryOutcome"/> of any other. The key and id strings are the caller's
 /// (the provider message index holds the same ones), not copies. Lookups compare the whole key, so two keys with the
 /// same hash stay distinct. Entries are never removed.
 /// </summary>
@@ -217,8 +218,12 @@ internal sealed class CompletedSends
     private readonly List<string> _channels = [];
     private int[] _buckets = new int[16]; // 1-based index of the first entry of each bucket; 0 = empty
     private Entry[] _entries = new Entry[16];
-    private object?[] _values = new object?[16]; // GateTrail decisions of a plain send, or the DeliveryOutcome
+    private object?[] _values = new object?[16]; // a plain send's ConsentRecord (shape > 0) or decisions, or the DeliveryOutcome
+    private readonly List<GateTrail> _shapes = []; // the trails without consent that plain sends share (channel, zone, checks)
     private int _count;
+
+    /// <summary>The most distinct trail shapes kept per table; a plain send of another shape keeps its whole trail.</summary>
+    internal const int MaxShapes = 16;
 
     public int Count => _count;
 
@@ -239,7 +244,7 @@ internal sealed class CompletedSends
             Status = DeliveryStatus.Sent,
             Channel = _channels[e.Channel],
             At = e.At,
-            Decisions = (IReadOnlyList<GateDecision>)_values[i]!,
+            Decisions = e.Shape > 0 ? _shapes[e.Shape - 1].WithConsent((Campaigns.Contacts.ConsentRecord?)_values[i]) : (IReadOnlyList<GateDecision>)_values[i]!,
             Result = DeliveryResult.Accepted(e.Id),
         };
         return true;
@@ -271,7 +276,17 @@ internal sealed class CompletedSends
             e.Id = providerMessageId;
             e.Channel = ChannelNumber(outcome.Channel);
             e.At = outcome.At;
-            _values[i] = outcome.Decisions;
+            if (outcome.Decisions is GateTrail { IsPlain: true } trail && ShapeOf(trail) is var shape and > 0)
+            {
+                // The trail rebuilt from its shared shape and the consent record (kept by the contact anyway) equals it.
+                e.Shape = shape;
+                _values[i] = trail.Consent;
+            }
+            else
+            {
+                e.Shape = 0;
+                _values[i] = outcome.Decisions;
+            }
         }
         else
         {
@@ -311,6 +326,26 @@ internal sealed class CompletedSends
         return -1;
     }
 
+    /// <summary>The 1-based number of <paramref name="trail"/>'s shape, added when new; 0 when <see cref="MaxShapes"/> are taken.</summary>
+    private int ShapeOf(GateTrail trail)
+    {
+        for (var i = 0; i < _shapes.Count; i++)
+        {
+            if (_shapes[i].SameShape(trail))
+            {
+                return i + 1;
+            }
+        }
+
+        if (_shapes.Count == MaxShapes)
+        {
+            return 0;
+        }
+
+        _shapes.Add(trail.WithoutConsent());
+        return _shapes.Count;
+    }
+
     private int ChannelNumber(string channel)
     {
         for (var i = 0; i < _channels.Count; i++)
@@ -348,6 +383,7 @@ internal sealed class CompletedSends
         public string Key;
         public string? Id; // the provider message id of a plain send
         public int Channel;
+        public int Shape; // a plain send's trail: 1-based number in _shapes (its value is the consent record), or 0
         public Instant At;
     }
 }

@@ -134,7 +134,7 @@ public sealed class JourneyRunner
             return null;
         }
 
-        var contact = await _contacts.GetAsync(contactId, cancellationToken).ConfigureAwait(false);
+        var contact = await _contacts.ReadAsync(contactId, cancellationToken).ConfigureAwait(false);
         if (contact is null)
         {
             return null;
@@ -227,7 +227,7 @@ public sealed class JourneyRunner
             {
                 if (trigger.Where is { } where)
                 {
-                    var contact = await _contacts.GetAsync(behaviourEvent.ContactId, cancellationToken).ConfigureAwait(false);
+                    var contact = await _contacts.ReadAsync(behaviourEvent.ContactId, cancellationToken).ConfigureAwait(false);
                     if (contact is null || !_evaluator.Matches(where, contact, await EventsAsync(contact.Id, null, cancellationToken).ConfigureAwait(false), now))
                     {
                         continue;
@@ -475,7 +475,7 @@ public sealed class JourneyRunner
         }
 
         var journey = _catalog.Find(run.JourneyId);
-        var contact = await _contacts.GetAsync(run.ContactId, cancellationToken).ConfigureAwait(false);
+        var contact = await _contacts.ReadAsync(run.ContactId, cancellationToken).ConfigureAwait(false);
         for (var steps = 0; steps < _options.MaxStepsPerClaim; steps++)
         {
             var state = journey is null ? null : _catalog.GetState(journey.Id);

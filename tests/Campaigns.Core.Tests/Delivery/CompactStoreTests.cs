@@ -86,6 +86,74 @@ public class CompactStoreTests
         Assert.Equal(IdempotencyClaimStatus.TakenOver, (await store.TryClaimAsync("k2", T0 + lease, lease, CancellationToken.None)).Status);
     }
 
+    private static GateTrail Trail(int contact, string zone, bool warnings = false, GateDecision? refusal = null)
+    {
+        var trail = new GateTrail();
+        trail.ConsentGranted("email", new Campaigns.Contacts.ConsentRecord(true, "form-" + contact, T0 - Duration.FromDays(contact)));
+        trail.NotOnDoNotContactList();
+        trail.InsideWindow("inside the send window in " + zone);
+        if (refusal is { } r)
+        {
+            trail.Refuse(r);
+        }
+        else
+        {
+            trail.ContentPassed(warnings ? new ContentReport([new ContentIssue(ContentIssueCode.MissingVariable, ContentIssueSeverity.Warning, "text", "a warning")]) : null);
+        }
+
+        return trail;
+    }
+
+    [Fact]
+    public void Plain_sends_share_their_trail_shape_and_come_back_equal_decision_by_decision()
+    {
+        var table = new CompletedSends();
+        var sent = new List<DeliveryOutcome>();
+        for (var i = 0; i < 400; i++)
+        {
+            // 40 zones: more shapes than the table shares (the rest keep their whole trail); every 7th has warnings.
+            var outcome = Plain("k" + i, "p" + i) with { Decisions = Trail(i, "zone-" + (i % 40), warnings: i % 7 == 0) };
+            sent.Add(outcome);
+            table.Set(outcome.IdempotencyKey, i % 13, outcome);
+        }
+
+        for (var i = 0; i < sent.Count; i++)
+        {
+            Assert.True(table.TryGet("k" + i, i % 13, out var back));
+            Assert.Equal(sent[i], back); // the record's equality: the rebuilt trail equals the completed one
+            Assert.Equal([.. sent[i].Decisions], [.. back.Decisions]);
+            Assert.Equal(((GateTrail)sent[i].Decisions).Consent, ((GateTrail)back.Decisions).Consent);
+        }
+    }
+
+    [Fact]
+    public void Gate_trails_are_equal_by_their_decisions_and_consent_only()
+    {
+        Assert.Equal(Trail(1, "UTC"), Trail(1, "UTC"));
+        Assert.Equal(Trail(1, "UTC").GetHashCode(), Trail(1, "UTC").GetHashCode());
+        Assert.NotEqual(Trail(1, "UTC"), Trail(2, "UTC")); // another consent record
+        Assert.NotEqual(Trail(1, "UTC"), Trail(1, "Asia/Shanghai"));
+        Assert.NotEqual(Trail(1, "UTC"), Trail(1, "UTC", refusal: new GateDecision(GateCheck.Address, false, "no address")));
+        Assert.True(Trail(1, "UTC").SameShape(Trail(2, "UTC")));
+        Assert.True(Trail(1, "UTC").IsPlain);
+        Assert.False(Trail(1, "UTC", warnings: true).IsPlain);
+        Assert.False(Trail(1, "UTC", refusal: new GateDecision(GateCheck.Address, false, "no address")).IsPlain);
+        var shape = Trail(1, "UTC").WithoutConsent();
+        Assert.Null(shape.Consent);
+        Assert.Equal(Trail(3, "UTC"), shape.WithConsent(Trail(3, "UTC").Consent));
+    }
+
+    [Fact]
+    public void A_replaced_plain_send_drops_its_shared_shape()
+    {
+        var table = new CompletedSends();
+        table.Set("k", 1, Plain("k", "p1") with { Decisions = Trail(1, "UTC") });
+        table.Set("k", 1, Plain("k", "p2")); // decisions as an array now
+        Assert.True(table.TryGet("k", 1, out var back));
+        Assert.Same(Decisions, back.Decisions);
+        Assert.Equal(Plain("k", "p2"), back);
+    }
+
     [Fact]
     public async Task Concurrent_claims_of_the_same_keys_give_each_key_to_one_caller()
     {
