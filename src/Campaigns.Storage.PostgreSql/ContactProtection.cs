@@ -28,8 +28,8 @@ internal sealed class ContactProtection(IPersonalDataProtector protector)
         return keys;
     }
 
-    /// <summary>The jsonb document of a contact, its personal data protected.</summary>
-    public string ToDocument(Contact contact) => Pg.ToJson(PersonalDataFields.Protect(contact, protector));
+    /// <summary>The jsonb document of a contact, its personal data protected (<see cref="Pg.ContactJson"/>: no version, no empty collections).</summary>
+    public string ToDocument(Contact contact) => JsonSerializer.Serialize(PersonalDataFields.Protect(contact, protector), Pg.ContactJson);
 
     /// <summary>
     /// The jsonb document of a contact, its personal data protected, as UTF-8 written into <paramref name="buffer"/>
@@ -40,13 +40,13 @@ internal sealed class ContactProtection(IPersonalDataProtector protector)
     {
         buffer.ResetWrittenCount();
         writer.Reset(buffer);
-        JsonSerializer.Serialize(writer, PersonalDataFields.Protect(contact, protector), Pg.Json);
+        JsonSerializer.Serialize(writer, PersonalDataFields.Protect(contact, protector), Pg.ContactJson);
         writer.Flush();
         return buffer.WrittenMemory;
     }
 
     /// <summary>A contact read back: its personal data unprotected and its version taken from the row.</summary>
-    public Contact FromDocument(string json, long version) => PersonalDataFields.Unprotect(Pg.FromJson<Contact>(json), protector) with { Version = version };
+    public Contact FromDocument(string json, long version) => PersonalDataFields.Unprotect(JsonSerializer.Deserialize<Contact>(json, Pg.ContactJson) ?? throw new InvalidOperationException("A stored Contact document is null."), protector) with { Version = version };
 
     /// <summary>The jsonb document of a participant, its e-mail, phone and name protected.</summary>
     public string ToDocument(Participant participant) => Pg.ToJson(PersonalDataFields.Protect(participant, protector));

@@ -2,7 +2,9 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using Campaigns.Channels;
+using Campaigns.Contacts;
 using Campaigns.Serialization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -285,6 +287,14 @@ internal static class Pg
         SkipValidation = true,
     };
 
+    /// <summary>
+    /// <see cref="Json"/> for contact documents (issue 8): a contact's <c>version</c> (a column already, read from there)
+    /// and its empty collections (tags, consents, attributes, stage history, quality flags, additional phones and
+    /// e-mails) are left out, so the jsonb the server parses, stores and logs is smaller. Reading accepts both forms: a
+    /// missing collection is empty (the properties' initializers), and documents written before carry them all.
+    /// </summary>
+    public static readonly JsonSerializerOptions ContactJson = CreateJson(compactContacts: true);
+
     public static string ToJson<T>(T value) => JsonSerializer.Serialize(value, Json);
 
     public static T FromJson<T>(string json) => JsonSerializer.Deserialize<T>(json, Json)
@@ -294,15 +304,41 @@ internal static class Pg
 
     public static bool IsUniqueViolation(PostgresException ex) => ex.SqlState == PostgresErrorCodes.UniqueViolation;
 
-    private static JsonSerializerOptions CreateJson()
+    private static JsonSerializerOptions CreateJson(bool compactContacts = false)
     {
         var options = CampaignsJson.CreateOptions();
         options.Converters.Add(new DeliveryResultJsonConverter());
+        if (compactContacts)
+        {
+            options.TypeInfoResolver = (options.TypeInfoResolver ?? new DefaultJsonTypeInfoResolver()).WithAddedModifier(CompactContact);
+        }
+
         options.MakeReadOnly(populateMissingResolver: true);
         return options;
     }
 
     public static NpgsqlCommand Command(NpgsqlConnection connection, string sql, NpgsqlTransaction? tx = null) => new(sql, connection, tx);
+
+    /// <summary>Leaves a contact's version and its empty collections out of its document (see <see cref="ContactJson"/>).</summary>
+    private static void CompactContact(JsonTypeInfo typeInfo)
+    {
+        if (typeInfo.Type != typeof(Contact) && typeInfo.Type != typeof(ContactIdentities))
+        {
+            return;
+        }
+
+        foreach (var property in typeInfo.Properties)
+        {
+            if (typeInfo.Type == typeof(Contact) && property.AttributeProvider is PropertyInfo { Name: nameof(Contact.Version) })
+            {
+                property.ShouldSerialize = static (_, _) => false;
+            }
+            else if (property.PropertyType != typeof(string) && typeof(System.Collections.IEnumerable).IsAssignableFrom(property.PropertyType))
+            {
+                property.ShouldSerialize = static (_, value) => value is not System.Collections.ICollection { Count: 0 };
+            }
+        }
+    }
 }
 
 /// <summary>Writes a <see cref="DeliveryResult"/> as its fields and reads it back through its factories.</summary>
