@@ -24,10 +24,7 @@ public sealed class InMemoryContactStore : IContactStore
     public Task<Contact?> GetAsync(ContactId id, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_gate)
-        {
-            return Task.FromResult(_contacts.GetValueOrDefault(id));
-        }
+        return Task.FromResult(Get(id));
     }
 
     /// <summary>The contact, or null: <see cref="GetAsync"/> without the task, for the SDK's hot paths.</summary>

@@ -240,18 +240,7 @@ public sealed class SegmentRegistry
                 return false;
             }
 
-            var referrers = _segments.Values
-                .Where(other => other != live && FilterReads.Of(other.Definition.Filter).Segments.Contains(segmentId))
-                .Select(other => other.Definition.Id)
-                .Order(StringComparer.Ordinal)
-                .ToList();
-            if (referrers.Count > 0)
-            {
-                throw new InvalidOperationException(string.Create(
-                    CultureInfo.InvariantCulture,
-                    $"The segment '{segmentId}' cannot be dropped: {string.Join(", ", referrers.Select(r => "'" + r + "'"))} refer(s) to it with in_segment; drop or change those first."));
-            }
-
+            ThrowIfReferenced(segmentId);
             _segments.Remove(segmentId);
             _definitions.Remove(segmentId);
             _dueCount -= live.Due.Count;
@@ -262,6 +251,27 @@ public sealed class SegmentRegistry
             }
 
             return true;
+        }
+    }
+
+    /// <summary>Throws when another live segment refers to <paramref name="segmentId"/> (<c>in_segment</c>), naming them.</summary>
+    /// <param name="segmentId">The segment about to be dropped.</param>
+    /// <exception cref="InvalidOperationException">Another live segment refers to it.</exception>
+    internal void ThrowIfReferenced(string segmentId)
+    {
+        lock (_gate)
+        {
+            var referrers = _segments.Values
+                .Where(other => !string.Equals(other.Definition.Id, segmentId, StringComparison.Ordinal) && FilterReads.Of(other.Definition.Filter).Segments.Contains(segmentId))
+                .Select(other => other.Definition.Id)
+                .Order(StringComparer.Ordinal)
+                .ToList();
+            if (referrers.Count > 0)
+            {
+                throw new InvalidOperationException(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"The segment '{segmentId}' cannot be dropped: {string.Join(", ", referrers.Select(r => "'" + r + "'"))} refer(s) to it with in_segment; drop or change those first."));
+            }
         }
     }
 

@@ -297,16 +297,7 @@ public sealed class DurableDefinitions : IDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var referrers = _segments.SegmentIds
-                .Where(id => !string.Equals(id, segmentId, StringComparison.Ordinal) && FilterReads.Of(_segments.Definition(id).Filter).Segments.Contains(segmentId))
-                .ToList();
-            if (referrers.Count > 0)
-            {
-                throw new InvalidOperationException(string.Create(
-                    CultureInfo.InvariantCulture,
-                    $"The segment '{segmentId}' cannot be removed: {string.Join(", ", referrers.Select(r => "'" + r + "'"))} refer(s) to it with in_segment; remove or change those first."));
-            }
-
+            _segments.ThrowIfReferenced(segmentId); // before the store: a refused removal changes nothing
             var key = (DefinitionKinds.Segment, segmentId);
             var stored = false;
             if (_applied.TryGetValue(key, out var version))

@@ -888,6 +888,31 @@ internal sealed class ContactImporter : IContactImporter
             return Merge(row, now, contact, conflicts, null, null, null);
         }
 
+        /// <summary>
+        /// Adds the row's <paramref name="values"/> of one kind that are neither conflicts nor held already: the first fills
+        /// an empty <paramref name="primary"/>, the others go to <paramref name="added"/>, a copy of
+        /// <paramref name="additional"/> made only when something is added.
+        /// </summary>
+        private static void AddIdentities(List<string> values, IdentityKind kind, HashSet<(IdentityKind, string)> conflicts, ref string? primary, IReadOnlyList<string> additional, ref List<string>? added)
+        {
+            foreach (var value in values)
+            {
+                if (conflicts.Contains((kind, value)) || value == primary || additional.Contains(value))
+                {
+                    continue;
+                }
+
+                if (primary is null)
+                {
+                    primary = value;
+                }
+                else if (!(added ??= [.. additional]).Contains(value))
+                {
+                    added.Add(value);
+                }
+            }
+        }
+
         private Contact Merge(long row, Instant now, Contact contact, HashSet<(IdentityKind, string)> conflicts, (string Value, MergePolicy Merge)? name, (string Value, MergePolicy Merge)? ownerId, (string Value, MergePolicy Merge)? zone)
         {
             // Identities: the contact's, plus the row's that are neither conflicts nor held already; the lists are copied
@@ -897,39 +922,8 @@ internal sealed class ContactImporter : IContactImporter
             var email = identities.Email;
             List<string>? phones = null;
             List<string>? emails = null;
-            foreach (var p in _r.Phones)
-            {
-                if (conflicts.Contains((IdentityKind.Phone, p)) || p == phone || identities.AdditionalPhones.Contains(p))
-                {
-                    continue;
-                }
-
-                if (phone is null)
-                {
-                    phone = p;
-                }
-                else if (!(phones ??= [.. identities.AdditionalPhones]).Contains(p))
-                {
-                    phones.Add(p);
-                }
-            }
-
-            foreach (var e in _r.Emails)
-            {
-                if (conflicts.Contains((IdentityKind.Email, e)) || e == email || identities.AdditionalEmails.Contains(e))
-                {
-                    continue;
-                }
-
-                if (email is null)
-                {
-                    email = e;
-                }
-                else if (!(emails ??= [.. identities.AdditionalEmails]).Contains(e))
-                {
-                    emails.Add(e);
-                }
-            }
+            AddIdentities(_r.Phones, IdentityKind.Phone, conflicts, ref phone, identities.AdditionalPhones, ref phones);
+            AddIdentities(_r.Emails, IdentityKind.Email, conflicts, ref email, identities.AdditionalEmails, ref emails);
 
             if (phone != identities.Phone || email != identities.Email || phones is not null || emails is not null)
             {
