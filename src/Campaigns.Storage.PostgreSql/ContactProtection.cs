@@ -46,7 +46,7 @@ internal sealed class ContactProtection(IPersonalDataProtector protector)
     }
 
     /// <summary>A contact read back: its personal data unprotected and its version taken from the row.</summary>
-    public Contact FromDocument(string json, long version) => PersonalDataFields.Unprotect(JsonSerializer.Deserialize<Contact>(json, Pg.ContactJson) ?? throw new InvalidOperationException("A stored Contact document is null."), protector) with { Version = version };
+    public Contact FromDocument(string json, long version) => PersonalDataFields.Unprotect(Pg.FromJson<Contact>(json, Pg.ContactJson), protector) with { Version = version };
 
     /// <summary>The jsonb document of a participant, its e-mail, phone and name protected.</summary>
     public string ToDocument(Participant participant) => Pg.ToJson(PersonalDataFields.Protect(participant, protector));

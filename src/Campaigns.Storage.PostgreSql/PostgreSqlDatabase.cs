@@ -297,7 +297,9 @@ internal static class Pg
 
     public static string ToJson<T>(T value) => JsonSerializer.Serialize(value, Json);
 
-    public static T FromJson<T>(string json) => JsonSerializer.Deserialize<T>(json, Json)
+    public static T FromJson<T>(string json) => FromJson<T>(json, Json);
+
+    public static T FromJson<T>(string json, JsonSerializerOptions options) => JsonSerializer.Deserialize<T>(json, options)
         ?? throw new InvalidOperationException($"A stored {typeof(T).Name} document is null.");
 
     public static NpgsqlParameter Jsonb(string name, string json) => new(name, NpgsqlDbType.Jsonb) { Value = json };
