@@ -32,20 +32,12 @@ internal static class BehaviourWindow
     /// <param name="events">The contact's events; only those of the filter's kind matter.</param>
     /// <param name="now">The instant.</param>
     /// <param name="maxProbes">How many boundaries to try, in order, when looking for <see cref="Outcome.Until"/>.</param>
-    /// <param name="sameBoundaries">
-    /// True only when the previous call on this thread had the same <paramref name="events"/> list (unchanged),
-    /// <paramref name="now"/>, event kind and window: the boundaries depend on nothing else, so that call's are reused
-    /// (the tag engine's rules of one kind and window, e.g. ten <c>count(page_view where page = "…") within 30d</c>).
-    /// </param>
-    public static Outcome Evaluate(BehaviourFilter filter, ContactId contactId, IReadOnlyList<BehaviourEvent> events, Instant now, int maxProbes, bool sameBoundaries = false)
+    public static Outcome Evaluate(BehaviourFilter filter, ContactId contactId, IReadOnlyList<BehaviourEvent> events, Instant now, int maxProbes)
     {
         var counted = t_counted ??= [];
         var candidates = t_candidates ??= [];
         counted.Clear();
-        if (!sameBoundaries)
-        {
-            candidates.Clear();
-        }
+        candidates.Clear();
 
         var window = filter.Window?.Duration;
         var sortedCounted = true;
@@ -60,13 +52,10 @@ internal static class BehaviourWindow
 
             // Boundaries as TimeBoundaries.Collect gives them: every event of the kind enters at its instant and leaves one
             // nanosecond after its window, whether or not it is counted.
-            if (!sameBoundaries)
+            AddCandidate(candidates, now, e.OccurredAt, ref sortedCandidates);
+            if (window is { } w)
             {
-                AddCandidate(candidates, now, e.OccurredAt, ref sortedCandidates);
-                if (window is { } w)
-                {
-                    AddCandidate(candidates, now, e.OccurredAt + w + Duration.Epsilon, ref sortedCandidates);
-                }
+                AddCandidate(candidates, now, e.OccurredAt + w + Duration.Epsilon, ref sortedCandidates);
             }
 
             if (e.ContactId == contactId && MatchesWhere(filter.Where, e.Properties))

@@ -259,7 +259,6 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
         Instant? next = null;
         var zone = evaluator.DefaultZone;
         SortedSet<Instant>? candidates = null;
-        BehaviourFilter? previous = null;
         for (var r = 0; r < rules.Count; r++)
         {
             var rule = rules[r];
@@ -272,12 +271,8 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
             Instant? until = null;
             if (condition is BehaviourFilter behaviour)
             {
-                // The common shape (count of events within a window): one pass and binary searches, same results. The
-                // boundaries depend only on the kind and window: a run of rules sharing them computes them once.
-                var same = previous is not null && string.Equals(previous.EventKind, behaviour.EventKind, StringComparison.Ordinal)
-                    && previous.Window?.Duration == behaviour.Window?.Duration;
-                var outcome = BehaviourWindow.Evaluate(behaviour, contact.Id, history, now, MaxProbes, same);
-                previous = behaviour;
+                // The common shape (count of events within a window): one pass and binary searches, same results.
+                var outcome = BehaviourWindow.Evaluate(behaviour, contact.Id, history, now, MaxProbes);
                 next = Earliest(next, outcome.Next);
                 if (!outcome.Holds || TagCatalog.RenderName(rule, contact) is not { } rendered)
                 {
@@ -289,7 +284,6 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
                 continue;
             }
 
-            previous = null;
             candidates ??= [];
             candidates.Clear();
             TimeBoundaries.Collect(condition, contact, history, now, zone, candidates);

@@ -59,14 +59,14 @@ public sealed class BehaviourWindowTests
             Assert.Equal(holds ? until : null, fast.Until);
             Assert.Equal(next, fast.Next);
 
-            // A rule of the same kind and window right after it reuses the boundaries and still gives the general result.
+            // A rule of the same kind and window right after it (the scratch buffers reused) still gives the general result.
             var sibling = filter with
             {
                 Where = random.Next(3) == 0 ? [] : [new PropertyCondition("page_kind", CompareOperator.Equal, ["blog"])],
                 Operator = CompareOperator.GreaterOrEqual,
                 Counts = [random.Next(0, 3)],
             };
-            var reused = BehaviourWindow.Evaluate(sibling, contact.Id, events, now, MaxProbes, sameBoundaries: true);
+            var reused = BehaviourWindow.Evaluate(sibling, contact.Id, events, now, MaxProbes);
             var (siblingHolds, siblingUntil, siblingNext) = General(sibling, contact, events, now);
 
             Assert.Equal(siblingHolds, reused.Holds);

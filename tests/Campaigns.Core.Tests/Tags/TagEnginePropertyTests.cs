@@ -16,7 +16,7 @@ public class TagEnginePropertyTests
     private static readonly (string Id, Filter Condition)[] Rules =
     [
         ("viewed-twice", new BehaviourFilter(EventKinds.PageView, [Product], CompareOperator.GreaterOrEqual, [2], Window.Days(30))),
-        // Same kind and window as the rule before (the engine reuses its time boundaries), other property value and count.
+        // Same kind and window as the rule before, other property value and count.
         ("home-reader", new BehaviourFilter(EventKinds.PageView, [new PropertyCondition("page_kind", CompareOperator.Equal, ["home"])], CompareOperator.GreaterOrEqual, [1], Window.Days(30))),
         ("submitted", new BehaviourFilter(EventKinds.FormSubmit, [], CompareOperator.GreaterOrEqual, [1], Window.Days(7))),
         ("downloaded", new BehaviourFilter(EventKinds.Download, [], CompareOperator.GreaterOrEqual, [1])),
