@@ -70,7 +70,14 @@ public interface IContactEvents
 }
 
 /// <summary>The default <see cref="IContactEvents"/>.</summary>
-internal sealed partial class ContactEvents(IEventStore events, IContactStore contacts, IClock clock, ContactChangeNotifier notifier, IOptions<CampaignsOptions> options)
+/// <remarks>With <c>writer</c> (always with DI) the tag and scoring engines' changes from one event are written in one contact write.</remarks>
+internal sealed partial class ContactEvents(
+    IEventStore events,
+    IContactStore contacts,
+    IClock clock,
+    ContactChangeNotifier notifier,
+    IOptions<CampaignsOptions> options,
+    IContactService? writer = null)
     : IContactEvents
 {
     internal const int MaxEventIdLength = 200;
@@ -95,7 +102,7 @@ internal sealed partial class ContactEvents(IEventStore events, IContactStore co
             return IngestResult.Duplicate(behaviourEvent.EventId);
         }
 
-        await notifier.IngestedAsync(behaviourEvent, cancellationToken).ConfigureAwait(false);
+        await notifier.IngestedAsync(behaviourEvent, writer, cancellationToken).ConfigureAwait(false);
         return IngestResult.Accepted(behaviourEvent.EventId);
     }
 

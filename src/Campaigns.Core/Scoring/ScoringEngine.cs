@@ -116,7 +116,7 @@ internal sealed class ScoringEngine(
     FilterEvaluator evaluator,
     IEnumerable<ILeadEventSink> handlers,
     Microsoft.Extensions.Options.IOptions<CampaignsOptions> options)
-    : IScoringEngine, IContactChangeListener
+    : IScoringEngine, IContactChangeListener, IContactChangeContributor
 {
     private const int RescoreProgressEvery = 1_000;
     private static readonly Duration MinStep = Duration.FromMilliseconds(1);
@@ -201,7 +201,17 @@ internal sealed class ScoringEngine(
         return due.Count;
     }
 
-    public ValueTask OnEventIngestedAsync(BehaviourEvent behaviourEvent, CancellationToken cancellationToken)
+    public ValueTask OnEventIngestedAsync(BehaviourEvent behaviourEvent, CancellationToken cancellationToken) =>
+        IngestAsync(behaviourEvent, null, cancellationToken);
+
+    public ValueTask ContributeAsync(BehaviourEvent behaviourEvent, PendingContactUpdate update, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        return IngestAsync(behaviourEvent, update, cancellationToken);
+    }
+
+    /// <summary>Books the event's entries and scores the contact; the contact change goes to <paramref name="update"/> when given, else it is written here.</summary>
+    private ValueTask IngestAsync(BehaviourEvent behaviourEvent, PendingContactUpdate? update, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(behaviourEvent);
         List<ScoreLedgerEntry>? matched = null;
@@ -223,7 +233,7 @@ internal sealed class ScoringEngine(
             return ValueTask.CompletedTask;
         }
 
-        return Untyped(ScoreAsync(behaviourEvent.ContactId, clock.GetCurrentInstant(), matched, null, cancellationToken));
+        return Untyped(ScoreAsync(behaviourEvent.ContactId, clock.GetCurrentInstant(), matched, null, cancellationToken, update));
     }
 
     private static ValueTask Untyped(ValueTask<ContactScores?> task)
@@ -282,8 +292,15 @@ internal sealed class ScoringEngine(
     /// Scores a contact at <paramref name="now"/> after booking <paramref name="append"/> (one event's entries; nothing when
     /// the event is already booked) or replacing the ledger's entries with <paramref name="replace"/> (a rescore), then
     /// applies thresholds. Uses the contact's running <see cref="ScoreState"/>: no copy of the ledger, no from-scratch pass.
+    /// With <paramref name="update"/> the contact change and the lead events go to the event's one pending contact update.
     /// </summary>
-    private async ValueTask<ContactScores?> ScoreAsync(ContactId id, Instant now, List<ScoreLedgerEntry>? append, IReadOnlyList<ScoreLedgerEntry>? replace, CancellationToken cancellationToken)
+    private async ValueTask<ContactScores?> ScoreAsync(
+        ContactId id,
+        Instant now,
+        List<ScoreLedgerEntry>? append,
+        IReadOnlyList<ScoreLedgerEntry>? replace,
+        CancellationToken cancellationToken,
+        PendingContactUpdate? update = null)
     {
         var model = models.Current;
         var gate = _locks.For(id.GetHashCode());
@@ -413,37 +430,82 @@ internal sealed class ScoringEngine(
         var previousOwner = contact.OwnerId;
         var newOwner = assignments is { Count: > 0 } ? assignments[^1].Assignee : previousOwner;
         var old = contact.Scores;
-        if (old is null || old.Behaviour != scores.Behaviour || old.Fit != scores.Fit || old.Grade != scores.Grade || stage is not null || newOwner != previousOwner)
+        var write = old is null || old.Behaviour != scores.Behaviour || old.Fit != scores.Fit || old.Grade != scores.Grade || stage is not null || newOwner != previousOwner;
+        if (!write && crossings.Count == 0)
         {
-            await contacts.UpdateAsync(
-                id,
-                c =>
-                {
-                    var updated = c.Scores is { } current && current.AsOf > scores.AsOf ? c : c with { Scores = scores };
-                    if (stage is { } s && s > c.Stage)
-                    {
-                        updated = updated with { Stage = s, StageHistory = [.. c.StageHistory, new StageChange(c.Stage, s, now, reason)] };
-                    }
-
-                    return newOwner != previousOwner ? updated with { OwnerId = newOwner } : updated;
-                },
-                cancellationToken).ConfigureAwait(false);
+            return scores;
         }
 
-        foreach (var (threshold, entered, score) in crossings)
+        var change = new ScoreChange(this, model, contact, ledger, scores, now, write, stage, reason, previousOwner, newOwner, crossings, assignments);
+        if (update is not null)
         {
-            await RaiseAsync(new ThresholdCrossed { ContactId = id, ThresholdId = threshold.Id, At = now, Score = score, Entered = entered }, cancellationToken).ConfigureAwait(false);
+            update.Add(change);
+            return scores;
         }
 
-        var explanation = assignments is { Count: > 0 }
-            ? ScoreCalculator.Explain(model, contact, ledger.Entries, ledger.ThresholdsEntered, now, evaluator, _defaultZone)
-            : null;
-        foreach (var (threshold, assignee, score) in assignments ?? [])
+        if (write)
         {
-            await RaiseAsync(new LeadAssigned { ContactId = id, ThresholdId = threshold.Id, At = now, Score = score, AssigneeId = assignee, PreviousOwnerId = previousOwner, Explanation = explanation! }, cancellationToken).ConfigureAwait(false);
+            await contacts.UpdateAsync(id, change.Apply, cancellationToken).ConfigureAwait(false);
         }
 
+        await change.StoredAsync(cancellationToken).ConfigureAwait(false);
         return scores;
+    }
+
+    private ScoreExplanation Explain(ScoringModel model, Contact contact, ScoreLedger ledger, Instant now) =>
+        ScoreCalculator.Explain(model, contact, ledger.Entries, ledger.ThresholdsEntered, now, evaluator, _defaultZone);
+
+    /// <summary>A scoring's contact change (scores, stage, owner) and, after the write, its lead events.</summary>
+    private sealed class ScoreChange(
+        ScoringEngine engine,
+        ScoringModel model,
+        Contact contact,
+        ScoreLedger ledger,
+        ContactScores scores,
+        Instant now,
+        bool write,
+        LifecycleStage? stage,
+        string? reason,
+        string? previousOwner,
+        string? newOwner,
+        List<(ScoreThreshold Threshold, bool Entered, decimal Score)> crossings,
+        List<(ScoreThreshold Threshold, string Assignee, decimal Score)>? assignments)
+        : ContactContribution
+    {
+        public override bool Changes => write;
+
+        public override Contact Apply(Contact c)
+        {
+            if (!write)
+            {
+                return c;
+            }
+
+            var updated = c.Scores is { } current && current.AsOf > scores.AsOf ? c : c with { Scores = scores };
+            if (stage is { } s && s > c.Stage)
+            {
+                updated = updated with { Stage = s, StageHistory = [.. c.StageHistory, new StageChange(c.Stage, s, now, reason)] };
+            }
+
+            return newOwner != previousOwner ? updated with { OwnerId = newOwner } : updated;
+        }
+
+        public override async ValueTask StoredAsync(CancellationToken cancellationToken)
+        {
+            var id = contact.Id;
+            foreach (var (threshold, entered, score) in crossings)
+            {
+                await engine.RaiseAsync(new ThresholdCrossed { ContactId = id, ThresholdId = threshold.Id, At = now, Score = score, Entered = entered }, cancellationToken).ConfigureAwait(false);
+            }
+
+            var explanation = assignments is { Count: > 0 }
+                ? engine.Explain(model, contact, ledger, now)
+                : null;
+            foreach (var (threshold, assignee, score) in assignments ?? [])
+            {
+                await engine.RaiseAsync(new LeadAssigned { ContactId = id, ThresholdId = threshold.Id, At = now, Score = score, AssigneeId = assignee, PreviousOwnerId = previousOwner, Explanation = explanation! }, cancellationToken).ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary>What the model's fit rules read together, and whether that includes tags; cached per model.</summary>

@@ -195,9 +195,10 @@ internal sealed class ContactSchedule
 
 /// <summary>
 /// Forwards contact changes to an engine resolved on first use, so that an engine can depend on the contact service
-/// whose notifier calls it (no construction cycle).
+/// whose notifier calls it (no construction cycle). On ingest it contributes the engine's change to the event's one
+/// contact write when the engine is an <see cref="IContactChangeContributor"/> (and writes through the engine otherwise).
 /// </summary>
-internal sealed class LazyContactListener<TEngine>(IServiceProvider services) : IContactChangeListener
+internal sealed class LazyContactListener<TEngine>(IServiceProvider services) : IContactChangeListener, IContactChangeContributor
     where TEngine : class, IContactChangeListener
 {
     private TEngine? _engine;
@@ -207,4 +208,9 @@ internal sealed class LazyContactListener<TEngine>(IServiceProvider services) : 
     public ValueTask OnContactChangedAsync(ContactChange change, CancellationToken cancellationToken) => Engine.OnContactChangedAsync(change, cancellationToken);
 
     public ValueTask OnEventIngestedAsync(BehaviourEvent behaviourEvent, CancellationToken cancellationToken) => Engine.OnEventIngestedAsync(behaviourEvent, cancellationToken);
+
+    public ValueTask ContributeAsync(BehaviourEvent behaviourEvent, PendingContactUpdate update, CancellationToken cancellationToken) =>
+        Engine is IContactChangeContributor contributor
+            ? contributor.ContributeAsync(behaviourEvent, update, cancellationToken)
+            : Engine.OnEventIngestedAsync(behaviourEvent, cancellationToken);
 }

@@ -52,7 +52,7 @@ public interface ITagEngine
 
 /// <summary>The default <see cref="ITagEngine"/>.</summary>
 internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IContactStore store, IEventStore events, IClock clock, FilterEvaluator evaluator)
-    : ITagEngine, IContactChangeListener
+    : ITagEngine, IContactChangeListener, IContactChangeContributor
 {
     private const int MaxProbes = 256;
     private readonly ContactSchedule _schedule = new();
@@ -155,10 +155,19 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
             : ValueTask.CompletedTask;
     }
 
-    private ValueTask ProcessPartAsync(ContactId id, Instant now, KindRules reading, CancellationToken cancellationToken)
+    public ValueTask ContributeAsync(BehaviourEvent behaviourEvent, PendingContactUpdate update, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(behaviourEvent);
+        ArgumentNullException.ThrowIfNull(update);
+        return catalog.RulesReading(behaviourEvent.Kind) is { } reading
+            ? ProcessPartAsync(behaviourEvent.ContactId, clock.GetCurrentInstant(), reading, cancellationToken, update)
+            : ValueTask.CompletedTask;
+    }
+
+    private ValueTask ProcessPartAsync(ContactId id, Instant now, KindRules reading, CancellationToken cancellationToken, PendingContactUpdate? update = null)
     {
         // No second state machine when the evaluation completed synchronously (always, with the in-memory stores).
-        var task = ProcessAsync(id, now, reading, cancellationToken);
+        var task = ProcessAsync(id, now, reading, cancellationToken, update);
         if (task.IsCompletedSuccessfully)
         {
             _ = task.Result;
@@ -174,9 +183,10 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
     /// <summary>
     /// Evaluates the rules of <paramref name="part"/> (every rule when null) on the contact at <paramref name="now"/> and
     /// stores the tags when they changed. A partial evaluation leaves the tags of the other rules as they are and only
-    /// brings the contact's scheduled instant forward (an early instant is harmless: it runs a full evaluation).
+    /// brings the contact's scheduled instant forward (an early instant is harmless: it runs a full evaluation). With
+    /// <paramref name="update"/> the tags are not written here but added to the event's one pending contact update.
     /// </summary>
-    private async ValueTask<Contact?> ProcessAsync(ContactId id, Instant now, KindRules? part, CancellationToken cancellationToken)
+    private async ValueTask<Contact?> ProcessAsync(ContactId id, Instant now, KindRules? part, CancellationToken cancellationToken, PendingContactUpdate? update = null)
     {
         IReadOnlyList<CompiledTagRule> rules = part is null ? catalog.Rules : part.Rules;
         var contact = await store.ReadAsync(id, cancellationToken).ConfigureAwait(false);
@@ -221,11 +231,27 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
             return contact;
         }
 
-        // The tags computed above hold unless another writer changed the contact meanwhile; then they are computed again.
-        return await contacts.UpdateAsync(
-            id,
-            c => (ReferenceEquals(c, contact) ? tags : Compute(c, history, now, rules, partial).Tags) is { } fresh ? c with { Tags = fresh } : c,
-            cancellationToken).ConfigureAwait(false);
+        var change = new TagChange(this, contact, history, now, rules, partial, tags);
+        if (update is not null)
+        {
+            update.Add(change);
+            return contact;
+        }
+
+        return await contacts.UpdateAsync(id, change.Apply, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The rule tags computed on <c>read</c>; they hold unless another writer changed the contact meanwhile (or a part before
+    /// this one in a pending update did), and then they are computed again on the contact given.
+    /// </summary>
+    private sealed class TagChange(TagEngine engine, Contact read, IReadOnlyList<BehaviourEvent> history, Instant now, IReadOnlyList<CompiledTagRule> rules, bool partial, IReadOnlyList<ContactTag> tags)
+        : ContactContribution
+    {
+        public override Contact Apply(Contact contact) =>
+            (ReferenceEquals(contact, read) ? tags : engine.Compute(contact, history, now, rules, partial).Tags) is { } fresh
+                ? contact with { Tags = fresh }
+                : contact;
     }
 
     private static bool AnyReadsEvents(IReadOnlyList<CompiledTagRule> rules)
