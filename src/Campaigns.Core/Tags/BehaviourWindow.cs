@@ -20,6 +20,9 @@ internal static class BehaviourWindow
     [ThreadStatic]
     private static List<Instant>? t_candidates;
 
+    [ThreadStatic]
+    private static List<Instant>[]? t_groupCounted;
+
     /// <summary>The result of <see cref="Evaluate"/>.</summary>
     /// <param name="Holds">Whether the filter matches at <c>now</c>.</param>
     /// <param name="Until">When it holds: the first boundary (within <c>maxProbes</c>) at which it no longer does, else null.</param>
@@ -75,6 +78,107 @@ internal static class BehaviourWindow
             candidates.Sort();
         }
 
+        return Finish(filter, counted, candidates, window, now, maxProbes);
+    }
+
+    /// <summary>
+    /// Evaluates every filter of <paramref name="group"/> (same kind, window and equality property) in one pass over the
+    /// events: each event's property is read once and the filters it satisfies are found by one lookup, then each filter's
+    /// outcome is what <see cref="Evaluate"/> gives for it. The outcomes go to <paramref name="outcomes"/> at the group's slots.
+    /// </summary>
+    /// <param name="group">The group.</param>
+    /// <param name="contactId">The contact.</param>
+    /// <param name="events">The contact's events (any order).</param>
+    /// <param name="now">The instant.</param>
+    /// <param name="maxProbes">As for <see cref="Evaluate"/>.</param>
+    /// <param name="outcomes">Receives the outcome of member <c>m</c> at <c>group.Slots[m]</c>.</param>
+    public static void EvaluateGroup(EqualityGroup group, ContactId contactId, IReadOnlyList<BehaviourEvent> events, Instant now, int maxProbes, Outcome[] outcomes)
+    {
+        var members = group.Filters.Length;
+        var counted = t_groupCounted;
+        if (counted is null || counted.Length < members)
+        {
+            counted = t_groupCounted = new List<Instant>[Math.Max(members, counted?.Length * 2 ?? 8)];
+        }
+
+        for (var m = 0; m < members; m++)
+        {
+            (counted[m] ??= []).Clear();
+        }
+
+        var candidates = t_candidates ??= [];
+        candidates.Clear();
+        var window = group.Window;
+        var sortedCandidates = true;
+        for (var i = 0; i < events.Count; i++)
+        {
+            var e = events[i];
+            if (!string.Equals(e.Kind, group.Kind, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            AddCandidate(candidates, now, e.OccurredAt, ref sortedCandidates);
+            if (window is { } w)
+            {
+                AddCandidate(candidates, now, e.OccurredAt + w + Duration.Epsilon, ref sortedCandidates);
+            }
+
+            if (e.ContactId != contactId || !e.Properties.TryGetValue(group.Property, out var value) || string.IsNullOrEmpty(value))
+            {
+                continue; // an absent or empty property satisfies no equality (FilterEvaluator.MatchesCondition)
+            }
+
+            if (!CanStartNumber(value))
+            {
+                // Not a number: the evaluator compares it ordinally with each value, so only an equal value matches.
+                if (group.ByValue.TryGetValue(value, out var matching))
+                {
+                    for (var k = 0; k < matching.Length; k++)
+                    {
+                        counted[matching[k]].Add(e.OccurredAt);
+                    }
+                }
+
+                continue;
+            }
+
+            for (var m = 0; m < members; m++)
+            {
+                if (FilterEvaluator.MatchesCondition(group.Filters[m].Where[0], e.Properties))
+                {
+                    counted[m].Add(e.OccurredAt);
+                }
+            }
+        }
+
+        if (!sortedCandidates)
+        {
+            candidates.Sort();
+        }
+
+        for (var m = 0; m < members; m++)
+        {
+            var list = counted[m];
+            for (var i = 1; i < list.Count; i++)
+            {
+                if (list[i - 1] > list[i])
+                {
+                    list.Sort();
+                    break;
+                }
+            }
+
+            outcomes[group.Slots[m]] = Finish(group.Filters[m], list, candidates, window, now, maxProbes);
+        }
+    }
+
+    /// <summary>The same test as the evaluator's: whether text can be an invariant-culture number (digit, sign or point first).</summary>
+    private static bool CanStartNumber(string text) => text.Length > 0 && (char.IsAsciiDigit(text[0]) || text[0] is '-' or '+' or '.');
+
+    /// <summary>The outcome from the sorted counted instants and the sorted time boundaries.</summary>
+    private static Outcome Finish(BehaviourFilter filter, List<Instant> counted, List<Instant> candidates, Duration? window, Instant now, int maxProbes)
+    {
         var holds = FilterEvaluator.CountMatches(filter, CountAt(counted, window, now));
         Instant? next = candidates.Count > 0 ? candidates[0] : null;
         if (!holds)
@@ -174,5 +278,125 @@ internal static class BehaviourWindow
         }
 
         return lo;
+    }
+}
+
+/// <summary>
+/// Behaviour filters of one rule list that count the same event kind over the same window with one condition
+/// <c>property = value</c> on the same property (e.g. ten rules <c>count(page_view where page_kind = "page-N") &gt;= 2
+/// within 30d</c>), evaluated together by <see cref="BehaviourWindow.EvaluateGroup"/>. Immutable.
+/// </summary>
+internal sealed class EqualityGroup
+{
+    private EqualityGroup(string kind, Duration? window, string property, BehaviourFilter[] filters, int[] slots)
+    {
+        Kind = kind;
+        Window = window;
+        Property = property;
+        Filters = filters;
+        Slots = slots;
+        var byValue = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        for (var m = 0; m < filters.Length; m++)
+        {
+            var value = filters[m].Where[0].Values[0];
+            if (!byValue.TryGetValue(value, out var members))
+            {
+                byValue[value] = members = [];
+            }
+
+            members.Add(m);
+        }
+
+        ByValue = byValue.ToDictionary(p => p.Key, p => p.Value.ToArray(), StringComparer.Ordinal);
+    }
+
+    /// <summary>The event kind.</summary>
+    public string Kind { get; }
+
+    /// <summary>The window, or null for all time.</summary>
+    public Duration? Window { get; }
+
+    /// <summary>The property every member compares.</summary>
+    public string Property { get; }
+
+    /// <summary>The members' filters.</summary>
+    public BehaviourFilter[] Filters { get; }
+
+    /// <summary>Each member's position in the rule list the group was made from.</summary>
+    public int[] Slots { get; }
+
+    /// <summary>The members whose value equals a text ordinally, by that text.</summary>
+    public Dictionary<string, int[]> ByValue { get; }
+
+    /// <summary>Groups the filters (null for a rule that is not a behaviour filter); a filter in no group of two or more gets -1.</summary>
+    /// <param name="filters">The rule list's conditions, by position.</param>
+    /// <param name="groupOf">Receives each position's group index, or -1.</param>
+    /// <returns>The groups.</returns>
+    public static EqualityGroup[] Of(IReadOnlyList<BehaviourFilter?> filters, out int[] groupOf)
+    {
+        groupOf = new int[filters.Count];
+        Array.Fill(groupOf, -1);
+        var byKey = new Dictionary<(string Kind, Duration? Window, string Property), List<int>>();
+        for (var i = 0; i < filters.Count; i++)
+        {
+            if (filters[i] is { Where: [{ Operator: CompareOperator.Equal, Values.Count: 1 } condition] } filter)
+            {
+                var key = (filter.EventKind, filter.Window?.Duration, condition.Property);
+                if (!byKey.TryGetValue(key, out var positions))
+                {
+                    byKey[key] = positions = [];
+                }
+
+                positions.Add(i);
+            }
+        }
+
+        var groups = new List<EqualityGroup>();
+        foreach (var ((kind, window, property), positions) in byKey)
+        {
+            if (positions.Count < 2)
+            {
+                continue;
+            }
+
+            foreach (var position in positions)
+            {
+                groupOf[position] = groups.Count;
+            }
+
+            groups.Add(new EqualityGroup(kind, window, property, [.. positions.Select(p => filters[p]!)], [.. positions]));
+        }
+
+        return [.. groups];
+    }
+}
+
+/// <summary>How a rule list's behaviour rules are evaluated: which ones together (<see cref="EqualityGroup"/>). Immutable; made once per rule list.</summary>
+internal sealed class RulePlan
+{
+    private RulePlan(EqualityGroup[] groups, int[] groupOf)
+    {
+        Groups = groups;
+        GroupOf = groupOf;
+    }
+
+    /// <summary>The groups of two or more rules.</summary>
+    public EqualityGroup[] Groups { get; }
+
+    /// <summary>Each rule's group index, or -1 when it is evaluated alone.</summary>
+    public int[] GroupOf { get; }
+
+    /// <summary>Plans a rule list.</summary>
+    /// <param name="rules">The rules.</param>
+    public static RulePlan Of(IReadOnlyList<CompiledTagRule> rules)
+    {
+        var filters = new BehaviourFilter?[rules.Count];
+        for (var i = 0; i < rules.Count; i++)
+        {
+            filters[i] = rules[i].Tag.Condition as BehaviourFilter;
+        }
+
+        var groups = EqualityGroup.Of(filters, out var groupOf);
+        return new RulePlan(groups, groupOf);
     }
 }

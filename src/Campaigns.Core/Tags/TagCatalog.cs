@@ -34,7 +34,13 @@ public interface ITagCatalog
 
 /// <summary>A validated rule tag, ready to evaluate.</summary>
 /// <summary>The tag rules that read one event kind, and every event kind those rules read (their history is needed to evaluate them).</summary>
-internal sealed record KindRules(CompiledTagRule[] Rules, HashSet<string> Kinds);
+internal sealed record KindRules(CompiledTagRule[] Rules, HashSet<string> Kinds)
+{
+    private RulePlan? _plan;
+
+    /// <summary>How the tag engine evaluates these rules together (made on first use).</summary>
+    public RulePlan Plan => _plan ??= RulePlan.Of(Rules);
+}
 
 internal sealed record CompiledTagRule(TagDefinition Tag, string GroupId, TagNameTemplate Template, FilterReads Reads)
 {

@@ -55,7 +55,15 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
     : ITagEngine, IContactChangeListener, IContactChangeContributor
 {
     private const int MaxProbes = 256;
+
+    [ThreadStatic]
+    private static BehaviourWindow.Outcome[]? t_outcomes;
+
+    [ThreadStatic]
+    private static bool[]? t_groupDone;
+
     private readonly ContactSchedule _schedule = new();
+    private Tuple<IReadOnlyList<CompiledTagRule>, RulePlan>? _fullPlan;
     private Tuple<IReadOnlyList<CompiledTagRule>, FilterReads>? _union;
 
     public Instant? NextDue => _schedule.Next;
@@ -216,7 +224,7 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
         }
 
         var partial = part is not null;
-        var (tags, next) = Compute(contact, history, now, rules, partial);
+        var (tags, next) = Compute(contact, history, now, rules, partial, part);
         if (partial)
         {
             _schedule.Advance(id, next);
@@ -231,7 +239,7 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
             return contact;
         }
 
-        var change = new TagChange(this, contact, history, now, rules, partial, tags);
+        var change = new TagChange(this, contact, history, now, rules, part, tags);
         if (update is not null)
         {
             update.Add(change);
@@ -245,11 +253,11 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
     /// The rule tags computed on <c>read</c>; they hold unless another writer changed the contact meanwhile (or a part before
     /// this one in a pending update did), and then they are computed again on the contact given.
     /// </summary>
-    private sealed class TagChange(TagEngine engine, Contact read, IReadOnlyList<BehaviourEvent> history, Instant now, IReadOnlyList<CompiledTagRule> rules, bool partial, IReadOnlyList<ContactTag> tags)
+    private sealed class TagChange(TagEngine engine, Contact read, IReadOnlyList<BehaviourEvent> history, Instant now, IReadOnlyList<CompiledTagRule> rules, KindRules? part, IReadOnlyList<ContactTag> tags)
         : ContactContribution
     {
         public override Contact Apply(Contact contact) =>
-            (ReferenceEquals(contact, read) ? tags : engine.Compute(contact, history, now, rules, partial).Tags) is { } fresh
+            (ReferenceEquals(contact, read) ? tags : engine.Compute(contact, history, now, rules, part is not null, part).Tags) is { } fresh
                 ? contact with { Tags = fresh }
                 : contact;
     }
@@ -269,8 +277,19 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
 
     /// <summary>The contact's tags with the rule tags as they should be at <paramref name="now"/> (null when unchanged), and the next instant to look again.</summary>
     /// <remarks>When <paramref name="partial"/>, only the owned tags of <paramref name="rules"/> are recomputed; other rules' tags are kept.</remarks>
-    private (IReadOnlyList<ContactTag>? Tags, Instant? Next) Compute(Contact contact, IReadOnlyList<BehaviourEvent> history, Instant now, IReadOnlyList<CompiledTagRule> rules, bool partial)
+    private (IReadOnlyList<ContactTag>? Tags, Instant? Next) Compute(Contact contact, IReadOnlyList<BehaviourEvent> history, Instant now, IReadOnlyList<CompiledTagRule> rules, bool partial, KindRules? part)
     {
+        // Behaviour rules counting one kind over one window with an equality on one property are evaluated together.
+        var plan = PlanOf(rules, part);
+        BehaviourWindow.Outcome[]? outcomes = null;
+        bool[]? groupDone = null;
+        if (plan.Groups.Length > 0)
+        {
+            outcomes = t_outcomes is { } o && o.Length >= rules.Count ? o : t_outcomes = new BehaviourWindow.Outcome[Math.Max(rules.Count, 16)];
+            groupDone = t_groupDone is { } d && d.Length >= plan.Groups.Length ? d : t_groupDone = new bool[Math.Max(plan.Groups.Length, 8)];
+            Array.Clear(groupDone, 0, plan.Groups.Length);
+        }
+
         var stored = contact.Tags;
         var result = new List<ContactTag>(stored.Count + 2);
         for (var i = 0; i < stored.Count; i++)
@@ -298,7 +317,22 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
             if (condition is BehaviourFilter behaviour)
             {
                 // The common shape (count of events within a window): one pass and binary searches, same results.
-                var outcome = BehaviourWindow.Evaluate(behaviour, contact.Id, history, now, MaxProbes);
+                BehaviourWindow.Outcome outcome;
+                if (plan.GroupOf[r] is var g and >= 0)
+                {
+                    if (!groupDone![g])
+                    {
+                        BehaviourWindow.EvaluateGroup(plan.Groups[g], contact.Id, history, now, MaxProbes, outcomes!);
+                        groupDone[g] = true;
+                    }
+
+                    outcome = outcomes![r];
+                }
+                else
+                {
+                    outcome = BehaviourWindow.Evaluate(behaviour, contact.Id, history, now, MaxProbes);
+                }
+
                 next = Earliest(next, outcome.Next);
                 if (!outcome.Holds || TagCatalog.RenderName(rule, contact) is not { } rendered)
                 {
@@ -342,6 +376,22 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
         }
 
         return (SameTags(result, contact.Tags) ? null : result, next);
+    }
+
+    private RulePlan PlanOf(IReadOnlyList<CompiledTagRule> rules, KindRules? part)
+    {
+        if (part is not null && ReferenceEquals(rules, part.Rules))
+        {
+            return part.Plan;
+        }
+
+        var cached = _fullPlan;
+        if (cached is null || !ReferenceEquals(cached.Item1, rules))
+        {
+            _fullPlan = cached = Tuple.Create(rules, RulePlan.Of(rules));
+        }
+
+        return cached.Item2;
     }
 
     /// <summary>Adds the rule's tag as it holds now (keeping the assignment instant of the tag it continues), and its expiry to <paramref name="next"/>.</summary>

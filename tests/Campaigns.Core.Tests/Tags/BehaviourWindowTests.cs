@@ -75,6 +75,70 @@ public sealed class BehaviourWindowTests
         }
     }
 
+    [Property(MaxTest = 300)]
+    public void Group_evaluation_equals_evaluating_each_filter_alone(Guid seed)
+    {
+        // Values that compare as text and as numbers ("1" = "1.0" = "+1" numerically), empty, absent, other contacts and kinds.
+        string[] values = ["a", "b", "B", "1", "1.0", "+1", "01", "-0", "0", ".5", "0.5", "x1", ""];
+        var random = new Random(seed.GetHashCode());
+        var contact = ContactId.New();
+        var other = ContactId.New();
+        var window = random.Next(3) switch { 0 => (Window?)null, 1 => Window.Hours(random.Next(1, 48)), _ => Window.Days(random.Next(1, 30)) };
+        var members = random.Next(2, 8);
+        var filters = new BehaviourFilter?[members + 2];
+        for (var m = 0; m < members; m++)
+        {
+            var op = Operators[random.Next(Operators.Length)];
+            var low = random.Next(0, 4);
+            filters[m] = new BehaviourFilter(
+                EventKinds.PageView,
+                [new PropertyCondition("page_kind", CompareOperator.Equal, [values[random.Next(values.Length - 1)]])],
+                op,
+                op == CompareOperator.Between ? [low, low + random.Next(0, 3)] : [low],
+                window);
+        }
+
+        // Two that are not in the group: another property, another kind.
+        filters[members] = new BehaviourFilter(EventKinds.PageView, [new PropertyCondition("topic", CompareOperator.Equal, ["a"])], CompareOperator.GreaterOrEqual, [1], window);
+        filters[members + 1] = null;
+        var groups = EqualityGroup.Of(filters, out var groupOf);
+        var group = Assert.Single(groups);
+        Assert.Equal(-1, groupOf[members]);
+        Assert.Equal(-1, groupOf[members + 1]);
+
+        var events = new List<BehaviourEvent>();
+        var count = random.Next(0, 25);
+        for (var i = 0; i < count; i++)
+        {
+            var at = random.Next(5) == 0 && i > 0 ? events[random.Next(events.Count)].OccurredAt : Now + Duration.FromHours(random.Next(-24 * 40, 6));
+            var properties = new Dictionary<string, string>(StringComparer.Ordinal);
+            if (random.Next(8) != 0)
+            {
+                properties["page_kind"] = values[random.Next(values.Length)];
+            }
+
+            events.Add(new BehaviourEvent
+            {
+                EventId = "e" + i.ToString(CultureInfo.InvariantCulture),
+                ContactId = random.Next(10) == 0 ? other : contact,
+                Kind = Kinds[random.Next(Kinds.Length)],
+                OccurredAt = at,
+                Properties = properties,
+            });
+        }
+
+        foreach (var now in new[] { Now, Now - Duration.FromDays(random.Next(0, 40)), Now + Duration.FromHours(random.Next(0, 100)) })
+        {
+            var outcomes = new BehaviourWindow.Outcome[filters.Length];
+            BehaviourWindow.EvaluateGroup(group, contact, events, now, MaxProbes, outcomes);
+            for (var m = 0; m < members; m++)
+            {
+                Assert.Equal(m, groupOf[m] == 0 ? group.Slots[Array.IndexOf(group.Slots, m)] : -1);
+                Assert.Equal(BehaviourWindow.Evaluate(filters[m]!, contact, events, now, MaxProbes), outcomes[m]);
+            }
+        }
+    }
+
     [Fact]
     public void Two_views_in_30_days_hold_until_one_nanosecond_after_the_older_leaves_the_window()
     {
