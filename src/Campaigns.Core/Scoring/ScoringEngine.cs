@@ -215,13 +215,7 @@ internal sealed class ScoringEngine(
     {
         ArgumentNullException.ThrowIfNull(behaviourEvent);
         List<ScoreLedgerEntry>? matched = null;
-        foreach (var rule in RulesFor(behaviourEvent.Kind))
-        {
-            if (FilterEvaluator.MatchesEvent(behaviourEvent, rule.EventKind, rule.Where))
-            {
-                (matched ??= []).Add(new ScoreLedgerEntry(rule.Id, behaviourEvent.EventId, behaviourEvent.OccurredAt, rule.Points));
-            }
-        }
+        RulesFor(behaviourEvent.Kind)?.Match(behaviourEvent, ref matched);
 
         if (ScoreAdjustment.EntryOf(behaviourEvent) is { } adjustment)
         {
@@ -248,8 +242,8 @@ internal sealed class ScoringEngine(
     }
 
     /// <summary>The current model's behaviour rules for one event kind, in model order (indexed once per model).</summary>
-    private BehaviourRule[] RulesFor(string kind) =>
-        IndexOf(models.Current).Rules.TryGetValue(kind, out var rules) ? rules : [];
+    private KindRuleMatcher? RulesFor(string kind) =>
+        IndexOf(models.Current).Rules.GetValueOrDefault(kind);
 
     private Dictionary<string, int> RuleIdsOf(ScoringModel model) => IndexOf(model).RuleIds;
 
@@ -258,10 +252,10 @@ internal sealed class ScoringEngine(
         var index = _byKind;
         if (index is null || !ReferenceEquals(index.Model, model))
         {
-            var byKind = new Dictionary<string, BehaviourRule[]>(StringComparer.Ordinal);
+            var byKind = new Dictionary<string, KindRuleMatcher>(StringComparer.Ordinal);
             foreach (var group in model.BehaviourRules.GroupBy(r => r.EventKind, StringComparer.Ordinal))
             {
-                byKind[group.Key] = [.. group];
+                byKind[group.Key] = new KindRuleMatcher([.. group]);
             }
 
             var ids = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -538,7 +532,7 @@ internal sealed class ScoringEngine(
     }
 
     /// <summary>A model's behaviour rules by event kind; replaced as a whole when the model changes.</summary>
-    private sealed record RuleIndex(ScoringModel Model, Dictionary<string, BehaviourRule[]> Rules, Dictionary<string, int> RuleIds);
+    private sealed record RuleIndex(ScoringModel Model, Dictionary<string, KindRuleMatcher> Rules, Dictionary<string, int> RuleIds);
 
     private static decimal Compared(ScoreThreshold threshold, ContactScores scores) =>
         threshold.Score == ScoreKind.Total ? scores.Total : scores.Behaviour;

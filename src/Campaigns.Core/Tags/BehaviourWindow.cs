@@ -173,8 +173,12 @@ internal static class BehaviourWindow
         }
     }
 
-    /// <summary>The same test as the evaluator's: whether text can be an invariant-culture number (digit, sign or point first).</summary>
-    private static bool CanStartNumber(string text) => text.Length > 0 && (char.IsAsciiDigit(text[0]) || text[0] is '-' or '+' or '.');
+    /// <summary>
+    /// The same test as the evaluator's: whether text can be an invariant-culture number (digit, sign or point first). A
+    /// value that cannot is compared ordinally by <see cref="FilterEvaluator.MatchesCondition"/>, so it equals only itself.
+    /// </summary>
+    /// <param name="text">The value.</param>
+    internal static bool CanStartNumber(string text) => text.Length > 0 && (char.IsAsciiDigit(text[0]) || text[0] is '-' or '+' or '.');
 
     /// <summary>The outcome from the sorted counted instants and the sorted time boundaries.</summary>
     private static Outcome Finish(BehaviourFilter filter, List<Instant> counted, List<Instant> candidates, Duration? window, Instant now, int maxProbes)

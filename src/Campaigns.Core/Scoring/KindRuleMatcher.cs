@@ -1,0 +1,104 @@
+using Campaigns.Contacts;
+using Campaigns.Segmentation;
+using Campaigns.Tags;
+
+namespace Campaigns.Scoring;
+
+/// <summary>
+/// The behaviour rules of one event kind, in model order, matched against an event. The rules whose only condition is
+/// <c>property = value</c> on the kind's most used such property are found with one read of that property and one
+/// lookup (e.g. ten rules <c>page_kind = "page-N"</c>), where each would read and compare it; the others are matched one
+/// by one. Gives exactly what <see cref="FilterEvaluator.MatchesEvent"/> gives per rule. Immutable, thread-safe.
+/// </summary>
+internal sealed class KindRuleMatcher
+{
+    private readonly string? _property;
+    private readonly bool[] _inGroup;
+    private readonly Dictionary<string, int[]> _byValue = new(StringComparer.Ordinal);
+
+    /// <summary>Indexes the rules of one kind.</summary>
+    /// <param name="rules">The rules, in model order, all of the same event kind.</param>
+    public KindRuleMatcher(BehaviourRule[] rules)
+    {
+        Rules = rules;
+        _inGroup = new bool[rules.Length];
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var rule in rules)
+        {
+            if (EqualityOf(rule) is { } condition)
+            {
+                counts[condition.Property] = counts.GetValueOrDefault(condition.Property) + 1;
+            }
+        }
+
+        var best = counts.Where(p => p.Value >= 2).OrderByDescending(p => p.Value).ThenBy(p => p.Key, StringComparer.Ordinal).FirstOrDefault();
+        if (best.Key is null)
+        {
+            return;
+        }
+
+        _property = best.Key;
+        var byValue = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        for (var i = 0; i < rules.Length; i++)
+        {
+            if (EqualityOf(rules[i]) is { } condition && string.Equals(condition.Property, _property, StringComparison.Ordinal))
+            {
+                _inGroup[i] = true;
+                var value = condition.Values[0];
+                if (!byValue.TryGetValue(value, out var list))
+                {
+                    byValue[value] = list = [];
+                }
+
+                list.Add(i);
+            }
+        }
+
+        foreach (var (value, list) in byValue)
+        {
+            _byValue[value] = [.. list];
+        }
+    }
+
+    /// <summary>The rules, in model order.</summary>
+    public BehaviourRule[] Rules { get; }
+
+    /// <summary>Adds the ledger entries of the rules <paramref name="behaviourEvent"/> matches, in model order.</summary>
+    /// <param name="behaviourEvent">The event (of the rules' kind).</param>
+    /// <param name="matched">The list, made when the first rule matches.</param>
+    public void Match(BehaviourEvent behaviourEvent, ref List<ScoreLedgerEntry>? matched)
+    {
+        // For the grouped rules: none matches (absent, empty or unknown text value), the ones listed (text value), or each
+        // is compared as the evaluator does (a value that may be a number, where "1" = "1.0").
+        var groupKnown = false;
+        int[]? hits = null;
+        if (_property is not null)
+        {
+            if (!behaviourEvent.Properties.TryGetValue(_property, out var value) || string.IsNullOrEmpty(value))
+            {
+                groupKnown = true;
+            }
+            else if (!BehaviourWindow.CanStartNumber(value))
+            {
+                groupKnown = true;
+                _byValue.TryGetValue(value, out hits);
+            }
+        }
+
+        var rules = Rules;
+        for (var i = 0; i < rules.Length; i++)
+        {
+            var rule = rules[i];
+            var matches = groupKnown && _inGroup[i]
+                ? hits is not null && Array.IndexOf(hits, i) >= 0
+                : FilterEvaluator.MatchesEvent(behaviourEvent, rule.EventKind, rule.Where);
+            if (matches)
+            {
+                (matched ??= []).Add(new ScoreLedgerEntry(rule.Id, behaviourEvent.EventId, behaviourEvent.OccurredAt, rule.Points));
+            }
+        }
+    }
+
+    private static PropertyCondition? EqualityOf(BehaviourRule rule) =>
+        rule.Where is [{ Operator: CompareOperator.Equal, Values.Count: 1 } condition] ? condition : null;
+}
