@@ -62,7 +62,9 @@ internal sealed class ContactChangeNotifier
         {
             try
             {
-                await writer.UpdateAsync(behaviourEvent.ContactId, update.Apply, cancellationToken).ConfigureAwait(false);
+                await (writer is ContactService service
+                    ? service.UpdateAsync(behaviourEvent.ContactId, update, cancellationToken)
+                    : writer.UpdateAsync(behaviourEvent.ContactId, update.Apply, cancellationToken)).ConfigureAwait(false);
             }
             catch (AggregateException ex)
             {

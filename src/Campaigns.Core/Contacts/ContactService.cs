@@ -248,14 +248,23 @@ internal sealed class ContactService : IContactService
             cancellationToken);
     }
 
-    public async Task<Contact> UpdateAsync(ContactId id, Func<Contact, Contact> change, CancellationToken cancellationToken = default)
+    public Task<Contact> UpdateAsync(ContactId id, Func<Contact, Contact> change, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(change);
+        return UpdateAsync(id, change, null, cancellationToken);
+    }
+
+    /// <summary>Writes an ingested event's pending update (as <see cref="UpdateAsync(ContactId, Func{Contact, Contact}, CancellationToken)"/>, without a delegate).</summary>
+    internal Task<Contact> UpdateAsync(ContactId id, PendingContactUpdate update, CancellationToken cancellationToken) =>
+        UpdateAsync(id, null, update, cancellationToken);
+
+    private async Task<Contact> UpdateAsync(ContactId id, Func<Contact, Contact>? change, PendingContactUpdate? update, CancellationToken cancellationToken)
+    {
         for (var attempt = 1; ; attempt++)
         {
             var current = await _store.ReadAsync(id, cancellationToken).ConfigureAwait(false)
                 ?? throw new EntityNotFoundException("contact", id.ToString());
-            var changed = change(current) ?? throw new InvalidOperationException("The change returned no contact.");
+            var changed = (change is not null ? change(current) : update!.Apply(current)) ?? throw new InvalidOperationException("The change returned no contact.");
             // A contact the importer kept without a usable identity (flagged) may still be updated (scores, tags, stage).
             // Identities, attributes and time zone the change left as stored were normalized when stored: only the stage is checked then.
             if (changed.Id != current.Id || changed.CreatedAt != current.CreatedAt || changed.Version != current.Version)
