@@ -61,7 +61,10 @@ public interface IContactEvents
     /// letters, digits, '_' and '.' starting with a letter (at most 64 characters); an occurred-at instant too far in
     /// the future; a property name that is blank; <c>amount</c> or <c>duration_seconds</c> that is not a non-negative
     /// invariant-culture number; a contact that does not exist. A listener that throws does not undo the stored event:
-    /// the exceptions are thrown together as an <see cref="AggregateException"/> after every listener was called.
+    /// the exceptions are thrown together as an <see cref="AggregateException"/> after every listener was called. What
+    /// the event changes on its contact (rule tags, scores, stage, owner) is written in one contact write, told to every
+    /// listener as one <see cref="IContactChangeListener.OnContactChangedAsync"/>, before the other listeners are told
+    /// of the event itself (docs/contacts.md, "Listeners").
     /// </remarks>
     /// <param name="behaviourEvent">The event.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
