@@ -300,9 +300,23 @@ internal sealed class ContactImporter : IContactImporter
         private readonly HashSet<(IdentityKind, string)> _conflicts = [];
         private RowState _r = new();
 
-        private readonly List<(Contact? Previous, Contact Current)> _committedLater = [];
+        private List<(Contact? Previous, Contact Current)> _committedLater = [];
         private IContactWriteBatch? _batch;
         private bool _batchChecked;
+
+        // Overlapped commits (a store whose batches may be open together, IBulkContactStore.AllowsConcurrentBatches): the
+        // previous commit group's batch commits in the background (at most one at a time, in order) while the next group
+        // is looked up and merged in a second batch. _groupKeys are the identities the current group looked up or wrote;
+        // a chunk that needs one of the committing group's identities waits for that commit before its lookup, so it
+        // never reads or merges into a contact that is not committed yet.
+        private bool _overlap;
+        private PendingCommit? _pending;
+        private IContactWriteBatch? _spareBatch;
+        private HashSet<ContactIdentityKey> _groupKeys = [];
+        private long _groupFirstRow = -1;
+        private long _groupLastRow = -1;
+        private bool _commitFailed;
+        private readonly List<IContactWriteBatch> _batches = [];
 
         private readonly Instant _started = owner._clock.GetCurrentInstant();
         private readonly List<ImportIssue> _issues = [];
@@ -338,24 +352,46 @@ internal sealed class ContactImporter : IContactImporter
 
             _pipeline?.Dispose();
             _pipeline = null;
-            if (_batch is not null)
+            try
             {
-                try
+                if (_pending is not null)
                 {
-                    // Rows already imported stay, also when the import is cancelled or fails (each row's write is atomic).
-                    await CommitAsync(CancellationToken.None).ConfigureAwait(false);
-                }
-                catch (Exception) when (!_finished)
-                {
-                    // The import is failing already: its own exception is the one the caller sees, not this commit's
-                    // (a store that failed a write may refuse the commit too).
-                }
-                finally
-                {
-                    await _batch.DisposeAsync().ConfigureAwait(false);
+                    try
+                    {
+                        await CompletePendingAsync().ConfigureAwait(false);
+                    }
+                    catch (Exception) when (!_finished)
+                    {
+                        // The import is failing already (its own exception is the one the caller sees).
+                    }
                 }
 
+                if (_batch is not null && !_commitFailed)
+                {
+                    try
+                    {
+                        // Rows already imported stay, also when the import is cancelled or fails (each row's write is
+                        // atomic); after a failed commit of an earlier group, later groups are rolled back instead, so
+                        // what stays is always the rows before the failure.
+                        await CommitAsync(CancellationToken.None).ConfigureAwait(false);
+                    }
+                    catch (Exception) when (!_finished)
+                    {
+                        // The import is failing already: its own exception is the one the caller sees, not this commit's
+                        // (a store that failed a write may refuse the commit too).
+                    }
+                }
+            }
+            finally
+            {
                 _batch = null;
+                _spareBatch = null;
+                foreach (var batch in _batches)
+                {
+                    await batch.DisposeAsync().ConfigureAwait(false);
+                }
+
+                _batches.Clear();
             }
         }
 
@@ -368,6 +404,8 @@ internal sealed class ContactImporter : IContactImporter
                 if (owner._store is IBulkContactStore bulk)
                 {
                     _batch = await bulk.BeginBatchAsync(cancellationToken).ConfigureAwait(false);
+                    _batches.Add(_batch);
+                    _overlap = bulk.AllowsConcurrentBatches;
                 }
             }
 
@@ -384,12 +422,99 @@ internal sealed class ContactImporter : IContactImporter
 
             await _batch.CommitAsync(cancellationToken).ConfigureAwait(false);
             _committedRows = _read;
+            _groupKeys.Clear();
+            _groupFirstRow = -1;
             foreach (var (previous, current) in _committedLater)
             {
                 await owner._notifier.ChangedAsync(previous, current, cancellationToken).ConfigureAwait(false);
             }
 
             _committedLater.Clear();
+        }
+
+        /// <summary>
+        /// Starts the commit of the current batch in the background (after the one before it has completed, so commits
+        /// stay in order) and continues in a second batch.
+        /// </summary>
+        private async Task CommitInBackgroundAsync(CancellationToken cancellationToken)
+        {
+            if (_pending is not null)
+            {
+                await CompletePendingAsync().ConfigureAwait(false);
+            }
+
+            var batch = _batch!;
+            var pending = new PendingCommit(batch, _groupKeys, _committedLater, _read, _groupFirstRow, _groupLastRow);
+
+            // Once a group is complete its commit runs to the end, as the commit of a cancelled import does.
+            pending.Task = Task.Run(async () => await batch.CommitAsync(CancellationToken.None).ConfigureAwait(false), CancellationToken.None);
+            _pending = pending;
+            _groupKeys = [];
+            _committedLater = [];
+            _groupFirstRow = -1;
+            if (_spareBatch is null)
+            {
+                _spareBatch = await ((IBulkContactStore)owner._store).BeginBatchAsync(cancellationToken).ConfigureAwait(false);
+                _batches.Add(_spareBatch);
+            }
+
+            _batch = _spareBatch;
+            _spareBatch = null;
+        }
+
+        /// <summary>
+        /// Waits for the background commit, then tells the listeners about its changes. A failed commit is rethrown with
+        /// its group's rows (<c>Campaigns.Import.FirstRow</c>, <c>Campaigns.Import.LastRow</c>) and the rows committed
+        /// before it; the groups after it are then rolled back, not committed.
+        /// </summary>
+        private async Task CompletePendingAsync()
+        {
+            var pending = _pending!;
+            _pending = null;
+            try
+            {
+                await pending.Task!.ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                _commitFailed = true;
+                if (!ex.Data.IsReadOnly && !ex.Data.Contains("Campaigns.Import.CommittedRows"))
+                {
+                    ex.Data["Campaigns.Import.FirstRow"] = pending.FirstRow;
+                    ex.Data["Campaigns.Import.LastRow"] = pending.LastRow;
+                    ex.Data["Campaigns.Import.CommittedRows"] = _committedRows;
+                }
+
+                throw;
+            }
+
+            _committedRows = pending.RowsAfter;
+            foreach (var (previous, current) in pending.Changes)
+            {
+                await owner._notifier.ChangedAsync(previous, current, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            pending.Keys.Clear();
+            _spareBatch = pending.Batch;
+        }
+
+        /// <summary>A commit group's batch committing in the background, and what depends on it.</summary>
+        private sealed class PendingCommit(IContactWriteBatch batch, HashSet<ContactIdentityKey> keys, List<(Contact? Previous, Contact Current)> changes, long rowsAfter, long firstRow, long lastRow)
+        {
+            public IContactWriteBatch Batch { get; } = batch;
+
+            /// <summary>The identities the group looked up or wrote: a later lookup of one of them waits for the commit.</summary>
+            public HashSet<ContactIdentityKey> Keys { get; } = keys;
+
+            public List<(Contact? Previous, Contact Current)> Changes { get; } = changes;
+
+            public long RowsAfter { get; } = rowsAfter;
+
+            public long FirstRow { get; } = firstRow;
+
+            public long LastRow { get; } = lastRow;
+
+            public Task? Task { get; set; }
         }
 
         /// <summary>Counts a row as rejected, in its turn (after the rows read before it).</summary>
@@ -573,6 +698,35 @@ internal sealed class ContactImporter : IContactImporter
                 }
             }
 
+            if (_groupFirstRow < 0)
+            {
+                _groupFirstRow = chunk.Rows[0].Row;
+            }
+
+            _groupLastRow = chunk.Rows[chunk.Count - 1].Row;
+            if (_pending is not null && _lookup.Overlaps(_pending.Keys))
+            {
+                // A row of this chunk needs a contact or identity of the group committing in the background.
+                await CompletePendingAsync().ConfigureAwait(false);
+            }
+
+            if (_lookup.Count > 0 && !_batchChecked)
+            {
+                try
+                {
+                    await WriterAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException && Locate(ex, chunk, null))
+                {
+                    throw; // not reached: Locate only adds to the exception and lets it pass
+                }
+            }
+
+            if (_overlap)
+            {
+                _groupKeys.UnionWith(_lookup);
+            }
+
             if (_lookup.Count > 0)
             {
                 IReadOnlyDictionary<ContactIdentityKey, Contact> found;
@@ -620,7 +774,14 @@ internal sealed class ContactImporter : IContactImporter
             {
                 try
                 {
-                    await CommitAsync(cancellationToken).ConfigureAwait(false);
+                    if (_overlap)
+                    {
+                        await CommitInBackgroundAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await CommitAsync(cancellationToken).ConfigureAwait(false);
+                    }
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException && Locate(ex, chunk, null))
                 {
@@ -690,7 +851,12 @@ internal sealed class ContactImporter : IContactImporter
                     // Later rows of the chunk find the contact as written (merges only add identities).
                     foreach (var (kind, value) in PersonalDataFields.IdentityKeys(stored.Identities))
                     {
-                        _known[new ContactIdentityKey(kind, value)] = stored;
+                        var key = new ContactIdentityKey(kind, value);
+                        _known[key] = stored;
+                        if (_overlap)
+                        {
+                            _groupKeys.Add(key);
+                        }
                     }
 
                     return;
@@ -728,6 +894,11 @@ internal sealed class ContactImporter : IContactImporter
 
             try
             {
+                if (_pending is not null)
+                {
+                    await CompletePendingAsync().ConfigureAwait(false);
+                }
+
                 await CommitAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException && Locate(ex, null, null))
@@ -857,8 +1028,21 @@ internal sealed class ContactImporter : IContactImporter
                 ? ValueTask.FromResult(found)
                 : new ValueTask<Contact?>(LookUpAsync(kind, value, cancellationToken));
 
-        private async Task<Contact?> LookUpAsync(IdentityKind kind, string value, CancellationToken cancellationToken) =>
-            await (await WriterAsync(cancellationToken).ConfigureAwait(false)).FindAsync(kind, value, cancellationToken).ConfigureAwait(false);
+        private async Task<Contact?> LookUpAsync(IdentityKind kind, string value, CancellationToken cancellationToken)
+        {
+            var key = new ContactIdentityKey(kind, value);
+            if (_pending is not null && _pending.Keys.Contains(key))
+            {
+                await CompletePendingAsync().ConfigureAwait(false);
+            }
+
+            if (_overlap)
+            {
+                _groupKeys.Add(key);
+            }
+
+            return await (await WriterAsync(cancellationToken).ConfigureAwait(false)).FindAsync(kind, value, cancellationToken).ConfigureAwait(false);
+        }
 
         /// <summary>The row's target so far, given that one of its identities belongs to <paramref name="found"/>: the first contact found is the target, another one is a conflict.</summary>
         private Contact? Consider(long row, IdentityKind kind, string value, string column, Contact? target, Contact? found)
