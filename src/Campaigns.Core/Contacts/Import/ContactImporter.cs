@@ -318,6 +318,12 @@ internal sealed class ContactImporter : IContactImporter
         private bool _commitFailed;
         private readonly List<IContactWriteBatch> _batches = [];
 
+        // Rows of the current group that need an identity of the group committing in the background (or share one with
+        // such a row): set aside in order and applied, after that commit, before the current group commits. Their
+        // identities must not be looked up in the current batch before then (it would see them as free).
+        private readonly List<RowState> _deferred = [];
+        private readonly HashSet<ContactIdentityKey> _deferredKeys = [];
+
         private readonly Instant _started = owner._clock.GetCurrentInstant();
         private readonly List<ImportIssue> _issues = [];
         private long _read;
@@ -443,6 +449,7 @@ internal sealed class ContactImporter : IContactImporter
                 await CompletePendingAsync().ConfigureAwait(false);
             }
 
+            await ApplyDeferredAsync(cancellationToken).ConfigureAwait(false);
             var batch = _batch!;
             var pending = new PendingCommit(batch, _groupKeys, _committedLater, _read, _groupFirstRow, _groupLastRow);
 
@@ -686,11 +693,27 @@ internal sealed class ContactImporter : IContactImporter
 
             _lookup.Clear();
             _known.Clear();
+            var deferring = _pending is not null || _deferred.Count > 0;
             for (var i = 0; i < chunk.Count; i++)
             {
                 var state = chunk.Rows[i];
                 if (state.Rejection is null)
                 {
+                    if (deferring && NeedsDeferral(state))
+                    {
+                        // The row needs the background commit first: it leaves the chunk (a fresh state takes its place).
+                        _deferred.Add(state);
+                        chunk.Rows[i] = new RowState();
+                        chunk.Rows[i].Defer(state.Row);
+                        foreach (var key in state.Keys())
+                        {
+                            _deferredKeys.Add(key);
+                            _groupKeys.Add(key);
+                        }
+
+                        continue;
+                    }
+
                     foreach (var key in state.Keys())
                     {
                         _lookup.Add(key);
@@ -704,12 +727,6 @@ internal sealed class ContactImporter : IContactImporter
             }
 
             _groupLastRow = chunk.Rows[chunk.Count - 1].Row;
-            if (_pending is not null && _lookup.Overlaps(_pending.Keys))
-            {
-                // A row of this chunk needs a contact or identity of the group committing in the background.
-                await CompletePendingAsync().ConfigureAwait(false);
-            }
-
             if (_lookup.Count > 0 && !_batchChecked)
             {
                 try
@@ -749,6 +766,11 @@ internal sealed class ContactImporter : IContactImporter
             for (var i = 0; i < chunk.Count; i++)
             {
                 _r = chunk.Rows[i];
+                if (_r.Deferred)
+                {
+                    continue;
+                }
+
                 if (_r.Rejection is { } r)
                 {
                     _read++;
@@ -788,6 +810,76 @@ internal sealed class ContactImporter : IContactImporter
                     throw; // not reached: Locate only adds to the exception and lets it pass
                 }
             }
+        }
+
+        /// <summary>Whether the row has an identity of the group committing in the background or of a row set aside already.</summary>
+        private bool NeedsDeferral(RowState state)
+        {
+            foreach (var key in state.Keys())
+            {
+                if (_deferredKeys.Contains(key) || (_pending is not null && _pending.Keys.Contains(key)))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        /// <summary>
+        /// Applies the rows set aside (the background commit they waited for has completed): one lookup for all of them,
+        /// then each in row order, into the current batch. Their counts and issues are those of a sequential import (issues
+        /// are kept in row order).
+        /// </summary>
+        private async Task ApplyDeferredAsync(CancellationToken cancellationToken)
+        {
+            if (_deferred.Count == 0)
+            {
+                return;
+            }
+
+            _lookup.Clear();
+            _known.Clear();
+            foreach (var state in _deferred)
+            {
+                foreach (var key in state.Keys())
+                {
+                    _lookup.Add(key);
+                }
+            }
+
+            IReadOnlyDictionary<ContactIdentityKey, Contact> found;
+            try
+            {
+                var writer = await WriterAsync(cancellationToken).ConfigureAwait(false);
+                found = await writer.FindManyAsync(_lookup, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException && Locate(ex, null, _deferred[0].Row))
+            {
+                throw; // not reached: Locate only adds to the exception and lets it pass
+            }
+
+            foreach (var key in _lookup)
+            {
+                _known[key] = found.TryGetValue(key, out var contact) ? contact : null;
+            }
+
+            foreach (var state in _deferred)
+            {
+                _r = state;
+                try
+                {
+                    await ApplyAsync(_r.Row, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException && Locate(ex, null, _r.Row))
+                {
+                    throw; // not reached: Locate only adds to the exception and lets it pass
+                }
+            }
+
+            _known.Clear();
+            _deferred.Clear();
+            _deferredKeys.Clear();
         }
 
         /// <summary>Writes the row in <see cref="_r"/>: a new contact, or a merge into the contact its identities found.</summary>
@@ -899,6 +991,7 @@ internal sealed class ContactImporter : IContactImporter
                     await CompletePendingAsync().ConfigureAwait(false);
                 }
 
+                await ApplyDeferredAsync(cancellationToken).ConfigureAwait(false);
                 await CommitAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException && Locate(ex, null, null))
@@ -973,7 +1066,30 @@ internal sealed class ContactImporter : IContactImporter
 
         private void AddIssue(ImportIssue issue)
         {
-            if (_issues.Count < mapping.MaxIssues)
+            if (_issues.Count > 0 && issue.Row < _issues[^1].Row)
+            {
+                // A row applied after later ones (set aside for a background commit): its issues go where a sequential
+                // import would have put them, after the issues of earlier rows; the cap then drops the last one.
+                var at = _issues.Count;
+                while (at > 0 && _issues[at - 1].Row > issue.Row)
+                {
+                    at--;
+                }
+
+                if (at >= mapping.MaxIssues)
+                {
+                    _omitted++;
+                    return;
+                }
+
+                _issues.Insert(at, issue);
+                if (_issues.Count > mapping.MaxIssues)
+                {
+                    _issues.RemoveAt(_issues.Count - 1);
+                    _omitted++;
+                }
+            }
+            else if (_issues.Count < mapping.MaxIssues)
             {
                 _issues.Add(issue);
             }
@@ -1265,9 +1381,20 @@ internal sealed class ContactImporter : IContactImporter
 
             public (string Column, string Value, string Code, string Reason)? Rejection { get; set; }
 
+            /// <summary>Whether the row was set aside (this state only keeps its place in the chunk).</summary>
+            public bool Deferred { get; private set; }
+
+            /// <summary>Makes this state the placeholder of a row set aside.</summary>
+            public void Defer(long row)
+            {
+                Clear(row);
+                Deferred = true;
+            }
+
             public void Clear(long row)
             {
                 Row = row;
+                Deferred = false;
                 Flags.Clear();
                 Phones.Clear();
                 Emails.Clear();
