@@ -815,15 +815,34 @@ internal sealed class ContactImporter : IContactImporter
         /// <summary>Whether the row has an identity of the group committing in the background or of a row set aside already.</summary>
         private bool NeedsDeferral(RowState state)
         {
-            foreach (var key in state.Keys())
+            // Checked for every row while a commit is in flight: no iterator.
+            foreach (var phone in state.Phones)
             {
-                if (_deferredKeys.Contains(key) || (_pending is not null && _pending.Keys.Contains(key)))
+                if (Held(new ContactIdentityKey(IdentityKind.Phone, phone)))
+                {
+                    return true;
+                }
+            }
+
+            foreach (var email in state.Emails)
+            {
+                if (Held(new ContactIdentityKey(IdentityKind.Email, email)))
+                {
+                    return true;
+                }
+            }
+
+            foreach (var (kind, (value, _)) in state.Others)
+            {
+                if (Held(new ContactIdentityKey(kind, value)))
                 {
                     return true;
                 }
             }
 
             return false;
+
+            bool Held(ContactIdentityKey key) => _deferredKeys.Contains(key) || (_pending is not null && _pending.Keys.Contains(key));
         }
 
         /// <summary>
