@@ -35,6 +35,9 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
         return ValueTask.FromResult<IContactWriteBatch>(new PostgreSqlContactWriteBatch(this));
     }
 
+    /// <summary>Each batch has its own connection and transaction; rows and index entries of different contacts do not block each other.</summary>
+    public bool AllowsConcurrentBatches => true;
+
     public async Task<Contact?> GetAsync(ContactId id, CancellationToken cancellationToken = default)
     {
         using var connection = await _db.OpenAsync(cancellationToken).ConfigureAwait(false);

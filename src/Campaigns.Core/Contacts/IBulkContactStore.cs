@@ -11,6 +11,16 @@ public interface IBulkContactStore
     /// <param name="cancellationToken">Cancels the start.</param>
     /// <returns>The batch.</returns>
     ValueTask<IContactWriteBatch> BeginBatchAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Gets whether two batches of this store may hold uncommitted writes at the same time without waiting for each
+    /// other (each on its own connection, writing different contacts and identities). When true, the contact importer
+    /// commits one batch in the background while it looks up and merges the next rows in a second batch; it never lets
+    /// the second batch read or write a contact or identity the first one has not committed yet (it waits for that
+    /// commit first), and it commits the batches in order. False by default, for a store whose batch holds the store's
+    /// write lock (SQLite).
+    /// </summary>
+    bool AllowsConcurrentBatches => false;
 }
 
 /// <summary>

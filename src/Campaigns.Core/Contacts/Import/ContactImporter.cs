@@ -300,9 +300,29 @@ internal sealed class ContactImporter : IContactImporter
         private readonly HashSet<(IdentityKind, string)> _conflicts = [];
         private RowState _r = new();
 
-        private readonly List<(Contact? Previous, Contact Current)> _committedLater = [];
+        private List<(Contact? Previous, Contact Current)> _committedLater = [];
         private IContactWriteBatch? _batch;
         private bool _batchChecked;
+
+        // Overlapped commits (a store whose batches may be open together, IBulkContactStore.AllowsConcurrentBatches): the
+        // previous commit group's batch commits in the background (at most one at a time, in order) while the next group
+        // is looked up and merged in a second batch. _groupKeys are the identities the current group looked up or wrote;
+        // a chunk that needs one of the committing group's identities waits for that commit before its lookup, so it
+        // never reads or merges into a contact that is not committed yet.
+        private bool _overlap;
+        private PendingCommit? _pending;
+        private IContactWriteBatch? _spareBatch;
+        private HashSet<ContactIdentityKey> _groupKeys = [];
+        private long _groupFirstRow = -1;
+        private long _groupLastRow = -1;
+        private bool _commitFailed;
+        private readonly List<IContactWriteBatch> _batches = [];
+
+        // Rows of the current group that need an identity of the group committing in the background (or share one with
+        // such a row): set aside in order and applied, after that commit, before the current group commits. Their
+        // identities must not be looked up in the current batch before then (it would see them as free).
+        private readonly List<RowState> _deferred = [];
+        private readonly HashSet<ContactIdentityKey> _deferredKeys = [];
 
         private readonly Instant _started = owner._clock.GetCurrentInstant();
         private readonly List<ImportIssue> _issues = [];
@@ -338,24 +358,46 @@ internal sealed class ContactImporter : IContactImporter
 
             _pipeline?.Dispose();
             _pipeline = null;
-            if (_batch is not null)
+            try
             {
-                try
+                if (_pending is not null)
                 {
-                    // Rows already imported stay, also when the import is cancelled or fails (each row's write is atomic).
-                    await CommitAsync(CancellationToken.None).ConfigureAwait(false);
-                }
-                catch (Exception) when (!_finished)
-                {
-                    // The import is failing already: its own exception is the one the caller sees, not this commit's
-                    // (a store that failed a write may refuse the commit too).
-                }
-                finally
-                {
-                    await _batch.DisposeAsync().ConfigureAwait(false);
+                    try
+                    {
+                        await CompletePendingAsync().ConfigureAwait(false);
+                    }
+                    catch (Exception) when (!_finished)
+                    {
+                        // The import is failing already (its own exception is the one the caller sees).
+                    }
                 }
 
+                if (_batch is not null && !_commitFailed)
+                {
+                    try
+                    {
+                        // Rows already imported stay, also when the import is cancelled or fails (each row's write is
+                        // atomic); after a failed commit of an earlier group, later groups are rolled back instead, so
+                        // what stays is always the rows before the failure.
+                        await CommitAsync(CancellationToken.None).ConfigureAwait(false);
+                    }
+                    catch (Exception) when (!_finished)
+                    {
+                        // The import is failing already: its own exception is the one the caller sees, not this commit's
+                        // (a store that failed a write may refuse the commit too).
+                    }
+                }
+            }
+            finally
+            {
                 _batch = null;
+                _spareBatch = null;
+                foreach (var batch in _batches)
+                {
+                    await batch.DisposeAsync().ConfigureAwait(false);
+                }
+
+                _batches.Clear();
             }
         }
 
@@ -368,6 +410,8 @@ internal sealed class ContactImporter : IContactImporter
                 if (owner._store is IBulkContactStore bulk)
                 {
                     _batch = await bulk.BeginBatchAsync(cancellationToken).ConfigureAwait(false);
+                    _batches.Add(_batch);
+                    _overlap = bulk.AllowsConcurrentBatches;
                 }
             }
 
@@ -384,12 +428,100 @@ internal sealed class ContactImporter : IContactImporter
 
             await _batch.CommitAsync(cancellationToken).ConfigureAwait(false);
             _committedRows = _read;
+            _groupKeys.Clear();
+            _groupFirstRow = -1;
             foreach (var (previous, current) in _committedLater)
             {
                 await owner._notifier.ChangedAsync(previous, current, cancellationToken).ConfigureAwait(false);
             }
 
             _committedLater.Clear();
+        }
+
+        /// <summary>
+        /// Starts the commit of the current batch in the background (after the one before it has completed, so commits
+        /// stay in order) and continues in a second batch.
+        /// </summary>
+        private async Task CommitInBackgroundAsync(CancellationToken cancellationToken)
+        {
+            if (_pending is not null)
+            {
+                await CompletePendingAsync().ConfigureAwait(false);
+            }
+
+            await ApplyDeferredAsync(cancellationToken).ConfigureAwait(false);
+            var batch = _batch!;
+            var pending = new PendingCommit(batch, _groupKeys, _committedLater, _read, _groupFirstRow, _groupLastRow);
+
+            // Once a group is complete its commit runs to the end, as the commit of a cancelled import does.
+            pending.Task = Task.Run(async () => await batch.CommitAsync(CancellationToken.None).ConfigureAwait(false), CancellationToken.None);
+            _pending = pending;
+            _groupKeys = [];
+            _committedLater = [];
+            _groupFirstRow = -1;
+            if (_spareBatch is null)
+            {
+                _spareBatch = await ((IBulkContactStore)owner._store).BeginBatchAsync(cancellationToken).ConfigureAwait(false);
+                _batches.Add(_spareBatch);
+            }
+
+            _batch = _spareBatch;
+            _spareBatch = null;
+        }
+
+        /// <summary>
+        /// Waits for the background commit, then tells the listeners about its changes. A failed commit is rethrown with
+        /// its group's rows (<c>Campaigns.Import.FirstRow</c>, <c>Campaigns.Import.LastRow</c>) and the rows committed
+        /// before it; the groups after it are then rolled back, not committed.
+        /// </summary>
+        private async Task CompletePendingAsync()
+        {
+            var pending = _pending!;
+            _pending = null;
+            try
+            {
+                await pending.Task!.ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                _commitFailed = true;
+                if (!ex.Data.IsReadOnly && !ex.Data.Contains("Campaigns.Import.CommittedRows"))
+                {
+                    ex.Data["Campaigns.Import.FirstRow"] = pending.FirstRow;
+                    ex.Data["Campaigns.Import.LastRow"] = pending.LastRow;
+                    ex.Data["Campaigns.Import.CommittedRows"] = _committedRows;
+                }
+
+                throw;
+            }
+
+            _committedRows = pending.RowsAfter;
+            foreach (var (previous, current) in pending.Changes)
+            {
+                await owner._notifier.ChangedAsync(previous, current, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            pending.Keys.Clear();
+            _spareBatch = pending.Batch;
+        }
+
+        /// <summary>A commit group's batch committing in the background, and what depends on it.</summary>
+        private sealed class PendingCommit(IContactWriteBatch batch, HashSet<ContactIdentityKey> keys, List<(Contact? Previous, Contact Current)> changes, long rowsAfter, long firstRow, long lastRow)
+        {
+            public IContactWriteBatch Batch { get; } = batch;
+
+            /// <summary>The identities the group looked up or wrote: a later lookup of one of them waits for the commit.</summary>
+            public HashSet<ContactIdentityKey> Keys { get; } = keys;
+
+            public List<(Contact? Previous, Contact Current)> Changes { get; } = changes;
+
+            public long RowsAfter { get; } = rowsAfter;
+
+            public long FirstRow { get; } = firstRow;
+
+            public long LastRow { get; } = lastRow;
+
+            public Task? Task { get; set; }
         }
 
         /// <summary>Counts a row as rejected, in its turn (after the rows read before it).</summary>
@@ -561,16 +693,55 @@ internal sealed class ContactImporter : IContactImporter
 
             _lookup.Clear();
             _known.Clear();
+            var deferring = _pending is not null || _deferred.Count > 0;
             for (var i = 0; i < chunk.Count; i++)
             {
                 var state = chunk.Rows[i];
                 if (state.Rejection is null)
                 {
+                    if (deferring && NeedsDeferral(state))
+                    {
+                        // The row needs the background commit first: it leaves the chunk (a fresh state takes its place).
+                        _deferred.Add(state);
+                        chunk.Rows[i] = new RowState();
+                        chunk.Rows[i].Defer(state.Row);
+                        foreach (var key in state.Keys())
+                        {
+                            _deferredKeys.Add(key);
+                            _groupKeys.Add(key);
+                        }
+
+                        continue;
+                    }
+
                     foreach (var key in state.Keys())
                     {
                         _lookup.Add(key);
                     }
                 }
+            }
+
+            if (_groupFirstRow < 0)
+            {
+                _groupFirstRow = chunk.Rows[0].Row;
+            }
+
+            _groupLastRow = chunk.Rows[chunk.Count - 1].Row;
+            if (_lookup.Count > 0 && !_batchChecked)
+            {
+                try
+                {
+                    await WriterAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException && Locate(ex, chunk, null))
+                {
+                    throw; // not reached: Locate only adds to the exception and lets it pass
+                }
+            }
+
+            if (_overlap)
+            {
+                _groupKeys.UnionWith(_lookup);
             }
 
             if (_lookup.Count > 0)
@@ -595,6 +766,11 @@ internal sealed class ContactImporter : IContactImporter
             for (var i = 0; i < chunk.Count; i++)
             {
                 _r = chunk.Rows[i];
+                if (_r.Deferred)
+                {
+                    continue;
+                }
+
                 if (_r.Rejection is { } r)
                 {
                     _read++;
@@ -620,13 +796,109 @@ internal sealed class ContactImporter : IContactImporter
             {
                 try
                 {
-                    await CommitAsync(cancellationToken).ConfigureAwait(false);
+                    if (_overlap)
+                    {
+                        await CommitInBackgroundAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await CommitAsync(cancellationToken).ConfigureAwait(false);
+                    }
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException && Locate(ex, chunk, null))
                 {
                     throw; // not reached: Locate only adds to the exception and lets it pass
                 }
             }
+        }
+
+        /// <summary>Whether the row has an identity of the group committing in the background or of a row set aside already.</summary>
+        private bool NeedsDeferral(RowState state)
+        {
+            // Checked for every row while a commit is in flight: no iterator.
+            foreach (var phone in state.Phones)
+            {
+                if (Held(new ContactIdentityKey(IdentityKind.Phone, phone)))
+                {
+                    return true;
+                }
+            }
+
+            foreach (var email in state.Emails)
+            {
+                if (Held(new ContactIdentityKey(IdentityKind.Email, email)))
+                {
+                    return true;
+                }
+            }
+
+            foreach (var (kind, (value, _)) in state.Others)
+            {
+                if (Held(new ContactIdentityKey(kind, value)))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+
+            bool Held(ContactIdentityKey key) => _deferredKeys.Contains(key) || (_pending is not null && _pending.Keys.Contains(key));
+        }
+
+        /// <summary>
+        /// Applies the rows set aside (the background commit they waited for has completed): one lookup for all of them,
+        /// then each in row order, into the current batch. Their counts and issues are those of a sequential import (issues
+        /// are kept in row order).
+        /// </summary>
+        private async Task ApplyDeferredAsync(CancellationToken cancellationToken)
+        {
+            if (_deferred.Count == 0)
+            {
+                return;
+            }
+
+            _lookup.Clear();
+            _known.Clear();
+            foreach (var state in _deferred)
+            {
+                foreach (var key in state.Keys())
+                {
+                    _lookup.Add(key);
+                }
+            }
+
+            IReadOnlyDictionary<ContactIdentityKey, Contact> found;
+            try
+            {
+                var writer = await WriterAsync(cancellationToken).ConfigureAwait(false);
+                found = await writer.FindManyAsync(_lookup, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException && Locate(ex, null, _deferred[0].Row))
+            {
+                throw; // not reached: Locate only adds to the exception and lets it pass
+            }
+
+            foreach (var key in _lookup)
+            {
+                _known[key] = found.TryGetValue(key, out var contact) ? contact : null;
+            }
+
+            foreach (var state in _deferred)
+            {
+                _r = state;
+                try
+                {
+                    await ApplyAsync(_r.Row, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException && Locate(ex, null, _r.Row))
+                {
+                    throw; // not reached: Locate only adds to the exception and lets it pass
+                }
+            }
+
+            _known.Clear();
+            _deferred.Clear();
+            _deferredKeys.Clear();
         }
 
         /// <summary>Writes the row in <see cref="_r"/>: a new contact, or a merge into the contact its identities found.</summary>
@@ -690,7 +962,12 @@ internal sealed class ContactImporter : IContactImporter
                     // Later rows of the chunk find the contact as written (merges only add identities).
                     foreach (var (kind, value) in PersonalDataFields.IdentityKeys(stored.Identities))
                     {
-                        _known[new ContactIdentityKey(kind, value)] = stored;
+                        var key = new ContactIdentityKey(kind, value);
+                        _known[key] = stored;
+                        if (_overlap)
+                        {
+                            _groupKeys.Add(key);
+                        }
                     }
 
                     return;
@@ -728,6 +1005,12 @@ internal sealed class ContactImporter : IContactImporter
 
             try
             {
+                if (_pending is not null)
+                {
+                    await CompletePendingAsync().ConfigureAwait(false);
+                }
+
+                await ApplyDeferredAsync(cancellationToken).ConfigureAwait(false);
                 await CommitAsync(cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not OperationCanceledException && Locate(ex, null, null))
@@ -802,7 +1085,30 @@ internal sealed class ContactImporter : IContactImporter
 
         private void AddIssue(ImportIssue issue)
         {
-            if (_issues.Count < mapping.MaxIssues)
+            if (_issues.Count > 0 && issue.Row < _issues[^1].Row)
+            {
+                // A row applied after later ones (set aside for a background commit): its issues go where a sequential
+                // import would have put them, after the issues of earlier rows; the cap then drops the last one.
+                var at = _issues.Count;
+                while (at > 0 && _issues[at - 1].Row > issue.Row)
+                {
+                    at--;
+                }
+
+                if (at >= mapping.MaxIssues)
+                {
+                    _omitted++;
+                    return;
+                }
+
+                _issues.Insert(at, issue);
+                if (_issues.Count > mapping.MaxIssues)
+                {
+                    _issues.RemoveAt(_issues.Count - 1);
+                    _omitted++;
+                }
+            }
+            else if (_issues.Count < mapping.MaxIssues)
             {
                 _issues.Add(issue);
             }
@@ -857,8 +1163,21 @@ internal sealed class ContactImporter : IContactImporter
                 ? ValueTask.FromResult(found)
                 : new ValueTask<Contact?>(LookUpAsync(kind, value, cancellationToken));
 
-        private async Task<Contact?> LookUpAsync(IdentityKind kind, string value, CancellationToken cancellationToken) =>
-            await (await WriterAsync(cancellationToken).ConfigureAwait(false)).FindAsync(kind, value, cancellationToken).ConfigureAwait(false);
+        private async Task<Contact?> LookUpAsync(IdentityKind kind, string value, CancellationToken cancellationToken)
+        {
+            var key = new ContactIdentityKey(kind, value);
+            if (_pending is not null && _pending.Keys.Contains(key))
+            {
+                await CompletePendingAsync().ConfigureAwait(false);
+            }
+
+            if (_overlap)
+            {
+                _groupKeys.Add(key);
+            }
+
+            return await (await WriterAsync(cancellationToken).ConfigureAwait(false)).FindAsync(kind, value, cancellationToken).ConfigureAwait(false);
+        }
 
         /// <summary>The row's target so far, given that one of its identities belongs to <paramref name="found"/>: the first contact found is the target, another one is a conflict.</summary>
         private Contact? Consider(long row, IdentityKind kind, string value, string column, Contact? target, Contact? found)
@@ -1081,9 +1400,20 @@ internal sealed class ContactImporter : IContactImporter
 
             public (string Column, string Value, string Code, string Reason)? Rejection { get; set; }
 
+            /// <summary>Whether the row was set aside (this state only keeps its place in the chunk).</summary>
+            public bool Deferred { get; private set; }
+
+            /// <summary>Makes this state the placeholder of a row set aside.</summary>
+            public void Defer(long row)
+            {
+                Clear(row);
+                Deferred = true;
+            }
+
             public void Clear(long row)
             {
                 Row = row;
+                Deferred = false;
                 Flags.Clear();
                 Phones.Clear();
                 Emails.Clear();
