@@ -24,6 +24,12 @@ internal static class PostgreSqlStats
     {
         var cs = Environment.GetEnvironmentVariable("CAMPAIGNS_POSTGRES_CONNECTION")
             ?? throw new InvalidOperationException("Set CAMPAIGNS_POSTGRES_CONNECTION (e.g. Host=127.0.0.1;Port=5432;Username=postgres;Database=postgres).");
+        if (args[0] == "pg-steps-child")
+        {
+            await PostgreSqlProcesses.ChildAsync(cs, args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture), args[4] == "defer", args[5]);
+            return;
+        }
+
         if (args[0] == "pg-victim")
         {
             await PostgreSqlTakeover.VictimAsync(cs, args[1], args[2], int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture));
@@ -38,6 +44,9 @@ internal static class PostgreSqlStats
             {
                 case "pg-steps":
                     await StepsAsync(cs, schema, n, int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 1, args.Contains("sample"), !args.Contains("sync"));
+                    break;
+                case "pg-steps-procs":
+                    await PostgreSqlProcesses.RunAsync(cs, schema, n, int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 1, !args.Contains("sync"), args.Contains("sample"));
                     break;
                 case "pg-takeover":
                     await PostgreSqlTakeover.RunAsync(cs, schema, n, args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 300);
@@ -111,7 +120,7 @@ internal static class PostgreSqlStats
     }
 
     /// <summary>Committed transactions of the database so far (server statistics, flushed before reading).</summary>
-    private static async Task<long> CommitsAsync(string cs)
+    internal static async Task<long> CommitsAsync(string cs)
     {
         await using var connection = new NpgsqlConnection(cs);
         await connection.OpenAsync();
@@ -132,7 +141,7 @@ internal static class PostgreSqlStats
     }
 
     /// <summary>WAL flushes (fsync/fdatasync calls) of the whole server so far (<c>pg_stat_wal.wal_sync</c>, every database and the WAL writer).</summary>
-    private static async Task<long> WalSyncsAsync(string cs)
+    internal static async Task<long> WalSyncsAsync(string cs)
     {
         await using var connection = new NpgsqlConnection(cs);
         await connection.OpenAsync();
