@@ -88,6 +88,7 @@ internal static class PostgreSqlProcesses
         var trips = parsed.Sum(p => p["round-trips"]);
         Console.WriteLine($"processes={instances} steps={steps} elapsed={sw.Elapsed.TotalSeconds:F2}s steps/s={steps / sw.Elapsed.TotalSeconds:F0} per-instance=[{string.Join(", ", parsed.Select(p => p["claimed"]))}] duplicates={calls.Values.Count(c => c > 1)} lost={steps - calls.Count} client-cpu/step={cpu * 1e6 / steps:F0}us round-trips/step={trips / steps:F2} commits/step={(double)commits / steps:F2} wal-flushes/step={(double)walSyncs / steps:F2} parallelism={parallelism} defer-post-send-flush={deferFlush}");
         PostgreSqlStats.PrintShares(sw.Elapsed.TotalSeconds, cpu, serverCpu, steps, activity);
+        Console.WriteLine("children: " + string.Join(" | ", results));
     }
 
     /// <summary>One instance in this process: waits for "go" on stdin, drains, writes its recipients to a file, prints its figures.</summary>
