@@ -401,7 +401,7 @@ if (args is ["alloc-profile", var what, ..])
     return;
 }
 
-if (args is ["pg-steps" or "pg-ready" or "pg-copy" or "pg-ops" or "pg-takeover" or "pg-victim", ..])
+if (args is ["pg-steps" or "pg-steps-procs" or "pg-steps-child" or "pg-ready" or "pg-copy" or "pg-ops" or "pg-takeover" or "pg-victim", ..])
 {
     // PostgreSQL storage figures (issue 8); needs CAMPAIGNS_POSTGRES_CONNECTION.
     await Campaigns.Benchmarks.Storage.PostgreSqlStats.RunAsync(args).ConfigureAwait(false);

@@ -28,6 +28,7 @@ public sealed class PostgreSqlDatabase : IAsyncDisposable, IDisposable
     private static readonly Lazy<IReadOnlyList<Migration>> Migrations = new(LoadMigrations);
 
     private readonly NpgsqlDataSource _dataSource;
+    private readonly NpgsqlDataSource? _deferredDataSource;
     private readonly IPersonalDataProtector _protector;
     private readonly PostgreSqlStorageOptions _options;
     private readonly ILogger _logger;
@@ -55,7 +56,17 @@ public sealed class PostgreSqlDatabase : IAsyncDisposable, IDisposable
 
         _protector = protector;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        _dataSource = new NpgsqlDataSourceBuilder(Tune(_options.ConnectionString)).Build();
+        var tuned = Tune(_options.ConnectionString);
+        _dataSource = new NpgsqlDataSourceBuilder(tuned).Build();
+        if (_options.DeferPostSendFlush)
+        {
+            // The bookkeeping writes after a send commit without waiting for their WAL flush; the step's next synchronous
+            // commit (the version-guarded run update) flushes them with its own, since WAL is flushed in order.
+            var deferred = new NpgsqlConnectionStringBuilder(tuned);
+            deferred.Options = (deferred.Options is { Length: > 0 } given ? given + " " : string.Empty) + "-c synchronous_commit=off";
+            _deferredDataSource = new NpgsqlDataSourceBuilder(deferred.ConnectionString).Build();
+        }
+
         Schema = _options.Schema!;
         InstanceName = _options.InstanceName
             ?? string.Create(CultureInfo.InvariantCulture, $"{Environment.MachineName}/{Environment.ProcessId}/{Guid.NewGuid().ToString("N")[..8]}");
@@ -139,14 +150,45 @@ public sealed class PostgreSqlDatabase : IAsyncDisposable, IDisposable
         return await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Opens a pooled connection for a write whose WAL flush may be deferred (<see cref="PostgreSqlStorageOptions.DeferPostSendFlush"/>):
+    /// its sessions commit with <c>synchronous_commit = off</c>. Without the option, the same as <see cref="OpenAsync"/>.
+    /// </summary>
+    internal async ValueTask<NpgsqlConnection> OpenDeferredAsync(CancellationToken cancellationToken)
+    {
+        if (_deferredDataSource is null)
+        {
+            return await OpenAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        var ready = Volatile.Read(ref _ready);
+        if (ready is not { IsCompletedSuccessfully: true })
+        {
+            await EnsureReadyAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return await _deferredDataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>The schema-qualified name of a table.</summary>
     internal string Table(string name) => Schema + "." + name;
 
     /// <inheritdoc />
-    public ValueTask DisposeAsync() => _dataSource.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _dataSource.DisposeAsync().ConfigureAwait(false);
+        if (_deferredDataSource is not null)
+        {
+            await _deferredDataSource.DisposeAsync().ConfigureAwait(false);
+        }
+    }
 
     /// <inheritdoc />
-    public void Dispose() => _dataSource.Dispose();
+    public void Dispose()
+    {
+        _dataSource.Dispose();
+        _deferredDataSource?.Dispose();
+    }
 
     private async Task MigrateAsync(CancellationToken cancellationToken)
     {

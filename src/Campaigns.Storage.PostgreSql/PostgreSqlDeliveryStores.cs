@@ -154,7 +154,7 @@ internal sealed class PostgreSqlIdempotencyStore : IIdempotencyStore
             outcomes[i] = Pg.ToJson(items[i].Outcome);
         }
 
-        using var connection = await db.OpenAsync(CancellationToken.None).ConfigureAwait(false);
+        using var connection = await db.OpenDeferredAsync(CancellationToken.None).ConfigureAwait(false);
         using var command = Pg.Command(
             connection,
             $"INSERT INTO {db.Schema}.idempotency_keys AS k (key, claimed_by, lease_until, completed_at, outcome) " +
@@ -171,7 +171,7 @@ internal sealed class PostgreSqlIdempotencyStore : IIdempotencyStore
 
     private async ValueTask CompleteOneAsync(string key, DeliveryOutcome outcome, CancellationToken cancellationToken)
     {
-        using var connection = await db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var connection = await db.OpenDeferredAsync(cancellationToken).ConfigureAwait(false);
         using var command = Pg.Command(
             connection,
             $"INSERT INTO {db.Schema}.idempotency_keys AS k (key, claimed_by, lease_until, completed_at, outcome) VALUES (@key, @owner, @max, @at, @outcome) " +

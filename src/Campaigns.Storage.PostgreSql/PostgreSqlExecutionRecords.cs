@@ -107,7 +107,7 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
     internal async Task<IReadOnlyList<ExecutionRecord>> RecordManyAsync(IReadOnlyList<(string TaskId, DeliveryOutcome Outcome)> items)
     {
         var byTask = new Dictionary<string, ExecutionRecord>(StringComparer.Ordinal);
-        using (var connection = await db.OpenAsync(CancellationToken.None).ConfigureAwait(false))
+        using (var connection = await db.OpenDeferredAsync(CancellationToken.None).ConfigureAwait(false))
         using (var batch = new NpgsqlBatch(connection))
         {
             foreach (var group in items.GroupBy(i => i.TaskId, StringComparer.Ordinal))
@@ -203,7 +203,7 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
 
     private async ValueTask<ExecutionRecord> RecordOneAsync(string taskId, DeliveryOutcome outcome, CancellationToken cancellationToken)
     {
-        using var connection = await db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var connection = await db.OpenDeferredAsync(cancellationToken).ConfigureAwait(false);
         using var command = connection.CreateCommand();
         command.Parameters.AddWithValue("task", taskId);
         command.Parameters.AddWithValue("at", Pg.Ticks(outcome.At));

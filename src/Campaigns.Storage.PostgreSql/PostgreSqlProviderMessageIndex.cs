@@ -51,7 +51,7 @@ public sealed class PostgreSqlProviderMessageIndex : IProviderMessageIndex
         ArgumentNullException.ThrowIfNull(message.IdempotencyKey, "message.IdempotencyKey");
         cancellationToken.ThrowIfCancellationRequested();
         var prune = Interlocked.Increment(ref _records) % PruneEvery == 0;
-        using (var connection = await _db.OpenAsync(cancellationToken).ConfigureAwait(false))
+        using (var connection = await _db.OpenDeferredAsync(cancellationToken).ConfigureAwait(false))
         {
             using var command = Pg.Command(
                 connection,

@@ -65,6 +65,7 @@ public sealed class JourneyFleet : IAsyncDisposable
     /// <param name="delivery">Changes the delivery options, or null.</param>
     /// <param name="channel">The e-mail provider instead of <see cref="Channel"/>, or null.</param>
     /// <param name="instancePrefix">The instances' names are this plus their index.</param>
+    /// <param name="storage">Changes the storage options of every instance (after the fleet's own), or null.</param>
     public static async Task<JourneyFleet> StartAsync(
         string connectionString,
         string schema,
@@ -74,7 +75,8 @@ public sealed class JourneyFleet : IAsyncDisposable
         IClock? clock = null,
         Action<DeliveryOptions>? delivery = null,
         IChannel? channel = null,
-        string instancePrefix = "instance-")
+        string instancePrefix = "instance-",
+        Action<PostgreSqlStorageOptions>? storage = null)
     {
         var fleet = new JourneyFleet(new NodaTime.Testing.FakeClock(T0), connectionString);
         var templates = new InMemoryJourneyTemplates().Add("hello", new MessageTemplate("{name}, hello", subject: "Hello"));
@@ -100,6 +102,7 @@ public sealed class JourneyFleet : IAsyncDisposable
                     o.ConnectionString = connectionString + ";Maximum Pool Size=" + poolSize.ToString(System.Globalization.CultureInfo.InvariantCulture);
                     o.Schema = schema;
                     o.InstanceName = instancePrefix + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    storage?.Invoke(o);
                 });
             var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
             fleet._providers.Add(provider);

@@ -12,7 +12,9 @@ namespace Campaigns.Benchmarks.Storage;
 
 /// <summary>
 /// PostgreSQL storage figures (issue 8), each on a fresh schema dropped afterwards, against CAMPAIGNS_POSTGRES_CONNECTION:
-/// <c>pg-steps N I</c> — N due one-send journey steps claimed and completed end to end by I instances at once;
+/// <c>pg-steps N I [P] [sync] [sample]</c> — N due one-send journey steps claimed and completed end to end by I instances at once
+/// (MaxParallelism P; <c>sync</c> turns <see cref="PostgreSqlStorageOptions.DeferPostSendFlush"/> off; <c>sample</c> samples
+/// <c>pg_stat_activity</c> every ~25 ms);
 /// <c>pg-ready N</c> — host start to first (empty) claim and look-ahead with N pending timers;
 /// <c>pg-copy N</c> — N new contacts written with binary COPY.
 /// </summary>
@@ -22,6 +24,12 @@ internal static class PostgreSqlStats
     {
         var cs = Environment.GetEnvironmentVariable("CAMPAIGNS_POSTGRES_CONNECTION")
             ?? throw new InvalidOperationException("Set CAMPAIGNS_POSTGRES_CONNECTION (e.g. Host=127.0.0.1;Port=5432;Username=postgres;Database=postgres).");
+        if (args[0] == "pg-steps-child")
+        {
+            await PostgreSqlProcesses.ChildAsync(cs, args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture), args[4] == "defer", args[5]);
+            return;
+        }
+
         if (args[0] == "pg-victim")
         {
             await PostgreSqlTakeover.VictimAsync(cs, args[1], args[2], int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture));
@@ -35,7 +43,10 @@ internal static class PostgreSqlStats
             switch (args[0])
             {
                 case "pg-steps":
-                    await StepsAsync(cs, schema, n, int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 1);
+                    await StepsAsync(cs, schema, n, int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 1, args.Contains("sample"), !args.Contains("sync"));
+                    break;
+                case "pg-steps-procs":
+                    await PostgreSqlProcesses.RunAsync(cs, schema, n, int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 1, !args.Contains("sync"), args.Contains("sample"));
                     break;
                 case "pg-takeover":
                     await PostgreSqlTakeover.RunAsync(cs, schema, n, args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 300);
@@ -60,20 +71,23 @@ internal static class PostgreSqlStats
         }
     }
 
-    private static async Task StepsAsync(string cs, string schema, int steps, int instances, int parallelism)
+    private static async Task StepsAsync(string cs, string schema, int steps, int instances, int parallelism, bool sample, bool deferFlush)
     {
-        await using var fleet = await JourneyFleet.StartAsync(cs, schema, instances, o => o.MaxParallelism = parallelism, poolSize: Math.Max(10, parallelism + 10));
+        await using var fleet = await JourneyFleet.StartAsync(cs, schema, instances, o => o.MaxParallelism = parallelism, poolSize: Math.Max(10, parallelism + 10), storage: o => o.DeferPostSendFlush = deferFlush);
         var seed = Stopwatch.StartNew();
         await fleet.SeedDueStepsAsync(steps);
         Console.WriteLine($"seeded {steps} due steps in {seed.Elapsed.TotalSeconds:F1}s");
         fleet.Clock.Advance(Duration.FromSeconds(1));
         using var roundTrips = new RoundTripCounter();
         var commits = await CommitsAsync(cs);
+        var walSyncs = await WalSyncsAsync(cs);
+        await using var probe = await PostgreSqlProbe.StartAsync(cs, sample);
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
         var sw = Stopwatch.StartNew();
         var claimed = await fleet.DrainAsync(instances);
         sw.Stop();
         cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+        var (serverCpu, activity) = probe is null ? (double.NaN, "") : await probe.StopAsync();
         var trips = roundTrips.Count;
         var calls = fleet.CallsByRecipient();
         var duplicates = calls.Values.Count(c => c > 1);
@@ -83,11 +97,30 @@ internal static class PostgreSqlStats
         await fleet.DisposeAsync();
         await Task.Delay(TimeSpan.FromSeconds(2));
         commits = await CommitsAsync(cs) - commits - 1;
-        Console.WriteLine($"instances={instances} steps={steps} elapsed={sw.Elapsed.TotalSeconds:F2}s steps/s={steps / sw.Elapsed.TotalSeconds:F0} per-instance=[{string.Join(", ", claimed)}] duplicates={duplicates} lost={lost} client-cpu/step={cpu.TotalMilliseconds * 1000 / steps:F0}us round-trips/step={(double)trips / steps:F2} commits/step={(double)commits / steps:F2} parallelism={parallelism}");
+        walSyncs = await WalSyncsAsync(cs) - walSyncs;
+        Console.WriteLine($"instances={instances} steps={steps} elapsed={sw.Elapsed.TotalSeconds:F2}s steps/s={steps / sw.Elapsed.TotalSeconds:F0} per-instance=[{string.Join(", ", claimed)}] duplicates={duplicates} lost={lost} client-cpu/step={cpu.TotalMilliseconds * 1000 / steps:F0}us round-trips/step={(double)trips / steps:F2} commits/step={(double)commits / steps:F2} wal-flushes/step={(double)walSyncs / steps:F2} parallelism={parallelism} defer-post-send-flush={deferFlush}");
+        PrintShares(sw.Elapsed.TotalSeconds, cpu.TotalSeconds, serverCpu, steps, activity);
+        if (roundTrips.Statements is { } statements)
+        {
+            foreach (var (text, count) in statements.OrderByDescending(p => p.Value))
+            {
+                Console.WriteLine($"{(double)count / steps,6:F3}/step  {text}");
+            }
+        }
+    }
+
+    /// <summary>Server CPU per step and the share of the machine's cores the run used (client + server CPU over wall × cores).</summary>
+    internal static void PrintShares(double wall, double clientCpu, double serverCpu, int steps, string activity)
+    {
+        Console.WriteLine($"server-cpu/step={serverCpu * 1e6 / steps:F0}us client-cpu={clientCpu:F2}s server-cpu={serverCpu:F2}s cores-used={(clientCpu + serverCpu) / wall:F2} of {Environment.ProcessorCount} (u={(clientCpu + serverCpu) / wall / Environment.ProcessorCount:F2}) load={File.ReadAllText("/proc/loadavg").Trim()}");
+        if (activity.Length > 0)
+        {
+            Console.WriteLine(activity);
+        }
     }
 
     /// <summary>Committed transactions of the database so far (server statistics, flushed before reading).</summary>
-    private static async Task<long> CommitsAsync(string cs)
+    internal static async Task<long> CommitsAsync(string cs)
     {
         await using var connection = new NpgsqlConnection(cs);
         await connection.OpenAsync();
@@ -105,6 +138,20 @@ internal static class PostgreSqlStats
         }
         while (await reader.NextResultAsync());
         return 0;
+    }
+
+    /// <summary>WAL flushes (fsync/fdatasync calls) of the whole server so far (<c>pg_stat_wal.wal_sync</c>, every database and the WAL writer).</summary>
+    internal static async Task<long> WalSyncsAsync(string cs)
+    {
+        await using var connection = new NpgsqlConnection(cs);
+        await connection.OpenAsync();
+        await using (var flush = new NpgsqlCommand("SELECT pg_stat_force_next_flush()", connection))
+        {
+            await flush.ExecuteNonQueryAsync();
+        }
+
+        await using var command = new NpgsqlCommand("SELECT wal_sync FROM pg_stat_wal", connection);
+        return (long)(await command.ExecuteScalarAsync())!;
     }
 
     private static async Task ReadyAsync(string cs, string schema, int timers)
@@ -200,6 +247,12 @@ internal sealed class RoundTripCounter : IDisposable
                 if (activity.OperationName != "connect" && !activity.DisplayName.StartsWith("connect", StringComparison.Ordinal))
                 {
                     Interlocked.Increment(ref _count);
+                    if (Statements is { } statements)
+                    {
+                        var text = (activity.GetTagItem("db.query.text") ?? activity.GetTagItem("db.statement"))?.ToString() ?? activity.DisplayName;
+                        text = string.Join(' ', text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+                        statements.AddOrUpdate(text[..Math.Min(90, text.Length)], 1, static (_, n) => n + 1);
+                    }
                 }
             },
         };
@@ -207,6 +260,10 @@ internal sealed class RoundTripCounter : IDisposable
     }
 
     public long Count => Interlocked.Read(ref _count);
+
+    /// <summary>Round trips by statement text (its start), when the environment variable PG_STATEMENTS is set.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, long>? Statements { get; } =
+        Environment.GetEnvironmentVariable("PG_STATEMENTS") is null ? null : new(StringComparer.Ordinal);
 
     public void Dispose() => _listener.Dispose();
 }
