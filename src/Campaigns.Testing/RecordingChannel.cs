@@ -199,15 +199,24 @@ public class RecordingChannel : IChannel
         return this;
     }
 
-    /// <summary>Forgets the recorded sends (and frees their storage) and every scripted failure and delay.</summary>
+    /// <summary>The most sends whose storage <see cref="Reset"/> keeps for reuse.</summary>
+    private const int KeptCapacity = 16_384;
+
+    /// <summary>Forgets the recorded sends (and frees their storage when more than 16,384) and every scripted failure and delay.</summary>
     public void Reset()
     {
         lock (_gate)
         {
+            // A small recording keeps its storage for the next round (a test or benchmark that resets per batch does not
+            // regrow it); a large one frees it.
+            var large = _sends.Capacity > KeptCapacity;
             _sends.Clear();
-            _sends.TrimExcess(); // forgotten: the list's storage goes too
             _acceptedKeys.Clear();
-            _acceptedKeys.TrimExcess();
+            if (large)
+            {
+                _sends.TrimExcess();
+                _acceptedKeys.TrimExcess();
+            }
             _failAddresses.Clear();
             _failNext.Clear();
             _delayAddresses.Clear();
