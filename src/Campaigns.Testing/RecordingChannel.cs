@@ -39,12 +39,13 @@ public class RecordingChannel : IChannel
 {
     private readonly Dictionary<string, string?> _acceptedKeys = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
-    private readonly List<RecordedSend> _sends = [];
+    private readonly List<Send> _sends = []; // structs: no RecordedSend object kept per send, built by the snapshots
     private readonly Dictionary<string, DeliveryResult> _failAddresses = new(StringComparer.Ordinal);
     private readonly Queue<DeliveryResult> _failNext = new();
     private readonly Dictionary<string, TimeSpan> _delayAddresses = new(StringComparer.Ordinal);
     private TimeSpan _delay = TimeSpan.Zero;
     private long _sequence;
+    private readonly bool _trackKeys;
 
     /// <summary>Creates a recording channel.</summary>
     /// <param name="name">Its name (default <c>recording</c>).</param>
@@ -54,6 +55,10 @@ public class RecordingChannel : IChannel
         ChannelRegistration.ValidateName(name);
         Name = name;
         Capabilities = capabilities ?? new ChannelCapabilities { AddressKind = ChannelAddressKind.Custom, SupportsRichContent = true, SupportsBatch = true };
+
+        // The accepted keys are needed to drop duplicates by key, and by subclasses (WasAccepted is protected); a plain
+        // recording channel that does neither keeps no dictionary entry per send.
+        _trackKeys = Capabilities.HonoursIdempotencyKeys || GetType() != typeof(RecordingChannel);
     }
 
     /// <inheritdoc />
@@ -62,26 +67,50 @@ public class RecordingChannel : IChannel
     /// <inheritdoc />
     public ChannelCapabilities Capabilities { get; }
 
-    /// <summary>Every completed send, in completion order (a snapshot).</summary>
+    /// <summary>Every completed send, in completion order (a snapshot; each call builds new <see cref="RecordedSend"/> records, equal to the last call's).</summary>
     public IReadOnlyList<RecordedSend> Sends
     {
         get
         {
             lock (_gate)
             {
-                return [.. _sends];
+                var sends = new RecordedSend[_sends.Count];
+                for (var i = 0; i < sends.Length; i++)
+                {
+                    var send = _sends[i];
+                    sends[i] = new RecordedSend(send.Message, send.Result) { Deduplicated = send.Deduplicated };
+                }
+
+                return sends;
             }
         }
     }
 
     /// <summary>The messages of every completed send, accepted or failed, in completion order (a snapshot).</summary>
-    public IReadOnlyList<ChannelMessage> Messages => [.. Sends.Select(s => s.Message)];
+    public IReadOnlyList<ChannelMessage> Messages => MessagesWhere(acceptedOnly: false, deliveredOnly: false);
 
     /// <summary>The messages that were accepted (a snapshot), including sends dropped as duplicates by key.</summary>
-    public IReadOnlyList<ChannelMessage> Accepted => [.. Sends.Where(s => s.Result.IsAccepted).Select(s => s.Message)];
+    public IReadOnlyList<ChannelMessage> Accepted => MessagesWhere(acceptedOnly: true, deliveredOnly: false);
 
     /// <summary>The messages delivered: accepted and not dropped as a duplicate by key (a snapshot).</summary>
-    public IReadOnlyList<ChannelMessage> Delivered => [.. Sends.Where(s => s.Result.IsAccepted && !s.Deduplicated).Select(s => s.Message)];
+    public IReadOnlyList<ChannelMessage> Delivered => MessagesWhere(acceptedOnly: true, deliveredOnly: true);
+
+    private List<ChannelMessage> MessagesWhere(bool acceptedOnly, bool deliveredOnly)
+    {
+        lock (_gate)
+        {
+            var messages = new List<ChannelMessage>(_sends.Count);
+            foreach (var send in _sends)
+            {
+                if ((!acceptedOnly || send.Result.IsAccepted) && (!deliveredOnly || !send.Deduplicated))
+                {
+                    messages.Add(send.Message);
+                }
+            }
+
+            return messages;
+        }
+    }
 
     /// <summary>Whether a message with this idempotency key was accepted, and its provider id.</summary>
     /// <param name="idempotencyKey">The key.</param>
@@ -170,13 +199,24 @@ public class RecordingChannel : IChannel
         return this;
     }
 
-    /// <summary>Forgets the recorded sends and every scripted failure and delay.</summary>
+    /// <summary>The most sends whose storage <see cref="Reset"/> keeps for reuse.</summary>
+    private const int KeptCapacity = 16_384;
+
+    /// <summary>Forgets the recorded sends (and frees their storage when more than 16,384) and every scripted failure and delay.</summary>
     public void Reset()
     {
         lock (_gate)
         {
+            // A small recording keeps its storage for the next round (a test or benchmark that resets per batch does not
+            // regrow it); a large one frees it.
+            var large = _sends.Capacity > KeptCapacity;
             _sends.Clear();
             _acceptedKeys.Clear();
+            if (large)
+            {
+                _sends.TrimExcess();
+                _acceptedKeys.TrimExcess();
+            }
             _failAddresses.Clear();
             _failNext.Clear();
             _delayAddresses.Clear();
@@ -206,7 +246,7 @@ public class RecordingChannel : IChannel
             if (Capabilities.HonoursIdempotencyKeys && _acceptedKeys.TryGetValue(message.IdempotencyKey, out var firstId))
             {
                 result = DeliveryResult.Accepted(firstId);
-                _sends.Add(new RecordedSend(message, result) { Deduplicated = true });
+                _sends.Add(new Send(message, result, Deduplicated: true));
                 return result;
             }
 
@@ -225,10 +265,13 @@ public class RecordingChannel : IChannel
             else
             {
                 result = DeliveryResult.Accepted("recording-" + (++_sequence).ToString(CultureInfo.InvariantCulture));
-                _acceptedKeys.TryAdd(message.IdempotencyKey, result.ProviderMessageId);
+                if (_trackKeys)
+                {
+                    _acceptedKeys.TryAdd(message.IdempotencyKey, result.ProviderMessageId);
+                }
             }
 
-            _sends.Add(new RecordedSend(message, result));
+            _sends.Add(new Send(message, result, Deduplicated: false));
         }
 
         return result;
@@ -236,6 +279,9 @@ public class RecordingChannel : IChannel
 
     private static bool IsRetryableByDefault(DeliveryFailureReason reason) =>
         reason is DeliveryFailureReason.RateLimited or DeliveryFailureReason.ProviderError or DeliveryFailureReason.Timeout;
+
+    /// <summary>One recorded send, held inline in the list (a channel that records a million sends keeps a million fewer objects).</summary>
+    private readonly record struct Send(ChannelMessage Message, DeliveryResult Result, bool Deduplicated);
 }
 
 /// <summary>

@@ -77,6 +77,46 @@ public class RecordingChannelTests
     }
 
     [Fact]
+    public async Task Sends_snapshots_carry_each_message_result_and_flag_and_equal_each_other()
+    {
+        var channel = new RecordingChannel(capabilities: new ChannelCapabilities { AddressKind = ChannelAddressKind.Custom, HonoursIdempotencyKeys = true });
+        var m1 = Message("a", "k");
+        var m2 = Message("a", "k");
+        channel.FailNext(1, DeliveryFailureReason.ProviderError);
+        var failed = await channel.SendAsync(Message("b", "f"), CancellationToken.None);
+        var first = await channel.SendAsync(m1, CancellationToken.None);
+        await channel.SendAsync(m2, CancellationToken.None);
+
+        var sends = channel.Sends;
+        Assert.Equal([new RecordedSend(Message("b", "f"), failed), new RecordedSend(m1, first), new RecordedSend(m2, first) { Deduplicated = true }], sends);
+        Assert.Same(m2, sends[2].Message);
+        Assert.Equal(sends, channel.Sends);
+        Assert.Equal(3, channel.Messages.Count);
+        Assert.Equal([m1, m2], channel.Accepted);
+        Assert.Equal([m1], channel.Delivered);
+    }
+
+    [Fact]
+    public async Task A_subclass_sees_the_accepted_keys_of_a_channel_that_does_not_honour_them()
+    {
+        var channel = new KeyProbeChannel();
+        channel.FailNext(1, DeliveryFailureReason.ProviderError);
+        await channel.SendAsync(Message("a", "failed"), CancellationToken.None);
+        await channel.SendAsync(Message("a", "k"), CancellationToken.None);
+        await channel.SendAsync(Message("a", "k"), CancellationToken.None); // not honoured: delivered again, first id kept
+        Assert.Equal((true, "recording-1"), channel.Probe("k"));
+        Assert.Equal((false, null), channel.Probe("failed"));
+        Assert.Equal(2, channel.Delivered.Count);
+        channel.Reset();
+        Assert.Equal((false, null), channel.Probe("k"));
+    }
+
+    private sealed class KeyProbeChannel : RecordingChannel
+    {
+        public (bool, string?) Probe(string key) => (WasAccepted(key, out var id), id);
+    }
+
+    [Fact]
     public async Task FailNext_fails_that_many_sends_then_accepts()
     {
         var channel = new RecordingChannel().FailNext(2, DeliveryFailureReason.RateLimited, retryAfter: Duration.FromSeconds(10));

@@ -358,11 +358,15 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
 
     private ChannelPlan PlanFor(string channelName)
     {
-        if (_plans.TryGetValue(channelName, out var plan))
-        {
-            return plan;
-        }
+        return _plans.TryGetValue(channelName, out var plan) ? plan : NewPlan(channelName);
+    }
 
+    /// <summary>
+    /// Builds the plan of a channel on its first send (a method of its own: its lambda's closure would otherwise be
+    /// allocated on every call of <see cref="PlanFor"/>, cached plan or not).
+    /// </summary>
+    private ChannelPlan NewPlan(string channelName)
+    {
         var channel = _registry.GetChannel(channelName); // throws KeyNotFoundException naming the registered channels
         var o = _options.ForChannel(channelName);
         var kind = channel.Capabilities.AddressKind switch
@@ -372,8 +376,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
             _ => MessageKind.Text,
         };
         var hasCaps = _options.FrequencyCaps.Any(c => c.Channel is null || string.Equals(c.Channel, channelName, StringComparison.Ordinal));
-        plan = new ChannelPlan(channel, o.ConsentKey ?? channelName, o.Window?.ToSendWindow(), kind, hasCaps, _sender.RouteFor(channelName));
-        return _plans.GetOrAdd(channelName, plan);
+        return _plans.GetOrAdd(channelName, new ChannelPlan(channel, o.ConsentKey ?? channelName, o.Window?.ToSendWindow(), kind, hasCaps, _sender.RouteFor(channelName)));
     }
 
     private ValueTask<bool> IsPausedAsync(string taskId, CancellationToken cancellationToken)

@@ -216,7 +216,8 @@ public sealed class InMemoryIdempotencyStore : IIdempotencyStore
 internal sealed class CompletedSends
 {
     private readonly List<string> _channels = [];
-    private int[] _buckets = new int[16]; // 1-based index of the first entry of each bucket; 0 = empty
+    private int[] _buckets = new int[16]; // 1-based index of the first entry of each bucket; 0 = empty; a power of two long
+    private int _shift = 32 - 4; // 32 - log2(_buckets.Length): BucketOf keeps the top bits of the scrambled hash
     private Entry[] _entries = new Entry[16];
     private object?[] _values = new object?[16]; // a plain send's ConsentRecord (shape > 0) or decisions, or the DeliveryOutcome
     private readonly List<GateTrail> _shapes = []; // the trails without consent that plain sends share (channel, zone, checks)
@@ -265,7 +266,7 @@ internal sealed class CompletedSends
             ref var added = ref _entries[i];
             added.Hash = hash;
             added.Key = key;
-            var bucket = (int)((uint)hash % (uint)_buckets.Length);
+            var bucket = BucketOf(hash);
             added.Next = _buckets[bucket];
             _buckets[bucket] = i + 1;
         }
@@ -314,7 +315,7 @@ internal sealed class CompletedSends
 
     private int Find(string key, int hash)
     {
-        for (var i = _buckets[(int)((uint)hash % (uint)_buckets.Length)] - 1; i >= 0; i = _entries[i].Next - 1)
+        for (var i = _buckets[BucketOf(hash)] - 1; i >= 0; i = _entries[i].Next - 1)
         {
             ref var e = ref _entries[i];
             if (e.Hash == hash && string.Equals(e.Key, key, StringComparison.Ordinal))
@@ -360,6 +361,31 @@ internal sealed class CompletedSends
         return _channels.Count - 1;
     }
 
+    /// <summary>
+    /// The bucket of a hash: the top bits of the hash times 2^32/φ (Fibonacci hashing), so every bit of the hash counts.
+    /// Not its low bits: <see cref="InMemoryIdempotencyStore"/> picks the shard from the hash's low four bits, so within one
+    /// shard they are all the same and <c>hash % length</c> would use one bucket in 16 (chains 16 times longer).
+    /// </summary>
+    private int BucketOf(int hash) => (int)(((uint)hash * 0x9E3779B9u) >> _shift);
+
+    /// <summary>The longest bucket chain (for tests: the spread of the buckets).</summary>
+    internal int LongestChain()
+    {
+        var longest = 0;
+        foreach (var first in _buckets)
+        {
+            var length = 0;
+            for (var i = first - 1; i >= 0; i = _entries[i].Next - 1)
+            {
+                length++;
+            }
+
+            longest = Math.Max(longest, length);
+        }
+
+        return longest;
+    }
+
     /// <summary>Doubles the entries and the buckets, and re-links every entry.</summary>
     private void Grow()
     {
@@ -367,10 +393,11 @@ internal sealed class CompletedSends
         Array.Resize(ref _entries, size);
         Array.Resize(ref _values, size);
         _buckets = new int[size];
+        _shift = 32 - System.Numerics.BitOperations.Log2((uint)size);
         for (var i = 0; i < _count; i++)
         {
             ref var e = ref _entries[i];
-            var bucket = (int)((uint)e.Hash % (uint)size);
+            var bucket = BucketOf(e.Hash);
             e.Next = _buckets[bucket];
             _buckets[bucket] = i + 1;
         }

@@ -133,6 +133,76 @@ public sealed class InMemoryJourneyRunStore : IJourneyRunStore
         }
     }
 
+    /// <summary>
+    /// <see cref="TryCreateAsync"/> for a run that starts now, without building (or returning) a <see cref="JourneyRun"/>:
+    /// run <paramref name="runNumber"/> of the contact, active at version 1, step 0 at <paramref name="nodeId"/> since
+    /// <paramref name="enteredAt"/>, due at <paramref name="due"/>. Created under the same rule (no run yet, or the
+    /// latest ended with a lower number). For the runner's batch entry, which only counts the runs it starts.
+    /// </summary>
+    /// <returns>Whether the run was created.</returns>
+    internal bool TryStart(string journeyId, ContactId contactId, int runNumber, string nodeId, Instant enteredAt, Instant due, string? waitingFor)
+    {
+        lock (_gate)
+        {
+            var i = Find(journeyId, contactId);
+            if (i >= 0)
+            {
+                ref var existing = ref At(i);
+                var ended = (existing.Flags & FullRecord) != 0 ? _full[i].IsEnded : IsEnded(existing.Status);
+                if (!ended || existing.RunNumber >= runNumber)
+                {
+                    return false;
+                }
+            }
+            else
+            {
+                i = Add(journeyId, contactId);
+            }
+
+            var node = Name(nodeId);
+            var waiting = Name(waitingFor);
+            if (node == ushort.MaxValue || waiting == ushort.MaxValue || !TryNanos(enteredAt, out var entered) || !TryNanos(due, out var dueNanos))
+            {
+                // Beyond the compact form: the record, as TryCreateAsync keeps it.
+                Write(i, new JourneyRun
+                {
+                    JourneyId = journeyId,
+                    ContactId = contactId,
+                    RunNumber = runNumber,
+                    NodeId = nodeId,
+                    EnteredAt = enteredAt,
+                    NodeEnteredAt = enteredAt,
+                    DueAt = due,
+                    WaitingForEvent = waitingFor,
+                    Version = 1,
+                });
+                return true;
+            }
+
+            // What Write does for this run, field by field.
+            ref var slot = ref At(i);
+            if (slot.HeapIndex >= 0)
+            {
+                HeapRemove(slot.HeapIndex);
+            }
+
+            _full.Remove(i);
+            slot.State = (byte)JourneyRunStatus.Active;
+            slot.EnteredAt = entered;
+            slot.NodeEnteredAt = entered;
+            slot.DueAt = dueNanos;
+            slot.Step = 0;
+            slot.Version = 1;
+            slot.Node = node;
+            slot.Waiting = waiting;
+            slot.Touches = 0;
+            slot.Attempts = 0;
+            slot.RunNumber = runNumber;
+            HeapInsert(i, dueNanos);
+            return true;
+        }
+    }
+
     /// <inheritdoc />
     public ValueTask<JourneyRun?> TryUpdateAsync(JourneyRun run, long expectedVersion, CancellationToken cancellationToken = default)
     {

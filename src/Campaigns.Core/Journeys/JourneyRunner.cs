@@ -112,11 +112,15 @@ public sealed class JourneyRunner
             return null;
         }
 
-        return await EnterCoreAsync(journey, contactId, cancellationToken).ConfigureAwait(false);
+        return (await EnterCoreAsync(journey, contactId, needRun: true, cancellationToken).ConfigureAwait(false)).Run;
     }
 
-    /// <summary>Enters a contact into an active journey already looked up (the batch entry resolves the journey once per call).</summary>
-    private async ValueTask<JourneyRun?> EnterCoreAsync(JourneyDefinition journey, ContactId contactId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Enters a contact into an active journey already looked up (the batch entry resolves the journey once per call).
+    /// When the caller only counts (<paramref name="needRun"/> false) and the store is the in-memory one, the run is
+    /// written field by field (<see cref="InMemoryJourneyRunStore.TryStart"/>): no <see cref="JourneyRun"/> is built.
+    /// </summary>
+    private async ValueTask<(bool Started, JourneyRun? Run)> EnterCoreAsync(JourneyDefinition journey, ContactId contactId, bool needRun, CancellationToken cancellationToken)
     {
         var journeyId = journey.Id;
         var now = _clock.GetCurrentInstant();
@@ -125,28 +129,44 @@ public sealed class JourneyRunner
         {
             if (!latest.IsEnded || !journey.ReEntry.Allowed || (journey.ReEntry.Cooldown is { } cooldown && latest.EndedAt + cooldown > now))
             {
-                return null;
+                return (false, null);
             }
         }
 
         if (journey.Exit.EndsAt is { } ends && now >= ends)
         {
-            return null;
+            return (false, null);
         }
 
         var contact = await _contacts.ReadAsync(contactId, cancellationToken).ConfigureAwait(false);
         if (contact is null)
         {
-            return null;
+            return (false, null);
+        }
+
+        var (due, waitingFor) = DueAtNode(journey, journey.StartNodeId, contact, now);
+        var runNumber = (latest?.RunNumber ?? 0) + 1;
+        if (!needRun && _store is InMemoryJourneyRunStore memory)
+        {
+            if (!memory.TryStart(journeyId, contactId, runNumber, journey.StartNodeId, now, due, waitingFor))
+            {
+                return (false, null);
+            }
+
+            if (_observers.Length > 0)
+            {
+                await NotifyAsync(new JourneyStep(now, journeyId, contactId, runNumber, null, JourneyStepKind.Entered, $"entered by {journey.Trigger.GetType().Name}"), cancellationToken).ConfigureAwait(false);
+            }
+
+            return (true, null);
         }
 
         // The run at its start node (step 0), built once: at version 1 already, so the store keeps this instance.
-        var (due, waitingFor) = DueAtNode(journey, journey.StartNodeId, contact, now);
         var run = new JourneyRun
         {
             JourneyId = journey.Id,
             ContactId = contactId,
-            RunNumber = (latest?.RunNumber ?? 0) + 1,
+            RunNumber = runNumber,
             EnteredAt = now,
             NodeId = journey.StartNodeId,
             Step = 0,
@@ -161,7 +181,7 @@ public sealed class JourneyRunner
             await NotifyAsync(new JourneyStep(now, journeyId, contactId, stored.RunNumber, null, JourneyStepKind.Entered, $"entered by {journey.Trigger.GetType().Name}"), cancellationToken).ConfigureAwait(false);
         }
 
-        return stored;
+        return (stored is not null, stored);
     }
 
     /// <summary>The segment engine (or host) reports contacts that entered a segment: they enter every active journey triggered by it.</summary>
@@ -180,7 +200,7 @@ public sealed class JourneyRunner
             {
                 // The state is read per contact (a journey paused mid-batch stops taking contacts), the definition once.
                 if (_catalog.GetState(journey.Id) == JourneyState.Active
-                    && await EnterCoreAsync(journey, contactId, cancellationToken).ConfigureAwait(false) is not null)
+                    && (await EnterCoreAsync(journey, contactId, needRun: false, cancellationToken).ConfigureAwait(false)).Started)
                 {
                     started++;
                 }

@@ -37,6 +37,23 @@ public class CompactStoreTests
     }
 
     [Fact]
+    public void The_keys_of_one_shard_spread_over_the_buckets()
+    {
+        // The idempotency store picks a shard from a hash's low four bits, so one shard's hashes all share them: buckets
+        // taken from the low bits (hash % length) would use one in 16 and make chains about 16 long at 4,096 keys.
+        var table = new CompletedSends();
+        var random = new Random(7);
+        for (var i = 0; i < 4_096; i++)
+        {
+            var hash = random.Next() & ~0xF; // the low four bits of every hash of shard 0
+            var key = "journey/welcome/" + i;
+            table.Set(key, hash, Plain(key, "p-" + i));
+        }
+
+        Assert.InRange(table.LongestChain(), 1, 12); // random spread: about 6; the low-bits buckets: 30 or more
+    }
+
+    [Fact]
     public void Thousands_of_keys_survive_growth_and_a_replaced_outcome_wins()
     {
         var table = new CompletedSends();

@@ -25,6 +25,23 @@ public sealed class InMemoryJourneyRunStoreTests
 
     private sealed record Read(string Journey, ContactId Contact) : Op;
 
+    /// <summary>The runner's batch entry: <see cref="InMemoryJourneyRunStore.TryStart"/>, against creating the same run.</summary>
+    private sealed record Start(string Journey, ContactId Contact, int RunNumber, string Node, string? Waiting, Instant Entered, Instant Due) : Op
+    {
+        public JourneyRun Run => new()
+        {
+            JourneyId = Journey,
+            ContactId = Contact,
+            RunNumber = RunNumber,
+            NodeId = Node,
+            WaitingForEvent = Waiting,
+            EnteredAt = Entered,
+            NodeEnteredAt = Entered,
+            DueAt = Due,
+            Version = 1,
+        };
+    }
+
     private static Gen<JourneyRun> Runs() =>
         from journey in Gen.Elements(Journeys)
         from contact in Gen.Elements(Contacts)
@@ -70,7 +87,15 @@ public sealed class InMemoryJourneyRunStoreTests
         select (Op)new Claim(now, batch, lease, [.. excluded]),
         from journey in Gen.Elements(Journeys)
         from contact in Gen.Elements(Contacts)
-        select (Op)new Read(journey, contact));
+        select (Op)new Read(journey, contact),
+        from journey in Gen.Elements(Journeys)
+        from contact in Gen.Elements(Contacts)
+        from runNumber in Gen.Choose(1, 4)
+        from node in Gen.Elements("a", "wait")
+        from waiting in Gen.Elements<string?>(null, "email.open")
+        from dueMinutes in Gen.Choose(0, 10)
+        from far in Gen.Frequency((9, Gen.Constant(false)), (1, Gen.Constant(true))) // beyond the compact form: the record path
+        select (Op)new Start(journey, contact, runNumber, node, waiting, T, far ? FarFuture : T + Duration.FromMinutes(dueMinutes)));
 
     private static T Now<T>(ValueTask<T> task) => task.IsCompleted ? task.Result : throw new InvalidOperationException("The in-memory store completes synchronously.");
 
@@ -98,6 +123,10 @@ public sealed class InMemoryJourneyRunStoreTests
                     break;
                 case Read r:
                     Assert.Equal(Now(reference.GetLatestAsync(r.Journey, r.Contact)), Now(compact.GetLatestAsync(r.Journey, r.Contact)));
+                    break;
+                case Start st:
+                    Assert.Equal(Now(reference.TryCreateAsync(st.Run)) is not null, compact.TryStart(st.Journey, st.Contact, st.RunNumber, st.Node, st.Entered, st.Due, st.Waiting));
+                    Assert.Equal(Now(reference.GetLatestAsync(st.Journey, st.Contact)), Now(compact.GetLatestAsync(st.Journey, st.Contact)));
                     break;
             }
 
