@@ -79,6 +79,14 @@ public class SegmentationBenchmarks
     [GlobalSetup(Targets = [nameof(NarrowLinqContacts), nameof(BroadLinqContacts)])]
     public void SetupContacts()
     {
+        // About 1.26 KB of heap per contact (linq-stats 1000000): 10M records need ≈ 13 GB. Refused above the cap unless
+        // CAMPAIGNS_BENCH_CONTACT_RECORDS_MAX raises it, so a 10M run of the other rows does not exhaust a shared machine.
+        var cap = int.Parse(Environment.GetEnvironmentVariable("CAMPAIGNS_BENCH_CONTACT_RECORDS_MAX") ?? "2000000", System.Globalization.CultureInfo.InvariantCulture);
+        if (Contacts > cap)
+        {
+            throw new InvalidOperationException($"LINQ over {Contacts:N0} Contact records needs about {Contacts * 1.26e-6:F1} GB of heap; set CAMPAIGNS_BENCH_CONTACT_RECORDS_MAX={Contacts} to run it.");
+        }
+
         _contacts = ContactRecords(new ContactBaseGenerator(Contacts));
         Console.WriteLine($"// counts: narrow linq contacts={NarrowLinqContacts()}; broad linq contacts={BroadLinqContacts()}");
     }
