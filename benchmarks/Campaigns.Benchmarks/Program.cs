@@ -76,6 +76,48 @@ if (args is ["query-stats", var qn, ..])
     return;
 }
 
+if (args is ["linq-stats", var ln, ..])
+{
+    // The two LINQ baselines of issue 5 at one size, on one thread, timed by the thread's CPU time (min and median of
+    // CAMPAIGNS_QUERY_ROUNDS, default 5): a tight record per contact (SegmentationBenchmarks.Row, the BDN baseline) and the
+    // SDK's own Contact records (SegmentationBenchmarks.NarrowLinqContacts/BroadLinqContacts). Prints the heap each list
+    // holds per contact, so the memory 10M would need can be read off a 1M run.
+    var count = int.Parse(ln, System.Globalization.CultureInfo.InvariantCulture);
+    var linqRounds = int.Parse(Environment.GetEnvironmentVariable("CAMPAIGNS_QUERY_ROUNDS") ?? "5", System.Globalization.CultureInfo.InvariantCulture);
+    var bench = new SegmentationBenchmarks { Contacts = count };
+    var heap0 = GC.GetTotalMemory(true);
+    bench.SetupLinq();
+    var heap1 = GC.GetTotalMemory(true);
+    bench.SetupContacts();
+    var heap2 = GC.GetTotalMemory(true);
+    Console.WriteLine($"contacts={count} rows={(heap1 - heap0) / (double)count:F0} B/contact, Contact records={(heap2 - heap1) / (double)count:F0} B/contact ({(heap2 - heap1) / 1e9:F2} GB)");
+    foreach (var (name, query) in new (string, Func<int>)[]
+    {
+        ("narrow linq rows", bench.NarrowLinq), ("narrow linq contacts", bench.NarrowLinqContacts),
+        ("broad linq rows", bench.BroadLinq), ("broad linq contacts", bench.BroadLinqContacts),
+    })
+    {
+        var members = query();
+        var cpu = new List<double>();
+        var wall = new List<double>();
+        for (var i = 0; i < linqRounds; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            var start = ThreadCpu.Now();
+            _ = query();
+            cpu.Add((ThreadCpu.Now() - start) / 1e6);
+            wall.Add(sw.Elapsed.TotalMilliseconds);
+        }
+
+        cpu.Sort();
+        wall.Sort();
+        Console.WriteLine($"{name}: members={members} one-thread cpu min={cpu[0]:F1}ms median={cpu[cpu.Count / 2]:F1}ms wall min={wall[0]:F1}ms");
+    }
+
+    bench.Cleanup();
+    return;
+}
+
 if (args is ["duckdb-explain", var dn])
 {
     // The DuckDB baseline's plans, counts next to the engine's, and warm timings (median of 10) for the notes.

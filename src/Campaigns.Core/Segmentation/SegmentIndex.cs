@@ -389,8 +389,16 @@ public sealed class SegmentIndex
         Span<ulong> buffer = stackalloc ulong[1024];
         var start = k << 10;
         var chunk = buffer[..Math.Min(1024, totalWords - start)];
-        chunk.Clear();
-        _live.OrIntoChunk(chunk, k);
+        if (_live.ChunkCardinality(k) == 1 << 16)
+        {
+            chunk.Fill(ulong.MaxValue); // every contact of the chunk is live: no need to read the live bitmap's 8 KB
+        }
+        else
+        {
+            chunk.Clear();
+            _live.OrIntoChunk(chunk, k);
+        }
+
         plan.AndInto(chunk, start);
         return RoaringBitmap.ChunkContainer(chunk);
     }

@@ -29,6 +29,54 @@ public sealed class SegmentIndexBuilderTests
         AssertSameMembers(data, upserted, bulk, 150, seed);
     }
 
+    [Fact]
+    public void FullyLiveChunksMatchLikeChunksWithRemovedContacts()
+    {
+        // Chunk 0 (65,536 contacts) stays fully live and starts from all ones; chunk 1 loses contacts; chunk 2 is partial.
+        const int Count = (2 * 65_536) + 1_000;
+        var b = new SegmentIndexBuilder(RandomBase.Schema, Count, RandomBase.Zone);
+        var budget = b.ColumnOf("budget");
+        var ids = new ContactId[Count];
+        for (var i = 0; i < Count; i++)
+        {
+            ids[i] = new ContactId(new Guid(i + 1, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8));
+            var row = b.AddContact(ids[i], RandomBase.Now);
+            if (i % 3 != 0)
+            {
+                b.SetNumber(row, budget, i % 100);
+            }
+        }
+
+        var index = b.Build();
+        var removed = new HashSet<int> { 65_536, 70_001, 131_071, 131_072 };
+        foreach (var i in removed)
+        {
+            Assert.True(index.Remove(ids[i]));
+        }
+
+        var context = new FilterContext(RandomBase.Schema);
+        foreach (var text in new[] { "budget >= 20", "not budget >= 20", "budget exists", "budget < 50" })
+        {
+            var filter = FilterParser.Parse(text, context);
+            bool Expected(int i) => text switch
+            {
+                "budget >= 20" => i % 3 != 0 && i % 100 >= 20,
+                "not budget >= 20" => i % 3 == 0 || i % 100 < 20,
+                "budget exists" => i % 3 != 0,
+                _ => i % 3 != 0 && i % 100 < 50,
+            };
+
+            var expected = Enumerable.Range(0, Count).Where(i => !removed.Contains(i) && Expected(i)).Select(i => ids[i]).ToHashSet();
+            foreach (var parallelism in new[] { 1, 2 })
+            {
+                index.MaxDegreeOfParallelism = parallelism;
+                var members = index.Evaluate(filter, RandomBase.Now);
+                Assert.Equal(expected.Count, members.Count);
+                Assert.True(expected.SetEquals(members), text);
+            }
+        }
+    }
+
     [Property(MaxTest = 5)]
     public void ColumnarBulkLoadEqualsUpsertOfTheSameData(int seed)
     {

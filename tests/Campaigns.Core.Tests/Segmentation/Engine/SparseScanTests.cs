@@ -228,6 +228,54 @@ public sealed class SparseScanTests
         Assert.All(back.Skip(20), w => Assert.Equal(0UL, w));
     }
 
+    [Property(MaxTest = 200)]
+    public bool LongDenseScansWithRoundBoundsSkipTheExistsLineAndLowSlicesExactly(int seed, byte bits, byte trailing, bool openLo, bool openHi, bool rebase, byte firstBlock)
+    {
+        // Many blocks (the scan prefetches blocks ahead), a third of the contacts without a value or cleared (every slice
+        // 0: a lower bound above the frame's base excludes them without the exists line), bounds with many trailing zeros
+        // (lo) or ones (hi) so the bit-serial comparison stops early, a frame moved by a later smaller value, and a scan
+        // that starts at a later word of the base.
+        var random = new Random(seed);
+        var width = 1 + (bits % 12);
+        var t = trailing % (width + 1);
+        var column = new BitSlicedColumn();
+        var stored = new Dictionary<int, long>();
+        const int Blocks = 24;
+        for (var o = 0; o < Blocks * 512; o++)
+        {
+            if (random.Next(3) == 0)
+            {
+                continue;
+            }
+
+            var v = random.NextInt64(1L << width) + 5;
+            column.Set(o, v);
+            stored[o] = v;
+        }
+
+        foreach (var o in stored.Keys.Where(_ => random.Next(8) == 0).ToList())
+        {
+            column.Clear(o);
+            stored.Remove(o);
+        }
+
+        if (rebase)
+        {
+            column.Set(3, 1); // a value below the base: every value is rewritten in a new frame
+            stored[3] = 1;
+        }
+
+        var lo = openLo ? long.MinValue : (random.NextInt64(1L << width) >> t << t) + 5;
+        var hi = openHi ? long.MaxValue : (random.NextInt64(1L << width) >> t << t) + ((1L << t) - 1) + 5;
+        var start = (firstBlock % 4) * BitSlicedColumn.BlockWords;
+        var words = (Blocks * BitSlicedColumn.BlockWords) - start;
+        var acc = RandomCandidates(words, seed, density: 1);
+        var candidates = Enumerable.Range(0, words * 64).Where(o => DenseBits.Get(acc, o)).Select(o => o + (start * 64)).ToHashSet();
+        column.AndRange(acc, lo, hi, start);
+        var expected = stored.Where(kv => candidates.Contains(kv.Key) && kv.Value >= lo && kv.Value <= hi).Select(kv => kv.Key).Order();
+        return Enumerable.Range(0, words * 64).Where(o => DenseBits.Get(acc, o)).Select(o => o + (start * 64)).SequenceEqual(expected);
+    }
+
     private static (BitSlicedColumn Column, Dictionary<int, long> Stored, long Shift) RandomColumn(long[] values, int scale)
     {
         var column = new BitSlicedColumn();
