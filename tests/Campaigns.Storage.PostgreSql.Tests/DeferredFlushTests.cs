@@ -21,12 +21,26 @@ public sealed class DeferredFlushTests
         }
     }
 
+    /// <summary>
+    /// A database whose connection string asks for <c>synchronous_commit = on</c> in its startup options, so the tests do
+    /// not depend on the server's own setting (the CI cluster runs with <c>synchronous_commit = off</c>).
+    /// </summary>
+    private static PostgreSqlDatabase SynchronousDatabase(PostgreSqlTestSchema schema, bool defer) =>
+        new(
+            Microsoft.Extensions.Options.Options.Create(new PostgreSqlStorageOptions
+            {
+                ConnectionString = schema.ConnectionString + ";Options=-c synchronous_commit=on",
+                Schema = schema.Schema,
+                DeferPostSendFlush = defer,
+            }),
+            PlainTextPersonalDataProtector.Instance);
+
     [SkippableFact]
     public async Task By_default_only_the_post_send_pool_commits_without_waiting_for_the_flush()
     {
         await using var schema = await PostgreSqlTestSchema.CreateAsync();
-        var db = schema.NewDatabase();
         Assert.True(new PostgreSqlStorageOptions().DeferPostSendFlush);
+        await using var db = SynchronousDatabase(schema, defer: true);
         Assert.Equal("on", await SynchronousCommitAsync(await db.OpenAsync(default)));
         Assert.Equal("off", await SynchronousCommitAsync(await db.OpenDeferredAsync(default)));
     }
@@ -35,7 +49,7 @@ public sealed class DeferredFlushTests
     public async Task When_turned_off_every_write_commits_synchronously()
     {
         await using var schema = await PostgreSqlTestSchema.CreateAsync();
-        var db = schema.NewDatabase(o => o.DeferPostSendFlush = false);
+        await using var db = SynchronousDatabase(schema, defer: false);
         Assert.Equal("on", await SynchronousCommitAsync(await db.OpenAsync(default)));
         Assert.Equal("on", await SynchronousCommitAsync(await db.OpenDeferredAsync(default)));
     }
