@@ -249,9 +249,11 @@ if (args is ["ingest-stats", ..])
 
         GC.Collect();
         var allocated = GC.GetAllocatedBytesForCurrentThread();
+        var (gen0, gen1, gen2, pause) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
         var start = ThreadCpu.Now();
         var accepted = bench.Sdk().GetAwaiter().GetResult();
         var perEvent = (ThreadCpu.Now() - start) / 1000.0 / IngestBenchmarks.Events;
+        var gcs = $"gc={GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2} pause={(GC.GetTotalPauseDuration() - pause).TotalMilliseconds:F1}ms";
         var perEventBytes = (GC.GetAllocatedBytesForCurrentThread() - allocated) / (double)IngestBenchmarks.Events;
         if (r >= WarmUp)
         {
@@ -259,7 +261,7 @@ if (args is ["ingest-stats", ..])
             bytes.Add(perEventBytes);
         }
 
-        Console.WriteLine($"round {r}: accepted={accepted} cpu={perEvent:F3}us/event alloc={perEventBytes:F0}B/event");
+        Console.WriteLine($"round {r}: accepted={accepted} cpu={perEvent:F3}us/event alloc={perEventBytes:F0}B/event {gcs}");
     }
 
     bench.Cleanup();
