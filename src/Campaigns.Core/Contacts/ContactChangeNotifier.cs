@@ -62,9 +62,14 @@ internal sealed class ContactChangeNotifier
         {
             try
             {
-                await (writer is ContactService service
-                    ? service.UpdateAsync(behaviourEvent.ContactId, update, cancellationToken)
-                    : writer.UpdateAsync(behaviourEvent.ContactId, update.Apply, cancellationToken)).ConfigureAwait(false);
+                if (writer is ContactService service)
+                {
+                    await service.UpdateAsync(behaviourEvent.ContactId, update, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await writer.UpdateAsync(behaviourEvent.ContactId, update.Apply, cancellationToken).ConfigureAwait(false);
+                }
             }
             catch (AggregateException ex)
             {

@@ -143,18 +143,42 @@ internal sealed partial class ContactEvents(
             return null;
         }
 
-        foreach (var (name, value) in properties)
+        // The usual dictionary is walked with its struct enumerator (the interface's would be allocated per event).
+        if (properties is Dictionary<string, string> dictionary)
         {
-            if (string.IsNullOrWhiteSpace(name))
+            foreach (var (name, value) in dictionary)
             {
-                return IngestResult.Rejected(id, "properties", $"Field 'properties' of event '{id}': a property name is blank (value '{value}').");
+                if (ValidateProperty(id, name, value) is { } rejected)
+                {
+                    return rejected;
+                }
             }
 
-            if (name is "amount" or "duration_seconds"
-                && !(decimal.TryParse(value, NumberStyles.Number, CultureInfo.InvariantCulture, out var number) && number >= 0))
+            return null;
+        }
+
+        foreach (var (name, value) in properties)
+        {
+            if (ValidateProperty(id, name, value) is { } rejected)
             {
-                return IngestResult.Rejected(id, $"properties.{name}", $"Field 'properties.{name}' of event '{id}': '{value}' is not a non-negative number (invariant culture, e.g. 1999.00).");
+                return rejected;
             }
+        }
+
+        return null;
+    }
+
+    private static IngestResult? ValidateProperty(string id, string name, string value)
+    {
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            return IngestResult.Rejected(id, "properties", $"Field 'properties' of event '{id}': a property name is blank (value '{value}').");
+        }
+
+        if (name is "amount" or "duration_seconds"
+            && !(decimal.TryParse(value, NumberStyles.Number, CultureInfo.InvariantCulture, out var number) && number >= 0))
+        {
+            return IngestResult.Rejected(id, $"properties.{name}", $"Field 'properties.{name}' of event '{id}': '{value}' is not a non-negative number (invariant culture, e.g. 1999.00).");
         }
 
         return null;

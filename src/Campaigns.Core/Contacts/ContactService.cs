@@ -251,35 +251,60 @@ internal sealed class ContactService : IContactService
     public Task<Contact> UpdateAsync(ContactId id, Func<Contact, Contact> change, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(change);
-        return UpdateAsync(id, change, null, cancellationToken);
+        return UpdateCoreAsync(id, change, null, cancellationToken).AsTask();
     }
 
-    /// <summary>Writes an ingested event's pending update (as <see cref="UpdateAsync(ContactId, Func{Contact, Contact}, CancellationToken)"/>, without a delegate).</summary>
-    internal Task<Contact> UpdateAsync(ContactId id, PendingContactUpdate update, CancellationToken cancellationToken) =>
-        UpdateAsync(id, null, update, cancellationToken);
+    /// <summary>
+    /// Writes an ingested event's pending update (as <see cref="UpdateAsync(ContactId, Func{Contact, Contact}, CancellationToken)"/>,
+    /// without a delegate, and without a task when the in-memory store completes it synchronously).
+    /// </summary>
+    internal ValueTask<Contact> UpdateAsync(ContactId id, PendingContactUpdate update, CancellationToken cancellationToken) =>
+        UpdateCoreAsync(id, null, update, cancellationToken);
 
-    private async Task<Contact> UpdateAsync(ContactId id, Func<Contact, Contact>? change, PendingContactUpdate? update, CancellationToken cancellationToken)
+    private async ValueTask<Contact> UpdateCoreAsync(ContactId id, Func<Contact, Contact>? change, PendingContactUpdate? update, CancellationToken cancellationToken)
     {
         for (var attempt = 1; ; attempt++)
         {
             var current = await _store.ReadAsync(id, cancellationToken).ConfigureAwait(false)
                 ?? throw new EntityNotFoundException("contact", id.ToString());
-            var changed = (change is not null ? change(current) : update!.Apply(current)) ?? throw new InvalidOperationException("The change returned no contact.");
-            // A contact the importer kept without a usable identity (flagged) may still be updated (scores, tags, stage).
-            // Identities, attributes and time zone the change left as stored were normalized when stored: only the stage is checked then.
-            if (changed.Id != current.Id || changed.CreatedAt != current.CreatedAt || changed.Version != current.Version)
+            Contact changed;
+            var versioned = false;
+            if (update is not null && _store is InMemoryContactStore && update.TryApply(current, out var edited) && Enum.IsDefined(edited.Stage))
             {
-                changed = changed with { Id = current.Id, CreatedAt = current.CreatedAt, Version = current.Version };
+                // Only tags, scores, stage and owner changed, in one copy that already carries the next version.
+                changed = edited;
+                versioned = true;
             }
-            if (!ReferenceEquals(changed.Identities, current.Identities) || !ReferenceEquals(changed.Attributes, current.Attributes)
-                || !string.Equals(changed.TimeZoneId, current.TimeZoneId, StringComparison.Ordinal) || !Enum.IsDefined(changed.Stage))
+            else
             {
-                changed = Normalize(changed, requireIdentity: InMemoryContactStore.KeysOf(current.Identities).Count > 0);
+                changed = (change is not null ? change(current) : update!.Apply(current)) ?? throw new InvalidOperationException("The change returned no contact.");
+                // A contact the importer kept without a usable identity (flagged) may still be updated (scores, tags, stage).
+                // Identities, attributes and time zone the change left as stored were normalized when stored: only the stage is checked then.
+                if (changed.Id != current.Id || changed.CreatedAt != current.CreatedAt || changed.Version != current.Version)
+                {
+                    changed = changed with { Id = current.Id, CreatedAt = current.CreatedAt, Version = current.Version };
+                }
+
+                if (!ReferenceEquals(changed.Identities, current.Identities) || !ReferenceEquals(changed.Attributes, current.Attributes)
+                    || !string.Equals(changed.TimeZoneId, current.TimeZoneId, StringComparison.Ordinal) || !Enum.IsDefined(changed.Stage))
+                {
+                    changed = Normalize(changed, requireIdentity: InMemoryContactStore.KeysOf(current.Identities).Count > 0);
+                }
             }
 
             try
             {
-                var stored = await _store.UpdateAsync(changed, cancellationToken).ConfigureAwait(false);
+                Contact stored;
+                if (_store is InMemoryContactStore memory)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    stored = versioned ? memory.Commit(changed) : memory.Update(changed);
+                }
+                else
+                {
+                    stored = await _store.UpdateAsync(changed, cancellationToken).ConfigureAwait(false);
+                }
+
                 await _notifier.ChangedAsync(current, stored, cancellationToken).ConfigureAwait(false);
                 return stored;
             }

@@ -83,6 +83,35 @@ public sealed class InMemoryContactStore : IContactStore
     {
         ArgumentNullException.ThrowIfNull(contact);
         cancellationToken.ThrowIfCancellationRequested();
+        return Task.FromResult(Update(contact));
+    }
+
+    /// <summary>
+    /// Stores <paramref name="next"/> as is (no copy): a contact made from the stored one with its identities unchanged,
+    /// already carrying the next version (the stored version + 1). For the SDK's ingest path.
+    /// </summary>
+    /// <param name="next">The contact to store.</param>
+    /// <returns><paramref name="next"/>.</returns>
+    /// <exception cref="ConcurrencyException">The stored version is not <c>next.Version − 1</c>.</exception>
+    internal Contact Commit(Contact next)
+    {
+        ArgumentNullException.ThrowIfNull(next);
+        lock (_gate)
+        {
+            if (!_contacts.TryGetValue(next.Id, out var current) || current.Version != next.Version - 1 || !ReferenceEquals(current.Identities, next.Identities))
+            {
+                throw new ConcurrencyException(EntityKind, next.Id.ToString(), next.Version - 1, current?.Version);
+            }
+
+            _contacts[next.Id] = next;
+            return next;
+        }
+    }
+
+    /// <summary><see cref="UpdateAsync"/> without the task, for the SDK's hot paths.</summary>
+    internal Contact Update(Contact contact)
+    {
+        ArgumentNullException.ThrowIfNull(contact);
         lock (_gate)
         {
             if (!_contacts.TryGetValue(contact.Id, out var current) || current.Version != contact.Version)
@@ -108,7 +137,7 @@ public sealed class InMemoryContactStore : IContactStore
 
             var stored = contact with { Version = contact.Version + 1 };
             _contacts[contact.Id] = stored;
-            return Task.FromResult(stored);
+            return stored;
         }
     }
 

@@ -8,6 +8,11 @@ namespace Campaigns.Contacts;
 /// lost when the process ends. Each contact's events are kept sorted by <see cref="BehaviourEvent.OccurredAt"/> then
 /// event id, so an event that arrives late is inserted in its place (binary search) rather than appended.
 /// </summary>
+/// <remarks>
+/// One lock guards the id index and the contact index; each contact's list also has its own lock, taken inside the
+/// first by writers, so the engines can read one contact's events in place (<see cref="Read"/>) without a copy and
+/// without holding up writers of other contacts.
+/// </remarks>
 public sealed class InMemoryEventStore : IEventStore, IEventLogReader
 {
     private static readonly Comparer<BehaviourEvent> Order = Comparer<BehaviourEvent>.Create(static (a, b) =>
@@ -18,7 +23,7 @@ public sealed class InMemoryEventStore : IEventStore, IEventLogReader
 
     private readonly Lock _gate = new();
     private readonly Dictionary<string, BehaviourEvent> _byId = new(StringComparer.Ordinal);
-    private readonly Dictionary<ContactId, List<BehaviourEvent>> _byContact = [];
+    private readonly Dictionary<ContactId, ContactLog> _byContact = [];
 
     /// <inheritdoc />
     public ValueTask<bool> AppendAsync(BehaviourEvent behaviourEvent, CancellationToken cancellationToken = default)
@@ -33,20 +38,24 @@ public sealed class InMemoryEventStore : IEventStore, IEventLogReader
                 return ValueTask.FromResult(false);
             }
 
-            if (!_byContact.TryGetValue(behaviourEvent.ContactId, out var list))
+            if (!_byContact.TryGetValue(behaviourEvent.ContactId, out var log))
             {
-                list = [];
-                _byContact.Add(behaviourEvent.ContactId, list);
+                log = new ContactLog();
+                _byContact.Add(behaviourEvent.ContactId, log);
             }
 
-            if (list.Count == 0 || Order.Compare(list[^1], behaviourEvent) <= 0)
+            lock (log.Gate)
             {
-                list.Add(behaviourEvent);
-            }
-            else
-            {
-                var index = list.BinarySearch(behaviourEvent, Order);
-                list.Insert(index < 0 ? ~index : index, behaviourEvent);
+                var list = log.Events;
+                if (list.Count == 0 || Order.Compare(list[^1], behaviourEvent) <= 0)
+                {
+                    list.Add(behaviourEvent);
+                }
+                else
+                {
+                    var index = list.BinarySearch(behaviourEvent, Order);
+                    list.Insert(index < 0 ? ~index : index, behaviourEvent);
+                }
             }
 
             return ValueTask.FromResult(true);
@@ -64,26 +73,33 @@ public sealed class InMemoryEventStore : IEventStore, IEventLogReader
         }
     }
 
-    /// <summary>A copy of the contact's events in store order, only those of <paramref name="kinds"/> when given; synchronous, for the engines' hot path.</summary>
-    internal List<BehaviourEvent> Snapshot(ContactId contactId, IReadOnlySet<string>? kinds)
+    /// <summary>
+    /// Calls <paramref name="read"/> with the contact's events in store order, in place (no copy) under the contact's
+    /// lock: no event is added to the contact meanwhile. <paramref name="read"/> must not keep the list nor call into this
+    /// store (writers take the store's lock, then the contact's). Synchronous, for the engines' hot path.
+    /// </summary>
+    /// <typeparam name="TState">What <paramref name="read"/> needs (a static lambda with a state allocates nothing).</typeparam>
+    /// <typeparam name="TResult">What it returns.</typeparam>
+    /// <param name="contactId">The contact.</param>
+    /// <param name="state">Passed to <paramref name="read"/>.</param>
+    /// <param name="read">Reads the events.</param>
+    /// <returns>What <paramref name="read"/> returned.</returns>
+    internal TResult Read<TState, TResult>(ContactId contactId, TState state, Func<TState, IReadOnlyList<BehaviourEvent>, TResult> read)
     {
+        ContactLog? log;
         lock (_gate)
         {
-            if (!_byContact.TryGetValue(contactId, out var list))
-            {
-                return [];
-            }
+            _byContact.TryGetValue(contactId, out log);
+        }
 
-            var copy = new List<BehaviourEvent>(list.Count);
-            foreach (var e in list)
-            {
-                if (kinds is null || kinds.Contains(e.Kind))
-                {
-                    copy.Add(e);
-                }
-            }
+        if (log is null)
+        {
+            return read(state, []);
+        }
 
-            return copy;
+        lock (log.Gate)
+        {
+            return read(state, log.Events);
         }
     }
 
@@ -98,8 +114,8 @@ public sealed class InMemoryEventStore : IEventStore, IEventLogReader
         BehaviourEvent[] snapshot;
         lock (_gate)
         {
-            snapshot = _byContact.TryGetValue(contactId, out var list)
-                ? [.. list.Where(e => (since is null || e.OccurredAt >= since) && (until is null || e.OccurredAt < until))]
+            snapshot = _byContact.TryGetValue(contactId, out var log)
+                ? [.. log.Events.Where(e => (since is null || e.OccurredAt >= since) && (until is null || e.OccurredAt < until))]
                 : [];
         }
 
@@ -131,5 +147,13 @@ public sealed class InMemoryEventStore : IEventStore, IEventLogReader
                 yield return e;
             }
         }
+    }
+
+    /// <summary>One contact's events, sorted, with the lock that writers take (inside the store's) and in-place readers take alone.</summary>
+    private sealed class ContactLog
+    {
+        public Lock Gate { get; } = new();
+
+        public List<BehaviourEvent> Events { get; } = [];
     }
 }

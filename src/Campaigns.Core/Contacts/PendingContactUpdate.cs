@@ -26,6 +26,15 @@ internal abstract class ContactContribution
     /// <returns>The changed contact, or <paramref name="contact"/> itself when nothing changes.</returns>
     public abstract Contact Apply(Contact contact);
 
+    /// <summary>
+    /// Applies the change to <paramref name="edit"/> as <see cref="Apply"/> would to <paramref name="contact"/> carrying the
+    /// edit's fields (the parts before this one), so that one copy of the contact carries every part; returns false when
+    /// it cannot, and the update then falls back to <see cref="Apply"/>. No side effects.
+    /// </summary>
+    /// <param name="contact">The contact as read.</param>
+    /// <param name="edit">The fields as changed by the parts before this one.</param>
+    public virtual bool TryEdit(Contact contact, ref ContactEdit edit) => false;
+
     /// <summary>Runs after the contact was written (or when no part changed it), e.g. to raise lead events.</summary>
     /// <param name="cancellationToken">The writer's cancellation token.</param>
     public virtual ValueTask StoredAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
@@ -107,10 +116,88 @@ internal sealed class PendingContactUpdate(ContactId contactId)
         return contact;
     }
 
+    /// <summary>
+    /// Applies every part to one <see cref="ContactEdit"/> of <paramref name="contact"/> and makes one copy carrying all of
+    /// them and the next version (<see cref="Contact.Version"/> + 1); false when a part cannot edit (use <see cref="Apply"/>).
+    /// </summary>
+    /// <param name="contact">The contact as read.</param>
+    /// <param name="changed">The changed contact with the next version, when true.</param>
+    public bool TryApply(Contact contact, out Contact changed)
+    {
+        changed = contact;
+        if (_first is null)
+        {
+            return false;
+        }
+
+        var edit = new ContactEdit(contact);
+        if (!_first.TryEdit(contact, ref edit))
+        {
+            return false;
+        }
+
+        for (var i = 0; i < (_more?.Count ?? 0); i++)
+        {
+            if (!_more![i].TryEdit(contact, ref edit))
+            {
+                return false;
+            }
+        }
+
+        changed = edit.ToContact(contact, contact.Version + 1);
+        return true;
+    }
+
     /// <summary>How many parts were added.</summary>
     public int Count => _first is null ? 0 : 1 + (_more?.Count ?? 0);
 
     /// <summary>The part at <paramref name="index"/>, in the order added.</summary>
     /// <param name="index">From 0 to <see cref="Count"/> − 1.</param>
     public ContactContribution this[int index] => index == 0 ? _first! : _more![index - 1];
+}
+
+/// <summary>
+/// The contact fields that ingest contributions change (tags, scores, stage with its history, owner), gathered so that
+/// one copy of the contact carries the changes of every part of a <see cref="PendingContactUpdate"/>.
+/// </summary>
+internal struct ContactEdit
+{
+    /// <summary>The tags.</summary>
+    public IReadOnlyList<ContactTag> Tags;
+
+    /// <summary>The scores.</summary>
+    public ContactScores? Scores;
+
+    /// <summary>The lifecycle stage.</summary>
+    public LifecycleStage Stage;
+
+    /// <summary>The stage history.</summary>
+    public IReadOnlyList<StageChange> StageHistory;
+
+    /// <summary>The owner.</summary>
+    public string? OwnerId;
+
+    /// <summary>Starts from the contact's fields.</summary>
+    /// <param name="contact">The contact as read.</param>
+    public ContactEdit(Contact contact)
+    {
+        Tags = contact.Tags;
+        Scores = contact.Scores;
+        Stage = contact.Stage;
+        StageHistory = contact.StageHistory;
+        OwnerId = contact.OwnerId;
+    }
+
+    /// <summary>One copy of <paramref name="contact"/> with these fields and <paramref name="version"/>.</summary>
+    /// <param name="contact">The contact as read.</param>
+    /// <param name="version">The version the copy carries.</param>
+    public readonly Contact ToContact(Contact contact, long version) => contact with
+    {
+        Tags = Tags,
+        Scores = Scores,
+        Stage = Stage,
+        StageHistory = StageHistory,
+        OwnerId = OwnerId,
+        Version = version,
+    };
 }

@@ -94,7 +94,8 @@ internal sealed class KindRuleMatcher
                 : FilterEvaluator.MatchesEvent(behaviourEvent, rule.EventKind, rule.Where);
             if (matches)
             {
-                (matched ??= []).Add(new ScoreLedgerEntry(rule.Id, behaviourEvent.EventId, behaviourEvent.OccurredAt, rule.Points));
+                // Most events match one rule: the list starts with room for one.
+                (matched ??= new List<ScoreLedgerEntry>(1)).Add(new ScoreLedgerEntry(rule.Id, behaviourEvent.EventId, behaviourEvent.OccurredAt, rule.Points));
             }
         }
     }

@@ -484,6 +484,33 @@ internal sealed class ScoringEngine(
             return newOwner != previousOwner ? updated with { OwnerId = newOwner } : updated;
         }
 
+        public override bool TryEdit(Contact contact, ref ContactEdit edit)
+        {
+            // As Apply on the contact carrying the edit's fields.
+            if (!write)
+            {
+                return true;
+            }
+
+            if (edit.Scores is not { } current || current.AsOf <= scores.AsOf)
+            {
+                edit.Scores = scores;
+            }
+
+            if (stage is { } s && s > edit.Stage)
+            {
+                edit.StageHistory = [.. edit.StageHistory, new StageChange(edit.Stage, s, now, reason)];
+                edit.Stage = s;
+            }
+
+            if (newOwner != previousOwner)
+            {
+                edit.OwnerId = newOwner;
+            }
+
+            return true;
+        }
+
         public override async ValueTask StoredAsync(CancellationToken cancellationToken)
         {
             var id = contact.Id;
@@ -492,12 +519,15 @@ internal sealed class ScoringEngine(
                 await engine.RaiseAsync(new ThresholdCrossed { ContactId = id, ThresholdId = threshold.Id, At = now, Score = score, Entered = entered }, cancellationToken).ConfigureAwait(false);
             }
 
-            var explanation = assignments is { Count: > 0 }
-                ? engine.Explain(model, contact, ledger, now)
-                : null;
-            foreach (var (threshold, assignee, score) in assignments ?? [])
+            if (assignments is not { Count: > 0 })
             {
-                await engine.RaiseAsync(new LeadAssigned { ContactId = id, ThresholdId = threshold.Id, At = now, Score = score, AssigneeId = assignee, PreviousOwnerId = previousOwner, Explanation = explanation! }, cancellationToken).ConfigureAwait(false);
+                return; // the common case: no list is made for nothing to assign
+            }
+
+            var explanation = engine.Explain(model, contact, ledger, now);
+            foreach (var (threshold, assignee, score) in assignments)
+            {
+                await engine.RaiseAsync(new LeadAssigned { ContactId = id, ThresholdId = threshold.Id, At = now, Score = score, AssigneeId = assignee, PreviousOwnerId = previousOwner, Explanation = explanation }, cancellationToken).ConfigureAwait(false);
             }
         }
     }

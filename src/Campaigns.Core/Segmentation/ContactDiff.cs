@@ -12,19 +12,10 @@ internal static class ContactDiff
             return true;
         }
 
-        foreach (var field in reads.Fields)
+        // The Count guards skip the boxed set enumerators when nothing is read (the common case on ingest).
+        if (reads.Fields.Count > 0 && AnyFieldChanged(reads.Fields, previous, current))
         {
-            if (field == BuiltInFields.OwnerId)
-            {
-                if (!string.Equals(previous.OwnerId, current.OwnerId, StringComparison.Ordinal))
-                {
-                    return true;
-                }
-            }
-            else if (!Equals(previous.Attributes.GetValueOrDefault(field), current.Attributes.GetValueOrDefault(field)))
-            {
-                return true;
-            }
+            return true;
         }
 
         if ((reads.Tags.Count > 0 || reads.TagGroups.Count > 0) && !previous.Tags.SequenceEqual(current.Tags))
@@ -42,7 +33,32 @@ internal static class ContactDiff
             return true;
         }
 
-        foreach (var channel in reads.Channels)
+        return reads.Channels.Count > 0 && AnyConsentChanged(reads.Channels, previous, current);
+    }
+
+    private static bool AnyFieldChanged(IReadOnlySet<string> fields, Contact previous, Contact current)
+    {
+        foreach (var field in fields)
+        {
+            if (field == BuiltInFields.OwnerId)
+            {
+                if (!string.Equals(previous.OwnerId, current.OwnerId, StringComparison.Ordinal))
+                {
+                    return true;
+                }
+            }
+            else if (!Equals(previous.Attributes.GetValueOrDefault(field), current.Attributes.GetValueOrDefault(field)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool AnyConsentChanged(IReadOnlySet<string> channels, Contact previous, Contact current)
+    {
+        foreach (var channel in channels)
         {
             if (previous.Consents.GetValueOrDefault(channel) != current.Consents.GetValueOrDefault(channel))
             {

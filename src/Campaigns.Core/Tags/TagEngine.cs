@@ -62,6 +62,9 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
     [ThreadStatic]
     private static bool[]? t_groupDone;
 
+    [ThreadStatic]
+    private static List<ContactTag>? t_result;
+
     private readonly ContactSchedule _schedule = new();
     private Tuple<IReadOnlyList<CompiledTagRule>, RulePlan>? _fullPlan;
     private Tuple<IReadOnlyList<CompiledTagRule>, FilterReads>? _union;
@@ -204,12 +207,22 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
             return null;
         }
 
-        IReadOnlyList<BehaviourEvent> history = [];
-        if (events is InMemoryEventStore memory && (part is not null || AnyReadsEvents(rules)))
+        // With the in-memory store the contact's events are read in place under its lock (no copy per event): history
+        // stays null and a recomputation on a changed contact reads them again.
+        IReadOnlyList<BehaviourEvent>? history = [];
+        var memory = events as InMemoryEventStore;
+        var partial = part is not null;
+        (IReadOnlyList<ContactTag>? Tags, Instant? Next) computed;
+        if (!partial && !AnyReadsEvents(rules))
         {
-            history = memory.Snapshot(id, part?.Kinds);
+            computed = Compute(contact, history, now, rules, partial, part);
         }
-        else if (part is not null || AnyReadsEvents(rules))
+        else if (memory is not null)
+        {
+            history = null;
+            computed = ComputeInPlace(memory, contact, now, rules, part);
+        }
+        else
         {
             var list = new List<BehaviourEvent>();
             await foreach (var e in events.ListAsync(id, cancellationToken: cancellationToken).ConfigureAwait(false))
@@ -221,10 +234,10 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
             }
 
             history = list;
+            computed = Compute(contact, history, now, rules, partial, part);
         }
 
-        var partial = part is not null;
-        var (tags, next) = Compute(contact, history, now, rules, partial, part);
+        var (tags, next) = computed;
         if (partial)
         {
             _schedule.Advance(id, next);
@@ -239,7 +252,7 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
             return contact;
         }
 
-        var change = new TagChange(this, contact, history, now, rules, part, tags);
+        var change = new TagChange(this, contact, history, memory, now, rules, part, tags);
         if (update is not null)
         {
             update.Add(change);
@@ -251,16 +264,44 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
 
     /// <summary>
     /// The rule tags computed on <c>read</c>; they hold unless another writer changed the contact meanwhile (or a part before
-    /// this one in a pending update did), and then they are computed again on the contact given.
+    /// this one in a pending update did), and then they are computed again on the contact given (over <c>history</c>, or
+    /// when it is null over the in-memory store's events read in place again).
     /// </summary>
-    private sealed class TagChange(TagEngine engine, Contact read, IReadOnlyList<BehaviourEvent> history, Instant now, IReadOnlyList<CompiledTagRule> rules, KindRules? part, IReadOnlyList<ContactTag> tags)
+    private sealed class TagChange(TagEngine engine, Contact read, IReadOnlyList<BehaviourEvent>? history, InMemoryEventStore? memory, Instant now, IReadOnlyList<CompiledTagRule> rules, KindRules? part, IReadOnlyList<ContactTag> tags)
         : ContactContribution
     {
-        public override Contact Apply(Contact contact) =>
-            (ReferenceEquals(contact, read) ? tags : engine.Compute(contact, history, now, rules, part is not null, part).Tags) is { } fresh
-                ? contact with { Tags = fresh }
-                : contact;
+        public override Contact Apply(Contact contact)
+        {
+            if (ReferenceEquals(contact, read))
+            {
+                return contact with { Tags = tags };
+            }
+
+            var fresh = history is null
+                ? engine.ComputeInPlace(memory!, contact, now, rules, part).Tags
+                : engine.Compute(contact, history, now, rules, part is not null, part).Tags;
+            return fresh is null ? contact : contact with { Tags = fresh };
+        }
+
+        public override bool TryEdit(Contact contact, ref ContactEdit edit)
+        {
+            // Only the tags computed on the contact as read (the common case); otherwise Apply recomputes them.
+            if (!ReferenceEquals(contact, read) || !ReferenceEquals(edit.Tags, contact.Tags))
+            {
+                return false;
+            }
+
+            edit.Tags = tags;
+            return true;
+        }
     }
+
+    /// <summary><see cref="Compute"/> over the in-memory store's events of the contact, read in place under the contact's lock (no copy).</summary>
+    private (IReadOnlyList<ContactTag>? Tags, Instant? Next) ComputeInPlace(InMemoryEventStore memory, Contact contact, Instant now, IReadOnlyList<CompiledTagRule> rules, KindRules? part) =>
+        memory.Read(
+            contact.Id,
+            (Engine: this, Contact: contact, Now: now, Rules: rules, Part: part),
+            static (s, history) => s.Engine.Compute(s.Contact, history, s.Now, s.Rules, s.Part is not null, s.Part));
 
     private static bool AnyReadsEvents(IReadOnlyList<CompiledTagRule> rules)
     {
@@ -290,8 +331,10 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
             Array.Clear(groupDone, 0, plan.Groups.Length);
         }
 
+        // The tags are gathered in this thread's scratch list (Compute does not nest) and copied out only when they changed.
         var stored = contact.Tags;
-        var result = new List<ContactTag>(stored.Count + 2);
+        var result = t_result ??= [];
+        result.Clear();
         for (var i = 0; i < stored.Count; i++)
         {
             var tag = stored[i];
@@ -375,7 +418,9 @@ internal sealed class TagEngine(TagCatalog catalog, IContactService contacts, IC
             AddRuleTag(result, contact, rule, name, now, until, ref next);
         }
 
-        return (SameTags(result, contact.Tags) ? null : result, next);
+        var changed = SameTags(result, contact.Tags) ? null : result.ToArray();
+        result.Clear();
+        return (changed, next);
     }
 
     private RulePlan PlanOf(IReadOnlyList<CompiledTagRule> rules, KindRules? part)

@@ -133,4 +133,35 @@ public class ContactStoreTests
         Assert.Equal(["e0", "e2"], window);
         Assert.Equal(T0 + Duration.FromMinutes(10), (await store.GetAsync("e1"))!.OccurredAt);
     }
+
+    [Fact]
+    public async Task Events_are_read_in_place_in_store_order_and_an_unknown_contact_has_none()
+    {
+        var store = new InMemoryEventStore();
+        var contact = ContactId.New();
+        BehaviourEvent E(string id, int minute) => new() { EventId = id, ContactId = contact, Kind = EventKinds.PageView, OccurredAt = T0 + Duration.FromMinutes(minute) };
+        await store.AppendAsync(E("e2", 20));
+        await store.AppendAsync(E("e1", 10));
+
+        var ids = store.Read(contact, "seen:", static (prefix, events) => events.Select(e => prefix + e.EventId).ToList());
+        var none = store.Read(ContactId.New(), 0, static (_, events) => events.Count);
+
+        Assert.Equal(["seen:e1", "seen:e2"], ids);
+        Assert.Equal(0, none);
+    }
+
+    [Fact]
+    public async Task A_commit_stores_the_next_version_as_is_and_a_stale_one_throws()
+    {
+        var store = new InMemoryContactStore();
+        var v1 = await store.AddAsync(NewContact("+8613800138000"));
+        var next = v1 with { Name = "next", Version = 2 };
+
+        var stored = store.Commit(next);
+        var stale = Assert.Throws<ConcurrencyException>(() => store.Commit(v1 with { Name = "stale", Version = 2 }));
+
+        Assert.Same(next, stored);
+        Assert.Same(next, await store.GetAsync(v1.Id));
+        Assert.Equal((1L, (long?)2L), (stale.ExpectedVersion, stale.ActualVersion));
+    }
 }

@@ -57,6 +57,8 @@ public sealed class OneWritePerIngestTests
         var change = Assert.IsType<ContactChange>(host.Recorder.Calls[0]);
         Assert.Equal(stored, change.Current);
         Assert.Equal(LifecycleStage.New, change.Previous!.Stage);
+        Assert.Equal(change.Previous.Version + 1, stored.Version);
+        Assert.Equal(LifecycleStage.Mql, Assert.Single(stored.StageHistory).To);
         Assert.Equal(2, host.Recorder.Calls.Count);
         Assert.Collection(host.Sink.Events, e => Assert.IsType<ThresholdCrossed>(e), e => Assert.IsType<LeadAssigned>(e));
     }
@@ -107,6 +109,56 @@ public sealed class OneWritePerIngestTests
         Assert.Equal(5m, stored.Scores!.Behaviour);
         Assert.Contains(stored.Tags, t => t.Tag == "product-reader");
         Assert.Equal(2, host.Recorder.Calls.OfType<ContactChange>().Count());
+    }
+
+    [Fact]
+    public void One_copy_carries_every_part_and_the_next_version_as_the_parts_applied_one_by_one_would()
+    {
+        var contact = new Contact { Id = ContactId.New(), CreatedAt = Now, Version = 3 };
+        var tag = new ContactTag { Tag = "t", Source = TagSource.Rule, AssignedBy = "tag-rule:t", AssignedAt = Now };
+        IReadOnlyList<ContactTag> tags = [tag];
+        var scores = new ContactScores(5m, 0m, null, Now);
+        var update = new PendingContactUpdate(contact.Id);
+        update.Add(new Part(c => c with { Tags = tags }, (ref ContactEdit e) => e.Tags = tags));
+        update.Add(new Part(c => c with { Scores = scores, OwnerId = "sales-1" }, (ref ContactEdit e) => (e.Scores, e.OwnerId) = (scores, "sales-1")));
+
+        Assert.True(update.TryApply(contact, out var edited));
+
+        var applied = update.Apply(contact);
+        Assert.Equal(applied with { Version = 4 }, edited);
+        Assert.Equal(4, edited.Version);
+        Assert.Equal(contact, applied with { Tags = contact.Tags, Scores = null, OwnerId = null });
+    }
+
+    [Fact]
+    public void A_part_that_cannot_edit_makes_the_update_fall_back_to_applying_each_part()
+    {
+        var contact = new Contact { Id = ContactId.New(), CreatedAt = Now, Version = 1 };
+        var update = new PendingContactUpdate(contact.Id);
+        update.Add(new Part(c => c with { Name = "n" }, null));
+
+        Assert.False(update.TryApply(contact, out var unchanged));
+        Assert.Same(contact, unchanged);
+        Assert.Equal("n", update.Apply(contact).Name);
+    }
+
+    private delegate void Edit(ref ContactEdit edit);
+
+    /// <summary>A contribution from two delegates; without an edit it cannot edit (the default).</summary>
+    private sealed class Part(Func<Contact, Contact> apply, Edit? editor) : ContactContribution
+    {
+        public override Contact Apply(Contact contact) => apply(contact);
+
+        public override bool TryEdit(Contact contact, ref ContactEdit edit)
+        {
+            if (editor is null)
+            {
+                return base.TryEdit(contact, ref edit);
+            }
+
+            editor(ref edit);
+            return true;
+        }
     }
 
     private sealed class Host : IDisposable
