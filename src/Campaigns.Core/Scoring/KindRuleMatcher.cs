@@ -14,7 +14,7 @@ internal sealed class KindRuleMatcher
 {
     private readonly string? _property;
     private readonly bool[] _inGroup;
-    private readonly Dictionary<string, int[]> _byValue = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int[]> _byValue = [];
 
     /// <summary>Indexes the rules of one kind.</summary>
     /// <param name="rules">The rules, in model order, all of the same event kind.</param>
@@ -38,26 +38,17 @@ internal sealed class KindRuleMatcher
         }
 
         _property = best.Key;
-        var byValue = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        var entries = new List<(string Value, int Position)>();
         for (var i = 0; i < rules.Length; i++)
         {
             if (EqualityOf(rules[i]) is { } condition && string.Equals(condition.Property, _property, StringComparison.Ordinal))
             {
                 _inGroup[i] = true;
-                var value = condition.Values[0];
-                if (!byValue.TryGetValue(value, out var list))
-                {
-                    byValue[value] = list = [];
-                }
-
-                list.Add(i);
+                entries.Add((condition.Values[0], i));
             }
         }
 
-        foreach (var (value, list) in byValue)
-        {
-            _byValue[value] = [.. list];
-        }
+        _byValue = EqualityIndex.ByValue(entries);
     }
 
     /// <summary>The rules, in model order.</summary>
@@ -70,20 +61,8 @@ internal sealed class KindRuleMatcher
     {
         // For the grouped rules: none matches (absent, empty or unknown text value), the ones listed (text value), or each
         // is compared as the evaluator does (a value that may be a number, where "1" = "1.0").
-        var groupKnown = false;
         int[]? hits = null;
-        if (_property is not null)
-        {
-            if (!behaviourEvent.Properties.TryGetValue(_property, out var value) || string.IsNullOrEmpty(value))
-            {
-                groupKnown = true;
-            }
-            else if (!BehaviourWindow.CanStartNumber(value))
-            {
-                groupKnown = true;
-                _byValue.TryGetValue(value, out hits);
-            }
-        }
+        var groupKnown = _property is not null && EqualityIndex.TryMatch(behaviourEvent.Properties, _property, _byValue, out hits);
 
         var rules = Rules;
         for (var i = 0; i < rules.Length; i++)

@@ -124,20 +124,16 @@ internal static class BehaviourWindow
                 AddCandidate(candidates, now, e.OccurredAt + w + Duration.Epsilon, ref sortedCandidates);
             }
 
-            if (e.ContactId != contactId || !e.Properties.TryGetValue(group.Property, out var value) || string.IsNullOrEmpty(value))
+            if (e.ContactId != contactId)
             {
-                continue; // an absent or empty property satisfies no equality (FilterEvaluator.MatchesCondition)
+                continue;
             }
 
-            if (!CanStartNumber(value))
+            if (EqualityIndex.TryMatch(e.Properties, group.Property, group.ByValue, out var matching))
             {
-                // Not a number: the evaluator compares it ordinally with each value, so only an equal value matches.
-                if (group.ByValue.TryGetValue(value, out var matching))
+                for (var k = 0; matching is not null && k < matching.Length; k++)
                 {
-                    for (var k = 0; k < matching.Length; k++)
-                    {
-                        counted[matching[k]].Add(e.OccurredAt);
-                    }
+                    counted[matching[k]].Add(e.OccurredAt);
                 }
 
                 continue;
@@ -299,19 +295,7 @@ internal sealed class EqualityGroup
         Property = property;
         Filters = filters;
         Slots = slots;
-        var byValue = new Dictionary<string, List<int>>(StringComparer.Ordinal);
-        for (var m = 0; m < filters.Length; m++)
-        {
-            var value = filters[m].Where[0].Values[0];
-            if (!byValue.TryGetValue(value, out var members))
-            {
-                byValue[value] = members = [];
-            }
-
-            members.Add(m);
-        }
-
-        ByValue = byValue.ToDictionary(p => p.Key, p => p.Value.ToArray(), StringComparer.Ordinal);
+        ByValue = EqualityIndex.ByValue(filters.Select((f, m) => (f.Where[0].Values[0], m)));
     }
 
     /// <summary>The event kind.</summary>
@@ -372,6 +356,59 @@ internal sealed class EqualityGroup
         }
 
         return [.. groups];
+    }
+}
+
+/// <summary>
+/// Conditions <c>property = value</c> on one property, indexed by value, so that an event's property is read once and
+/// the conditions it satisfies are found by one lookup — exactly what <see cref="FilterEvaluator.MatchesCondition"/>
+/// gives for each. Shared by the tag engine's <see cref="EqualityGroup"/> and scoring's <c>KindRuleMatcher</c>.
+/// </summary>
+internal static class EqualityIndex
+{
+    /// <summary>Indexes positions by the text each must equal.</summary>
+    /// <param name="entries">Each condition's value and position.</param>
+    /// <returns>The positions whose value equals a text ordinally, by that text, in the order given.</returns>
+    public static Dictionary<string, int[]> ByValue(IEnumerable<(string Value, int Position)> entries)
+    {
+        var byValue = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+        foreach (var (value, position) in entries)
+        {
+            if (!byValue.TryGetValue(value, out var positions))
+            {
+                byValue[value] = positions = [];
+            }
+
+            positions.Add(position);
+        }
+
+        return byValue.ToDictionary(p => p.Key, p => p.Value.ToArray(), StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// Which indexed conditions an event's property satisfies, when that is known without comparing: none when the
+    /// property is absent or empty (it satisfies no equality), the listed ones when it cannot be a number (the evaluator
+    /// compares such text ordinally). False when the value may be a number ("1" = "1.0"): compare each condition then.
+    /// </summary>
+    /// <param name="properties">The event's properties.</param>
+    /// <param name="property">The indexed property.</param>
+    /// <param name="byValue">The index from <see cref="ByValue"/>.</param>
+    /// <param name="hits">The positions satisfied, or null for none; only meaningful when the method returns true.</param>
+    public static bool TryMatch(IReadOnlyDictionary<string, string> properties, string property, Dictionary<string, int[]> byValue, out int[]? hits)
+    {
+        hits = null;
+        if (!properties.TryGetValue(property, out var value) || string.IsNullOrEmpty(value))
+        {
+            return true;
+        }
+
+        if (BehaviourWindow.CanStartNumber(value))
+        {
+            return false;
+        }
+
+        byValue.TryGetValue(value, out hits);
+        return true;
     }
 }
 
