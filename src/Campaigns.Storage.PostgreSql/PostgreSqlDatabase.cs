@@ -139,35 +139,23 @@ public sealed class PostgreSqlDatabase : IAsyncDisposable, IDisposable
     }
 
     /// <summary>Opens a pooled connection once the schema is ready.</summary>
-    internal async ValueTask<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken)
-    {
-        var ready = Volatile.Read(ref _ready);
-        if (ready is not { IsCompletedSuccessfully: true })
-        {
-            await EnsureReadyAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        return await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-    }
+    internal ValueTask<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken) => OpenAsync(_dataSource, cancellationToken);
 
     /// <summary>
     /// Opens a pooled connection for a write whose WAL flush may be deferred (<see cref="PostgreSqlStorageOptions.DeferPostSendFlush"/>):
-    /// its sessions commit with <c>synchronous_commit = off</c>. Without the option, the same as <see cref="OpenAsync"/>.
+    /// its sessions commit with <c>synchronous_commit = off</c>. Without the option, the same as <see cref="OpenAsync(CancellationToken)"/>.
     /// </summary>
-    internal async ValueTask<NpgsqlConnection> OpenDeferredAsync(CancellationToken cancellationToken)
-    {
-        if (_deferredDataSource is null)
-        {
-            return await OpenAsync(cancellationToken).ConfigureAwait(false);
-        }
+    internal ValueTask<NpgsqlConnection> OpenDeferredAsync(CancellationToken cancellationToken) => OpenAsync(_deferredDataSource ?? _dataSource, cancellationToken);
 
+    private async ValueTask<NpgsqlConnection> OpenAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
         var ready = Volatile.Read(ref _ready);
         if (ready is not { IsCompletedSuccessfully: true })
         {
             await EnsureReadyAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        return await _deferredDataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The schema-qualified name of a table.</summary>
