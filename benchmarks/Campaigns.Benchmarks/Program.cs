@@ -9,8 +9,16 @@ if (args is ["build-stats", var n, ..])
     // contacts (SegmentIndexBuilder.Add(Contact), records created on the fly) or upsert (SegmentIndex.Upsert per contact).
     var count = int.Parse(n, System.Globalization.CultureInfo.InvariantCulture);
     var path = args.Length > 2 ? args[2] : "columnar";
+    // Only the build is timed: generating the columns (and the ids) happens before the stopwatch starts. Next to the wall
+    // time: the building thread's CPU time, the whole process's CPU time (GC threads included), allocations and collections
+    // during the build (load on a shared machine inflates the wall time, much less the CPU times and not the counts).
+    var genWatch = Stopwatch.StartNew();
     var data = new ContactBaseGenerator(count);
+    var generation = genWatch.Elapsed.TotalSeconds;
     var before = GC.GetTotalMemory(true);
+    var (gen0, gen1, gen2, pause, allocated) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration(), GC.GetTotalAllocatedBytes(true));
+    var processCpu = Process.GetCurrentProcess().TotalProcessorTime;
+    var threadCpu = ThreadCpu.Now();
     var sw = Stopwatch.StartNew();
     var index = path switch
     {
@@ -19,8 +27,12 @@ if (args is ["build-stats", var n, ..])
         _ => data.BuildIndex(),
     };
     sw.Stop();
+    var buildThreadCpu = (ThreadCpu.Now() - threadCpu) / 1e9;
+    var buildProcessCpu = (Process.GetCurrentProcess().TotalProcessorTime - processCpu).TotalSeconds;
+    var gcs = $"gc={GC.CollectionCount(0) - gen0}/{GC.CollectionCount(1) - gen1}/{GC.CollectionCount(2) - gen2} pause={(GC.GetTotalPauseDuration() - pause).TotalMilliseconds:F0}ms allocated={(GC.GetTotalAllocatedBytes(true) - allocated) / 1e6:F0}MB";
     var after = GC.GetTotalMemory(true);
     Console.WriteLine($"path={path} contacts={count} build={sw.Elapsed.TotalSeconds:F2}s index={(after - before) / 1e6:F1}MB bytes/contact={(double)(after - before) / count:F1} threads={Environment.ProcessorCount}");
+    Console.WriteLine($"build thread-cpu={buildThreadCpu:F2}s process-cpu={buildProcessCpu:F2}s {gcs} (generation, not timed: {generation:F2}s)");
     sw.Restart();
     var narrow = index.Evaluate(SegmentationBenchmarks.Narrow, ContactBaseGenerator.Now).Count;
     var broad = index.Evaluate(SegmentationBenchmarks.Broad, ContactBaseGenerator.Now).Count;

@@ -129,17 +129,65 @@ public sealed class SegmentIndex
         return o;
     }
 
-    /// <summary>Adds a new ordinal for an id that must not be in the index yet (the bulk path).</summary>
+    /// <summary>Adds a new ordinal for an id that must not be in the index yet (the bulk path): one walk of the id table
+    /// both checks for the id and finds the free slot.</summary>
+    /// <param name="id">The contact.</param>
+    /// <param name="live">Whether to mark the ordinal live here; false when the caller adds it to <see cref="Live"/> itself
+    /// (the builder does, a chunk at a time).</param>
     /// <exception cref="ArgumentException">The id is already in the index.</exception>
-    internal int AddOrdinalNew(ContactId id)
+    internal int AddOrdinalNew(ContactId id, bool live = true)
     {
-        if (OrdinalOfLocked(id) >= 0)
+        var o = _next;
+        if (o == _ids.Length)
         {
-            throw new ArgumentException($"Contact {id} was added twice; a bulk load takes each contact once (use SegmentIndex.Upsert for changes).", nameof(id));
+            Grow();
         }
 
-        return AddOrdinal(id);
+        if ((_used + 1) * 3 > _slots.Length * 2)
+        {
+            Rehash(SlotsFor(Math.Max(_ids.Length, _used * 2)));
+        }
+
+        var mask = _slots.Length - 1;
+        var free = -1;
+        for (var h = id.GetHashCode() & mask; ; h = (h + 1) & mask)
+        {
+            var s = _slots[h];
+            if (s == 0)
+            {
+                free = free < 0 ? h : free;
+                break;
+            }
+
+            if (s > 0 && _ids[s - 1] == id)
+            {
+                throw new ArgumentException($"Contact {id} was added twice; a bulk load takes each contact once (use SegmentIndex.Upsert for changes).", nameof(id));
+            }
+
+            if (s < 0 && free < 0)
+            {
+                free = h;
+            }
+        }
+
+        _next = o + 1;
+        _ids[o] = id;
+        if (_slots[free] == 0)
+        {
+            _used++;
+        }
+
+        _slots[free] = o + 1;
+        if (live)
+        {
+            _live.Add(o);
+        }
+
+        return o;
     }
+
+    /// <summary>The live ordinals (the builder appends to it in bulk).</summary>
+    internal RoaringBitmap Live => _live;
 
     internal Lock Gate => _gate;
 
@@ -570,10 +618,7 @@ public sealed class SegmentIndex
         var o = _next++;
         if (o == _ids.Length)
         {
-            var grown = new ContactId[_ids.Length + (_ids.Length >> 1)];
-            _ids.AsSpan().CopyTo(grown);
-            _ids = grown; // results hold the old array, which keeps every ordinal they can contain.
-            Reserve(grown.Length);
+            Grow();
         }
 
         _ids[o] = id;
@@ -585,6 +630,14 @@ public sealed class SegmentIndex
         InsertSlot(id, o);
         _live.Add(o);
         return o;
+    }
+
+    private void Grow()
+    {
+        var grown = new ContactId[_ids.Length + (_ids.Length >> 1)];
+        _ids.AsSpan().CopyTo(grown);
+        _ids = grown; // results hold the old array, which keeps every ordinal they can contain.
+        Reserve(grown.Length);
     }
 
     private int OrdinalOfLocked(ContactId id)

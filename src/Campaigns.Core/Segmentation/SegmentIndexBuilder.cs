@@ -25,12 +25,28 @@ public sealed class SegmentIndexBuilder
     private readonly AttributeColumn[] _columns;
     private readonly Dictionary<string, int> _columnNumbers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _tagNumbers = new(StringComparer.Ordinal);
-    private readonly List<BulkBits> _tagBits = [];
-    private readonly List<int> _tagBuckets = [];
+    private BulkBits[] _tagBits = [];
+    private int[] _tagBuckets = [];
+    private readonly KeyedBitmaps _tags;
+    private readonly BulkRuns _live;
+    private readonly List<BulkRuns> _allRuns = [];
+    private readonly BulkBits?[]?[] _dayArrays;
+    private readonly long[] _dayArrayBase;
+    private int _rows;
     private readonly List<BulkBits>[] _valueBits;
-    private readonly BulkBits?[] _nonEmptyBits;
+    private readonly BulkRuns?[] _nonEmptyBits;
     private readonly Dictionary<long, BulkBits>?[] _dayBits;
     private readonly List<BulkBits> _allBits = [];
+    private readonly BulkSlices?[] _slices;
+    private readonly BulkSlices _createdAt;
+    private readonly BulkSlices[] _scores;
+    private readonly List<BulkSlices> _allSlices = [];
+    private int _newStageCode;
+    private BulkRuns? _newStageBits;
+    private BulkRuns? _stageNonEmpty;
+    private const int DayArrayDays = 2048;
+    private const int DayCacheSize = 1021;
+    private readonly (LocalDate Date, long Day, bool Known)[] _dayCache = new (LocalDate, long, bool)[DayCacheSize];
     private bool _pending;
     private SegmentIndex? _index;
 
@@ -59,6 +75,8 @@ public sealed class SegmentIndexBuilder
         }
 
         _index = target;
+        _tags = target.Tags;
+        _live = Track(new BulkRuns(target.Live));
         var schema = target.Schema;
         _columns = [.. schema.Attributes.Select(a => _index.Column(a.Name)!).Distinct()];
         for (var i = 0; i < _columns.Length; i++)
@@ -68,8 +86,14 @@ public sealed class SegmentIndexBuilder
 
         _valueBits = [.. _columns.Select(_ => new List<BulkBits>())];
         _dayBits = new Dictionary<long, BulkBits>?[_columns.Length];
-        _nonEmptyBits = [.. _columns.Select(c => c.Categorical is { } cat ? Track(new BulkBits(cat.NonEmpty)) : null)];
+        _dayArrays = new BulkBits?[_columns.Length][];
+        _dayArrayBase = new long[_columns.Length];
+        _nonEmptyBits = [.. _columns.Select(c => c.Categorical is { } cat ? Track(new BulkRuns(cat.NonEmpty)) : null)];
 
+        // Number, date, created_at and score values of new rows are buffered and written a window of rows at a time.
+        _slices = [.. _columns.Select(c => (c.Numbers?.Bits ?? c.Dates) is { } bits ? Track(new BulkSlices(bits)) : null)];
+        _createdAt = Track(new BulkSlices(target.CreatedAt));
+        _scores = [Track(new BulkSlices(target.Score(ScoreKind.Behaviour).Bits)), Track(new BulkSlices(target.Score(ScoreKind.Fit).Bits)), Track(new BulkSlices(target.Score(ScoreKind.Total).Bits))];
     }
 
     /// <summary>The number of contacts added so far.</summary>
@@ -84,7 +108,12 @@ public sealed class SegmentIndexBuilder
     {
         ArgumentNullException.ThrowIfNull(contact);
         FlushAll();
-        Index.AddNewLocked(contact);
+        var o = Index.AddNewLocked(contact);
+        _rows = o + 1;
+        foreach (var s in _allSlices)
+        {
+            s.Flush(o + 1); // the row's values are in the columns: later values for it are written directly
+        }
     }
 
     /// <summary>Adds contacts (see <see cref="Add(Contact)"/>).</summary>
@@ -118,7 +147,12 @@ public sealed class SegmentIndexBuilder
     /// <summary>Records a behaviour event of a contact added before (idempotent on <see cref="BehaviourEvent.EventId"/>).</summary>
     /// <param name="behaviourEvent">The event.</param>
     /// <returns>False when the event is a duplicate or its contact has not been added.</returns>
-    public bool Apply(BehaviourEvent behaviourEvent) => Index.Apply(behaviourEvent);
+    public bool Apply(BehaviourEvent behaviourEvent)
+    {
+        var index = Index;
+        FlushAll(); // the index checks that the contact is live
+        return index.Apply(behaviourEvent);
+    }
 
     /// <summary>Adds a contact with no attribute values, no tags, stage <see cref="LifecycleStage.New"/> and zero scores (the columnar path).</summary>
     /// <param name="id">The contact.</param>
@@ -128,12 +162,36 @@ public sealed class SegmentIndexBuilder
     public int AddContact(ContactId id, Instant createdAt)
     {
         var index = Index;
-        var o = index.AddOrdinalNew(id);
-        index.CreatedAt.Set(o, createdAt.ToUnixTimeTicks());
-        index.SetStage(o, LifecycleStage.New, fresh: true);
-        index.Score(ScoreKind.Behaviour).SetInteger(o, 0);
-        index.Score(ScoreKind.Fit).SetInteger(o, 0);
-        index.Score(ScoreKind.Total).SetInteger(o, 0);
+        var o = index.AddOrdinalNew(id, live: false);
+        _live.Add(o);
+        _rows = o + 1;
+        if (!_createdAt.TryAdd(o, createdAt.ToUnixTimeTicks()))
+        {
+            Direct(_createdAt, o);
+            index.CreatedAt.Set(o, createdAt.ToUnixTimeTicks());
+        }
+
+        var stage = index.Stage;
+        if (_newStageBits is null)
+        {
+            _newStageCode = stage.CodeOf(nameof(LifecycleStage.New)); // the name SegmentIndex.SetStage stores
+            _newStageBits = Track(new BulkRuns(stage.Bitmap(_newStageCode)));
+            _stageNonEmpty = Track(new BulkRuns(stage.NonEmpty));
+        }
+
+        stage.SetCodeOnly(o, _newStageCode);
+        _newStageBits.Add(o);
+        _stageNonEmpty!.Add(o);
+        for (var k = 0; k < _scores.Length; k++)
+        {
+            if (!_scores[k].TryAdd(o, 0))
+            {
+                Direct(_scores[k], o);
+                index.Score(k switch { 0 => ScoreKind.Behaviour, 1 => ScoreKind.Fit, _ => ScoreKind.Total }).SetInteger(o, 0);
+            }
+        }
+
+        _pending = true;
         return o;
     }
 
@@ -155,10 +213,11 @@ public sealed class SegmentIndexBuilder
         ArgumentException.ThrowIfNullOrEmpty(tag);
         if (!_tagNumbers.TryGetValue(tag, out var n))
         {
-            n = _tagBits.Count;
+            n = _tagBits.Length;
             FlushAll();
-            _tagBits.Add(Track(new BulkBits(Index.Tags.BitsOf(tag))));
-            _tagBuckets.Add(Index.Tags.BucketOf(tag));
+            var bits = Track(new BulkBits(Index.Tags.BitsOf(tag)));
+            _tagBits = [.. _tagBits, bits];
+            _tagBuckets = [.. _tagBuckets, Index.Tags.BucketOf(tag)];
             _tagNumbers.Add(tag, n);
         }
 
@@ -171,13 +230,14 @@ public sealed class SegmentIndexBuilder
     public void AddTag(int row, int tag)
     {
         CheckRow(row);
-        if ((uint)tag >= (uint)_tagBits.Count)
+        var tagBits = _tagBits;
+        if ((uint)tag >= (uint)tagBits.Length)
         {
             throw new ArgumentOutOfRangeException(nameof(tag), tag, "Not a tag number from TagOf.");
         }
 
-        _tagBits[tag].Add(row);
-        Index.Tags.Track(row, _tagBuckets[tag]);
+        tagBits[tag].Add(row);
+        _tags.Track(row, _tagBuckets[tag]);
         _pending = true;
     }
 
@@ -226,15 +286,30 @@ public sealed class SegmentIndexBuilder
     /// <param name="row">The row from <see cref="AddContact"/>.</param>
     /// <param name="column">The column from <see cref="ColumnOf"/>.</param>
     /// <param name="value">The value.</param>
-    public void SetNumber(int row, int column, long value) =>
-        Column(row, column, ColumnKind.Number, "SetNumber", "an integer or decimal").Numbers!.SetInteger(row, value);
+    public void SetNumber(int row, int column, long value)
+    {
+        var numbers = Column(row, column, ColumnKind.Number, "SetNumber", "an integer or decimal").Numbers!;
+        var slices = _slices[column]!;
+        if (numbers.Scale == 0 && slices.TryAdd(row, value))
+        {
+            _pending = true;
+            return;
+        }
+
+        Direct(slices, row);
+        numbers.SetInteger(row, value);
+    }
 
     /// <summary>Sets an integer or decimal attribute of a row.</summary>
     /// <param name="row">The row from <see cref="AddContact"/>.</param>
     /// <param name="column">The column from <see cref="ColumnOf"/>.</param>
     /// <param name="value">The value.</param>
-    public void SetNumber(int row, int column, decimal value) =>
-        Column(row, column, ColumnKind.Number, "SetNumber", "an integer or decimal").Numbers!.Set(row, value);
+    public void SetNumber(int row, int column, decimal value)
+    {
+        var numbers = Column(row, column, ColumnKind.Number, "SetNumber", "an integer or decimal").Numbers!;
+        Direct(_slices[column]!, row);
+        numbers.Set(row, value);
+    }
 
     /// <summary>Sets a date attribute of a row.</summary>
     /// <param name="row">The row from <see cref="AddContact"/>.</param>
@@ -243,15 +318,44 @@ public sealed class SegmentIndexBuilder
     public void SetDate(int row, int column, LocalDate value)
     {
         var c = Column(row, column, ColumnKind.Date, "SetDate", "a date");
-        var day = AttributeColumn.DayNumber(value);
-        if (c.Dates!.TryGet(row, out _))
+        // Day numbers of recent dates come from a small cache (the conversion from a calendar date is most of the cost).
+        ref var cached = ref _dayCache[(uint)value.GetHashCode() % DayCacheSize];
+        if (cached.Date != value || !cached.Known)
         {
-            FlushAll();
+            cached = (value, AttributeColumn.DayNumber(value), true);
+        }
+
+        var day = cached.Day;
+        var slices = _slices[column]!;
+        if (!slices.TryAdd(row, day))
+        {
+            // A second value for the row, or a row already written: the general path (replaces the value and its day bit).
+            Direct(slices, row);
             c.Set(row, new DateValue(value));
             return;
         }
 
-        c.Dates.Set(row, day);
+        _pending = true;
+        if (c.DayBitmaps is null)
+        {
+            return; // too many distinct days: the column dropped its day bitmaps
+        }
+
+        // Days near the first one are found by position (no hashing per row); others through the dictionary.
+        var near = _dayArrays[column];
+        if (near is null)
+        {
+            _dayArrayBase[column] = day - (DayArrayDays / 2);
+            _dayArrays[column] = near = new BulkBits?[DayArrayDays];
+        }
+
+        var slot = day - _dayArrayBase[column];
+        if ((ulong)slot < DayArrayDays && near[slot] is { } nearBits)
+        {
+            nearBits.Add(row);
+            return;
+        }
+
         var days = _dayBits[column] ??= [];
         if (!days.TryGetValue(day, out var bits))
         {
@@ -261,14 +365,13 @@ public sealed class SegmentIndexBuilder
             }
 
             days[day] = bits = Track(new BulkBits(bitmap));
-        }
-        else if (c.DayBitmaps is null)
-        {
-            return;
+            if ((ulong)slot < DayArrayDays)
+            {
+                near[slot] = bits;
+            }
         }
 
         bits.Add(row);
-        _pending = true;
     }
 
     /// <summary>Adds an element to a string-list attribute of a row.</summary>
@@ -292,6 +395,7 @@ public sealed class SegmentIndexBuilder
         var index = Index;
         FlushAll();
         _index = null;
+        _rows = 0;
         return index;
     }
 
@@ -315,6 +419,26 @@ public sealed class SegmentIndexBuilder
         return bits;
     }
 
+    private BulkRuns Track(BulkRuns runs)
+    {
+        _allRuns.Add(runs);
+        return runs;
+    }
+
+    private BulkSlices Track(BulkSlices slices)
+    {
+        _allSlices.Add(slices);
+        return slices;
+    }
+
+    /// <summary>Before writing a row's value to a column directly: everything buffered is written first, and the row is
+    /// never buffered for that column again.</summary>
+    private void Direct(BulkSlices slices, int row)
+    {
+        FlushAll();
+        slices.Flush(row + 1);
+    }
+
     private void FlushAll()
     {
         if (!_pending)
@@ -327,13 +451,26 @@ public sealed class SegmentIndexBuilder
         {
             b.Flush();
         }
+
+        foreach (var r in _allRuns)
+        {
+            r.Flush();
+        }
+
+        foreach (var s in _allSlices)
+        {
+            s.Flush();
+        }
     }
 
     private void CheckRow(int row)
     {
-        if ((uint)row >= (uint)Index.OrdinalCount)
+        if ((uint)row >= (uint)_rows)
         {
-            throw new ArgumentOutOfRangeException(nameof(row), row, $"Not a row added to this builder (0 to {Index.OrdinalCount - 1}).");
+            ThrowBadRow(row);
         }
     }
+
+    private void ThrowBadRow(int row) =>
+        throw new ArgumentOutOfRangeException(nameof(row), row, $"Not a row added to this builder (0 to {Index.OrdinalCount - 1}).");
 }

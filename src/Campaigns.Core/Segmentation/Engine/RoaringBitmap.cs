@@ -125,6 +125,9 @@ internal sealed class RoaringBitmap
         return r;
     }
 
+    /// <summary>The highest chunk key holding values, -1 when empty.</summary>
+    public int LastKey => _count == 0 ? -1 : _keys[_count - 1];
+
     /// <summary>Adds sorted distinct low halves of chunk <paramref name="key"/>: one exact-size container appended when the
     /// chunk is beyond every chunk so far (the bulk path), value by value otherwise.</summary>
     public void AppendSorted(int key, ReadOnlySpan<ushort> lows)
