@@ -88,7 +88,7 @@ public sealed class SegmentIndexBuilderTests
         {
             Id = c.Id,
             CreatedAt = c.CreatedAt,
-            Attributes = c.Attributes.Where(a => Fits(a.Key, a.Value)).ToDictionary(),
+            Attributes = c.Attributes.Where(a => FitsColumn(a.Key, a.Value)).ToDictionary(),
             Tags = [.. c.Tags.Select(t => t.Tag).Distinct().Select(t => new ContactTag { Tag = t, AssignedAt = RandomBase.Now })],
         }).ToList();
         var upserted = new SegmentIndex(RandomBase.Schema, zone: RandomBase.Zone);
@@ -100,44 +100,7 @@ public sealed class SegmentIndexBuilderTests
         var b = new SegmentIndexBuilder(RandomBase.Schema, 0, RandomBase.Zone);
         foreach (var c in plain)
         {
-            var row = b.AddContact(c.Id, c.CreatedAt);
-            foreach (var (name, value) in c.Attributes)
-            {
-                var column = b.ColumnOf(name);
-                switch (value)
-                {
-                    case TextValue t:
-                        b.SetText(row, column, t.Value);
-                        break;
-                    case ChoiceValue t:
-                        b.SetText(row, column, t.Value);
-                        break;
-                    case NumberValue n when n.Value == decimal.Truncate(n.Value):
-                        b.SetNumber(row, column, (long)n.Value);
-                        break;
-                    case NumberValue n:
-                        b.SetNumber(row, column, n.Value);
-                        break;
-                    case DateValue d:
-                        b.SetDate(row, column, d.Value);
-                        break;
-                    case BooleanValue x:
-                        b.SetBool(row, column, x.Value);
-                        break;
-                    case ChoicesValue list:
-                        foreach (var e in list.Values)
-                        {
-                            b.AddElement(row, column, e);
-                        }
-
-                        break;
-                }
-            }
-
-            foreach (var t in c.Tags)
-            {
-                b.AddTag(row, b.TagOf(t.Tag));
-            }
+            SetColumns(b, b.AddContact(c.Id, c.CreatedAt), c);
         }
 
         var bulk = b.Build();
@@ -152,16 +115,112 @@ public sealed class SegmentIndexBuilderTests
         }
 
         AssertSameMembers(data, upserted, bulk, 50, seed);
+    }
 
-        static bool Fits(string name, FieldValue value) => (RandomBase.Schema.Find(name)!.Type, value) switch
+    [Property(MaxTest = 2)]
+    public void ColumnarLoadAcrossWindowsAndChunksEqualsUpsert(int seed)
+    {
+        // 70,000 contacts: past many 4,096-row windows of buffered number/date/created_at/score values and past a
+        // 65,536-contact chunk of the run-built bitmaps (live, stage, "has a value"), with whole records loaded in between,
+        // values set after later rows (outside their window), values replaced while buffered, and events applied mid-load.
+        var data = new RandomBase(seed, 70_000);
+        var plain = data.Contacts.Select(c => new Contact
         {
-            (AttributeType.String or AttributeType.Enum, TextValue or ChoiceValue) => true,
-            (AttributeType.Integer or AttributeType.Decimal, NumberValue) => true,
-            (AttributeType.Date, DateValue) => true,
-            (AttributeType.Bool, BooleanValue) => true,
-            (AttributeType.StringList, ChoicesValue) => true,
-            _ => false,
-        };
+            Id = c.Id,
+            CreatedAt = c.CreatedAt,
+            Attributes = c.Attributes.Where(a => FitsColumn(a.Key, a.Value)).ToDictionary(),
+            Tags = [.. c.Tags.Select(t => t.Tag).Distinct().Select(t => new ContactTag { Tag = t, AssignedAt = RandomBase.Now })],
+        }).ToList();
+        var upserted = new SegmentIndex(RandomBase.Schema, zone: RandomBase.Zone);
+        foreach (var c in plain)
+        {
+            upserted.Upsert(c);
+        }
+
+        foreach (var e in data.Events.Values.SelectMany(x => x))
+        {
+            upserted.Apply(e);
+        }
+
+        var r = new Random(seed);
+        var b = new SegmentIndexBuilder(RandomBase.Schema, r.Next(2) == 0 ? 0 : plain.Count, RandomBase.Zone);
+        int employees = b.ColumnOf("employees"), lastVisit = b.ColumnOf("last_visit");
+        var late = new List<(int Row, Contact Contact)>();
+        var fixedUp = new List<Contact>();
+        var appliedEarly = new HashSet<ContactId>();
+        foreach (var original in plain)
+        {
+            var c = original;
+            if (r.Next(500) == 0)
+            {
+                b.Add(c); // a whole record between columnar rows
+                continue;
+            }
+
+            var row = b.AddContact(c.Id, c.CreatedAt);
+            if (r.Next(50) == 0)
+            {
+                // A value replaced while it is still buffered (the right one follows in SetColumns when the contact has one).
+                b.SetNumber(row, employees, 123_456L);
+                b.SetDate(row, lastVisit, new LocalDate(2001, 2, 3));
+                if (!c.Attributes.ContainsKey("employees") || !c.Attributes.ContainsKey("last_visit"))
+                {
+                    // Without values of its own, the contact keeps values set now: the upserted index gets the same below.
+                    c = c with { Attributes = new Dictionary<string, FieldValue>(c.Attributes) { ["employees"] = new NumberValue(7), ["last_visit"] = new DateValue(new LocalDate(2026, 3, 1)) } };
+                    fixedUp.Add(c);
+                }
+            }
+
+            if (r.Next(20) == 0)
+            {
+                late.Add((row, c)); // its values come after later rows
+            }
+            else
+            {
+                SetColumns(b, row, c);
+            }
+
+            if (r.Next(100) == 0 && late.Count > 0)
+            {
+                foreach (var (lateRow, lateContact) in late)
+                {
+                    SetColumns(b, lateRow, lateContact);
+                }
+
+                late.Clear();
+            }
+
+            if (r.Next(200) == 0)
+            {
+                appliedEarly.Add(c.Id);
+                foreach (var e in data.Events[c.Id])
+                {
+                    Assert.True(b.Apply(e)); // the contact is live right after it is added
+                }
+            }
+        }
+
+        foreach (var (lateRow, lateContact) in late)
+        {
+            SetColumns(b, lateRow, lateContact);
+        }
+
+        foreach (var (id, events) in data.Events)
+        {
+            foreach (var e in events)
+            {
+                Assert.Equal(!appliedEarly.Contains(id), b.Apply(e));
+            }
+        }
+
+        var bulk = b.Build();
+        foreach (var c in fixedUp)
+        {
+            upserted.Upsert(c);
+        }
+
+        Assert.Equal(plain.Count, bulk.Count);
+        AssertSameMembers(data, upserted, bulk, 60, seed);
     }
 
     [Fact]
@@ -252,6 +311,58 @@ public sealed class SegmentIndexBuilderTests
         Assert.Equal(8, index.Evaluate(new DateFilter("last_visit", DateOperator.Within, Window: Window.Days(7)), RandomBase.Now).Count);
         Assert.Equal(2_000, index.Evaluate(new AttributeFilter("last_visit", CompareOperator.LessThan, [new DateValue(today.PlusDays(-999))]), RandomBase.Now).Count);
     }
+
+    /// <summary>A contact's attributes and plain tags through the columnar <c>Set…</c>/<c>AddTag</c> methods.</summary>
+    private static void SetColumns(SegmentIndexBuilder b, int row, Contact c)
+    {
+        foreach (var (name, value) in c.Attributes)
+        {
+            var column = b.ColumnOf(name);
+            switch (value)
+            {
+                case TextValue t:
+                    b.SetText(row, column, t.Value);
+                    break;
+                case ChoiceValue t:
+                    b.SetText(row, column, t.Value);
+                    break;
+                case NumberValue n when n.Value == decimal.Truncate(n.Value):
+                    b.SetNumber(row, column, (long)n.Value);
+                    break;
+                case NumberValue n:
+                    b.SetNumber(row, column, n.Value);
+                    break;
+                case DateValue d:
+                    b.SetDate(row, column, d.Value);
+                    break;
+                case BooleanValue x:
+                    b.SetBool(row, column, x.Value);
+                    break;
+                case ChoicesValue list:
+                    foreach (var e in list.Values)
+                    {
+                        b.AddElement(row, column, e);
+                    }
+
+                    break;
+            }
+        }
+
+        foreach (var t in c.Tags)
+        {
+            b.AddTag(row, b.TagOf(t.Tag));
+        }
+    }
+
+    private static bool FitsColumn(string name, FieldValue value) => (RandomBase.Schema.Find(name)!.Type, value) switch
+    {
+        (AttributeType.String or AttributeType.Enum, TextValue or ChoiceValue) => true,
+        (AttributeType.Integer or AttributeType.Decimal, NumberValue) => true,
+        (AttributeType.Date, DateValue) => true,
+        (AttributeType.Bool, BooleanValue) => true,
+        (AttributeType.StringList, ChoicesValue) => true,
+        _ => false,
+    };
 
     private static void AssertSameMembers(RandomBase data, SegmentIndex expected, SegmentIndex actual, int filters, int seed)
     {
