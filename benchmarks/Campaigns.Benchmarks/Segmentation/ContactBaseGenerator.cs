@@ -130,12 +130,14 @@ public sealed class ContactBaseGenerator
         var b = new Campaigns.Segmentation.SegmentIndexBuilder(Schema, Count);
         int industry = b.ColumnOf("industry"), region = b.ColumnOf("region"), budget = b.ColumnOf("budget"), lastVisit = b.ColumnOf("last_visit"), views = b.ColumnOf("product_views_30d");
         var tags = TagNames.Select(b.TagOf).ToArray();
+        var industries = Industries.Select(v => b.ValueOf(industry, v)).ToArray();
+        var regions = Regions.Select(v => b.ValueOf(region, v)).ToArray();
         var visits = Enumerable.Range(0, 366).Select(d => DayToDate(TodayDay - d)).ToArray();
         for (var i = 0; i < Count; i++)
         {
             var row = b.AddContact(Ids[i], Now);
-            b.SetText(row, industry, Industries[Industry[i]]);
-            b.SetText(row, region, Regions[Region[i]]);
+            b.SetValue(row, industry, industries[Industry[i]]);
+            b.SetValue(row, region, regions[Region[i]]);
             b.SetNumber(row, budget, (long)Budget[i]);
             b.SetDate(row, lastVisit, visits[LastVisitDaysAgo[i]]);
             b.SetNumber(row, views, (long)ProductViews[i]);

@@ -11,7 +11,10 @@ namespace Campaigns.Segmentation;
 /// <see cref="Contact"/> records (<see cref="Add(Contact)"/>, <see cref="AddRange"/>, <see cref="AddRangeAsync"/>, e.g. when
 /// rebuilding from a durable store at start), behaviour events (<see cref="Apply"/>), and a columnar path for generated or
 /// exported data (<see cref="AddContact"/> then <c>Set…</c>/<see cref="AddTag(int, int)"/> by row, with columns and tags
-/// resolved to numbers once through <see cref="ColumnOf"/> and <see cref="TagOf"/>).
+/// resolved to numbers once through <see cref="ColumnOf"/> and <see cref="TagOf"/>, and text values through <see cref="ValueOf"/>
+/// for <see cref="SetValue"/>). Values of new rows are buffered and written to the columns a window of rows at a time
+/// (number, date, <c>created_at</c> and score slices) or a 65,536-contact chunk at a time (bitmaps), so a row costs a few
+/// stores per value; setting a value of an earlier row, or a second value of a row, takes the general path (correct, slower).
 /// </summary>
 /// <remarks>
 /// Each contact is added once (a second <see cref="Add(Contact)"/> or <see cref="AddContact"/> of an id throws); use
@@ -258,7 +261,49 @@ public sealed class SegmentIndexBuilder
             return;
         }
 
-        var code = cat.CodeOf(value);
+        AppendCode(row, column, cat, cat.CodeOf(value));
+    }
+
+    /// <summary>
+    /// The number of a text or enum value in a column, for <see cref="SetValue"/>: a load that resolves each distinct value
+    /// once (as <see cref="TagOf"/> does for tags) does not hash the text on every row.
+    /// </summary>
+    /// <param name="column">The column from <see cref="ColumnOf"/>; a string or enum attribute.</param>
+    /// <param name="value">The value; not empty (empty text is no value: clear with <see cref="SetText"/> and "").</param>
+    /// <exception cref="ArgumentException">The value is empty, or the column is not a string or enum attribute.</exception>
+    public int ValueOf(int column, string value)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(value);
+        _ = Index;
+        return ColumnOnly(column, ColumnKind.Text, "ValueOf", "a string or enum").Categorical!.CodeOf(value);
+    }
+
+    /// <summary>Sets a text or enum attribute of a row to a value from <see cref="ValueOf"/> (the same as <see cref="SetText"/>
+    /// with that value's text).</summary>
+    /// <param name="row">The row from <see cref="AddContact"/>.</param>
+    /// <param name="column">The column from <see cref="ColumnOf"/>.</param>
+    /// <param name="value">The value's number from <see cref="ValueOf"/> for this column.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The value is not a number from <see cref="ValueOf"/> for this column.</exception>
+    public void SetValue(int row, int column, int value)
+    {
+        var cat = Column(row, column, ColumnKind.Text, "SetValue", "a string or enum").Categorical!;
+        if ((uint)value >= (uint)cat.DistinctCount || cat.IsEmptyValue(value))
+        {
+            throw new ArgumentOutOfRangeException(nameof(value), value, $"Not a value number from ValueOf for column {column}.");
+        }
+
+        if (cat.CodeAt(row) != 0)
+        {
+            FlushAll();
+            cat.Set(row, cat.ValueAt(value));
+            return;
+        }
+
+        AppendCode(row, column, cat, value);
+    }
+
+    private void AppendCode(int row, int column, CategoricalColumn cat, int code)
+    {
         var bits = _valueBits[column];
         while (bits.Count <= code)
         {
@@ -402,6 +447,11 @@ public sealed class SegmentIndexBuilder
     private AttributeColumn Column(int row, int column, ColumnKind kind, string method, string expected)
     {
         CheckRow(row);
+        return ColumnOnly(column, kind, method, expected);
+    }
+
+    private AttributeColumn ColumnOnly(int column, ColumnKind kind, string method, string expected)
+    {
         if ((uint)column >= (uint)_columns.Length)
         {
             throw new ArgumentOutOfRangeException(nameof(column), column, "Not a column number from ColumnOf.");

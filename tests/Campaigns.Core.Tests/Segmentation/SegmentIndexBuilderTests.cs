@@ -236,6 +236,11 @@ public sealed class SegmentIndexBuilderTests
         Assert.Contains("'budget' is Decimal", Assert.Throws<ArgumentException>(() => b.SetText(row, budget, "x")).Message, StringComparison.Ordinal);
         Assert.Equal("row", Assert.Throws<ArgumentOutOfRangeException>(() => b.SetNumber(row + 1, budget, 3)).ParamName);
         Assert.Equal("tag", Assert.Throws<ArgumentOutOfRangeException>(() => b.AddTag(row, 5)).ParamName);
+        var industry = b.ColumnOf("industry");
+        Assert.Equal("value", Assert.Throws<ArgumentException>(() => b.ValueOf(industry, "")).ParamName);
+        Assert.Contains("'budget' is Decimal", Assert.Throws<ArgumentException>(() => b.ValueOf(budget, "x")).Message, StringComparison.Ordinal);
+        Assert.Equal("value", Assert.Throws<ArgumentOutOfRangeException>(() => b.SetValue(row, industry, 99)).ParamName);
+        Assert.Equal("row", Assert.Throws<ArgumentOutOfRangeException>(() => b.SetValue(row + 1, industry, b.ValueOf(industry, "auto"))).ParamName);
         Assert.Equal(1, b.Build().Count);
         Assert.Throws<InvalidOperationException>(() => b.AddContact(new ContactId(Guid.NewGuid()), RandomBase.Now));
     }
@@ -248,11 +253,15 @@ public sealed class SegmentIndexBuilderTests
         int industry = b.ColumnOf("industry"), lastVisit = b.ColumnOf("last_visit");
         b.SetText(row, industry, "auto");
         b.SetText(row, industry, "food");
+        var second = b.AddContact(new ContactId(Guid.NewGuid()), RandomBase.Now);
+        b.SetValue(second, industry, b.ValueOf(industry, "auto"));
+        b.SetValue(second, industry, b.ValueOf(industry, "chem"));
         b.SetDate(row, lastVisit, new LocalDate(2026, 3, 14));
         b.SetDate(row, lastVisit, new LocalDate(2025, 1, 1));
         var index = b.Build();
         Assert.Empty(index.Evaluate(new AttributeFilter("industry", CompareOperator.Equal, [new TextValue("auto")]), RandomBase.Now));
         Assert.Single(index.Evaluate(new AttributeFilter("industry", CompareOperator.Equal, [new TextValue("food")]), RandomBase.Now));
+        Assert.Single(index.Evaluate(new AttributeFilter("industry", CompareOperator.Equal, [new TextValue("chem")]), RandomBase.Now));
         Assert.Empty(index.Evaluate(new DateFilter("last_visit", DateOperator.Within, Window: Window.Days(7)), RandomBase.Now));
         Assert.Single(index.Evaluate(new DateFilter("last_visit", DateOperator.Before, Window: Window.Days(7)), RandomBase.Now));
     }
@@ -320,8 +329,14 @@ public sealed class SegmentIndexBuilderTests
             var column = b.ColumnOf(name);
             switch (value)
             {
+                case TextValue { Value.Length: > 0 } t when (row & 1) == 0:
+                    b.SetValue(row, column, b.ValueOf(column, t.Value)); // values resolved to numbers first
+                    break;
                 case TextValue t:
                     b.SetText(row, column, t.Value);
+                    break;
+                case ChoiceValue { Value.Length: > 0 } t when (row & 1) == 0:
+                    b.SetValue(row, column, b.ValueOf(column, t.Value));
                     break;
                 case ChoiceValue t:
                     b.SetText(row, column, t.Value);

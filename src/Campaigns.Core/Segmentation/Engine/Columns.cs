@@ -237,6 +237,9 @@ internal sealed class CategoricalColumn
 
     public int DistinctCount => _values.Count;
 
+    /// <summary>The text of a code.</summary>
+    public string ValueAt(int code) => _values[code];
+
     public int Capacity => _byteCodes?.Length ?? _intCodes!.Length;
 
     public void EnsureCapacity(int ordinals)
