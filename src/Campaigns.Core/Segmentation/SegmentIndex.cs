@@ -324,6 +324,14 @@ public sealed class SegmentIndex
         }
     }
 
+    /// <summary>Records an event during a bulk load: every ordinal added so far is live (the builder marks them live a chunk
+    /// at a time, so the live bitmap is not asked).</summary>
+    internal bool ApplyLoading(BehaviourEvent behaviourEvent)
+    {
+        var o = OrdinalOfLocked(behaviourEvent.ContactId);
+        return o >= 0 && _events.Add(o, behaviourEvent);
+    }
+
     /// <summary>Drops the events of a kind that occurred before an instant, and refuses older events of that kind from then
     /// on (see <see cref="SegmentRegistry.TrimEvents"/>, which picks the instant from the live segments' windows).</summary>
     /// <param name="eventKind">The event kind.</param>

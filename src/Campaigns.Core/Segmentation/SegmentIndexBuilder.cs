@@ -152,9 +152,8 @@ public sealed class SegmentIndexBuilder
     /// <returns>False when the event is a duplicate or its contact has not been added.</returns>
     public bool Apply(BehaviourEvent behaviourEvent)
     {
-        var index = Index;
-        FlushAll(); // the index checks that the contact is live
-        return index.Apply(behaviourEvent);
+        ArgumentNullException.ThrowIfNull(behaviourEvent);
+        return Index.ApplyLoading(behaviourEvent);
     }
 
     /// <summary>Adds a contact with no attribute values, no tags, stage <see cref="LifecycleStage.New"/> and zero scores (the columnar path).</summary>

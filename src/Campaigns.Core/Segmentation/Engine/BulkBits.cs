@@ -10,11 +10,24 @@ internal sealed class BulkBits(RoaringBitmap target)
     private ushort[] _buffer = new ushort[16];
     private int _count;
     private int _key = -1;
+    private int _last = -1; // the last buffered value (when _count > 0)
 
     public RoaringBitmap Target => target;
 
     /// <summary>Adds a value (buffered when it follows the values so far in the current or a later chunk).</summary>
     public void Add(int value)
+    {
+        if (value > _last && (value >> 16) == _key && _count < _buffer.Length)
+        {
+            _buffer[_count++] = (ushort)value; // the common case: later in the current chunk
+            _last = value;
+            return;
+        }
+
+        AddSlow(value);
+    }
+
+    private void AddSlow(int value)
     {
         var key = value >> 16;
         var low = (ushort)value;
@@ -36,6 +49,7 @@ internal sealed class BulkBits(RoaringBitmap target)
         }
 
         _buffer[_count++] = low;
+        _last = value;
     }
 
     public void Flush()
@@ -47,5 +61,6 @@ internal sealed class BulkBits(RoaringBitmap target)
 
         target.AppendSorted(_key, _buffer.AsSpan(0, _count));
         _count = 0;
+        _last = -1;
     }
 }
