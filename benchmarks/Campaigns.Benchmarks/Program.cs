@@ -227,7 +227,8 @@ if (args is ["ingest-stats", ..])
     // Issue 4: the IngestBenchmarks Sdk case, one-shot per round: thread CPU time and bytes allocated per event
     // (both undistorted by other processes' load), median of the rounds (default 5). Setup is not measured.
     var roundCount = args.Length > 1 && char.IsDigit(args[1][0]) ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5;
-    var bench = new IngestBenchmarks();
+    // "live": the host also keeps live segments with its loader started (IngestBenchmarks.LiveSegments).
+    var bench = new IngestBenchmarks { LiveSegments = args.Contains("live") };
     var cpu = new List<double>();
     var bytes = new List<double>();
     // "alloc": also sample which types the measured rounds allocate (AllocationSampler; the sampler's own work is in the CPU figure).
