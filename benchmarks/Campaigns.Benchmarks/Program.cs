@@ -239,9 +239,13 @@ if (args is ["ingest-stats", ..])
     // Issue 4: the IngestBenchmarks Sdk case, one-shot per round: thread CPU time and bytes allocated per event
     // (both undistorted by other processes' load), median of the rounds (default 5). Setup is not measured.
     var roundCount = args.Length > 1 && char.IsDigit(args[1][0]) ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5;
-    var bench = new IngestBenchmarks();
+    // "live": the host also keeps live segments with its loader started (IngestBenchmarks.LiveSegments).
+    var bench = new IngestBenchmarks { LiveSegments = args.Contains("live") };
     var cpu = new List<double>();
     var bytes = new List<double>();
+    // "alloc": also sample which types the measured rounds allocate (AllocationSampler; the sampler's own work is in the CPU figure).
+    using var ingestSampler = args.Contains("alloc") ? new Campaigns.Benchmarks.AllocationSampler() : null;
+    long sampledBytes = 0;
     // The first rounds run partly in tier-0 code (tiering finishes late on a loaded machine): 4 rounds warm up (were 1).
     const int WarmUp = 4;
     for (var r = 0; r < WarmUp + roundCount; r++)
@@ -262,8 +266,14 @@ if (args is ["ingest-stats", ..])
         GC.Collect();
         var allocated = GC.GetAllocatedBytesForCurrentThread();
         var (gen0, gen1, gen2, pause) = (GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
+        if (r >= WarmUp)
+        {
+            ingestSampler?.Start();
+        }
+
         var start = ThreadCpu.Now();
         var accepted = bench.Sdk().GetAwaiter().GetResult();
+        ingestSampler?.Stop();
         if (args.Contains("settled"))
         {
             // Charge the round with collecting what it allocated: nearly everything ingested stays alive, so where the one or
@@ -279,6 +289,7 @@ if (args is ["ingest-stats", ..])
         {
             cpu.Add(perEvent);
             bytes.Add(perEventBytes);
+            sampledBytes += (long)(perEventBytes * IngestBenchmarks.Events);
         }
 
         Console.WriteLine($"round {r}: accepted={accepted} cpu={perEvent:F3}us/event alloc={perEventBytes:F0}B/event {gcs}");
@@ -289,6 +300,7 @@ if (args is ["ingest-stats", ..])
     bytes.Sort();
     var median = cpu[cpu.Count / 2];
     Console.WriteLine($"ingest: median thread CPU {median:F3} us/event = {1e6 / median:F0} events/s; allocated {bytes[bytes.Count / 2]:F0} B/event (rounds={cpu.Count})");
+    ingestSampler?.Print(sampledBytes, (double)cpu.Count * IngestBenchmarks.Events);
     return;
 }
 

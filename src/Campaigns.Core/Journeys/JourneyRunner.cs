@@ -925,6 +925,7 @@ public sealed class JourneyRunner
 public sealed class JourneyEventListener : IContactChangeListener
 {
     private readonly IServiceProvider _services;
+    private JourneyRunner? _runner;
 
     /// <summary>Creates the listener; the runner is resolved lazily (it depends on the contact services that call this).</summary>
     /// <param name="services">The service provider.</param>
@@ -935,5 +936,12 @@ public sealed class JourneyEventListener : IContactChangeListener
 
     /// <inheritdoc />
     public ValueTask OnEventIngestedAsync(BehaviourEvent behaviourEvent, CancellationToken cancellationToken) =>
-        ((JourneyRunner)_services.GetService(typeof(JourneyRunner))!).OnEventAsync(behaviourEvent, cancellationToken);
+        Runner.OnEventAsync(behaviourEvent, cancellationToken);
+
+    /// <summary>
+    /// The runner, resolved on the first event and kept (not looked up in the provider on every event). It is a singleton,
+    /// so two threads racing on the first event resolve the same instance and either write is correct.
+    /// </summary>
+    internal JourneyRunner Runner =>
+        Volatile.Read(ref _runner) ?? Interlocked.CompareExchange(ref _runner, (JourneyRunner)_services.GetService(typeof(JourneyRunner))!, null) ?? _runner!;
 }

@@ -56,8 +56,8 @@ internal sealed class KindRuleMatcher
 
     /// <summary>Adds the ledger entries of the rules <paramref name="behaviourEvent"/> matches, in model order.</summary>
     /// <param name="behaviourEvent">The event (of the rules' kind).</param>
-    /// <param name="matched">The list, made when the first rule matches.</param>
-    public void Match(BehaviourEvent behaviourEvent, ref List<ScoreLedgerEntry>? matched)
+    /// <param name="matched">The entries, made when the first rule matches (an array of one for most events: no list).</param>
+    public void Match(BehaviourEvent behaviourEvent, ref ScoreLedgerEntry[]? matched)
     {
         // For the grouped rules: none matches (absent, empty or unknown text value), the ones listed (text value), or each
         // is compared as the evaluator does (a value that may be a number, where "1" = "1.0").
@@ -73,10 +73,24 @@ internal sealed class KindRuleMatcher
                 : FilterEvaluator.MatchesEvent(behaviourEvent, rule.EventKind, rule.Where);
             if (matches)
             {
-                // Most events match one rule: the list starts with room for one.
-                (matched ??= new List<ScoreLedgerEntry>(1)).Add(new ScoreLedgerEntry(rule.Id, behaviourEvent.EventId, behaviourEvent.OccurredAt, rule.Points));
+                Append(ref matched, new ScoreLedgerEntry(rule.Id, behaviourEvent.EventId, behaviourEvent.OccurredAt, rule.Points));
             }
         }
+    }
+
+    /// <summary>Appends an entry, growing the array by one (most events match one rule, few more than two).</summary>
+    /// <param name="entries">The entries so far, or null.</param>
+    /// <param name="entry">The entry.</param>
+    internal static void Append(ref ScoreLedgerEntry[]? entries, ScoreLedgerEntry entry)
+    {
+        if (entries is null)
+        {
+            entries = [entry];
+            return;
+        }
+
+        Array.Resize(ref entries, entries.Length + 1);
+        entries[^1] = entry;
     }
 
     private static PropertyCondition? EqualityOf(BehaviourRule rule) =>

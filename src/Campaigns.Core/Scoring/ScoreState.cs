@@ -287,8 +287,9 @@ internal sealed class ScoreState
     /// <summary>One rule's terms (oldest first; the adjustments in arrival order) in one array.</summary>
     private sealed class RuleState(BehaviourRule? rule)
     {
-        // Most contacts earn under a rule once or twice: a small first array, doubled from there.
-        private Term[] _terms = new Term[2];
+        // Most contacts earn under a rule once or twice: a small first array, doubled from there. It is made on the first
+        // term: every state has an adjustments list that most contacts never use.
+        private Term[] _terms = [];
 
         public BehaviourRule? Rule { get; } = rule;
 
@@ -300,7 +301,7 @@ internal sealed class ScoreState
         {
             if (Count == _terms.Length)
             {
-                Array.Resize(ref _terms, _terms.Length * 2);
+                Array.Resize(ref _terms, Math.Max(2, _terms.Length * 2));
             }
 
             if (index < Count)

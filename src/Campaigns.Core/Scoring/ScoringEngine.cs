@@ -214,12 +214,12 @@ internal sealed class ScoringEngine(
     private ValueTask IngestAsync(BehaviourEvent behaviourEvent, PendingContactUpdate? update, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(behaviourEvent);
-        List<ScoreLedgerEntry>? matched = null;
+        ScoreLedgerEntry[]? matched = null;
         RulesFor(behaviourEvent.Kind)?.Match(behaviourEvent, ref matched);
 
         if (ScoreAdjustment.EntryOf(behaviourEvent) is { } adjustment)
         {
-            (matched ??= []).Add(adjustment);
+            KindRuleMatcher.Append(ref matched, adjustment);
         }
 
         if (matched is null)
@@ -291,7 +291,7 @@ internal sealed class ScoringEngine(
     private async ValueTask<ContactScores?> ScoreAsync(
         ContactId id,
         Instant now,
-        List<ScoreLedgerEntry>? append,
+        ScoreLedgerEntry[]? append,
         IReadOnlyList<ScoreLedgerEntry>? replace,
         CancellationToken cancellationToken,
         PendingContactUpdate? update = null)
@@ -329,9 +329,9 @@ internal sealed class ScoringEngine(
                 cachedHit = _states is not null && _states.TryGetValue(id, out cached)
                     && ReferenceEquals(cached.Ledger, before) && ReferenceEquals(cached.Model, model) && string.Equals(cached.ZoneId, zone.Id, StringComparison.Ordinal);
                 state = cachedHit ? cached! : new ScoreState(model, RuleIdsOf(model), zone, before);
-                if (append is { Count: > 0 } && !state.Contains(append[0]))
+                if (append is { Length: > 0 } && !state.Contains(append[0]))
                 {
-                    for (var i = 0; i < append.Count; i++)
+                    for (var i = 0; i < append.Length; i++)
                     {
                         state.Add(append[i]);
                     }
@@ -430,7 +430,10 @@ internal sealed class ScoringEngine(
             return scores;
         }
 
-        var change = new ScoreChange(this, model, contact, ledger, scores, now, write, stage, reason, previousOwner, newOwner, crossings, assignments);
+        // The common case (new scores, no crossing, no stage or owner change) is a part that carries only the scores.
+        ContactContribution change = crossings.Count == 0 && stage is null && newOwner == previousOwner
+            ? new ScoresChange(scores)
+            : new ScoreChange(this, model, contact, ledger, scores, now, write, stage, reason, previousOwner, newOwner, crossings, assignments);
         if (update is not null)
         {
             update.Add(change);
@@ -448,6 +451,26 @@ internal sealed class ScoringEngine(
 
     private ScoreExplanation Explain(ScoringModel model, Contact contact, ScoreLedger ledger, Instant now) =>
         ScoreCalculator.Explain(model, contact, ledger.Entries, ledger.ThresholdsEntered, now, evaluator, _defaultZone);
+
+    /// <summary>
+    /// A scoring's contact change that only sets the scores (no threshold crossed, no stage or owner change): what
+    /// <see cref="ScoreChange"/> does in that case, without its lead-event state (most events).
+    /// </summary>
+    private sealed class ScoresChange(ContactScores scores) : ContactContribution
+    {
+        public override Contact Apply(Contact c) =>
+            c.Scores is { } current && current.AsOf > scores.AsOf ? c : c with { Scores = scores };
+
+        public override bool TryEdit(Contact contact, ref ContactEdit edit)
+        {
+            if (edit.Scores is not { } current || current.AsOf <= scores.AsOf)
+            {
+                edit.Scores = scores;
+            }
+
+            return true;
+        }
+    }
 
     /// <summary>A scoring's contact change (scores, stage, owner) and, after the write, its lead events.</summary>
     private sealed class ScoreChange(

@@ -46,12 +46,12 @@ public sealed class KindRuleMatcherTests
             }
 
             var e = new BehaviourEvent { EventId = "e" + n.ToString(CultureInfo.InvariantCulture), ContactId = ContactId.New(), Kind = EventKinds.PageView, OccurredAt = Instant.FromUtc(2026, 6, 1, 0, 0), Properties = properties };
-            List<ScoreLedgerEntry>? matched = null;
+            ScoreLedgerEntry[]? matched = null;
 
             matcher.Match(e, ref matched);
 
             var expected = rules.Where(r => FilterEvaluator.MatchesEvent(e, r.EventKind, r.Where)).Select(r => new ScoreLedgerEntry(r.Id, e.EventId, e.OccurredAt, r.Points)).ToList();
-            Assert.Equal(expected, matched ?? []);
+            Assert.Equal(expected, (matched ?? []).ToList());
         }
     }
 }
