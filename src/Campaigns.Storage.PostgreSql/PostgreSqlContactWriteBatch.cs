@@ -36,6 +36,10 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
     // Identity lookup keys found free in the database in this transaction (and not taken by its updates since).
     private readonly HashSet<(IdentityKind Kind, string Key)> _free = [];
 
+    // FindManyAsync's identities to ask the database for, reused from call to call: a chunk's thousands of entries would
+    // otherwise be a new large-object-heap array per chunk (each such allocation brings a gen2 collection nearer).
+    private readonly Dictionary<(IdentityKind Kind, string Key), ContactIdentityKey> _unknown = [];
+
     // Stored contacts that FindManyAsync read and locked (FOR UPDATE) in this transaction, as the batch sees them now;
     // their updates wait in _updates (the version they had in the database, the contact as written, its identity keys)
     // and go to the database in one statement before the next read of the database or at the commit.
@@ -110,7 +114,8 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
         ContactStoreLookupExtensions.CheckIdentities(identities);
         cancellationToken.ThrowIfCancellationRequested();
         var found = new Dictionary<ContactIdentityKey, Contact>();
-        var unknown = new Dictionary<(IdentityKind Kind, string Key), ContactIdentityKey>();
+        var unknown = _unknown;
+        unknown.Clear();
         foreach (var identity in identities)
         {
             var key = (identity.Kind, _protection.LookupKey(identity.Kind, identity.Value));
@@ -137,6 +142,8 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
                     _free.Add(key);
                 }
             }
+
+            unknown.Clear();
         }
 
         return found;

@@ -313,6 +313,8 @@ internal sealed class ContactImporter : IContactImporter
         private PendingCommit? _pending;
         private IContactWriteBatch? _spareBatch;
         private HashSet<ContactIdentityKey> _groupKeys = [];
+        private HashSet<ContactIdentityKey>? _spareKeys;
+        private List<(Contact? Previous, Contact Current)>? _spareChanges;
         private long _groupFirstRow = -1;
         private long _groupLastRow = -1;
         private bool _commitFailed;
@@ -456,8 +458,13 @@ internal sealed class ContactImporter : IContactImporter
             // Once a group is complete its commit runs to the end, as the commit of a cancelled import does.
             pending.Task = Task.Run(async () => await batch.CommitAsync(CancellationToken.None).ConfigureAwait(false), CancellationToken.None);
             _pending = pending;
-            _groupKeys = [];
-            _committedLater = [];
+
+            // The previous pending group's sets, emptied when it completed: reused rather than grown anew for every group
+            // (at a group's size their arrays are on the large-object heap, and each new one brings a gen2 GC nearer).
+            _groupKeys = _spareKeys ?? [];
+            _committedLater = _spareChanges ?? [];
+            _spareKeys = null;
+            _spareChanges = null;
             _groupFirstRow = -1;
             if (_spareBatch is null)
             {
@@ -502,6 +509,9 @@ internal sealed class ContactImporter : IContactImporter
             }
 
             pending.Keys.Clear();
+            pending.Changes.Clear();
+            _spareKeys = pending.Keys;
+            _spareChanges = pending.Changes;
             _spareBatch = pending.Batch;
         }
 
