@@ -435,14 +435,24 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
     /// <summary>One round trip for the id (of a new contact) and the identities not known to be free; none when all are known free.</summary>
     private async Task ThrowIfTakenInDatabaseAsync(Contact contact, List<(IdentityKind Kind, string Value, string Key)> keys, bool checkId, CancellationToken cancellationToken)
     {
-        var unknown = keys.Where(k => !_free.Contains((k.Kind, k.Key)) && !(_addedKeys.TryGetValue((k.Kind, k.Key), out var owner) && owner == contact.Id)).ToList();
-        if (unknown.Count == 0 && (keys.Count > 0 || !checkId))
+        // Usually every identity is known free (the importer looked them up): then no list is built at all.
+        List<(IdentityKind Kind, string Value, string Key)>? unknown = null;
+        foreach (var k in keys)
+        {
+            if (!_free.Contains((k.Kind, k.Key)) && !(_addedKeys.TryGetValue((k.Kind, k.Key), out var owner) && owner == contact.Id))
+            {
+                (unknown ??= []).Add(k);
+            }
+        }
+
+        if (unknown is null && (keys.Count > 0 || !checkId))
         {
             // Ids are random: a new contact whose identities the caller just looked up is not checked for its id here
             // (a taken id still fails the commit's COPY, and the batch then reports it).
             return;
         }
 
+        unknown ??= [];
         var tx = await WrittenTransactionAsync(cancellationToken).ConfigureAwait(false);
         using var command = Pg.Command(
             _connection!,

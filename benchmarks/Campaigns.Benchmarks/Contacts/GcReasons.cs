@@ -6,7 +6,7 @@ namespace Campaigns.Benchmarks.Contacts;
 /// <summary>
 /// With <c>CAMPAIGNS_GC_REASONS=1</c>, <c>import-stats</c> prints why each GC ran (generation and reason from the runtime's
 /// GCStart events) and, sampled every ~100 KB by the runtime's AllocationTick events, which types are allocated on the
-/// large-object heap (the usual cause of gen2 collections with a small heap). Diagnostics only.
+/// large-object heap (the usual cause of gen2 collections with a small heap) and on the small-object heap. Diagnostics only.
 /// </summary>
 internal sealed class GcReasons : EventListener
 {
@@ -15,6 +15,7 @@ internal sealed class GcReasons : EventListener
 
     private readonly ConcurrentDictionary<string, int> _starts = new();
     private readonly ConcurrentDictionary<string, long> _large = new();
+    private readonly ConcurrentDictionary<string, long> _small = new();
 
     protected override void OnEventSourceCreated(EventSource eventSource)
     {
@@ -36,11 +37,8 @@ internal sealed class GcReasons : EventListener
         else if (eventData.EventName?.StartsWith("GCAllocationTick", StringComparison.Ordinal) == true && eventData.Payload is { } a)
         {
             var kind = Convert.ToInt32(a[eventData.PayloadNames!.IndexOf("AllocationKind")], System.Globalization.CultureInfo.InvariantCulture);
-            if (kind == 1)
-            {
-                var type = eventData.PayloadNames!.IndexOf("TypeName") is var t and >= 0 ? a[t]?.ToString() ?? "?" : "?";
-                _large.AddOrUpdate(type, 1, (_, n) => n + 1);
-            }
+            var type = eventData.PayloadNames!.IndexOf("TypeName") is var t and >= 0 ? a[t]?.ToString() ?? "?" : "?";
+            (kind == 1 ? _large : _small).AddOrUpdate(type, 1, (_, n) => n + 1);
         }
     }
 
@@ -54,6 +52,11 @@ internal sealed class GcReasons : EventListener
         foreach (var (type, count) in _large.OrderByDescending(k => k.Value).Take(12))
         {
             Console.WriteLine($"  loh ~{count * 100} KB: {type}");
+        }
+
+        foreach (var (type, count) in _small.OrderByDescending(k => k.Value).Take(25))
+        {
+            Console.WriteLine($"  soh ~{count / 10.0:F1} MB: {type}");
         }
     }
 }

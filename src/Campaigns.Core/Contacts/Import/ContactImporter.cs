@@ -1049,16 +1049,16 @@ internal sealed class ContactImporter : IContactImporter
         private static string? Prepare(string? raw, ColumnMapping column)
         {
             var text = raw ?? string.Empty;
-            if (column.Transforms.HasFlag(ValueTransforms.Trim))
+            if ((column.Transforms & ValueTransforms.Trim) != 0)
             {
                 text = text.Trim();
             }
 
-            if (column.Transforms.HasFlag(ValueTransforms.Lower))
+            if ((column.Transforms & ValueTransforms.Lower) != 0)
             {
                 text = text.ToLowerInvariant();
             }
-            else if (column.Transforms.HasFlag(ValueTransforms.Upper))
+            else if ((column.Transforms & ValueTransforms.Upper) != 0)
             {
                 text = text.ToUpperInvariant();
             }
@@ -1435,23 +1435,31 @@ internal sealed class ContactImporter : IContactImporter
                 Rejection = null;
             }
 
-            /// <summary>The row's valid identities.</summary>
-            public IEnumerable<ContactIdentityKey> Keys()
+            private readonly List<ContactIdentityKey> _keys = [];
+
+            /// <summary>
+            /// The row's valid identities, in a list the row reuses (no iterator per call): valid until the next call;
+            /// iterate it without changing the row meanwhile.
+            /// </summary>
+            public List<ContactIdentityKey> Keys()
             {
+                _keys.Clear();
                 foreach (var phone in Phones)
                 {
-                    yield return new ContactIdentityKey(IdentityKind.Phone, phone);
+                    _keys.Add(new ContactIdentityKey(IdentityKind.Phone, phone));
                 }
 
                 foreach (var email in Emails)
                 {
-                    yield return new ContactIdentityKey(IdentityKind.Email, email);
+                    _keys.Add(new ContactIdentityKey(IdentityKind.Email, email));
                 }
 
                 foreach (var (kind, (value, _)) in Others)
                 {
-                    yield return new ContactIdentityKey(kind, value);
+                    _keys.Add(new ContactIdentityKey(kind, value));
                 }
+
+                return _keys;
             }
         }
 
