@@ -8,7 +8,8 @@ namespace Campaigns.Contacts;
 /// <summary>
 /// Normalizes contact identities (F-2.3) so that the same person written two ways is found once: phones to E.164 with
 /// libphonenumber (a number without country code is read in a default region), e-mails trimmed, full-width characters
-/// folded (NFKC) and lower-cased. Stateless and thread-safe.
+/// folded (NFKC) and lower-cased. Thread-safe: the only state is a memo of libphonenumber's validity answer per
+/// five-digit prefix of plain Chinese mobile numbers, filled idempotently (a race only computes the same answer twice).
 /// </summary>
 public static class ContactIdentityNormalizer
 {
