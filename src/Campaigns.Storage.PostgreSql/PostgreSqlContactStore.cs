@@ -442,24 +442,36 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
     /// </summary>
     internal async Task<long> CopyCoreAsync(NpgsqlConnection connection, List<Contact> stored, List<List<(IdentityKind Kind, string Value, string Key)>> keys, CancellationToken cancellationToken)
     {
-        var identities = new List<(short Kind, string Key, Guid Contact)>(stored.Count * 2);
         var document = new DocumentBuffer();
         using (var writer = await connection.BeginBinaryImportAsync($"COPY {_db.Schema}.contacts (id, version, doc) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false))
         {
             for (var i = 0; i < stored.Count; i++)
             {
-                var contact = stored[i];
-                await WriteContactRowAsync(writer, contact, document, cancellationToken).ConfigureAwait(false);
+                await WriteContactRowAsync(writer, stored[i], document, cancellationToken).ConfigureAwait(false);
+            }
+
+            await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        // The identity rows straight from the batch's lists (no list of rows in between: for a commit group it would be a
+        // large-object-heap array per commit).
+        using (var writer = await connection.BeginBinaryImportAsync($"COPY {_db.Schema}.contact_identities (kind, lookup_key, contact_id) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false))
+        {
+            for (var i = 0; i < stored.Count; i++)
+            {
+                var id = stored[i].Id.Value;
                 foreach (var (kind, _, key) in keys[i])
                 {
-                    identities.Add(((short)kind, key, contact.Id.Value));
+                    await writer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                    await writer.WriteAsync((short)kind, NpgsqlDbType.Smallint, cancellationToken).ConfigureAwait(false);
+                    await writer.WriteAsync(key, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                    await writer.WriteAsync(id, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
                 }
             }
 
             await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        await CopyIdentitiesAsync(connection, identities, cancellationToken).ConfigureAwait(false);
         return stored.Count;
     }
 

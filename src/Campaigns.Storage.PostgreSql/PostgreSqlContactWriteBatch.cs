@@ -36,6 +36,10 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
     // Identity lookup keys found free in the database in this transaction (and not taken by its updates since).
     private readonly HashSet<(IdentityKind Kind, string Key)> _free = [];
 
+    // FindManyAsync's identities to ask the database for, reused from call to call: a chunk's thousands of entries would
+    // otherwise be a new large-object-heap array per chunk (each such allocation brings a gen2 collection nearer).
+    private readonly Dictionary<(IdentityKind Kind, string Key), ContactIdentityKey> _unknown = [];
+
     // Stored contacts that FindManyAsync read and locked (FOR UPDATE) in this transaction, as the batch sees them now;
     // their updates wait in _updates (the version they had in the database, the contact as written, its identity keys)
     // and go to the database in one statement before the next read of the database or at the commit.
@@ -110,7 +114,8 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
         ContactStoreLookupExtensions.CheckIdentities(identities);
         cancellationToken.ThrowIfCancellationRequested();
         var found = new Dictionary<ContactIdentityKey, Contact>();
-        var unknown = new Dictionary<(IdentityKind Kind, string Key), ContactIdentityKey>();
+        var unknown = _unknown;
+        unknown.Clear();
         foreach (var identity in identities)
         {
             var key = (identity.Kind, _protection.LookupKey(identity.Kind, identity.Value));
@@ -137,6 +142,8 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
                     _free.Add(key);
                 }
             }
+
+            unknown.Clear();
         }
 
         return found;
@@ -428,14 +435,24 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
     /// <summary>One round trip for the id (of a new contact) and the identities not known to be free; none when all are known free.</summary>
     private async Task ThrowIfTakenInDatabaseAsync(Contact contact, List<(IdentityKind Kind, string Value, string Key)> keys, bool checkId, CancellationToken cancellationToken)
     {
-        var unknown = keys.Where(k => !_free.Contains((k.Kind, k.Key)) && !(_addedKeys.TryGetValue((k.Kind, k.Key), out var owner) && owner == contact.Id)).ToList();
-        if (unknown.Count == 0 && (keys.Count > 0 || !checkId))
+        // Usually every identity is known free (the importer looked them up): then no list is built at all.
+        List<(IdentityKind Kind, string Value, string Key)>? unknown = null;
+        foreach (var k in keys)
+        {
+            if (!_free.Contains((k.Kind, k.Key)) && !(_addedKeys.TryGetValue((k.Kind, k.Key), out var owner) && owner == contact.Id))
+            {
+                (unknown ??= []).Add(k);
+            }
+        }
+
+        if (unknown is null && (keys.Count > 0 || !checkId))
         {
             // Ids are random: a new contact whose identities the caller just looked up is not checked for its id here
             // (a taken id still fails the commit's COPY, and the batch then reports it).
             return;
         }
 
+        unknown ??= [];
         var tx = await WrittenTransactionAsync(cancellationToken).ConfigureAwait(false);
         using var command = Pg.Command(
             _connection!,

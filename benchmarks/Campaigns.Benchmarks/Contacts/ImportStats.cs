@@ -84,6 +84,7 @@ internal static class ImportStats
                 ColumnMapping.ToAttribute("关注产品", "interested_products", MergePolicy.Union),
             ],
         };
+        using var gcReasons = Environment.GetEnvironmentVariable("CAMPAIGNS_GC_REASONS") == "1" ? new GcReasons() : null;
         using var process = Process.GetCurrentProcess();
         GC.Collect();
         process.Refresh();
@@ -100,9 +101,10 @@ internal static class ImportStats
             sw.Stop();
             process.Refresh();
             Console.WriteLine($"rows={report.RowsRead} created={report.Created} merged={report.Merged} flagged={report.Flagged} rejected={report.Rejected} contacts={report.ContactsCreated} issues={report.Issues.Count}+{report.IssuesOmitted}");
-            Console.WriteLine($"elapsed={sw.Elapsed.TotalSeconds:F2}s cpu={process.TotalProcessorTime.TotalSeconds:F2}s rows/s={report.RowsRead / sw.Elapsed.TotalSeconds:F0} gc0/1/2={GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)} alloc={GC.GetTotalAllocatedBytes() / 1e9:F2}GB peak-ws={process.PeakWorkingSet64 / 1e6:F0}MB ws={process.WorkingSet64 / 1e6:F0}MB heap={GC.GetTotalMemory(false) / 1e6:F0}MB");
+            Console.WriteLine($"elapsed={sw.Elapsed.TotalSeconds:F2}s cpu={process.TotalProcessorTime.TotalSeconds:F2}s rows/s={report.RowsRead / sw.Elapsed.TotalSeconds:F0} gc0/1/2={GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)} gc-pause={GC.GetTotalPauseDuration().TotalSeconds:F2}s alloc={GC.GetTotalAllocatedBytes() / 1e9:F2}GB peak-ws={process.PeakWorkingSet64 / 1e6:F0}MB ws={process.WorkingSet64 / 1e6:F0}MB heap={GC.GetTotalMemory(false) / 1e6:F0}MB");
         }
 
+        gcReasons?.Print();
         if (!discard)
         {
             Console.WriteLine($"stored contacts={await provider.GetRequiredService<IContactStore>().CountAsync().ConfigureAwait(false)}");

@@ -8,7 +8,8 @@ namespace Campaigns.Contacts;
 /// <summary>
 /// Normalizes contact identities (F-2.3) so that the same person written two ways is found once: phones to E.164 with
 /// libphonenumber (a number without country code is read in a default region), e-mails trimmed, full-width characters
-/// folded (NFKC) and lower-cased. Stateless and thread-safe.
+/// folded (NFKC) and lower-cased. Thread-safe: the only state is a memo of libphonenumber's validity answer per
+/// five-digit prefix of plain Chinese mobile numbers, filled idempotently (a race only computes the same answer twice).
 /// </summary>
 public static class ContactIdentityNormalizer
 {
@@ -23,6 +24,78 @@ public static class ContactIdentityNormalizer
     /// <param name="e164">The E.164 form, when valid.</param>
     /// <returns>Whether the text is a valid phone number (a number of a real numbering plan, not just digits).</returns>
     public static bool TryNormalizePhone(string? raw, string defaultRegion, [NotNullWhen(true)] out string? e164)
+    {
+        if (raw is not null && TryChineseMobileShape(raw, defaultRegion, out var digits, out var prefix))
+        {
+            // Memoized per five-digit prefix (see TryChineseMobileShape): the first number of a prefix goes through
+            // libphonenumber, later ones reuse its answer. A race between threads only computes the same answer twice.
+            var known = ChineseMobileValidity[prefix];
+            if (known == 0)
+            {
+                known = LibPhoneNumber(raw, defaultRegion, out var first) ? (sbyte)1 : (sbyte)-1;
+                ChineseMobileValidity[prefix] = known;
+                e164 = first;
+                return known > 0;
+            }
+
+            e164 = known > 0 ? string.Concat("+86", digits) : null;
+            return known > 0;
+        }
+
+        return LibPhoneNumber(raw, defaultRegion, out e164);
+    }
+
+    // Validity of 11-digit Chinese numbers 1[3-9]xxxxxxxxx (not 179…) by their first five digits: 0 not known yet,
+    // 1 valid, -1 invalid.
+    private static readonly sbyte[] ChineseMobileValidity = new sbyte[100_000];
+
+    /// <summary>
+    /// Whether <paramref name="raw"/> is exactly 11 ASCII digits <c>1[3-9]…</c> (with <paramref name="defaultRegion"/>
+    /// <c>CN</c>) or <c>+86</c> followed by them, not starting <c>179</c>. For exactly these, libphonenumber's answer is
+    /// <c>+86</c> and the 11 digits when valid, and validity depends only on the first five digits: CN's national prefix
+    /// for parsing (<c>(1(?:[12]\d|79)\d\d)|0</c>, a carrier code stripped from 11…, 12…, 179… and 0…) matches none
+    /// of them, and of CN's number types only the mobile pattern (<c>1(?:610\d|740[0-5])\d{6}|1(?:[38]\d|4[57]|[59][0-35-9]|6[25-7]|7[0-35-8])\d{8}</c>)
+    /// can match an 11-digit number starting 1[3-9]. The property tests compare this path with libphonenumber on every
+    /// five-digit prefix (so a metadata update that breaks the assumption fails them).
+    /// </summary>
+    internal static bool TryChineseMobileShape(string raw, string defaultRegion, out ReadOnlySpan<char> digits, out int prefix)
+    {
+        digits = default;
+        prefix = 0;
+        ReadOnlySpan<char> text = raw;
+        if (text.Length == 14 && text.StartsWith("+86", StringComparison.Ordinal))
+        {
+            text = text[3..];
+        }
+        else if (text.Length != 11 || !string.Equals(defaultRegion, "CN", StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        if (text[0] != '1' || text[1] < '3' || text[1] > '9' || (text[1] == '7' && text[2] == '9'))
+        {
+            return false;
+        }
+
+        foreach (var c in text)
+        {
+            if (!char.IsAsciiDigit(c))
+            {
+                return false;
+            }
+        }
+
+        for (var i = 0; i < 5; i++)
+        {
+            prefix = (prefix * 10) + (text[i] - '0');
+        }
+
+        digits = text;
+        return true;
+    }
+
+    /// <summary>libphonenumber's answer (the reference the fast path is tested against).</summary>
+    internal static bool LibPhoneNumber(string? raw, string defaultRegion, [NotNullWhen(true)] out string? e164)
     {
         e164 = null;
         if (string.IsNullOrWhiteSpace(raw))

@@ -313,6 +313,8 @@ internal sealed class ContactImporter : IContactImporter
         private PendingCommit? _pending;
         private IContactWriteBatch? _spareBatch;
         private HashSet<ContactIdentityKey> _groupKeys = [];
+        private HashSet<ContactIdentityKey>? _spareKeys;
+        private List<(Contact? Previous, Contact Current)>? _spareChanges;
         private long _groupFirstRow = -1;
         private long _groupLastRow = -1;
         private bool _commitFailed;
@@ -456,8 +458,13 @@ internal sealed class ContactImporter : IContactImporter
             // Once a group is complete its commit runs to the end, as the commit of a cancelled import does.
             pending.Task = Task.Run(async () => await batch.CommitAsync(CancellationToken.None).ConfigureAwait(false), CancellationToken.None);
             _pending = pending;
-            _groupKeys = [];
-            _committedLater = [];
+
+            // The previous pending group's sets, emptied when it completed: reused rather than grown anew for every group
+            // (at a group's size their arrays are on the large-object heap, and each new one brings a gen2 GC nearer).
+            _groupKeys = _spareKeys ?? [];
+            _committedLater = _spareChanges ?? [];
+            _spareKeys = null;
+            _spareChanges = null;
             _groupFirstRow = -1;
             if (_spareBatch is null)
             {
@@ -502,6 +509,9 @@ internal sealed class ContactImporter : IContactImporter
             }
 
             pending.Keys.Clear();
+            pending.Changes.Clear();
+            _spareKeys = pending.Keys;
+            _spareChanges = pending.Changes;
             _spareBatch = pending.Batch;
         }
 
@@ -1039,16 +1049,16 @@ internal sealed class ContactImporter : IContactImporter
         private static string? Prepare(string? raw, ColumnMapping column)
         {
             var text = raw ?? string.Empty;
-            if (column.Transforms.HasFlag(ValueTransforms.Trim))
+            if ((column.Transforms & ValueTransforms.Trim) != 0)
             {
                 text = text.Trim();
             }
 
-            if (column.Transforms.HasFlag(ValueTransforms.Lower))
+            if ((column.Transforms & ValueTransforms.Lower) != 0)
             {
                 text = text.ToLowerInvariant();
             }
-            else if (column.Transforms.HasFlag(ValueTransforms.Upper))
+            else if ((column.Transforms & ValueTransforms.Upper) != 0)
             {
                 text = text.ToUpperInvariant();
             }
@@ -1425,23 +1435,31 @@ internal sealed class ContactImporter : IContactImporter
                 Rejection = null;
             }
 
-            /// <summary>The row's valid identities.</summary>
-            public IEnumerable<ContactIdentityKey> Keys()
+            private readonly List<ContactIdentityKey> _keys = [];
+
+            /// <summary>
+            /// The row's valid identities, in a list the row reuses (no iterator per call): valid until the next call;
+            /// iterate it without changing the row meanwhile.
+            /// </summary>
+            public List<ContactIdentityKey> Keys()
             {
+                _keys.Clear();
                 foreach (var phone in Phones)
                 {
-                    yield return new ContactIdentityKey(IdentityKind.Phone, phone);
+                    _keys.Add(new ContactIdentityKey(IdentityKind.Phone, phone));
                 }
 
                 foreach (var email in Emails)
                 {
-                    yield return new ContactIdentityKey(IdentityKind.Email, email);
+                    _keys.Add(new ContactIdentityKey(IdentityKind.Email, email));
                 }
 
                 foreach (var (kind, (value, _)) in Others)
                 {
-                    yield return new ContactIdentityKey(kind, value);
+                    _keys.Add(new ContactIdentityKey(kind, value));
                 }
+
+                return _keys;
             }
         }
 
