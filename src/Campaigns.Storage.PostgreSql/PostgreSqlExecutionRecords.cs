@@ -27,6 +27,9 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
         _records = new((a, ct) => RecordOneAsync(a.TaskId, a.Outcome, ct).AsTask(), RecordManyAsync, static a => a.TaskId + "\n" + a.Outcome.IdempotencyKey);
     }
 
+    /// <summary>The database these records live in (the idempotency store reads the pause flag with its claims).</summary>
+    internal PostgreSqlDatabase Database => db;
+
     /// <summary>Round trips and recorded outcomes so far (tests).</summary>
     internal (long RoundTrips, long Items) RecordStats => _records.Stats;
 

@@ -15,6 +15,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
     private readonly IClock _clock;
     private readonly TimeProvider _timeProvider;
     private readonly IIdempotencyStore _idempotency;
+    private readonly IGateReadingIdempotencyStore? _gateReads; // claims and reads the first gates in one round trip, when it covers the registered stores
     private readonly IFrequencyCapStore _caps;
     private readonly IDoNotContactList _doNotContact;
     private readonly IExecutionRecords _records;
@@ -57,6 +58,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         _sender = new ChannelSender(registry, _options, timeProvider);
         _inDoubt = new InDoubtResolver(registry, _options);
         _lease = Duration.FromTimeSpan(_options.IdempotencyLease);
+        _gateReads = idempotency is IGateReadingIdempotencyStore gated && gated.ReadsGatesOf(records, doNotContact) ? gated : null;
     }
 
     public async ValueTask<DeliveryOutcome> DeliverAsync(DeliveryRequest request, CancellationToken cancellationToken)
@@ -68,7 +70,20 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         activity?.SetTag("campaigns.idempotency_key", request.IdempotencyKey);
 
         var now = _clock.GetCurrentInstant();
-        var claim = await _idempotency.TryClaimAsync(request.IdempotencyKey, now, _lease, cancellationToken).ConfigureAwait(false);
+        IdempotencyClaim claim;
+        PreRead? preRead = null;
+        if (_gateReads is { } gateReads)
+        {
+            // One round trip: the claim, the task's pause flag and the do-not-contact listing (read as the claim is taken).
+            var gated = await gateReads.TryClaimWithGatesAsync(request.IdempotencyKey, now, _lease, new GateReads(request.TaskId, request.Contact.Id.ToString(), PlanFor(request.Channel).ConsentKey), cancellationToken).ConfigureAwait(false);
+            claim = gated.Claim;
+            preRead = new PreRead(gated.TaskPaused, gated.DoNotContact);
+        }
+        else
+        {
+            claim = await _idempotency.TryClaimAsync(request.IdempotencyKey, now, _lease, cancellationToken).ConfigureAwait(false);
+        }
+
         if (claim.Status == IdempotencyClaimStatus.Completed)
         {
             activity?.SetTag("campaigns.delivery.status", "replay");
@@ -98,7 +113,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         double? seconds = null;
         try
         {
-            (outcome, seconds) = await RunAsync(request, now, cancellationToken).ConfigureAwait(false);
+            (outcome, seconds) = await RunAsync(request, now, preRead, cancellationToken).ConfigureAwait(false);
             outcome = inDoubt is null ? outcome : outcome with { InDoubt = inDoubt };
             complete = outcome.Status switch
             {
@@ -164,7 +179,10 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         return outcome;
     }
 
-    private async ValueTask<(DeliveryOutcome Outcome, double? Seconds)> RunAsync(DeliveryRequest request, Instant now, CancellationToken cancellationToken)
+    /// <summary>The gates' state read with the claim (<see cref="IGateReadingIdempotencyStore"/>).</summary>
+    private readonly record struct PreRead(bool TaskPaused, bool DoNotContact);
+
+    private async ValueTask<(DeliveryOutcome Outcome, double? Seconds)> RunAsync(DeliveryRequest request, Instant now, PreRead? preRead, CancellationToken cancellationToken)
     {
         var channelName = request.Channel;
         var plan = PlanFor(channelName);
@@ -174,7 +192,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         var decisions = new GateTrail();
 
 
-        if (request.TaskId is { } taskId && await IsPausedAsync(taskId, cancellationToken).ConfigureAwait(false))
+        if (request.TaskId is { } taskId && (preRead is { } pausedRead ? pausedRead.TaskPaused : await IsPausedAsync(taskId, cancellationToken).ConfigureAwait(false)))
         {
             return (Outcome(request, channelName, now, decisions, DeliveryStatus.Paused), null);
         }
@@ -192,7 +210,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         }
 
         decisions.ConsentGranted(consentKey, consent);
-        if (await _doNotContact.IsListedAsync(contactId, consentKey, cancellationToken).ConfigureAwait(false))
+        if (preRead is { } listedRead ? listedRead.DoNotContact : await _doNotContact.IsListedAsync(contactId, consentKey, cancellationToken).ConfigureAwait(false))
         {
             return (Suppress(request, channelName, now, decisions, GateCheck.DoNotContact, $"the contact is on the do-not-contact list for '{consentKey}'"), null);
         }
