@@ -9,20 +9,102 @@ namespace Campaigns.Storage.PostgreSql;
 /// or take it over when it is neither completed nor leased (its holder crashed and the lease expired:
 /// <see cref="IdempotencyClaimStatus.TakenOver"/>, in doubt). The same statement reads, for the delivery pipeline, the
 /// task's pause flag and the contact's do-not-contact listing (<see cref="IGateReadingIdempotencyStore"/>), so the
-/// first gates cost no round trip of their own. Completing records the outcome for good; releasing deletes an
-/// uncompleted key. Thread-safe; atomic per key across hosts.
+/// first gates cost no round trip of their own. Completing records the outcome for good; for the pipeline it also writes
+/// the provider message's index entry and the task's count in the same batch and transaction
+/// (<see cref="IBookkeepingIdempotencyStore"/>). Releasing deletes an uncompleted key. Thread-safe; atomic per key across
+/// hosts.
 /// </summary>
-internal sealed class PostgreSqlIdempotencyStore : IGateReadingIdempotencyStore
+internal sealed class PostgreSqlIdempotencyStore : IGateReadingIdempotencyStore, IBookkeepingIdempotencyStore
 {
     private readonly PostgreSqlDatabase db;
     private readonly PostgreSqlCoalescer<(string Key, Instant Now, Duration Lease, GateReads? Gates), GatedIdempotencyClaim> _claims;
     private readonly PostgreSqlCoalescer<(string Key, DeliveryOutcome Outcome), bool> _completions;
+    private readonly PostgreSqlCoalescer<(string Key, DeliveryOutcome Outcome, string? TaskId, ProviderMessageEntry? Index), ExecutionRecord?> _sends;
+    private volatile Bookkeeping? _bookkeeping; // the records and index of this database the pipeline uses (see WritesBookkeepingOf)
+
+    private sealed record Bookkeeping(PostgreSqlExecutionRecords Records, PostgreSqlProviderMessageIndex Index);
 
     public PostgreSqlIdempotencyStore(PostgreSqlDatabase db)
     {
         this.db = db;
         _claims = new((a, ct) => ClaimOneAsync(a.Key, a.Now, a.Lease, a.Gates, ct).AsTask(), ClaimManyGatedAsync, static a => a.Key);
         _completions = new(async (a, ct) => { await CompleteOneAsync(a.Key, a.Outcome, ct).ConfigureAwait(false); return true; }, CompleteManyAsync, static a => a.Key);
+        _sends = new(async (a, ct) => (await CompleteSendManyAsync([a]).ConfigureAwait(false))[0], CompleteSendManyAsync, static a => a.Key);
+    }
+
+    /// <summary>Round trips and completed sends of the combined bookkeeping write so far (tests).</summary>
+    internal (long RoundTrips, long Items) SendStats => _sends.Stats;
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// True for the execution records and provider message index of this store's database and schema; the store then
+    /// writes those (the pipeline asks once, when it is built).
+    /// </remarks>
+    public bool WritesBookkeepingOf(IExecutionRecords records, IProviderMessageIndex messageIndex)
+    {
+        if (records is PostgreSqlExecutionRecords r && ReferenceEquals(r.Database, db)
+            && messageIndex is PostgreSqlProviderMessageIndex i && ReferenceEquals(i.Database, db))
+        {
+            _bookkeeping = new Bookkeeping(r, i);
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// One batch in one implicit transaction on the post-send pool (see
+    /// <see cref="PostgreSqlStorageOptions.DeferPostSendFlush"/>); concurrent calls of this instance go out together.
+    /// </remarks>
+    /// <exception cref="InvalidOperationException"><see cref="WritesBookkeepingOf"/> has not accepted a records store and an index.</exception>
+    public async ValueTask<ExecutionRecord?> CompleteSendAsync(string key, DeliveryOutcome outcome, string? taskId, ProviderMessageEntry? index, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(outcome);
+        _ = _bookkeeping ?? throw new InvalidOperationException("CompleteSendAsync needs the execution records and provider message index of this database: call WritesBookkeepingOf first.");
+        return await _sends.RunAsync((key, outcome, taskId, index), cancellationToken).ConfigureAwait(false);
+    }
+
+    internal async Task<IReadOnlyList<ExecutionRecord?>> CompleteSendManyAsync(IReadOnlyList<(string Key, DeliveryOutcome Outcome, string? TaskId, ProviderMessageEntry? Index)> items)
+    {
+        var bookkeeping = _bookkeeping!;
+        var prune = false;
+        var byTask = new Dictionary<string, ExecutionRecord>(StringComparer.Ordinal);
+        using (var connection = await db.OpenDeferredAsync(CancellationToken.None).ConfigureAwait(false))
+        using (var batch = new NpgsqlBatch(connection))
+        {
+            // In the order of the separate writes: index entries, the completions, the tasks' counts.
+            foreach (var item in items)
+            {
+                if (item.Index is { } entry)
+                {
+                    batch.BatchCommands.Add(bookkeeping.Index.RecordCommand(entry.ProviderMessageId, entry.Message));
+                    prune |= bookkeeping.Index.CountRecord();
+                }
+            }
+
+            batch.BatchCommands.Add(CompleteManyCommand([.. items.Select(static i => (i.Key, i.Outcome))]));
+            var counted = items.Where(static i => i.TaskId is not null).Select(static i => (i.TaskId!, i.Outcome)).ToList();
+            if (counted.Count > 0)
+            {
+                foreach (var command in bookkeeping.Records.RecordManyCommands(counted))
+                {
+                    batch.BatchCommands.Add(command);
+                }
+            }
+
+            // One implicit transaction for the whole batch: all of it commits, or none of it.
+            using var reader = await batch.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+            await PostgreSqlExecutionRecords.ReadRecordsAsync(reader, byTask).ConfigureAwait(false);
+        }
+
+        if (prune)
+        {
+            await bookkeeping.Index.PruneAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+
+        return [.. items.Select(i => i.TaskId is { } task ? byTask[task] : null)];
     }
 
     /// <summary>Round trips and claims so far (tests).</summary>
@@ -188,6 +270,16 @@ internal sealed class PostgreSqlIdempotencyStore : IGateReadingIdempotencyStore
 
     internal async Task<IReadOnlyList<bool>> CompleteManyAsync(IReadOnlyList<(string Key, DeliveryOutcome Outcome)> items)
     {
+        using var connection = await db.OpenDeferredAsync(CancellationToken.None).ConfigureAwait(false);
+        using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(CompleteManyCommand(items));
+        await batch.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+        return new bool[items.Count];
+    }
+
+    /// <summary>The completion of many keys in one statement (in key order, so two hosts lock overlapping keys alike).</summary>
+    private NpgsqlBatchCommand CompleteManyCommand(IReadOnlyList<(string Key, DeliveryOutcome Outcome)> items)
+    {
         var keys = new string[items.Count];
         var ats = new long[items.Count];
         var outcomes = new string[items.Count];
@@ -198,9 +290,7 @@ internal sealed class PostgreSqlIdempotencyStore : IGateReadingIdempotencyStore
             outcomes[i] = Pg.ToJson(items[i].Outcome);
         }
 
-        using var connection = await db.OpenDeferredAsync(CancellationToken.None).ConfigureAwait(false);
-        using var command = Pg.Command(
-            connection,
+        var command = new NpgsqlBatchCommand(
             $"INSERT INTO {db.Schema}.idempotency_keys AS k (key, claimed_by, lease_until, completed_at, outcome) " +
             "SELECT key, @owner, @max, at, outcome FROM unnest(@keys::text[], @ats::bigint[], @outcomes::jsonb[]) AS u(key, at, outcome) ORDER BY key " +
             "ON CONFLICT (key) DO UPDATE SET outcome = EXCLUDED.outcome, completed_at = EXCLUDED.completed_at, lease_until = EXCLUDED.lease_until, claimed_by = EXCLUDED.claimed_by");
@@ -209,8 +299,7 @@ internal sealed class PostgreSqlIdempotencyStore : IGateReadingIdempotencyStore
         command.Parameters.Add(new NpgsqlParameter("outcomes", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Jsonb) { Value = outcomes });
         command.Parameters.AddWithValue("owner", db.InstanceName);
         command.Parameters.AddWithValue("max", long.MaxValue);
-        await command.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
-        return new bool[items.Count];
+        return command;
     }
 
     private async ValueTask CompleteOneAsync(string key, DeliveryOutcome outcome, CancellationToken cancellationToken)

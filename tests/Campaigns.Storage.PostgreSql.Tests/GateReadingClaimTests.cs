@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Campaigns.Channels;
 using Campaigns.Delivery;
 using Microsoft.Extensions.DependencyInjection;
 using NodaTime;
@@ -119,6 +120,13 @@ public sealed class GateReadingClaimTests
         Assert.Equal(2, record.SuppressedBy[GateCheck.DoNotContact]);
         Assert.Equal(0L, await schema.ScalarAsync("SELECT count(*) FROM journey_timers"));
 
+        // The index entries, completions and counts were written together: one combined write per finished step.
+        var keys = (PostgreSqlIdempotencyStore)provider.GetRequiredService<IIdempotencyStore>();
+        Assert.Equal(5L, keys.SendStats.Items);
+        Assert.Equal(0L, ((PostgreSqlExecutionRecords)records).RecordStats.Items);
+        Assert.Equal(3L, await schema.ScalarAsync("SELECT count(*) FROM provider_messages"));
+        Assert.Equal(5L, await schema.ScalarAsync("SELECT count(*) FROM idempotency_keys WHERE outcome IS NOT NULL"));
+
         // The list and the pause flag were read only inside the claim statements.
         Assert.Equal(5, statements.Count(s => s.Contains("idempotency_keys", StringComparison.Ordinal) && s.Contains("do_not_contact", StringComparison.Ordinal)));
         Assert.DoesNotContain(statements, s => s.Contains("do_not_contact", StringComparison.Ordinal) && !s.Contains("idempotency_keys", StringComparison.Ordinal));
@@ -143,5 +151,86 @@ public sealed class GateReadingClaimTests
         };
         ActivitySource.AddActivityListener(listener);
         return listener;
+    }
+}
+
+/// <summary>
+/// The combined post-send write (<see cref="IBookkeepingIdempotencyStore"/>): the provider message's index entry, the
+/// key's completion and the task's count in one batch and one transaction.
+/// </summary>
+public sealed class BookkeepingWriteTests
+{
+    private static DeliveryOutcome Sent(string key, string providerId) => new()
+    {
+        IdempotencyKey = key,
+        Status = DeliveryStatus.Sent,
+        Channel = "email",
+        At = Make.T0,
+        Result = DeliveryResult.Accepted(providerId),
+    };
+
+    [SkippableFact]
+    public async Task A_completed_send_is_indexed_completed_and_counted_and_read_back_by_another_host()
+    {
+        await using var schema = await PostgreSqlTestSchema.CreateAsync();
+        var store = (PostgreSqlIdempotencyStore)schema.Idempotency();
+        var records = schema.ExecutionRecords();
+        var index = new PostgreSqlProviderMessageIndex(schema.Database, Duration.FromDays(30));
+        Assert.True(store.WritesBookkeepingOf(records, index));
+        await store.TryClaimAsync("k1", Make.T0, Duration.FromSeconds(30), default);
+
+        var record = await store.CompleteSendAsync("k1", Sent("k1", "p-1"), "task", new ProviderMessageEntry("p-1", new ProviderMessage("c1", "email", "k1", Make.T0)), default);
+
+        Assert.Equal(1, record!.Sent);
+        Assert.Equal("task", record.TaskId);
+        var other = schema.NewDatabase();
+        var claim = await schema.Idempotency(other).TryClaimAsync("k1", Make.T0, Duration.FromSeconds(30), default);
+        Assert.Equal(IdempotencyClaimStatus.Completed, claim.Status);
+        Assert.Equal("p-1", claim.Outcome!.Result!.Value.ProviderMessageId);
+        Assert.Equal(new ProviderMessage("c1", "email", "k1", Make.T0), await new PostgreSqlProviderMessageIndex(other, Duration.FromDays(30)).FindAsync("email", "p-1", default));
+        Assert.Equal(1, (await schema.ExecutionRecords(other).GetAsync("task", default))!.Sent);
+
+        // Without a task nothing is counted and nothing is returned; without an entry nothing is indexed.
+        Assert.Null(await store.CompleteSendAsync("k2", Sent("k2", "p-2"), null, null, default));
+        Assert.Equal(1L, await schema.ScalarAsync("SELECT count(*) FROM provider_messages"));
+        Assert.Equal(1, (await records.GetAsync("task", default))!.Sent);
+        Assert.Equal(IdempotencyClaimStatus.Completed, (await store.TryClaimAsync("k2", Make.T0, Duration.FromSeconds(30), default)).Status);
+    }
+
+    [SkippableFact]
+    public async Task Merged_combined_writes_count_each_task_and_answer_each_caller()
+    {
+        await using var schema = await PostgreSqlTestSchema.CreateAsync();
+        var store = (PostgreSqlIdempotencyStore)schema.Idempotency();
+        Assert.True(store.WritesBookkeepingOf(schema.ExecutionRecords(), new PostgreSqlProviderMessageIndex(schema.Database, Duration.FromDays(30))));
+        var suppressed = new DeliveryOutcome { IdempotencyKey = "c", Status = DeliveryStatus.Suppressed, SuppressedBy = GateCheck.DoNotContact, Channel = "email", At = Make.T0 };
+
+        var answers = await store.CompleteSendManyAsync(
+        [
+            ("b", Sent("b", "p-b"), "task-2", new ProviderMessageEntry("p-b", new ProviderMessage("cb", "email", "b", Make.T0))),
+            ("a", Sent("a", "p-a"), "task-1", new ProviderMessageEntry("p-a", new ProviderMessage("ca", "email", "a", Make.T0))),
+            ("c", suppressed, "task-1", null),
+            ("d", Sent("d", "p-d"), null, null),
+        ]);
+
+        Assert.Equal([1L, 1L, 1L], answers.Take(3).Select(r => r!.Sent));
+        Assert.Equal(["task-2", "task-1", "task-1"], answers.Take(3).Select(r => r!.TaskId));
+        Assert.Equal(1, answers[1]!.SuppressedBy[GateCheck.DoNotContact]);
+        Assert.Null(answers[3]);
+        Assert.Equal(4L, await schema.ScalarAsync("SELECT count(*) FROM idempotency_keys WHERE outcome IS NOT NULL"));
+        Assert.Equal(2L, await schema.ScalarAsync("SELECT count(*) FROM provider_messages"));
+    }
+
+    [SkippableFact]
+    public async Task The_store_writes_the_bookkeeping_only_of_its_own_database_and_refuses_without_it()
+    {
+        await using var schema = await PostgreSqlTestSchema.CreateAsync();
+        var store = (PostgreSqlIdempotencyStore)schema.Idempotency();
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await store.CompleteSendAsync("k", Sent("k", "p"), null, null, default));
+        var other = schema.NewDatabase();
+        Assert.False(store.WritesBookkeepingOf(schema.ExecutionRecords(other), new PostgreSqlProviderMessageIndex(schema.Database, Duration.FromDays(30))));
+        Assert.False(store.WritesBookkeepingOf(schema.ExecutionRecords(), new PostgreSqlProviderMessageIndex(other, Duration.FromDays(30))));
+        Assert.False(store.WritesBookkeepingOf(new InMemoryExecutionRecords(), new PostgreSqlProviderMessageIndex(schema.Database, Duration.FromDays(30))));
+        Assert.False(store.WritesBookkeepingOf(schema.ExecutionRecords(), new InMemoryProviderMessageIndex(Duration.FromDays(30), 100)));
     }
 }

@@ -15,7 +15,8 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
     private readonly IClock _clock;
     private readonly TimeProvider _timeProvider;
     private readonly IIdempotencyStore _idempotency;
-    private readonly IGateReadingIdempotencyStore? _gateReads; // claims and reads the first gates in one round trip, when it covers the registered stores
+    private readonly IGateReadingIdempotencyStore? _gateReads;
+    private readonly IBookkeepingIdempotencyStore? _bookkeeping; // writes index entry, completion and count in one round trip, when it covers the registered stores // claims and reads the first gates in one round trip, when it covers the registered stores
     private readonly IFrequencyCapStore _caps;
     private readonly IDoNotContactList _doNotContact;
     private readonly IExecutionRecords _records;
@@ -59,6 +60,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         _inDoubt = new InDoubtResolver(registry, _options);
         _lease = Duration.FromTimeSpan(_options.IdempotencyLease);
         _gateReads = idempotency is IGateReadingIdempotencyStore gated && gated.ReadsGatesOf(records, doNotContact) ? gated : null;
+        _bookkeeping = idempotency is IBookkeepingIdempotencyStore bookkeeping && bookkeeping.WritesBookkeepingOf(records, _messageIndex) ? bookkeeping : null;
     }
 
     public async ValueTask<DeliveryOutcome> DeliverAsync(DeliveryRequest request, CancellationToken cancellationToken)
@@ -109,6 +111,8 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         }
 
         var complete = false;
+        var counted = false;
+        ExecutionRecord? countedRecord = null;
         DeliveryOutcome outcome;
         double? seconds = null;
         try
@@ -121,7 +125,16 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
                 DeliveryStatus.Failed => outcome.Result is not { IsRetryable: true },
                 _ => true,
             };
-            if (complete)
+            if (complete && _bookkeeping is { } bookkeeping)
+            {
+                // One round trip and one transaction: the provider message's index entry, the completion and the task's count.
+                var entry = outcome.Status == DeliveryStatus.Sent && outcome.Result?.ProviderMessageId is { } providerMessageId
+                    ? new ProviderMessageEntry(providerMessageId, new ProviderMessage(request.Contact.Id.ToString(), outcome.Channel, request.IdempotencyKey, now))
+                    : (ProviderMessageEntry?)null;
+                countedRecord = await bookkeeping.CompleteSendAsync(request.IdempotencyKey, outcome, request.TaskId, entry, cancellationToken).ConfigureAwait(false);
+                counted = request.TaskId is not null;
+            }
+            else if (complete)
             {
                 await _idempotency.CompleteAsync(request.IdempotencyKey, outcome, cancellationToken).ConfigureAwait(false);
             }
@@ -136,7 +149,11 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
 
         activity?.SetTag("campaigns.delivery.status", outcome.Status.ToString());
         DeliveryTelemetry.Record(outcome, seconds);
-        if (request.TaskId is { } taskId && outcome.Status != DeliveryStatus.Paused)
+        if (counted)
+        {
+            await EvaluateAlertAsync(countedRecord!, cancellationToken).ConfigureAwait(false);
+        }
+        else if (request.TaskId is { } taskId && outcome.Status != DeliveryStatus.Paused)
         {
             if (_records is InMemoryExecutionRecords inMemory)
             {
@@ -303,7 +320,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
             var attempt = await _sender.SendAsync(plan.Sender, message, cancellationToken).ConfigureAwait(false);
             var seconds = _timeProvider.GetElapsedTime(started).TotalSeconds;
             sent = attempt.Result.IsAccepted;
-            if (sent && attempt.Result.ProviderMessageId is { } providerMessageId)
+            if (sent && attempt.Result.ProviderMessageId is { } providerMessageId && _bookkeeping is null) // else written with the key's completion
             {
                 // Receipts that carry only the provider's id (bounces, complaints, status callbacks) find the contact through it.
                 if (_messageIndex is InMemoryProviderMessageIndex inMemoryIndex)

@@ -102,6 +102,40 @@ public interface IGateReadingIdempotencyStore : IIdempotencyStore
     ValueTask<GatedIdempotencyClaim> TryClaimWithGatesAsync(string key, Instant now, Duration lease, GateReads gates, CancellationToken cancellationToken);
 }
 
+/// <summary>A provider message to enter into the <see cref="IProviderMessageIndex"/> with a completed send.</summary>
+/// <param name="ProviderMessageId">The provider's id of the message.</param>
+/// <param name="Message">What the index keeps.</param>
+public readonly record struct ProviderMessageEntry(string ProviderMessageId, ProviderMessage Message);
+
+/// <summary>
+/// An optional capability of an <see cref="IIdempotencyStore"/> that keeps the execution records and the provider
+/// message index in the same database: a finished send's bookkeeping (its index entry, the key's completion and the
+/// task's counts) is written in one round trip and one transaction, instead of three round trips and three commits.
+/// The delivery pipeline uses it only when <see cref="WritesBookkeepingOf"/> says the registered records and index are
+/// the ones it writes; otherwise it calls each store. Implementations are thread-safe.
+/// </summary>
+public interface IBookkeepingIdempotencyStore : IIdempotencyStore
+{
+    /// <summary>Whether <see cref="CompleteSendAsync"/> writes exactly these stores (the same tables of the same database).</summary>
+    /// <param name="records">The execution records the pipeline uses.</param>
+    /// <param name="messageIndex">The provider message index the pipeline uses.</param>
+    /// <returns>True when the combined write may replace the separate ones.</returns>
+    bool WritesBookkeepingOf(IExecutionRecords records, IProviderMessageIndex messageIndex);
+
+    /// <summary>
+    /// Does, atomically and in this order, what <see cref="IProviderMessageIndex.RecordAsync"/> (when
+    /// <paramref name="index"/> is given), <see cref="IIdempotencyStore.CompleteAsync"/> and
+    /// <see cref="IExecutionRecords.RecordAsync"/> (when <paramref name="taskId"/> is given) would do one after the other.
+    /// </summary>
+    /// <param name="key">The claimed key.</param>
+    /// <param name="outcome">The send's outcome.</param>
+    /// <param name="taskId">The delivery task whose record counts the outcome, or null.</param>
+    /// <param name="index">The provider message to index, or null.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>The task's record after counting the outcome, or null without a task.</returns>
+    ValueTask<ExecutionRecord?> CompleteSendAsync(string key, DeliveryOutcome outcome, string? taskId, ProviderMessageEntry? index, CancellationToken cancellationToken);
+}
+
 /// <summary>
 /// An <see cref="IIdempotencyStore"/> in memory (lost on restart). Thread-safe. A completed key keeps its outcome for
 /// as long as the store lives (the contract: a completed key is never sent again), so memory grows by one entry per
