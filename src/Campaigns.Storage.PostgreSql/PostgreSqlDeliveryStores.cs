@@ -7,20 +7,104 @@ namespace Campaigns.Storage.PostgreSql;
 /// <summary>
 /// An <see cref="IIdempotencyStore"/> on PostgreSQL. A claim is one statement: insert the key leased to this instance,
 /// or take it over when it is neither completed nor leased (its holder crashed and the lease expired:
-/// <see cref="IdempotencyClaimStatus.TakenOver"/>, in doubt). Completing
-/// records the outcome for good; releasing deletes an uncompleted key. Thread-safe; atomic per key across hosts.
+/// <see cref="IdempotencyClaimStatus.TakenOver"/>, in doubt). The same statement reads, for the delivery pipeline, the
+/// task's pause flag and the contact's do-not-contact listing (<see cref="IGateReadingIdempotencyStore"/>), so the
+/// first gates cost no round trip of their own. Completing records the outcome for good; for the pipeline it also writes
+/// the provider message's index entry and the task's count in the same batch and transaction
+/// (<see cref="IBookkeepingIdempotencyStore"/>). Releasing deletes an uncompleted key. Thread-safe; atomic per key across
+/// hosts.
 /// </summary>
-internal sealed class PostgreSqlIdempotencyStore : IIdempotencyStore
+internal sealed class PostgreSqlIdempotencyStore : IGateReadingIdempotencyStore, IBookkeepingIdempotencyStore
 {
     private readonly PostgreSqlDatabase db;
-    private readonly PostgreSqlCoalescer<(string Key, Instant Now, Duration Lease), IdempotencyClaim> _claims;
+    private readonly PostgreSqlCoalescer<(string Key, Instant Now, Duration Lease, GateReads? Gates), GatedIdempotencyClaim> _claims;
     private readonly PostgreSqlCoalescer<(string Key, DeliveryOutcome Outcome), bool> _completions;
+    private readonly PostgreSqlCoalescer<(string Key, DeliveryOutcome Outcome, string? TaskId, ProviderMessageEntry? Index), ExecutionRecord?> _sends;
+    private volatile Bookkeeping? _bookkeeping; // the records and index of this database the pipeline uses (see WritesBookkeepingOf)
+
+    private sealed record Bookkeeping(PostgreSqlExecutionRecords Records, PostgreSqlProviderMessageIndex Index);
 
     public PostgreSqlIdempotencyStore(PostgreSqlDatabase db)
     {
         this.db = db;
-        _claims = new((a, ct) => ClaimOneAsync(a.Key, a.Now, a.Lease, ct).AsTask(), ClaimManyAsync, static a => a.Key);
+        _claims = new((a, ct) => ClaimOneAsync(a.Key, a.Now, a.Lease, a.Gates, ct).AsTask(), ClaimManyGatedAsync, static a => a.Key);
         _completions = new(async (a, ct) => { await CompleteOneAsync(a.Key, a.Outcome, ct).ConfigureAwait(false); return true; }, CompleteManyAsync, static a => a.Key);
+        _sends = new(async (a, ct) => (await CompleteSendManyAsync([a]).ConfigureAwait(false))[0], CompleteSendManyAsync, static a => a.Key);
+    }
+
+    /// <summary>Round trips and completed sends of the combined bookkeeping write so far (tests).</summary>
+    internal (long RoundTrips, long Items) SendStats => _sends.Stats;
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// True for the execution records and provider message index of this store's database and schema; the store then
+    /// writes those (the pipeline asks once, when it is built).
+    /// </remarks>
+    public bool WritesBookkeepingOf(IExecutionRecords records, IProviderMessageIndex messageIndex)
+    {
+        if (records is PostgreSqlExecutionRecords r && ReferenceEquals(r.Database, db)
+            && messageIndex is PostgreSqlProviderMessageIndex i && ReferenceEquals(i.Database, db))
+        {
+            _bookkeeping = new Bookkeeping(r, i);
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// One batch in one implicit transaction on the post-send pool (see
+    /// <see cref="PostgreSqlStorageOptions.DeferPostSendFlush"/>); concurrent calls of this instance go out together.
+    /// </remarks>
+    /// <exception cref="InvalidOperationException"><see cref="WritesBookkeepingOf"/> has not accepted a records store and an index.</exception>
+    public async ValueTask<ExecutionRecord?> CompleteSendAsync(string key, DeliveryOutcome outcome, string? taskId, ProviderMessageEntry? index, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(outcome);
+        _ = _bookkeeping ?? throw new InvalidOperationException("CompleteSendAsync needs the execution records and provider message index of this database: call WritesBookkeepingOf first.");
+        return await _sends.RunAsync((key, outcome, taskId, index), cancellationToken).ConfigureAwait(false);
+    }
+
+    internal async Task<IReadOnlyList<ExecutionRecord?>> CompleteSendManyAsync(IReadOnlyList<(string Key, DeliveryOutcome Outcome, string? TaskId, ProviderMessageEntry? Index)> items)
+    {
+        var bookkeeping = _bookkeeping!;
+        var prune = false;
+        var byTask = new Dictionary<string, ExecutionRecord>(StringComparer.Ordinal);
+        using (var connection = await db.OpenDeferredAsync(CancellationToken.None).ConfigureAwait(false))
+        using (var batch = new NpgsqlBatch(connection))
+        {
+            // In the order of the separate writes: index entries, the completions, the tasks' counts.
+            foreach (var item in items)
+            {
+                if (item.Index is { } entry)
+                {
+                    batch.BatchCommands.Add(bookkeeping.Index.RecordCommand(entry.ProviderMessageId, entry.Message));
+                    prune |= bookkeeping.Index.CountRecord();
+                }
+            }
+
+            batch.BatchCommands.Add(CompleteManyCommand([.. items.Select(static i => (i.Key, i.Outcome))]));
+            var counted = items.Where(static i => i.TaskId is not null).Select(static i => (i.TaskId!, i.Outcome)).ToList();
+            if (counted.Count > 0)
+            {
+                foreach (var command in bookkeeping.Records.RecordManyCommands(counted))
+                {
+                    batch.BatchCommands.Add(command);
+                }
+            }
+
+            // One implicit transaction for the whole batch: all of it commits, or none of it.
+            using var reader = await batch.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+            await PostgreSqlExecutionRecords.ReadRecordsAsync(reader, byTask).ConfigureAwait(false);
+        }
+
+        if (prune)
+        {
+            await bookkeeping.Index.PruneAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+
+        return [.. items.Select(i => i.TaskId is { } task ? byTask[task] : null)];
     }
 
     /// <summary>Round trips and claims so far (tests).</summary>
@@ -33,22 +117,47 @@ internal sealed class PostgreSqlIdempotencyStore : IIdempotencyStore
     public async ValueTask<IdempotencyClaim> TryClaimAsync(string key, Instant now, Duration lease, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
-        return await _claims.RunAsync((key, now, lease), cancellationToken).ConfigureAwait(false);
+        return (await _claims.RunAsync((key, now, lease, null), cancellationToken).ConfigureAwait(false)).Claim;
     }
 
-    internal async Task<IReadOnlyList<IdempotencyClaim>> ClaimManyAsync(IReadOnlyList<(string Key, Instant Now, Duration Lease)> items)
+    /// <inheritdoc />
+    /// <remarks>True for the execution records and do-not-contact list of this store's database and schema.</remarks>
+    public bool ReadsGatesOf(IExecutionRecords records, IDoNotContactList doNotContact) =>
+        records is PostgreSqlExecutionRecords r && ReferenceEquals(r.Database, db)
+        && doNotContact is PostgreSqlDoNotContactList d && ReferenceEquals(d.Database, db);
+
+    /// <inheritdoc />
+    /// <remarks>One statement (coalesced with this instance's concurrent claims); the reads see the statement's snapshot.</remarks>
+    public async ValueTask<GatedIdempotencyClaim> TryClaimWithGatesAsync(string key, Instant now, Duration lease, GateReads gates, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentNullException.ThrowIfNull(gates.ContactId, nameof(gates));
+        ArgumentNullException.ThrowIfNull(gates.ConsentKey, nameof(gates));
+        return await _claims.RunAsync((key, now, lease, gates), cancellationToken).ConfigureAwait(false);
+    }
+
+    internal async Task<IReadOnlyList<IdempotencyClaim>> ClaimManyAsync(IReadOnlyList<(string Key, Instant Now, Duration Lease)> items) =>
+        [.. (await ClaimManyGatedAsync([.. items.Select(static i => (i.Key, i.Now, i.Lease, (GateReads?)null))]).ConfigureAwait(false)).Select(static c => c.Claim)];
+
+    internal async Task<IReadOnlyList<GatedIdempotencyClaim>> ClaimManyGatedAsync(IReadOnlyList<(string Key, Instant Now, Duration Lease, GateReads? Gates)> items)
     {
         var keys = new string[items.Count];
         var nows = new long[items.Count];
         var untils = new long[items.Count];
+        var tasks = new string?[items.Count];
+        var contacts = new string?[items.Count];
+        var channels = new string?[items.Count];
         for (var i = 0; i < items.Count; i++)
         {
             keys[i] = items[i].Key;
             nows[i] = Pg.Ticks(items[i].Now);
             untils[i] = Pg.Ticks(items[i].Now + items[i].Lease);
+            tasks[i] = items[i].Gates?.TaskId;
+            contacts[i] = items[i].Gates?.ContactId;
+            channels[i] = items[i].Gates?.ConsentKey;
         }
 
-        var results = new IdempotencyClaim?[items.Count];
+        var results = new GatedIdempotencyClaim?[items.Count];
         using (var connection = await db.OpenAsync(CancellationToken.None).ConfigureAwait(false))
         {
             // Rows are inserted in key order so two hosts claiming overlapping keys lock them in the same order. The
@@ -56,42 +165,53 @@ internal sealed class PostgreSqlIdempotencyStore : IIdempotencyStore
             using var command = Pg.Command(
                 connection,
                 $"""
-                WITH i AS (SELECT * FROM unnest(@keys::text[], @nows::bigint[], @untils::bigint[]) WITH ORDINALITY AS i(key, now, until, idx)),
+                WITH i AS (SELECT * FROM unnest(@keys::text[], @nows::bigint[], @untils::bigint[], @tasks::text[], @contacts::text[], @channels::text[])
+                    WITH ORDINALITY AS i(key, now, until, task, contact, channel, idx)),
                 c AS (
                     INSERT INTO {db.Schema}.idempotency_keys AS k (key, claimed_by, lease_until)
                     SELECT key, @owner, until FROM i ORDER BY key
                     ON CONFLICT (key) DO UPDATE SET claimed_by = EXCLUDED.claimed_by, lease_until = EXCLUDED.lease_until
                         WHERE k.outcome IS NULL AND k.lease_until <= (SELECT i.now FROM i WHERE i.key = k.key)
                     RETURNING k.key)
-                SELECT i.idx, EXISTS (SELECT 1 FROM c WHERE c.key = i.key), k.outcome::text, k.key IS NOT NULL
+                SELECT i.idx, EXISTS (SELECT 1 FROM c WHERE c.key = i.key), k.outcome::text, k.key IS NOT NULL,
+                    {GateColumns("i.task", "i.contact", "i.channel")}
                 FROM i LEFT JOIN {db.Schema}.idempotency_keys k ON k.key = i.key
                 """);
             command.Parameters.AddWithValue("keys", keys);
             command.Parameters.AddWithValue("nows", nows);
             command.Parameters.AddWithValue("untils", untils);
+            command.Parameters.Add(new NpgsqlParameter("tasks", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text) { Value = tasks });
+            command.Parameters.Add(new NpgsqlParameter("contacts", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text) { Value = contacts });
+            command.Parameters.Add(new NpgsqlParameter("channels", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text) { Value = channels });
             command.Parameters.AddWithValue("owner", db.InstanceName);
             using var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
             while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
             {
                 var index = (int)reader.GetInt64(0) - 1;
-                results[index] = reader.GetBoolean(1)
+                var claim = reader.GetBoolean(1)
                     ? new IdempotencyClaim(reader.GetBoolean(3) ? IdempotencyClaimStatus.TakenOver : IdempotencyClaimStatus.Claimed, null)
                     : !reader.IsDBNull(2)
                         ? new IdempotencyClaim(IdempotencyClaimStatus.Completed, Pg.FromJson<DeliveryOutcome>(reader.GetString(2)))
-                        : reader.GetBoolean(3) ? new IdempotencyClaim(IdempotencyClaimStatus.InProgress, null) : null;
+                        : reader.GetBoolean(3) ? new IdempotencyClaim(IdempotencyClaimStatus.InProgress, null) : (IdempotencyClaim?)null;
+                results[index] = claim is { } found ? new GatedIdempotencyClaim(found, reader.GetBoolean(4), reader.GetBoolean(5)) : null;
             }
         }
 
         for (var i = 0; i < results.Length; i++)
         {
             // The holder released or completed the key between the insert attempt and the snapshot: ask again alone.
-            results[i] ??= await ClaimOneAsync(items[i].Key, items[i].Now, items[i].Lease, CancellationToken.None).ConfigureAwait(false);
+            results[i] ??= await ClaimOneAsync(items[i].Key, items[i].Now, items[i].Lease, items[i].Gates, CancellationToken.None).ConfigureAwait(false);
         }
 
         return [.. results.Select(static r => r!.Value)];
     }
 
-    private async ValueTask<IdempotencyClaim> ClaimOneAsync(string key, Instant now, Duration lease, CancellationToken cancellationToken)
+    /// <summary>The two gate columns of a claim: the task's pause flag and the contact's listing (false for null arguments).</summary>
+    private string GateColumns(string task, string contact, string channel) =>
+        $"coalesce((SELECT e.is_paused FROM {db.Schema}.execution_records e WHERE e.task_id = {task}), false), " +
+        $"EXISTS (SELECT 1 FROM {db.Schema}.do_not_contact d WHERE d.contact_id = {contact} AND d.channel IN ('', {channel}))";
+
+    private async ValueTask<GatedIdempotencyClaim> ClaimOneAsync(string key, Instant now, Duration lease, GateReads? gates, CancellationToken cancellationToken)
     {
         using var connection = await db.OpenAsync(cancellationToken).ConfigureAwait(false);
         for (var attempt = 0; ; attempt++)
@@ -105,29 +225,35 @@ internal sealed class PostgreSqlIdempotencyStore : IIdempotencyStore
                     ON CONFLICT (key) DO UPDATE SET claimed_by = EXCLUDED.claimed_by, lease_until = EXCLUDED.lease_until
                         WHERE k.outcome IS NULL AND k.lease_until <= @now
                     RETURNING 1)
-                SELECT (SELECT count(*) FROM c), k.outcome::text, k.key IS NOT NULL
+                SELECT (SELECT count(*) FROM c), k.outcome::text, k.key IS NOT NULL,
+                    {GateColumns("@task", "@contact", "@channel")}
                 FROM (SELECT 1) one LEFT JOIN {db.Schema}.idempotency_keys k ON k.key = @key
                 """);
             command.Parameters.AddWithValue("key", key);
             command.Parameters.AddWithValue("owner", db.InstanceName);
             command.Parameters.AddWithValue("until", Pg.Ticks(now + lease));
             command.Parameters.AddWithValue("now", Pg.Ticks(now));
+            command.Parameters.Add(new NpgsqlParameter<string?>("task", NpgsqlTypes.NpgsqlDbType.Text) { TypedValue = gates?.TaskId });
+            command.Parameters.Add(new NpgsqlParameter<string?>("contact", NpgsqlTypes.NpgsqlDbType.Text) { TypedValue = gates?.ContactId });
+            command.Parameters.Add(new NpgsqlParameter<string?>("channel", NpgsqlTypes.NpgsqlDbType.Text) { TypedValue = gates?.ConsentKey });
             using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var paused = reader.GetBoolean(3);
+            var listed = reader.GetBoolean(4);
             if (reader.GetInt64(0) == 1)
             {
                 // The row existed before this statement (uncompleted, lease expired): the earlier attempt is in doubt.
-                return new IdempotencyClaim(reader.GetBoolean(2) ? IdempotencyClaimStatus.TakenOver : IdempotencyClaimStatus.Claimed, null);
+                return new(new IdempotencyClaim(reader.GetBoolean(2) ? IdempotencyClaimStatus.TakenOver : IdempotencyClaimStatus.Claimed, null), paused, listed);
             }
 
             if (!reader.IsDBNull(1))
             {
-                return new IdempotencyClaim(IdempotencyClaimStatus.Completed, Pg.FromJson<DeliveryOutcome>(reader.GetString(1)));
+                return new(new IdempotencyClaim(IdempotencyClaimStatus.Completed, Pg.FromJson<DeliveryOutcome>(reader.GetString(1))), paused, listed);
             }
 
             if (reader.GetBoolean(2) || attempt >= 10)
             {
-                return new IdempotencyClaim(IdempotencyClaimStatus.InProgress, null);
+                return new(new IdempotencyClaim(IdempotencyClaimStatus.InProgress, null), paused, listed);
             }
 
             // The holder released or completed the key between our insert attempt and our snapshot: ask again.
@@ -144,6 +270,16 @@ internal sealed class PostgreSqlIdempotencyStore : IIdempotencyStore
 
     internal async Task<IReadOnlyList<bool>> CompleteManyAsync(IReadOnlyList<(string Key, DeliveryOutcome Outcome)> items)
     {
+        using var connection = await db.OpenDeferredAsync(CancellationToken.None).ConfigureAwait(false);
+        using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(CompleteManyCommand(items));
+        await batch.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
+        return new bool[items.Count];
+    }
+
+    /// <summary>The completion of many keys in one statement (in key order, so two hosts lock overlapping keys alike).</summary>
+    private NpgsqlBatchCommand CompleteManyCommand(IReadOnlyList<(string Key, DeliveryOutcome Outcome)> items)
+    {
         var keys = new string[items.Count];
         var ats = new long[items.Count];
         var outcomes = new string[items.Count];
@@ -154,9 +290,7 @@ internal sealed class PostgreSqlIdempotencyStore : IIdempotencyStore
             outcomes[i] = Pg.ToJson(items[i].Outcome);
         }
 
-        using var connection = await db.OpenDeferredAsync(CancellationToken.None).ConfigureAwait(false);
-        using var command = Pg.Command(
-            connection,
+        var command = new NpgsqlBatchCommand(
             $"INSERT INTO {db.Schema}.idempotency_keys AS k (key, claimed_by, lease_until, completed_at, outcome) " +
             "SELECT key, @owner, @max, at, outcome FROM unnest(@keys::text[], @ats::bigint[], @outcomes::jsonb[]) AS u(key, at, outcome) ORDER BY key " +
             "ON CONFLICT (key) DO UPDATE SET outcome = EXCLUDED.outcome, completed_at = EXCLUDED.completed_at, lease_until = EXCLUDED.lease_until, claimed_by = EXCLUDED.claimed_by");
@@ -165,8 +299,7 @@ internal sealed class PostgreSqlIdempotencyStore : IIdempotencyStore
         command.Parameters.Add(new NpgsqlParameter("outcomes", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Jsonb) { Value = outcomes });
         command.Parameters.AddWithValue("owner", db.InstanceName);
         command.Parameters.AddWithValue("max", long.MaxValue);
-        await command.ExecuteNonQueryAsync(CancellationToken.None).ConfigureAwait(false);
-        return new bool[items.Count];
+        return command;
     }
 
     private async ValueTask CompleteOneAsync(string key, DeliveryOutcome outcome, CancellationToken cancellationToken)
@@ -290,6 +423,9 @@ public sealed class PostgreSqlDoNotContactList : IDoNotContactList
 {
     private readonly PostgreSqlDatabase _db;
     private readonly IClock _clock;
+
+    /// <summary>The database this list lives in (the idempotency store reads it with its claims).</summary>
+    internal PostgreSqlDatabase Database => _db;
 
     /// <summary>Creates the list (usually resolved from DI).</summary>
     /// <param name="db">The database.</param>

@@ -27,6 +27,9 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
         _records = new((a, ct) => RecordOneAsync(a.TaskId, a.Outcome, ct).AsTask(), RecordManyAsync, static a => a.TaskId + "\n" + a.Outcome.IdempotencyKey);
     }
 
+    /// <summary>The database these records live in (the idempotency store reads the pause flag with its claims).</summary>
+    internal PostgreSqlDatabase Database => db;
+
     /// <summary>Round trips and recorded outcomes so far (tests).</summary>
     internal (long RoundTrips, long Items) RecordStats => _records.Stats;
 
@@ -110,7 +113,45 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
         using (var connection = await db.OpenDeferredAsync(CancellationToken.None).ConfigureAwait(false))
         using (var batch = new NpgsqlBatch(connection))
         {
-            foreach (var group in items.GroupBy(i => i.TaskId, StringComparer.Ordinal))
+            foreach (var command in RecordManyCommands(items))
+            {
+                batch.BatchCommands.Add(command);
+            }
+
+            // One implicit transaction for the whole batch: every task's counts commit together, or none do.
+            using var reader = await batch.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+            await ReadRecordsAsync(reader, byTask).ConfigureAwait(false);
+        }
+
+        return [.. items.Select(i => byTask[i.TaskId])];
+    }
+
+    /// <summary>Reads every execution record row of a batch's results (other statements' results are skipped) into <paramref name="byTask"/>.</summary>
+    internal static async Task ReadRecordsAsync(NpgsqlDataReader reader, Dictionary<string, ExecutionRecord> byTask)
+    {
+        do
+        {
+            while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                if (reader.FieldCount == 11 && reader.GetName(0) == "task_id")
+                {
+                    var record = Read(reader);
+                    byTask[record.TaskId] = record;
+                }
+            }
+        }
+        while (await reader.NextResultAsync(CancellationToken.None).ConfigureAwait(false));
+    }
+
+    /// <summary>
+    /// The statements that count <paramref name="items"/>: one per task, in task order (so two hosts' batches lock the
+    /// records in the same order), each returning the task's record.
+    /// </summary>
+    internal List<NpgsqlBatchCommand> RecordManyCommands(IReadOnlyList<(string TaskId, DeliveryOutcome Outcome)> items)
+    {
+        var commands = new List<NpgsqlBatchCommand>();
+        {
+            foreach (var group in items.GroupBy(i => i.TaskId, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
             {
                 long sent = 0;
                 long unknown = 0;
@@ -182,23 +223,11 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
                 command.Parameters.AddWithValue("others", otherKeys.ToArray());
                 command.Parameters.Add(Pg.Jsonb("suppressed", JsonSerializer.Serialize(suppressed)));
                 command.Parameters.Add(Pg.Jsonb("failed", JsonSerializer.Serialize(failed)));
-                batch.BatchCommands.Add(command);
+                commands.Add(command);
             }
-
-            // One implicit transaction for the whole batch: every task's counts commit together, or none do.
-            using var reader = await batch.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
-            do
-            {
-                while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
-                {
-                    var record = Read(reader);
-                    byTask[record.TaskId] = record;
-                }
-            }
-            while (await reader.NextResultAsync(CancellationToken.None).ConfigureAwait(false));
         }
 
-        return [.. items.Select(i => byTask[i.TaskId])];
+        return commands;
     }
 
     private async ValueTask<ExecutionRecord> RecordOneAsync(string taskId, DeliveryOutcome outcome, CancellationToken cancellationToken)

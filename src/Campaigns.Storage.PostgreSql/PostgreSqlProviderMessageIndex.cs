@@ -50,23 +50,12 @@ public sealed class PostgreSqlProviderMessageIndex : IProviderMessageIndex
         ArgumentNullException.ThrowIfNull(message.Channel, "message.Channel");
         ArgumentNullException.ThrowIfNull(message.IdempotencyKey, "message.IdempotencyKey");
         cancellationToken.ThrowIfCancellationRequested();
-        var prune = Interlocked.Increment(ref _records) % PruneEvery == 0;
+        var prune = CountRecord();
         using (var connection = await _db.OpenDeferredAsync(cancellationToken).ConfigureAwait(false))
+        using (var batch = new Npgsql.NpgsqlBatch(connection))
         {
-            using var command = Pg.Command(
-                connection,
-                $"""
-                INSERT INTO {_db.Schema}.provider_messages (channel, provider_message_id, contact_id, idempotency_key, sent_at)
-                VALUES (@channel, @id, @contact, @key, @at)
-                ON CONFLICT (channel, provider_message_id) DO UPDATE
-                SET contact_id = EXCLUDED.contact_id, idempotency_key = EXCLUDED.idempotency_key, sent_at = EXCLUDED.sent_at
-                """);
-            command.Parameters.AddWithValue("channel", message.Channel);
-            command.Parameters.AddWithValue("id", providerMessageId);
-            command.Parameters.AddWithValue("contact", message.ContactId);
-            command.Parameters.AddWithValue("key", message.IdempotencyKey);
-            command.Parameters.AddWithValue("at", Pg.Ticks(message.SentAt));
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            batch.BatchCommands.Add(RecordCommand(providerMessageId, message));
+            await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
         }
 
         if (prune)
@@ -74,6 +63,30 @@ public sealed class PostgreSqlProviderMessageIndex : IProviderMessageIndex
             await PruneAsync(CancellationToken.None).ConfigureAwait(false); // the send is stored: a late cancel does not fail it
         }
     }
+
+    /// <summary>Counts one record; true when this one should prune (the first, then every <see cref="PruneEvery"/>).</summary>
+    internal bool CountRecord() => Interlocked.Increment(ref _records) % PruneEvery == 0;
+
+    /// <summary>The upsert of one send (the same channel and id again replaces the row).</summary>
+    internal Npgsql.NpgsqlBatchCommand RecordCommand(string providerMessageId, ProviderMessage message)
+    {
+        var command = new Npgsql.NpgsqlBatchCommand(
+            $"""
+            INSERT INTO {_db.Schema}.provider_messages (channel, provider_message_id, contact_id, idempotency_key, sent_at)
+            VALUES (@channel, @id, @contact, @key, @at)
+            ON CONFLICT (channel, provider_message_id) DO UPDATE
+            SET contact_id = EXCLUDED.contact_id, idempotency_key = EXCLUDED.idempotency_key, sent_at = EXCLUDED.sent_at
+            """);
+        command.Parameters.AddWithValue("channel", message.Channel);
+        command.Parameters.AddWithValue("id", providerMessageId);
+        command.Parameters.AddWithValue("contact", message.ContactId);
+        command.Parameters.AddWithValue("key", message.IdempotencyKey);
+        command.Parameters.AddWithValue("at", Pg.Ticks(message.SentAt));
+        return command;
+    }
+
+    /// <summary>The database this index lives in (the idempotency store writes entries with its completions).</summary>
+    internal PostgreSqlDatabase Database => _db;
 
     /// <inheritdoc />
     public async ValueTask<ProviderMessage?> FindAsync(string channel, string providerMessageId, CancellationToken cancellationToken)

@@ -15,6 +15,8 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
     private readonly IClock _clock;
     private readonly TimeProvider _timeProvider;
     private readonly IIdempotencyStore _idempotency;
+    private readonly IGateReadingIdempotencyStore? _gateReads;
+    private readonly IBookkeepingIdempotencyStore? _bookkeeping; // writes index entry, completion and count in one round trip, when it covers the registered stores // claims and reads the first gates in one round trip, when it covers the registered stores
     private readonly IFrequencyCapStore _caps;
     private readonly IDoNotContactList _doNotContact;
     private readonly IExecutionRecords _records;
@@ -57,6 +59,8 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         _sender = new ChannelSender(registry, _options, timeProvider);
         _inDoubt = new InDoubtResolver(registry, _options);
         _lease = Duration.FromTimeSpan(_options.IdempotencyLease);
+        _gateReads = idempotency is IGateReadingIdempotencyStore gated && gated.ReadsGatesOf(records, doNotContact) ? gated : null;
+        _bookkeeping = idempotency is IBookkeepingIdempotencyStore bookkeeping && bookkeeping.WritesBookkeepingOf(records, _messageIndex) ? bookkeeping : null;
     }
 
     public async ValueTask<DeliveryOutcome> DeliverAsync(DeliveryRequest request, CancellationToken cancellationToken)
@@ -68,7 +72,20 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         activity?.SetTag("campaigns.idempotency_key", request.IdempotencyKey);
 
         var now = _clock.GetCurrentInstant();
-        var claim = await _idempotency.TryClaimAsync(request.IdempotencyKey, now, _lease, cancellationToken).ConfigureAwait(false);
+        IdempotencyClaim claim;
+        PreRead? preRead = null;
+        if (_gateReads is { } gateReads)
+        {
+            // One round trip: the claim, the task's pause flag and the do-not-contact listing (read as the claim is taken).
+            var gated = await gateReads.TryClaimWithGatesAsync(request.IdempotencyKey, now, _lease, new GateReads(request.TaskId, request.Contact.Id.ToString(), PlanFor(request.Channel).ConsentKey), cancellationToken).ConfigureAwait(false);
+            claim = gated.Claim;
+            preRead = new PreRead(gated.TaskPaused, gated.DoNotContact);
+        }
+        else
+        {
+            claim = await _idempotency.TryClaimAsync(request.IdempotencyKey, now, _lease, cancellationToken).ConfigureAwait(false);
+        }
+
         if (claim.Status == IdempotencyClaimStatus.Completed)
         {
             activity?.SetTag("campaigns.delivery.status", "replay");
@@ -94,11 +111,13 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         }
 
         var complete = false;
+        var counted = false;
+        ExecutionRecord? countedRecord = null;
         DeliveryOutcome outcome;
         double? seconds = null;
         try
         {
-            (outcome, seconds) = await RunAsync(request, now, cancellationToken).ConfigureAwait(false);
+            (outcome, seconds) = await RunAsync(request, now, preRead, cancellationToken).ConfigureAwait(false);
             outcome = inDoubt is null ? outcome : outcome with { InDoubt = inDoubt };
             complete = outcome.Status switch
             {
@@ -106,7 +125,16 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
                 DeliveryStatus.Failed => outcome.Result is not { IsRetryable: true },
                 _ => true,
             };
-            if (complete)
+            if (complete && _bookkeeping is { } bookkeeping)
+            {
+                // One round trip and one transaction: the provider message's index entry, the completion and the task's count.
+                var entry = outcome.Status == DeliveryStatus.Sent && outcome.Result?.ProviderMessageId is { } providerMessageId
+                    ? new ProviderMessageEntry(providerMessageId, new ProviderMessage(request.Contact.Id.ToString(), outcome.Channel, request.IdempotencyKey, now))
+                    : (ProviderMessageEntry?)null;
+                countedRecord = await bookkeeping.CompleteSendAsync(request.IdempotencyKey, outcome, request.TaskId, entry, cancellationToken).ConfigureAwait(false);
+                counted = request.TaskId is not null;
+            }
+            else if (complete)
             {
                 await _idempotency.CompleteAsync(request.IdempotencyKey, outcome, cancellationToken).ConfigureAwait(false);
             }
@@ -121,7 +149,11 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
 
         activity?.SetTag("campaigns.delivery.status", outcome.Status.ToString());
         DeliveryTelemetry.Record(outcome, seconds);
-        if (request.TaskId is { } taskId && outcome.Status != DeliveryStatus.Paused)
+        if (counted)
+        {
+            await EvaluateAlertAsync(countedRecord!, cancellationToken).ConfigureAwait(false);
+        }
+        else if (request.TaskId is { } taskId && outcome.Status != DeliveryStatus.Paused)
         {
             if (_records is InMemoryExecutionRecords inMemory)
             {
@@ -164,7 +196,10 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         return outcome;
     }
 
-    private async ValueTask<(DeliveryOutcome Outcome, double? Seconds)> RunAsync(DeliveryRequest request, Instant now, CancellationToken cancellationToken)
+    /// <summary>The gates' state read with the claim (<see cref="IGateReadingIdempotencyStore"/>).</summary>
+    private readonly record struct PreRead(bool TaskPaused, bool DoNotContact);
+
+    private async ValueTask<(DeliveryOutcome Outcome, double? Seconds)> RunAsync(DeliveryRequest request, Instant now, PreRead? preRead, CancellationToken cancellationToken)
     {
         var channelName = request.Channel;
         var plan = PlanFor(channelName);
@@ -174,7 +209,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         var decisions = new GateTrail();
 
 
-        if (request.TaskId is { } taskId && await IsPausedAsync(taskId, cancellationToken).ConfigureAwait(false))
+        if (request.TaskId is { } taskId && (preRead is { } pausedRead ? pausedRead.TaskPaused : await IsPausedAsync(taskId, cancellationToken).ConfigureAwait(false)))
         {
             return (Outcome(request, channelName, now, decisions, DeliveryStatus.Paused), null);
         }
@@ -192,7 +227,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         }
 
         decisions.ConsentGranted(consentKey, consent);
-        if (await _doNotContact.IsListedAsync(contactId, consentKey, cancellationToken).ConfigureAwait(false))
+        if (preRead is { } listedRead ? listedRead.DoNotContact : await _doNotContact.IsListedAsync(contactId, consentKey, cancellationToken).ConfigureAwait(false))
         {
             return (Suppress(request, channelName, now, decisions, GateCheck.DoNotContact, $"the contact is on the do-not-contact list for '{consentKey}'"), null);
         }
@@ -285,7 +320,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
             var attempt = await _sender.SendAsync(plan.Sender, message, cancellationToken).ConfigureAwait(false);
             var seconds = _timeProvider.GetElapsedTime(started).TotalSeconds;
             sent = attempt.Result.IsAccepted;
-            if (sent && attempt.Result.ProviderMessageId is { } providerMessageId)
+            if (sent && attempt.Result.ProviderMessageId is { } providerMessageId && _bookkeeping is null) // else written with the key's completion
             {
                 // Receipts that carry only the provider's id (bounces, complaints, status callbacks) find the contact through it.
                 if (_messageIndex is InMemoryProviderMessageIndex inMemoryIndex)

@@ -64,6 +64,78 @@ public interface IIdempotencyStore
     ValueTask ReleaseAsync(string key, CancellationToken cancellationToken);
 }
 
+/// <summary>What the delivery pipeline's first gates need to know about a send, read with its claim (see <see cref="IGateReadingIdempotencyStore"/>).</summary>
+/// <param name="TaskId">The delivery task whose pause state is read (<see cref="ExecutionRecord.IsPaused"/>), or null for none.</param>
+/// <param name="ContactId">The contact looked up on the do-not-contact list.</param>
+/// <param name="ConsentKey">The channel's consent key the listing is checked for (a listing for every channel counts too).</param>
+public readonly record struct GateReads(string? TaskId, string ContactId, string ConsentKey);
+
+/// <summary>The answer to <see cref="IGateReadingIdempotencyStore.TryClaimWithGatesAsync"/>: the claim and what the gates read with it.</summary>
+/// <param name="Claim">The claim, exactly as <see cref="IIdempotencyStore.TryClaimAsync"/> would answer it.</param>
+/// <param name="TaskPaused">Whether the task's execution record was paused when the claim was taken (false without a task or record).</param>
+/// <param name="DoNotContact">Whether the contact was on the do-not-contact list for the consent key (or every channel) then.</param>
+public readonly record struct GatedIdempotencyClaim(IdempotencyClaim Claim, bool TaskPaused, bool DoNotContact);
+
+/// <summary>
+/// An optional capability of an <see cref="IIdempotencyStore"/> that keeps the execution records and the do-not-contact
+/// list in the same database: the claim of a send and the reads of its first gates (is the task paused, is the contact
+/// listed) are answered together in one round trip, instead of three. The delivery pipeline uses it only when
+/// <see cref="ReadsGatesOf"/> says the registered records and list are the ones it reads; otherwise it asks each store.
+/// The gates see the same state either way (read at the moment of the claim instead of a moment after it).
+/// Implementations are thread-safe.
+/// </summary>
+public interface IGateReadingIdempotencyStore : IIdempotencyStore
+{
+    /// <summary>Whether <see cref="TryClaimWithGatesAsync"/> reads exactly these stores (the same tables of the same database).</summary>
+    /// <param name="records">The execution records the pipeline uses.</param>
+    /// <param name="doNotContact">The do-not-contact list the pipeline uses.</param>
+    /// <returns>True when the combined claim may replace the separate reads.</returns>
+    bool ReadsGatesOf(IExecutionRecords records, IDoNotContactList doNotContact);
+
+    /// <summary>Claims a key as <see cref="IIdempotencyStore.TryClaimAsync"/> does and reads the gates' state in the same round trip.</summary>
+    /// <param name="key">The key (ordinal).</param>
+    /// <param name="now">The current instant.</param>
+    /// <param name="lease">How long the claim holds without completion.</param>
+    /// <param name="gates">What to read.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>The claim and the gates' state.</returns>
+    ValueTask<GatedIdempotencyClaim> TryClaimWithGatesAsync(string key, Instant now, Duration lease, GateReads gates, CancellationToken cancellationToken);
+}
+
+/// <summary>A provider message to enter into the <see cref="IProviderMessageIndex"/> with a completed send.</summary>
+/// <param name="ProviderMessageId">The provider's id of the message.</param>
+/// <param name="Message">What the index keeps.</param>
+public readonly record struct ProviderMessageEntry(string ProviderMessageId, ProviderMessage Message);
+
+/// <summary>
+/// An optional capability of an <see cref="IIdempotencyStore"/> that keeps the execution records and the provider
+/// message index in the same database: a finished send's bookkeeping (its index entry, the key's completion and the
+/// task's counts) is written in one round trip and one transaction, instead of three round trips and three commits.
+/// The delivery pipeline uses it only when <see cref="WritesBookkeepingOf"/> says the registered records and index are
+/// the ones it writes; otherwise it calls each store. Implementations are thread-safe.
+/// </summary>
+public interface IBookkeepingIdempotencyStore : IIdempotencyStore
+{
+    /// <summary>Whether <see cref="CompleteSendAsync"/> writes exactly these stores (the same tables of the same database).</summary>
+    /// <param name="records">The execution records the pipeline uses.</param>
+    /// <param name="messageIndex">The provider message index the pipeline uses.</param>
+    /// <returns>True when the combined write may replace the separate ones.</returns>
+    bool WritesBookkeepingOf(IExecutionRecords records, IProviderMessageIndex messageIndex);
+
+    /// <summary>
+    /// Does, atomically and in this order, what <see cref="IProviderMessageIndex.RecordAsync"/> (when
+    /// <paramref name="index"/> is given), <see cref="IIdempotencyStore.CompleteAsync"/> and
+    /// <see cref="IExecutionRecords.RecordAsync"/> (when <paramref name="taskId"/> is given) would do one after the other.
+    /// </summary>
+    /// <param name="key">The claimed key.</param>
+    /// <param name="outcome">The send's outcome.</param>
+    /// <param name="taskId">The delivery task whose record counts the outcome, or null.</param>
+    /// <param name="index">The provider message to index, or null.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>The task's record after counting the outcome, or null without a task.</returns>
+    ValueTask<ExecutionRecord?> CompleteSendAsync(string key, DeliveryOutcome outcome, string? taskId, ProviderMessageEntry? index, CancellationToken cancellationToken);
+}
+
 /// <summary>
 /// An <see cref="IIdempotencyStore"/> in memory (lost on restart). Thread-safe. A completed key keeps its outcome for
 /// as long as the store lives (the contract: a completed key is never sent again), so memory grows by one entry per

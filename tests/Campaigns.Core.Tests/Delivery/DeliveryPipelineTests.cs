@@ -21,7 +21,7 @@ internal sealed class Harness : IDisposable
 
     private readonly ServiceProvider _services;
 
-    public Harness(Action<DeliveryOptions>? configure = null, string smsName = "sms", Instant? now = null, IFrequencyCapStore? capStore = null)
+    public Harness(Action<DeliveryOptions>? configure = null, string smsName = "sms", Instant? now = null, IFrequencyCapStore? capStore = null, IIdempotencyStore? idempotency = null)
     {
         Clock = new FakeClock(now ?? T0);
         Sms = new RecordingChannel(smsName, new ChannelCapabilities { AddressKind = ChannelAddressKind.Phone });
@@ -35,6 +35,11 @@ internal sealed class Harness : IDisposable
         if (capStore is not null)
         {
             services.AddSingleton(capStore);
+        }
+
+        if (idempotency is not null)
+        {
+            services.AddSingleton(idempotency);
         }
         services.AddCampaigns(o =>
             {
