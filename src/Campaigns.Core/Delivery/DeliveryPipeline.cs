@@ -15,8 +15,8 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
     private readonly IClock _clock;
     private readonly TimeProvider _timeProvider;
     private readonly IIdempotencyStore _idempotency;
-    private readonly IGateReadingIdempotencyStore? _gateReads;
-    private readonly IBookkeepingIdempotencyStore? _bookkeeping; // writes index entry, completion and count in one round trip, when it covers the registered stores // claims and reads the first gates in one round trip, when it covers the registered stores
+    private readonly IGateReadingIdempotencyStore? _gateReads; // claims and reads the first gates in one round trip, when it covers the registered stores
+    private readonly IBookkeepingIdempotencyStore? _bookkeeping; // writes index entry, completion and count in one round trip, when it covers the registered stores
     private readonly IFrequencyCapStore _caps;
     private readonly IDoNotContactList _doNotContact;
     private readonly IExecutionRecords _records;
