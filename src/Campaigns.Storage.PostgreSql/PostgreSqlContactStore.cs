@@ -455,17 +455,14 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
 
         // The identity rows straight from the batch's lists (no list of rows in between: for a commit group it would be a
         // large-object-heap array per commit).
-        using (var writer = await connection.BeginBinaryImportAsync($"COPY {_db.Schema}.contact_identities (kind, lookup_key, contact_id) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false))
+        using (var writer = await BeginIdentityCopyAsync(connection, cancellationToken).ConfigureAwait(false))
         {
             for (var i = 0; i < stored.Count; i++)
             {
                 var id = stored[i].Id.Value;
                 foreach (var (kind, _, key) in keys[i])
                 {
-                    await writer.StartRowAsync(cancellationToken).ConfigureAwait(false);
-                    await writer.WriteAsync((short)kind, NpgsqlDbType.Smallint, cancellationToken).ConfigureAwait(false);
-                    await writer.WriteAsync(key, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                    await writer.WriteAsync(id, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
+                    await WriteIdentityRowAsync(writer, (short)kind, key, id, cancellationToken).ConfigureAwait(false);
                 }
             }
 
@@ -499,16 +496,24 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
 
     private async Task CopyIdentitiesAsync(NpgsqlConnection connection, List<(short Kind, string Key, Guid Contact)> identities, CancellationToken cancellationToken)
     {
-        using var writer = await connection.BeginBinaryImportAsync($"COPY {_db.Schema}.contact_identities (kind, lookup_key, contact_id) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false);
+        using var writer = await BeginIdentityCopyAsync(connection, cancellationToken).ConfigureAwait(false);
         foreach (var (kind, key, contact) in identities)
         {
-            await writer.StartRowAsync(cancellationToken).ConfigureAwait(false);
-            await writer.WriteAsync(kind, NpgsqlDbType.Smallint, cancellationToken).ConfigureAwait(false);
-            await writer.WriteAsync(key, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-            await writer.WriteAsync(contact, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
+            await WriteIdentityRowAsync(writer, kind, key, contact, cancellationToken).ConfigureAwait(false);
         }
 
         await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private Task<NpgsqlBinaryImporter> BeginIdentityCopyAsync(NpgsqlConnection connection, CancellationToken cancellationToken) =>
+        connection.BeginBinaryImportAsync($"COPY {_db.Schema}.contact_identities (kind, lookup_key, contact_id) FROM STDIN (FORMAT BINARY)", cancellationToken);
+
+    private static async Task WriteIdentityRowAsync(NpgsqlBinaryImporter writer, short kind, string key, Guid contact, CancellationToken cancellationToken)
+    {
+        await writer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+        await writer.WriteAsync(kind, NpgsqlDbType.Smallint, cancellationToken).ConfigureAwait(false);
+        await writer.WriteAsync(key, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+        await writer.WriteAsync(contact, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
     }
 
     private void AddIdentityInsert(NpgsqlBatch batch, ContactId id, List<(IdentityKind Kind, string Value, string Key)> keys)

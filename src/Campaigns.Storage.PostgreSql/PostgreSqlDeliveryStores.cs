@@ -85,13 +85,9 @@ internal sealed class PostgreSqlIdempotencyStore : IGateReadingIdempotencyStore,
             }
 
             batch.BatchCommands.Add(CompleteManyCommand([.. items.Select(static i => (i.Key, i.Outcome))]));
-            var counted = items.Where(static i => i.TaskId is not null).Select(static i => (i.TaskId!, i.Outcome)).ToList();
-            if (counted.Count > 0)
+            foreach (var command in bookkeeping.Records.RecordManyCommands([.. items.Where(static i => i.TaskId is not null).Select(static i => (i.TaskId!, i.Outcome))]))
             {
-                foreach (var command in bookkeeping.Records.RecordManyCommands(counted))
-                {
-                    batch.BatchCommands.Add(command);
-                }
+                batch.BatchCommands.Add(command);
             }
 
             // One implicit transaction for the whole batch: all of it commits, or none of it.

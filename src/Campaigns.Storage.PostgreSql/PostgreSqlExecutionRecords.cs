@@ -150,81 +150,79 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
     internal List<NpgsqlBatchCommand> RecordManyCommands(IReadOnlyList<(string TaskId, DeliveryOutcome Outcome)> items)
     {
         var commands = new List<NpgsqlBatchCommand>();
+        foreach (var group in items.GroupBy(i => i.TaskId, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
-            foreach (var group in items.GroupBy(i => i.TaskId, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
+            long sent = 0;
+            long unknown = 0;
+            var counted = false;
+            // As if recorded one by one in order: a new record starts at the first outcome, and the last counted one stamps it.
+            var startedAt = Pg.Ticks(group.First().Outcome.At);
+            var at = startedAt;
+            var deferredKeys = new List<string>();
+            var otherKeys = new List<string>();
+            var suppressed = new Dictionary<string, long>(StringComparer.Ordinal);
+            var failed = new Dictionary<string, long>(StringComparer.Ordinal);
+            foreach (var (_, outcome) in group)
             {
-                long sent = 0;
-                long unknown = 0;
-                var counted = false;
-                // As if recorded one by one in order: a new record starts at the first outcome, and the last counted one stamps it.
-                var startedAt = Pg.Ticks(group.First().Outcome.At);
-                var at = startedAt;
-                var deferredKeys = new List<string>();
-                var otherKeys = new List<string>();
-                var suppressed = new Dictionary<string, long>(StringComparer.Ordinal);
-                var failed = new Dictionary<string, long>(StringComparer.Ordinal);
-                foreach (var (_, outcome) in group)
+                if (outcome.IsReplay || outcome.Status is DeliveryStatus.Paused or DeliveryStatus.InProgress)
                 {
-                    if (outcome.IsReplay || outcome.Status is DeliveryStatus.Paused or DeliveryStatus.InProgress)
-                    {
-                        continue; // Not counted (as RecordOneAsync): the record is only made to exist.
-                    }
-
-                    counted = true;
-                    at = Pg.Ticks(outcome.At);
-                    if (outcome.Status == DeliveryStatus.Deferred)
-                    {
-                        deferredKeys.Add(outcome.IdempotencyKey);
-                        continue;
-                    }
-
-                    otherKeys.Add(outcome.IdempotencyKey);
-                    sent += outcome.Status == DeliveryStatus.Sent ? 1 : 0;
-                    unknown += outcome.Status == DeliveryStatus.Unknown ? 1 : 0;
-                    if (outcome.Status == DeliveryStatus.Suppressed)
-                    {
-                        var name = Name(outcome.SuppressedBy ?? GateCheck.Consent);
-                        suppressed[name] = suppressed.GetValueOrDefault(name) + 1;
-                    }
-                    else if (outcome.Status == DeliveryStatus.Failed)
-                    {
-                        var name = Name(outcome.Result?.FailureReason ?? DeliveryFailureReason.Unknown);
-                        failed[name] = failed.GetValueOrDefault(name) + 1;
-                    }
+                    continue; // Not counted (as RecordOneAsync): the record is only made to exist.
                 }
 
-                // The deferred keys added and removed, and the sums, in one statement per task.
-                var command = new NpgsqlBatchCommand(
-                    $"""
-                    WITH ins AS (
-                        INSERT INTO {_s}.execution_deferred (task_id, key) SELECT @task, k FROM unnest(@deferred::text[]) AS k ON CONFLICT DO NOTHING RETURNING 1),
-                    del AS (
-                        DELETE FROM {_s}.execution_deferred WHERE task_id = @task AND key = ANY(@others) RETURNING 1)
-                    INSERT INTO {_s}.execution_records AS r (task_id, started_at, updated_at, sent, deferred, suppressed_by, failed_by, unknown)
-                    VALUES (@task, @started, @at, @sent, (SELECT count(*) FROM ins), @suppressed::jsonb, @failed::jsonb, @unknown)
-                    ON CONFLICT (task_id) DO UPDATE SET
-                        updated_at = CASE WHEN @counted THEN @at ELSE r.updated_at END,
-                        sent = r.sent + @sent,
-                        unknown = r.unknown + @unknown,
-                        deferred = r.deferred + (SELECT count(*) FROM ins) - (SELECT count(*) FROM del),
-                        suppressed_by = r.suppressed_by || coalesce((SELECT jsonb_object_agg(e.key, coalesce((r.suppressed_by ->> e.key)::bigint, 0) + e.value::bigint)
-                            FROM jsonb_each_text(@suppressed::jsonb) e), jsonb_build_object()),
-                        failed_by = r.failed_by || coalesce((SELECT jsonb_object_agg(e.key, coalesce((r.failed_by ->> e.key)::bigint, 0) + e.value::bigint)
-                            FROM jsonb_each_text(@failed::jsonb) e), jsonb_build_object())
-                    RETURNING {Columns}
-                    """);
-                command.Parameters.AddWithValue("task", group.Key);
-                command.Parameters.AddWithValue("at", at);
-                command.Parameters.AddWithValue("started", startedAt);
-                command.Parameters.AddWithValue("counted", counted);
-                command.Parameters.AddWithValue("sent", sent);
-                command.Parameters.AddWithValue("unknown", unknown);
-                command.Parameters.AddWithValue("deferred", deferredKeys.ToArray());
-                command.Parameters.AddWithValue("others", otherKeys.ToArray());
-                command.Parameters.Add(Pg.Jsonb("suppressed", JsonSerializer.Serialize(suppressed)));
-                command.Parameters.Add(Pg.Jsonb("failed", JsonSerializer.Serialize(failed)));
-                commands.Add(command);
+                counted = true;
+                at = Pg.Ticks(outcome.At);
+                if (outcome.Status == DeliveryStatus.Deferred)
+                {
+                    deferredKeys.Add(outcome.IdempotencyKey);
+                    continue;
+                }
+
+                otherKeys.Add(outcome.IdempotencyKey);
+                sent += outcome.Status == DeliveryStatus.Sent ? 1 : 0;
+                unknown += outcome.Status == DeliveryStatus.Unknown ? 1 : 0;
+                if (outcome.Status == DeliveryStatus.Suppressed)
+                {
+                    var name = Name(outcome.SuppressedBy ?? GateCheck.Consent);
+                    suppressed[name] = suppressed.GetValueOrDefault(name) + 1;
+                }
+                else if (outcome.Status == DeliveryStatus.Failed)
+                {
+                    var name = Name(outcome.Result?.FailureReason ?? DeliveryFailureReason.Unknown);
+                    failed[name] = failed.GetValueOrDefault(name) + 1;
+                }
             }
+
+            // The deferred keys added and removed, and the sums, in one statement per task.
+            var command = new NpgsqlBatchCommand(
+                $"""
+                WITH ins AS (
+                    INSERT INTO {_s}.execution_deferred (task_id, key) SELECT @task, k FROM unnest(@deferred::text[]) AS k ON CONFLICT DO NOTHING RETURNING 1),
+                del AS (
+                    DELETE FROM {_s}.execution_deferred WHERE task_id = @task AND key = ANY(@others) RETURNING 1)
+                INSERT INTO {_s}.execution_records AS r (task_id, started_at, updated_at, sent, deferred, suppressed_by, failed_by, unknown)
+                VALUES (@task, @started, @at, @sent, (SELECT count(*) FROM ins), @suppressed::jsonb, @failed::jsonb, @unknown)
+                ON CONFLICT (task_id) DO UPDATE SET
+                    updated_at = CASE WHEN @counted THEN @at ELSE r.updated_at END,
+                    sent = r.sent + @sent,
+                    unknown = r.unknown + @unknown,
+                    deferred = r.deferred + (SELECT count(*) FROM ins) - (SELECT count(*) FROM del),
+                    suppressed_by = r.suppressed_by || coalesce((SELECT jsonb_object_agg(e.key, coalesce((r.suppressed_by ->> e.key)::bigint, 0) + e.value::bigint)
+                        FROM jsonb_each_text(@suppressed::jsonb) e), jsonb_build_object()),
+                    failed_by = r.failed_by || coalesce((SELECT jsonb_object_agg(e.key, coalesce((r.failed_by ->> e.key)::bigint, 0) + e.value::bigint)
+                        FROM jsonb_each_text(@failed::jsonb) e), jsonb_build_object())
+                RETURNING {Columns}
+                """);
+            command.Parameters.AddWithValue("task", group.Key);
+            command.Parameters.AddWithValue("at", at);
+            command.Parameters.AddWithValue("started", startedAt);
+            command.Parameters.AddWithValue("counted", counted);
+            command.Parameters.AddWithValue("sent", sent);
+            command.Parameters.AddWithValue("unknown", unknown);
+            command.Parameters.AddWithValue("deferred", deferredKeys.ToArray());
+            command.Parameters.AddWithValue("others", otherKeys.ToArray());
+            command.Parameters.Add(Pg.Jsonb("suppressed", JsonSerializer.Serialize(suppressed)));
+            command.Parameters.Add(Pg.Jsonb("failed", JsonSerializer.Serialize(failed)));
+            commands.Add(command);
         }
 
         return commands;

@@ -137,17 +137,7 @@ public sealed class SegmentIndex
     /// <exception cref="ArgumentException">The id is already in the index.</exception>
     internal int AddOrdinalNew(ContactId id, bool live = true)
     {
-        var o = _next;
-        if (o == _ids.Length)
-        {
-            Grow();
-        }
-
-        if ((_used + 1) * 3 > _slots.Length * 2)
-        {
-            Rehash(SlotsFor(Math.Max(_ids.Length, _used * 2)));
-        }
-
+        MakeRoomForOne();
         var mask = _slots.Length - 1;
         var free = -1;
         for (var h = id.GetHashCode() & mask; ; h = (h + 1) & mask)
@@ -170,20 +160,7 @@ public sealed class SegmentIndex
             }
         }
 
-        _next = o + 1;
-        _ids[o] = id;
-        if (_slots[free] == 0)
-        {
-            _used++;
-        }
-
-        _slots[free] = o + 1;
-        if (live)
-        {
-            _live.Add(o);
-        }
-
-        return o;
+        return Place(id, free, live);
     }
 
     /// <summary>The live ordinals (the builder appends to it in bulk).</summary>
@@ -623,20 +600,35 @@ public sealed class SegmentIndex
 
     private int AddOrdinal(ContactId id)
     {
-        var o = _next++;
-        if (o == _ids.Length)
+        MakeRoomForOne();
+        return Place(id, FreeSlot(id), live: true);
+    }
+
+    /// <summary>Grows the id array and the slot table, when needed, so that one more ordinal fits.</summary>
+    private void MakeRoomForOne()
+    {
+        if (_next == _ids.Length)
         {
             Grow();
         }
 
-        _ids[o] = id;
         if ((_used + 1) * 3 > _slots.Length * 2)
         {
             Rehash(SlotsFor(Math.Max(_ids.Length, _used * 2)));
         }
+    }
 
-        InsertSlot(id, o);
-        _live.Add(o);
+    /// <summary>Gives <paramref name="id"/> the next ordinal, in <paramref name="slot"/> (empty or a tombstone) of the table.</summary>
+    private int Place(ContactId id, int slot, bool live)
+    {
+        var o = _next++;
+        _ids[o] = id;
+        Occupy(slot, o);
+        if (live)
+        {
+            _live.Add(o);
+        }
+
         return o;
     }
 
@@ -666,7 +658,8 @@ public sealed class SegmentIndex
         }
     }
 
-    private void InsertSlot(ContactId id, int ordinal)
+    /// <summary>The first slot on <paramref name="id"/>'s probe path that holds no ordinal (empty or a tombstone).</summary>
+    private int FreeSlot(ContactId id)
     {
         var mask = _slots.Length - 1;
         var h = id.GetHashCode() & mask;
@@ -675,12 +668,17 @@ public sealed class SegmentIndex
             h = (h + 1) & mask;
         }
 
-        if (_slots[h] == 0)
+        return h;
+    }
+
+    private void Occupy(int slot, int ordinal)
+    {
+        if (_slots[slot] == 0)
         {
             _used++;
         }
 
-        _slots[h] = ordinal + 1;
+        _slots[slot] = ordinal + 1;
     }
 
     private void Rehash(int size)
@@ -692,7 +690,7 @@ public sealed class SegmentIndex
         {
             if (s > 0)
             {
-                InsertSlot(_ids[s - 1], s - 1);
+                Occupy(FreeSlot(_ids[s - 1]), s - 1);
             }
         }
     }

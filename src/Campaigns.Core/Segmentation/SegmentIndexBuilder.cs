@@ -42,7 +42,8 @@ public sealed class SegmentIndexBuilder
     private readonly List<BulkBits> _allBits = [];
     private readonly BulkSlices?[] _slices;
     private readonly BulkSlices _createdAt;
-    private readonly BulkSlices[] _scores;
+    private readonly BulkSlices[] _scores; // one per ScoreKinds entry
+    private static readonly ScoreKind[] ScoreKinds = [ScoreKind.Behaviour, ScoreKind.Fit, ScoreKind.Total];
     private readonly List<BulkSlices> _allSlices = [];
     private int _newStageCode;
     private BulkRuns? _newStageBits;
@@ -96,7 +97,7 @@ public sealed class SegmentIndexBuilder
         // Number, date, created_at and score values of new rows are buffered and written a window of rows at a time.
         _slices = [.. _columns.Select(c => (c.Numbers?.Bits ?? c.Dates) is { } bits ? Track(new BulkSlices(bits)) : null)];
         _createdAt = Track(new BulkSlices(target.CreatedAt));
-        _scores = [Track(new BulkSlices(target.Score(ScoreKind.Behaviour).Bits)), Track(new BulkSlices(target.Score(ScoreKind.Fit).Bits)), Track(new BulkSlices(target.Score(ScoreKind.Total).Bits))];
+        _scores = [.. ScoreKinds.Select(k => Track(new BulkSlices(target.Score(k).Bits)))];
     }
 
     /// <summary>The number of contacts added so far.</summary>
@@ -189,7 +190,7 @@ public sealed class SegmentIndexBuilder
             if (!_scores[k].TryAdd(o, 0))
             {
                 Direct(_scores[k], o);
-                index.Score(k switch { 0 => ScoreKind.Behaviour, 1 => ScoreKind.Fit, _ => ScoreKind.Total }).SetInteger(o, 0);
+                index.Score(ScoreKinds[k]).SetInteger(o, 0);
             }
         }
 

@@ -84,18 +84,8 @@ public sealed class SegmentIndexBuilderTests
 
         // The columnar path carries attributes of the declared type, plain tags and created_at; compare with upserting
         // contacts that hold exactly that.
-        var plain = data.Contacts.Select(c => new Contact
-        {
-            Id = c.Id,
-            CreatedAt = c.CreatedAt,
-            Attributes = c.Attributes.Where(a => FitsColumn(a.Key, a.Value)).ToDictionary(),
-            Tags = [.. c.Tags.Select(t => t.Tag).Distinct().Select(t => new ContactTag { Tag = t, AssignedAt = RandomBase.Now })],
-        }).ToList();
-        var upserted = new SegmentIndex(RandomBase.Schema, zone: RandomBase.Zone);
-        foreach (var c in plain)
-        {
-            upserted.Upsert(c);
-        }
+        var plain = PlainContacts(data);
+        var upserted = Upserted(plain);
 
         var b = new SegmentIndexBuilder(RandomBase.Schema, 0, RandomBase.Zone);
         foreach (var c in plain)
@@ -124,18 +114,8 @@ public sealed class SegmentIndexBuilderTests
         // 65,536-contact chunk of the run-built bitmaps (live, stage, "has a value"), with whole records loaded in between,
         // values set after later rows (outside their window), values replaced while buffered, and events applied mid-load.
         var data = new RandomBase(seed, 70_000);
-        var plain = data.Contacts.Select(c => new Contact
-        {
-            Id = c.Id,
-            CreatedAt = c.CreatedAt,
-            Attributes = c.Attributes.Where(a => FitsColumn(a.Key, a.Value)).ToDictionary(),
-            Tags = [.. c.Tags.Select(t => t.Tag).Distinct().Select(t => new ContactTag { Tag = t, AssignedAt = RandomBase.Now })],
-        }).ToList();
-        var upserted = new SegmentIndex(RandomBase.Schema, zone: RandomBase.Zone);
-        foreach (var c in plain)
-        {
-            upserted.Upsert(c);
-        }
+        var plain = PlainContacts(data);
+        var upserted = Upserted(plain);
 
         foreach (var e in data.Events.Values.SelectMany(x => x))
         {
@@ -322,6 +302,29 @@ public sealed class SegmentIndexBuilderTests
     }
 
     /// <summary>A contact's attributes and plain tags through the columnar <c>Set…</c>/<c>AddTag</c> methods.</summary>
+    /// <summary>
+    /// The contacts as the columnar path carries them: attributes of the declared type, plain tags and created_at.
+    /// </summary>
+    private static List<Contact> PlainContacts(RandomBase data) => [.. data.Contacts.Select(c => new Contact
+    {
+        Id = c.Id,
+        CreatedAt = c.CreatedAt,
+        Attributes = c.Attributes.Where(a => FitsColumn(a.Key, a.Value)).ToDictionary(),
+        Tags = [.. c.Tags.Select(t => t.Tag).Distinct().Select(t => new ContactTag { Tag = t, AssignedAt = RandomBase.Now })],
+    })];
+
+    /// <summary>An index built by upserting <paramref name="contacts"/> one by one (the reference for the bulk paths).</summary>
+    private static SegmentIndex Upserted(IEnumerable<Contact> contacts)
+    {
+        var index = new SegmentIndex(RandomBase.Schema, zone: RandomBase.Zone);
+        foreach (var c in contacts)
+        {
+            index.Upsert(c);
+        }
+
+        return index;
+    }
+
     private static void SetColumns(SegmentIndexBuilder b, int row, Contact c)
     {
         foreach (var (name, value) in c.Attributes)
