@@ -313,6 +313,7 @@ internal sealed class BitSlicedColumn
             _data[baseIndex + (i * BlockWords)] &= ~bit;
         }
 
+        SetNarrow(ordinal, 0); // a contact without a value has offset 0 in the narrow offsets too (see AndRangeNarrow)
         Count--;
     }
 
@@ -439,6 +440,9 @@ internal sealed class BitSlicedColumn
         // offset 0 it already fails "≥ lo", so the exists slice need not be read (budget ≥ 20: 5 lines per block, not 6).
         var readExists = !checkLo;
         var denseLines = (compare ? Width - lowest : 0) + (readExists ? 1 : 0);
+        // Likewise a contact without a value has narrow offset 0 (Set, Clear, Rebuild and AppendBlock keep it so): with
+        // loOff > 0 the narrow comparison rejects it without the exists line.
+        var narrowExists = !(compare && loOff > 0);
         var accVec = MemoryMarshal.Cast<ulong, Vector<ulong>>(acc);
         var data = MemoryMarshal.Cast<ulong, Vector<ulong>>(_data.AsSpan());
         var perSlice = BlockWords / Vector<ulong>.Count;
@@ -465,7 +469,7 @@ internal sealed class BitSlicedColumn
                 continue;
             }
 
-            if ((NonZeroWords(accBlock) * narrowLines) + 1 < denseLines)
+            if ((NonZeroWords(accBlock) * narrowLines) + (narrowExists ? 1 : 0) < denseLines)
             {
                 for (var w = 0; w < BlockWords; w++)
                 {
@@ -552,7 +556,7 @@ internal sealed class BitSlicedColumn
 
         if (narrowCount > 0)
         {
-            AndRangeNarrow(acc, narrowWords[..narrowCount], loOff, hiOff, compare, startWord);
+            AndRangeNarrow(acc, narrowWords[..narrowCount], loOff, hiOff, compare, narrowExists, startWord);
         }
     }
 
@@ -661,6 +665,8 @@ internal sealed class BitSlicedColumn
 
         var l = (ushort)Math.Max(loOff, 0);
         var range = (ushort)(Math.Min(hiOff, maxOffset) - l);
+        // Offset 0 is every contact without a value: a lower bound above it needs no exists line.
+        var readExists = l == 0;
         var first = startWord << 6;
         var end = _blocks << 9;
         var data = _data;
@@ -672,7 +678,11 @@ internal sealed class BitSlicedColumn
             if (k + PrefetchDistance < n && first + candidates[k + PrefetchDistance] < end)
             {
                 var p = first + candidates[k + PrefetchDistance];
-                Prefetch.Line(ref data[((p >> 9) * stride) + ((p & 511) >> 6)]);
+                if (readExists)
+                {
+                    Prefetch.Line(ref data[((p >> 9) * stride) + ((p & 511) >> 6)]);
+                }
+
                 if (n8 is not null)
                 {
                     Prefetch.Line(ref n8[p]);
@@ -686,7 +696,7 @@ internal sealed class BitSlicedColumn
             var c = candidates[k];
             var o = first + c;
             var keep = o < end
-                && (data[((o >> 9) * stride) + ((o & 511) >> 6)] & (1UL << o)) != 0
+                && (!readExists || (data[((o >> 9) * stride) + ((o & 511) >> 6)] & (1UL << o)) != 0)
                 && (n8 is not null ? (byte)(n8[o] - l) <= range : (ushort)(n16![o] - l) <= range);
             if (!keep)
             {
@@ -704,7 +714,15 @@ internal sealed class BitSlicedColumn
     /// <summary>The range scan over the narrow offsets for the listed candidate words of <paramref name="acc"/> (all within the
     /// column's blocks): per word, 64 offsets compared at once; the exists word and the offsets of the word
     /// <see cref="PrefetchDistance"/> places ahead are prefetched.</summary>
-    private void AndRangeNarrow(Span<ulong> acc, ReadOnlySpan<int> words, long loOff, long hiOff, bool compare, int startWord)
+    /// <param name="acc">Candidates.</param>
+    /// <param name="words">The words of <paramref name="acc"/> to scan.</param>
+    /// <param name="loOff">Inclusive lower bound, as an offset (≥ 0).</param>
+    /// <param name="hiOff">Inclusive upper bound, as an offset.</param>
+    /// <param name="compare">Whether the offsets are compared (false: only "has a value").</param>
+    /// <param name="readExists">Whether the exists words are read: not needed when the comparison rejects offset 0, the
+    /// offset of every contact without a value.</param>
+    /// <param name="startWord">The word of the whole base that <paramref name="acc"/> starts at.</param>
+    private void AndRangeNarrow(Span<ulong> acc, ReadOnlySpan<int> words, long loOff, long hiOff, bool compare, bool readExists, int startWord)
     {
         var lo = (ushort)loOff;
         var range = (ushort)(hiOff - loOff);
@@ -714,19 +732,19 @@ internal sealed class BitSlicedColumn
         var n16 = _narrow16;
         for (var k = 0; k < Math.Min(PrefetchDistance, words.Length); k++)
         {
-            PrefetchWord(startWord + words[k], data, stride, n8, n16);
+            PrefetchWord(startWord + words[k], readExists ? data : null, stride, n8, n16);
         }
 
         for (var k = 0; k < words.Length; k++)
         {
             if (k + PrefetchDistance < words.Length)
             {
-                PrefetchWord(startWord + words[k + PrefetchDistance], data, stride, n8, n16);
+                PrefetchWord(startWord + words[k + PrefetchDistance], readExists ? data : null, stride, n8, n16);
             }
 
             var w = words[k];
             var gw = startWord + w;
-            var a = acc[w] & data[((gw >> 3) * stride) + (gw & 7)];
+            var a = readExists ? acc[w] & data[((gw >> 3) * stride) + (gw & 7)] : acc[w];
             if (a != 0 && compare)
             {
                 a &= n8 is not null ? InRange8(n8, gw << 6, (byte)lo, (byte)range) : InRange16(n16!, gw << 6, lo, range);
@@ -736,11 +754,15 @@ internal sealed class BitSlicedColumn
         }
     }
 
-    /// <summary>Prefetches the exists word and the narrow offsets of global word <paramref name="gw"/>.</summary>
+    /// <summary>Prefetches the exists word (unless <paramref name="data"/> is null) and the narrow offsets of global word <paramref name="gw"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PrefetchWord(int gw, ulong[] data, int stride, byte[]? n8, ushort[]? n16)
+    private static void PrefetchWord(int gw, ulong[]? data, int stride, byte[]? n8, ushort[]? n16)
     {
-        Prefetch.Line(ref data[((gw >> 3) * stride) + (gw & 7)]);
+        if (data is not null)
+        {
+            Prefetch.Line(ref data[((gw >> 3) * stride) + (gw & 7)]);
+        }
+
         if (n8 is not null)
         {
             Prefetch.Line(ref n8[gw << 6]);
@@ -839,6 +861,7 @@ internal sealed class BitSlicedColumn
         return covered / span * Count / population;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int NonZeroWords(ReadOnlySpan<ulong> block)
     {
         var n = 0;
@@ -850,6 +873,7 @@ internal sealed class BitSlicedColumn
         return n;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static bool IsZero(ReadOnlySpan<ulong> block)
     {
         var v = MemoryMarshal.Cast<ulong, Vector<ulong>>(block);

@@ -34,6 +34,32 @@ internal abstract class PlanNode
     /// <param name="startWord">The chunk's first word in the whole base.</param>
     public virtual void OrInto(Span<ulong> union, int startWord) => throw new NotSupportedException("Only plain bitmap nodes add to a union.");
 
+    /// <summary>For a node that <see cref="IsPlainBitmap"/>: appends to <paramref name="words"/> the word arrays whose union
+    /// is the node's matches in chunk <paramref name="key"/> (one per bitmap stored there as a bitmap container; bitmaps
+    /// without values there add nothing). False when a bitmap holds the chunk in another container, when
+    /// <paramref name="words"/> is full, or for other nodes; <paramref name="n"/> is then meaningless.</summary>
+    /// <param name="key">The chunk (65,536 contacts).</param>
+    /// <param name="words">Word arrays collected so far.</param>
+    /// <param name="n">How many of <paramref name="words"/> are used.</param>
+    public virtual bool TryChunkWords(int key, Span<ulong[]?> words, ref int n) => false;
+
+    /// <summary><see cref="TryChunkWords(int, Span{ulong[]}, ref int)"/> for one bitmap.</summary>
+    internal static bool TryChunkWords(RoaringBitmap b, int key, Span<ulong[]?> words, ref int n)
+    {
+        if (b.ChunkWords(key) is { } w)
+        {
+            if (n == words.Length)
+            {
+                return false;
+            }
+
+            words[n++] = w;
+            return true;
+        }
+
+        return b.ChunkCardinality(key) == 0;
+    }
+
     /// <summary>The first instant (Unix ticks) after the plan's "now" at which the contact's result may change as time
     /// passes (a window edge or a tag expiry), or <see cref="long.MaxValue"/>.</summary>
     public virtual long NextChange(int ordinal) => long.MaxValue;
@@ -203,6 +229,19 @@ internal sealed class OrNode : PlanNode
 
     public override bool IsPlainBitmap => _plain;
 
+    public override bool TryChunkWords(int key, Span<ulong[]?> words, ref int n)
+    {
+        foreach (var op in _operands)
+        {
+            if (!op.TryChunkWords(key, words, ref n))
+            {
+                return false;
+            }
+        }
+
+        return _plain;
+    }
+
     public override void OrInto(Span<ulong> union, int startWord)
     {
         foreach (var op in _operands)
@@ -217,7 +256,17 @@ internal sealed class OrNode : PlanNode
         var n = acc.Length;
         if (_plain)
         {
-            // Bitmaps only (has_tag(a) or has_tag(b)): one union, one AND, no copies of the candidates.
+            // Dense bitmaps only (has_tag(a) or has_tag(b), both bitmap containers in this chunk): acc &= a | b | … in one
+            // pass, without building the union.
+            Span<ulong[]?> words = [null, null, null, null];
+            var count = 0;
+            if (TryChunkWords(startWord >> 10, words, ref count))
+            {
+                DenseBits.AndUnion(acc, words[..count]);
+                return;
+            }
+
+            // Bitmaps only: one union, one AND, no copies of the candidates.
             Span<ulong> union = stackalloc ulong[n];
             union.Clear();
             OrInto(union, startWord);
@@ -391,6 +440,13 @@ internal sealed class UnionNode(IReadOnlyList<RoaringBitmap> bitmapList, (Catego
             return;
         }
 
+        // Many bitmaps (the days of a date window): their values' first lines are fetched together, not one array's misses
+        // after the other's.
+        foreach (var b in bitmaps)
+        {
+            b.PrefetchChunk(key);
+        }
+
         Span<ulong> tmp = stackalloc ulong[acc.Length];
         tmp.Clear();
         foreach (var b in bitmaps)
@@ -412,6 +468,19 @@ internal sealed class UnionNode(IReadOnlyList<RoaringBitmap> bitmapList, (Catego
     }
 
     public override bool IsPlainBitmap => true;
+
+    public override bool TryChunkWords(int key, Span<ulong[]?> words, ref int n)
+    {
+        foreach (var b in bitmaps)
+        {
+            if (!TryChunkWords(b, key, words, ref n))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     public override void OrInto(Span<ulong> union, int startWord)
     {
@@ -478,6 +547,10 @@ internal sealed class KeysNode(KeyedBitmaps keyed, IReadOnlyList<string> keys, l
     private readonly RoaringBitmap?[] _bitmaps = [.. keys.Select(keyed.BitmapOf)];
     private readonly IReadOnlyDictionary<int, long>?[] _expiries = [.. keys.Select(keyed.ExpiriesOf)];
     private readonly int[][] _expired = [.. keys.Select(k => keyed.Expired(k, nowTicks))];
+
+    /// <summary>0 = not known yet, 1 = no membership of the keys has expired at the plan's instant (plain bitmaps), 2 = some
+    /// has. An int, so that threads evaluating chunks in parallel read and write it atomically (each computes the same).</summary>
+    private int _plainState;
     private long _now = nowTicks;
 
     public override bool TimeDependent => canExpire;
@@ -525,7 +598,36 @@ internal sealed class KeysNode(KeyedBitmaps keyed, IReadOnlyList<string> keys, l
         DenseBits.And(acc, tmp);
     }
 
-    public override bool IsPlainBitmap => Array.TrueForAll(_expired, e => e.Length == 0);
+    public override bool IsPlainBitmap
+    {
+        get
+        {
+            if (_plainState == 0)
+            {
+                _plainState = Array.TrueForAll(_expired, e => e.Length == 0) ? 1 : 2;
+            }
+
+            return _plainState == 1;
+        }
+    }
+
+    public override bool TryChunkWords(int key, Span<ulong[]?> words, ref int n)
+    {
+        if (!IsPlainBitmap)
+        {
+            return false;
+        }
+
+        foreach (var b in _bitmaps)
+        {
+            if (b is not null && !TryChunkWords(b, key, words, ref n))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     public override void OrInto(Span<ulong> union, int startWord)
     {

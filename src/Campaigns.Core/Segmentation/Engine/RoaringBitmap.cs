@@ -15,20 +15,13 @@ internal sealed class RoaringBitmap
     private Container[] _containers = [];
     private int _count;
 
-    /// <summary>The number of values.</summary>
-    public long Cardinality
-    {
-        get
-        {
-            long c = 0;
-            for (var i = 0; i < _count; i++)
-            {
-                c += _containers[i].Cardinality;
-            }
+    /// <summary>The sum of the containers' cardinalities, kept up to date by every change (<see cref="Add"/>,
+    /// <see cref="Remove"/>, <see cref="Insert"/>): a plan's compiler asks for the cardinality of many bitmaps (each day of
+    /// a window, each value of a union, each tag), and summing 153 containers each time was a cache miss per container.</summary>
+    private long _cardinality;
 
-            return c;
-        }
-    }
+    /// <summary>The number of values (O(1)).</summary>
+    public long Cardinality => _cardinality;
 
     public bool IsEmpty => _count == 0;
 
@@ -167,7 +160,9 @@ internal sealed class RoaringBitmap
 
         var before = _containers[i].Cardinality;
         _containers[i] = _containers[i].Add((ushort)value);
-        return _containers[i].Cardinality != before;
+        var added = _containers[i].Cardinality - before;
+        _cardinality += added;
+        return added != 0;
     }
 
     public bool Remove(int value)
@@ -185,11 +180,15 @@ internal sealed class RoaringBitmap
             Array.Copy(_keys, i + 1, _keys, i, _count - i - 1);
             Array.Copy(_containers, i + 1, _containers, i, _count - i - 1);
             _count--;
+            _containers[_count] = null!;
+            _cardinality -= before;
             return true;
         }
 
         _containers[i] = c;
-        return c.Cardinality != before;
+        var removed = before - c.Cardinality;
+        _cardinality -= removed;
+        return removed != 0;
     }
 
     /// <summary>Converts containers to run containers where that is smaller.</summary>
@@ -259,6 +258,17 @@ internal sealed class RoaringBitmap
         if (i >= 0)
         {
             _containers[i].OrInto(words);
+        }
+    }
+
+    /// <summary>Prefetches the first cache lines of chunk <paramref name="key"/>'s values (array containers: a union of many
+    /// sparse bitmaps issues these misses together instead of one array after the other).</summary>
+    public void PrefetchChunk(int key)
+    {
+        var i = key > ushort.MaxValue ? -1 : Find((ushort)key);
+        if (i >= 0)
+        {
+            _containers[i].Prefetch();
         }
     }
 
@@ -449,6 +459,7 @@ internal sealed class RoaringBitmap
         _keys[index] = key;
         _containers[index] = c;
         _count++;
+        _cardinality += c.Cardinality;
     }
 }
 
@@ -459,6 +470,11 @@ internal abstract class Container
     public const int ArrayMax = 4096;
 
     public abstract int Cardinality { get; }
+
+    /// <summary>Prefetches the first cache lines of the container's values (a no-op unless overridden).</summary>
+    public virtual void Prefetch()
+    {
+    }
 
     public abstract bool Contains(ushort value);
 
@@ -539,6 +555,19 @@ internal sealed class ArrayContainer : Container
     }
 
     public override int Cardinality => _count;
+
+    /// <summary>How many lines of values <see cref="Prefetch"/> asks for (4 lines: 128 values; the hardware prefetcher
+    /// follows the sequential reads after them).</summary>
+    private const int PrefetchLines = 4;
+
+    public override void Prefetch()
+    {
+        var lines = Math.Min(PrefetchLines, (_count + 31) >> 5);
+        for (var l = 0; l < lines; l++)
+        {
+            Engine.Prefetch.Line(ref _values[l << 5]);
+        }
+    }
 
     public static ArrayContainer FromWords(ReadOnlySpan<ulong> words, int card)
     {

@@ -98,6 +98,10 @@ public sealed class BitmapTests
             && Same(RoaringBitmap.FromDense(denseOr), sa.Union(sb))
             && Same(RoaringBitmap.FromDense(denseNot), sa.Except(sb))
             && ra.Cardinality == sa.Count
+            && RoaringBitmap.And(ra, rb).Cardinality == sa.Intersect(sb).Count()
+            && RoaringBitmap.Or(ra, rb).Cardinality == sa.Union(sb).Count()
+            && RoaringBitmap.AndNot(ra, rb).Cardinality == sa.Except(sb).Count()
+            && RoaringBitmap.FromDense(denseOr).Cardinality == sa.Union(sb).Count()
             && xs.All(ra.Contains);
     }
 
@@ -112,7 +116,15 @@ public sealed class BitmapTests
             Assert.Equal(s.Remove(x), r.Remove(x));
         }
 
-        return Same(r, s);
+        // The cardinality is kept as values come and go (containers converted, emptied and dropped), and by Optimize.
+        var cardinalityKept = r.Cardinality == s.Count;
+        foreach (var x in Spread(removed, shape ^ 2).Take(3_000))
+        {
+            Assert.Equal(s.Add(x), r.Add(x));
+        }
+
+        r.Optimize();
+        return Same(r, s) && cardinalityKept && r.Cardinality == s.Count;
     }
 
     [Property(MaxTest = 200)]

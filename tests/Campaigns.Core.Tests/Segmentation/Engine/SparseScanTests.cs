@@ -193,6 +193,10 @@ public sealed class SparseScanTests
             "not has_tag(t2) and not region in (\"west\")",
             "has_tag(t0) or has_tag(t3)",
             "not has_tag(t3) and (has_tag(t1) or has_tag(t2))",
+            "has_tag(t1) and (region in (\"east\") or has_tag(t0))",
+            "(has_tag(t0) or has_tag(t1) or region in (\"east\", \"north\", \"south\")) and not has_tag(t2)",
+            "(has_tag(t0) or has_tag(t2)) and region in (\"west\", \"east\")",
+            "(has_tag(t0) or has_tag(t1) or has_tag(t3)) and region in (\"north\")",
         })
         {
             var filter = FilterParser.Parse(text, new FilterContext(RandomBase.Schema));
@@ -274,6 +278,93 @@ public sealed class SparseScanTests
         column.AndRange(acc, lo, hi, start);
         var expected = stored.Where(kv => candidates.Contains(kv.Key) && kv.Value >= lo && kv.Value <= hi).Select(kv => kv.Key).Order();
         return Enumerable.Range(0, words * 64).Where(o => DenseBits.Get(acc, o)).Select(o => o + (start * 64)).SequenceEqual(expected);
+    }
+
+    [Property(MaxTest = 200)]
+    public bool NarrowScansWithoutTheExistsLineEqualNaiveAfterRandomWrites(int seed, byte bits, bool sparse, bool rebase)
+    {
+        // Offsets of contacts without a value stay 0 in the narrow offsets (Set, Clear, re-Set, widening and AppendBlock), so
+        // a lower bound above the base rejects them without the exists line: values set, cleared, set again larger or
+        // smaller, a frame widened (byte → ushort offsets) or moved down, rows appended in bulk; then sparse candidates (the
+        // narrow scan) or dense ones (the slices), and the probe.
+        var random = new Random(seed);
+        var width = 1 + (bits % 16);
+        var column = new BitSlicedColumn();
+        var stored = new Dictionary<int, long>();
+        const int Blocks = 12;
+        void Set(int o, long v)
+        {
+            column.Set(o, v);
+            stored[o] = v;
+        }
+
+        for (var o = 0; o < Blocks * 512; o++)
+        {
+            if (random.Next(3) != 0)
+            {
+                Set(o, random.NextInt64(1L << width) + 3);
+            }
+        }
+
+        foreach (var o in stored.Keys.ToList())
+        {
+            switch (random.Next(6))
+            {
+                case 0:
+                    column.Clear(o);
+                    stored.Remove(o);
+                    break;
+                case 1:
+                    Set(o, Math.Max(3, stored[o] / 2)); // shrinks
+                    break;
+                case 2:
+                    Set(o, Math.Min((1L << width) + 2, stored[o] * 2)); // grows within the frame
+                    break;
+            }
+        }
+
+        if (rebase)
+        {
+            Set(7, 1); // below the base: every value rewritten in a new frame
+            Set(11, (1L << Math.Min(width + 1, 16)) + 40); // and wider (byte offsets may become ushort ones)
+            column.Clear(11);
+            stored.Remove(11);
+        }
+
+        // Rows appended in bulk after the written ones: every other word present.
+        var first = Blocks * 512;
+        var values = new long[256];
+        var present = new ulong[4];
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i] = random.NextInt64(1L << width) + 3;
+            if ((i >> 6) % 2 == 0 && random.Next(2) == 0)
+            {
+                present[i >> 6] |= 1UL << i;
+                stored[first + i] = values[i];
+            }
+        }
+
+        column.AppendBlock(first, values, present);
+        var words = (Blocks * BitSlicedColumn.BlockWords) + 8;
+        var lo = random.NextInt64(1L << width) + 3;
+        var hi = lo + random.NextInt64(1L << width);
+        var ok = true;
+        foreach (var (l, h) in new[] { (lo, hi), (lo, long.MaxValue), (long.MinValue, hi), (1L, hi) })
+        {
+            var acc = RandomCandidates(words, seed, density: sparse ? 8 : 1);
+            var probe = (ulong[])acc.Clone();
+            var candidates = Enumerable.Range(0, words * 64).Where(o => DenseBits.Get(acc, o)).ToHashSet();
+            var expected = stored.Where(kv => candidates.Contains(kv.Key) && kv.Value >= l && kv.Value <= h).Select(kv => kv.Key).Order().ToList();
+            column.AndRange(acc, l, h);
+            ok &= Enumerable.Range(0, words * 64).Where(o => DenseBits.Get(acc, o)).SequenceEqual(expected);
+            if (column.AndRangeProbe(probe, l, h, 0))
+            {
+                ok &= Enumerable.Range(0, words * 64).Where(o => DenseBits.Get(probe, o)).SequenceEqual(expected);
+            }
+        }
+
+        return ok;
     }
 
     private static (BitSlicedColumn Column, Dictionary<int, long> Stored, long Shift) RandomColumn(long[] values, int scale)
