@@ -783,8 +783,11 @@ internal sealed class DayWindowNode(BitSlicedColumn column, long lo, long hi, No
     private long DayOf(long ticks) => AttributeColumn.DayNumber(NodaTime.Instant.FromUnixTimeTicks(ticks).InZone(zone).Date);
 
     /// <summary>A union costs about as much per value of its day bitmaps (a bit OR'd into the chunk) as a probe costs per
-    /// candidate divided by this (a cache miss, several in flight): probe when candidates × this &lt; the union's values.</summary>
-    internal const int ProbeCostRatio = 6;
+    /// candidate divided by this (a cache miss, several in flight): probe when candidates × this &lt; the union's values.
+    /// Measured at 10M (docs/benchmarks.md, session 8): NARROW's `within 7d` after industry and region (755 candidates and
+    /// 8,200 day values per chunk, ratio 10.9) cost ≈ 1 ms more probed than unioned (≈ 19 ns per probe, ≈ 1 ns per union
+    /// value; s19 measured ≈ 14 ns per probe): 6 probed there, 16 unions.</summary>
+    internal const int ProbeCostRatio = 16;
 
     private readonly RoaringBitmap[] _days = days is null ? [] : [.. days];
 

@@ -80,7 +80,7 @@ public sealed class SparseScanTests
 
     public static TheoryData<string> WindowFilters() => new()
     {
-        // Few candidates (1 contact in 150 is in the east): the day window probes each candidate's day.
+        // Few candidates (1 contact in 400 is in the east): the day window probes each candidate's day.
         "region = \"east\" and last_visit within 7d",
         "region = \"east\" and last_visit within 1d",
         "region = \"east\" and last_visit within 2d",
@@ -96,18 +96,18 @@ public sealed class SparseScanTests
     public void DayWindowsAreExactAtTheirEdgesWhetherProbedOrUnioned(string text)
     {
         // One chunk of 60,000 contacts with visits spread over 120 days (so the date window reads day bitmaps), every 97th
-        // without a visit; the 1-in-200 eastern contacts visited from 9 days ago to 2 days ahead. The within-7d union holds
-        // ≈ 4,000 values: the ≈ 300 eastern candidates (× ProbeCostRatio < 4,000) are probed, the others unioned.
+        // without a visit; the 1-in-400 eastern contacts visited from 9 days ago to 2 days ahead. The within-7d union holds
+        // ≈ 4,000 values: the ≈ 150 eastern candidates (× ProbeCostRatio < 4,000) are probed, the others unioned.
         var zone = RandomBase.Zone;
         var today = RandomBase.Now.InZone(zone).Date;
         var contacts = new List<Contact>();
         for (var i = 0; i < 60_000; i++)
         {
-            var east = i % 200 == 0;
+            var east = i % 400 == 0;
             var attributes = new Dictionary<string, FieldValue> { ["region"] = new TextValue(east ? "east" : "north") };
             if (i % 97 != 0)
             {
-                attributes["last_visit"] = new DateValue(today.PlusDays(2 - (east ? i / 200 % 12 : i % 120)));
+                attributes["last_visit"] = new DateValue(today.PlusDays(2 - (east ? i / 400 % 12 : i % 120)));
             }
 
             contacts.Add(new Contact { Id = new ContactId(new Guid(i + 1, 0, 0, new byte[8])), CreatedAt = RandomBase.Now, Attributes = attributes });
