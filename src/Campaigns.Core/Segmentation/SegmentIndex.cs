@@ -104,7 +104,7 @@ public sealed class SegmentIndex
     }
 
     /// <summary>Upsert under the caller's lock; returns the contact's ordinal.</summary>
-    internal int UpsertLocked(Contact contact) => UpsertLocked(contact, out _, []);
+    internal int UpsertLocked(Contact contact) => UpsertLocked(contact, null, out _, []);
 
     /// <summary>
     /// Upsert under the caller's lock; returns the contact's ordinal and whether it was live before (one id look-up for the
@@ -113,7 +113,14 @@ public sealed class SegmentIndex
     /// (<see cref="SlotOf"/>, <see cref="ScoresSlot"/> …) is set in <paramref name="changed"/> (which the caller clears,
     /// <see cref="ChangeWords"/> long; a shorter span records nothing). A contact new to the index sets no bit.
     /// </summary>
-    internal int UpsertLocked(Contact contact, out bool wasLive, Span<ulong> changed)
+    /// <param name="contact">The contact.</param>
+    /// <param name="previous">The version <paramref name="contact"/> was made from, when the caller knows the index holds it
+    /// (the live listener's <see cref="ContactChange.Previous"/>): families it shares by reference with
+    /// <paramref name="contact"/> (tags, attributes, consents, scores; contacts are immutable records, so a family nobody
+    /// changed is the same object) are not even compared. Null: every family is compared with what the index holds.</param>
+    /// <param name="wasLive">Whether the contact was live before.</param>
+    /// <param name="changed">The change mask.</param>
+    internal int UpsertLocked(Contact contact, Contact? previous, out bool wasLive, Span<ulong> changed)
     {
         var o = OrdinalOfLocked(contact.Id);
         if (o < 0)
@@ -128,9 +135,10 @@ public sealed class SegmentIndex
         if (!wasLive)
         {
             _live.Add(o);
+            previous = null; // removed earlier: its columns were cleared
         }
 
-        WriteLocked(o, contact, fresh: false, changed);
+        WriteLocked(o, contact, fresh: false, changed, previous);
         return o;
     }
 
@@ -166,7 +174,7 @@ public sealed class SegmentIndex
     /// <summary>Change slot of the first schema attribute; attribute i of the schema has slot <c>FirstAttributeSlot + i</c>.</summary>
     internal const int FirstAttributeSlot = 7;
 
-    /// <summary>The number of 64-bit words a change mask needs (see <see cref="UpsertLocked(Contact, out bool, Span{ulong})"/>).</summary>
+    /// <summary>The number of 64-bit words a change mask needs (see <see cref="UpsertLocked(Contact, Contact, out bool, Span{ulong})"/>).</summary>
     internal int ChangeWords => (FirstAttributeSlot + _columnList.Length + 63) >> 6;
 
     /// <summary>The change slot of a field (an attribute or a built-in field); -1 when the index does not store it.</summary>
@@ -236,10 +244,10 @@ public sealed class SegmentIndex
     /// its slot's bit in <paramref name="changed"/>, so a change of the scores alone writes the score columns only and
     /// re-evaluates only the segments that read scores (see <see cref="SegmentRegistry"/>).
     /// </summary>
-    private void WriteLocked(int o, Contact contact, bool fresh, Span<ulong> changed)
+    private void WriteLocked(int o, Contact contact, bool fresh, Span<ulong> changed, Contact? previous = null)
     {
         var columns = _columnList;
-        if (columns.Length > 0)
+        if (columns.Length > 0 && !Same(previous?.Attributes, contact.Attributes))
         {
             var attributes = contact.Attributes;
             for (var i = 0; i < columns.Length; i++)
@@ -272,20 +280,23 @@ public sealed class SegmentIndex
         }
 
         var scores = contact.Scores;
-        if ((!fresh || scores?.Grade is not null) && _grade.Set(o, scores?.Grade))
+        if (previous is null || !ReferenceEquals(previous.Scores, scores))
         {
-            Mark(changed, GradeSlot);
-        }
+            if ((!fresh || scores?.Grade is not null) && _grade.Set(o, scores?.Grade))
+            {
+                Mark(changed, GradeSlot);
+            }
 
-        // Not short-circuited: each score column is compared (and written when it differs).
-        if (_behaviourScore.Set(o, scores?.Behaviour ?? 0m) | _fitScore.Set(o, scores?.Fit ?? 0m) | _totalScore.Set(o, scores?.Total ?? 0m))
-        {
-            Mark(changed, ScoresSlot);
+            // Not short-circuited: each score column is compared (and written when it differs).
+            if (_behaviourScore.Set(o, scores?.Behaviour ?? 0m) | _fitScore.Set(o, scores?.Fit ?? 0m) | _totalScore.Set(o, scores?.Total ?? 0m))
+            {
+                Mark(changed, ScoresSlot);
+            }
         }
 
         if (!fresh)
         {
-            if (_consents.ReplaceGranted(o, contact.Consents))
+            if (!Same(previous?.Consents, contact.Consents) && _consents.ReplaceGranted(o, contact.Consents))
             {
                 Mark(changed, ConsentsSlot);
             }
@@ -299,6 +310,11 @@ public sealed class SegmentIndex
                     _consents.Add(channel, o, null);
                 }
             }
+        }
+
+        if (Same(previous?.Tags, contact.Tags))
+        {
+            return;
         }
 
         var tags = MergeTags(contact.Tags, out var groups);
@@ -324,6 +340,9 @@ public sealed class SegmentIndex
         }
     }
 
+    /// <summary>Whether a family of the previous version (null: unknown) is the very object of the new one.</summary>
+    private static bool Same(object? previous, object current) => ReferenceEquals(previous, current);
+
     private static void Mark(Span<ulong> changed, int slot)
     {
         if ((uint)(slot >> 6) < (uint)changed.Length)
@@ -333,10 +352,11 @@ public sealed class SegmentIndex
     }
 
     /// <summary>
-    /// Merges a contact's tags into <see cref="_tagKeys"/> and its groups into <see cref="_groupKeys"/>, each key once with
-    /// one expiry: a tag (or group) held twice is current until the later expiry; never-expiring wins.
+    /// Copies a contact's tags into <see cref="_tagKeys"/> and its groups into <see cref="_groupKeys"/> with their expiries.
+    /// When any expires, each key is listed once with one expiry: a tag (or group) held twice is current until the later
+    /// expiry; never-expiring wins. When none expires, keys may repeat (all mean "held, never expiring").
     /// </summary>
-    /// <returns>The number of distinct tags; <paramref name="groups"/> the number of distinct groups.</returns>
+    /// <returns>The number of tags listed; <paramref name="groups"/> the number of groups listed.</returns>
     private int MergeTags(IReadOnlyList<ContactTag> tags, out int groups)
     {
         var count = tags.Count;
@@ -353,6 +373,31 @@ public sealed class SegmentIndex
             _tagExpiries = new long?[size];
             _groupKeys = new string[size];
             _groupExpiries = new long?[size];
+        }
+
+        var expiring = false;
+        for (var i = 0; i < count && !expiring; i++)
+        {
+            expiring = tags[i].ExpiresAt is not null;
+        }
+
+        if (!expiring)
+        {
+            // The common case: nothing expires, so a key listed twice (a tag given by two campaigns, F-3.5, or a group of
+            // several tags) needs no merging: KeyedBitmaps.Replace holds it once.
+            for (var i = 0; i < count; i++)
+            {
+                var t = tags[i];
+                _tagKeys[i] = t.Tag;
+                _tagExpiries[i] = null;
+                if (t.Group is { } g)
+                {
+                    _groupKeys[groups] = g;
+                    _groupExpiries[groups++] = null;
+                }
+            }
+
+            return count;
         }
 
         // Few tags: a linear search of the keys merged so far beats hashing; many: a (reused) position map.

@@ -202,6 +202,7 @@ public sealed class SegmentRegistry
             if (slots.AsSpan().ContainsAnyExcept(0UL))
             {
                 live.ContactSlots = slots;
+                live.ContactSlots0 = slots[0];
                 _contactDependents.Add(live);
             }
 
@@ -330,7 +331,11 @@ public sealed class SegmentRegistry
     /// </summary>
     /// <param name="contact">The contact.</param>
     /// <param name="now">The instant.</param>
-    public void Upsert(Contact contact, Instant now)
+    public void Upsert(Contact contact, Instant now) => Upsert(contact, null, now);
+
+    /// <summary><see cref="Upsert(Contact, Instant)"/> with the version the contact was made from, when the index holds it
+    /// (the live listener's <see cref="ContactChange.Previous"/>): families shared by reference are not compared.</summary>
+    internal void Upsert(Contact contact, Contact? previous, Instant now)
     {
         ArgumentNullException.ThrowIfNull(contact);
         lock (_gate)
@@ -343,7 +348,7 @@ public sealed class SegmentRegistry
             changed.Clear();
             lock (_index.Gate)
             {
-                o = _index.UpsertLocked(contact, out wasLive, changed);
+                o = _index.UpsertLocked(contact, previous, out wasLive, changed);
             }
 
             if (!wasLive)
@@ -360,7 +365,7 @@ public sealed class SegmentRegistry
                 var version = _index.DictionaryVersion;
                 foreach (var live in _contactDependents)
                 {
-                    if (Reads(live.ContactSlots!, changed))
+                    if (Reads(live, changed))
                     {
                         Reevaluate(live, o, now, version);
                     }
@@ -370,9 +375,17 @@ public sealed class SegmentRegistry
     }
 
     /// <summary>Whether a segment reads one of the changed slots.</summary>
-    private static bool Reads(ulong[] slots, ReadOnlySpan<ulong> changed)
+    private static bool Reads(Live live, ReadOnlySpan<ulong> changed)
     {
-        for (var i = 0; i < slots.Length && i < changed.Length; i++)
+        // Word 0 (scores, grade, stage, owner, created_at, tags, consents and the first 57 attributes) in a field: the
+        // common case is one AND per segment.
+        if ((live.ContactSlots0 & changed[0]) != 0)
+        {
+            return true;
+        }
+
+        var slots = live.ContactSlots!;
+        for (var i = 1; i < slots.Length && i < changed.Length; i++)
         {
             if ((slots[i] & changed[i]) != 0)
             {
@@ -657,6 +670,9 @@ public sealed class SegmentRegistry
 
         /// <summary>The change slots of the contact data it reads (null: it reads none).</summary>
         public ulong[]? ContactSlots { get; set; }
+
+        /// <summary>Word 0 of <see cref="ContactSlots"/>.</summary>
+        public ulong ContactSlots0 { get; set; }
 
         /// <summary>The scheduled re-evaluations: contact ordinal → due instant (Unix ticks).</summary>
         public Dictionary<int, long> Due { get; } = [];

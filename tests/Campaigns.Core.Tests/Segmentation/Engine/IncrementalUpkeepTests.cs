@@ -65,9 +65,17 @@ public sealed class IncrementalUpkeepTests
             }
 
             var at = r.Next(data.Contacts.Count);
-            var changed = Change(data.Contacts[at], donors[step], r);
+            var previous = data.Contacts[at];
+            var changed = Change(previous, donors[step], r);
             data.Contacts[at] = changed;
-            registry.Upsert(changed, now);
+            if (r.Next(2) == 0)
+            {
+                registry.Upsert(changed, now);
+            }
+            else
+            {
+                registry.Upsert(changed, previous, now); // the live listener's path: families shared with previous are skipped
+            }
         }
 
         now += Duration.FromDays(2);
@@ -139,7 +147,7 @@ public sealed class IncrementalUpkeepTests
         var mask = new ulong[index.ChangeWords];
         lock (index.Gate)
         {
-            index.UpsertLocked(hot with { Scores = hot.Scores! with { Fit = 7 } }, out var wasLive, mask);
+            index.UpsertLocked(hot with { Scores = hot.Scores! with { Fit = 7 } }, null, out var wasLive, mask);
             Assert.True(wasLive);
         }
 
@@ -150,7 +158,7 @@ public sealed class IncrementalUpkeepTests
         Array.Clear(mask);
         lock (index.Gate)
         {
-            index.UpsertLocked(hot with { Scores = hot.Scores! with { Fit = 7, Grade = "A" } }, out _, mask);
+            index.UpsertLocked(hot with { Scores = hot.Scores! with { Fit = 7, Grade = "A" } }, null, out _, mask);
         }
 
         Assert.Equal(1UL << SegmentIndex.GradeSlot, mask[0]);
@@ -195,6 +203,36 @@ public sealed class IncrementalUpkeepTests
         static ulong Bit(int slot) => 1UL << slot;
     }
 
+    [Fact]
+    public void FamiliesSharedByReferenceWithThePreviousVersionAreNotComparedUnlessTheContactWasRemoved()
+    {
+        var now = RandomBase.Now;
+        var index = new SegmentIndex(RandomBase.Schema, zone: RandomBase.Zone);
+        var registry = new SegmentRegistry(index);
+        registry.Define(Segment("t1", new TagFilter(TagMatch.Any, ["t1"])), now);
+        var held = new Contact { Id = new ContactId(Guid.NewGuid()), CreatedAt = now, Tags = [new ContactTag { Tag = "t1", AssignedAt = now }] };
+        registry.Upsert(held, now);
+        Assert.Equal(1, registry.SizeOf("t1"));
+
+        // The caller vouches that the index holds "previous"; its tag list is the new one's, so tags are not looked at
+        // (here the index in fact holds other tags: the write trusts the caller, and t1 stays).
+        var untagged = held with { Tags = [] };
+        var scored = untagged with { Scores = new ContactScores(5, 0, null, now) };
+        registry.Upsert(scored, untagged, now);
+        Assert.Equal(1, registry.SizeOf("t1"));
+        Assert.True(index.Tags.Contains("t1", index.OrdinalOf(held.Id), now.ToUnixTimeTicks()));
+
+        // Without it every family is compared: t1 goes.
+        registry.Upsert(scored, now);
+        Assert.Equal(0, registry.SizeOf("t1"));
+
+        // A removed contact written again is written whole, whatever "previous" says.
+        Assert.True(registry.Remove(held.Id, now));
+        registry.Upsert(held, held, now);
+        Assert.Equal(1, registry.SizeOf("t1"));
+        Assert.Equal(0UL, Diff(index, held, held with { Attributes = new Dictionary<string, FieldValue>() })[0]);
+    }
+
     /// <summary>The change mask of writing <paramref name="changed"/> over <paramref name="c"/>.</summary>
     private static ulong[] Diff(SegmentIndex index, Contact c, Contact changed)
     {
@@ -207,7 +245,7 @@ public sealed class IncrementalUpkeepTests
         var mask = new ulong[index.ChangeWords];
         lock (index.Gate)
         {
-            index.UpsertLocked(contact, out _, mask);
+            index.UpsertLocked(contact, null, out _, mask);
         }
 
         return mask;
