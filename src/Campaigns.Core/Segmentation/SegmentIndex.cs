@@ -470,7 +470,13 @@ public sealed class SegmentIndex
 
         if (!fresh || (uint)s >= (uint)_stageCodes.Length)
         {
-            return _stage.Set(o, stage.ToString());
+            var changed = _stage.Set(o, stage.ToString());
+            if ((uint)s < (uint)_stageCodes.Length && _stageCodes[s] < 0)
+            {
+                _stageCodes[s] = _stage.CodeAt(o) - 1; // learnt once (a bulk-built index has none): later writes compare codes
+            }
+
+            return changed;
         }
 
         if (_stageCodes[s] < 0)
