@@ -184,6 +184,27 @@ if (args is ["incremental-stats", ..])
     cpuRounds.Sort();
     Console.WriteLine($"upsert vs 100 segments: min={rounds[0]:F2}us median={rounds[10]:F2}us; thread cpu min={cpuRounds[0]:F2}us median={cpuRounds[10]:F2}us");
 
+    // A change of the scores alone (no segment reads them): the index writes the score columns, nothing is re-evaluated.
+    // "incremental-stats scores": this loop alone, 200 rounds (for a profiler).
+    var scoreCpu = new List<double>();
+    for (var r = 0; r < (args.Contains("scores") ? 200 : 20); r++)
+    {
+        var cpuStart = ThreadCpu.Now();
+        for (var i = 0; i < 10_000; i++)
+        {
+            bench.ScoreOnlyChangeAgainst100Segments();
+        }
+
+        scoreCpu.Add((ThreadCpu.Now() - cpuStart) / 1e3 / 10_000);
+    }
+
+    scoreCpu.Sort();
+    Console.WriteLine($"score-only change vs 100 segments: thread cpu min={scoreCpu[0]:F2}us median={scoreCpu[scoreCpu.Count / 2]:F2}us");
+    if (args.Contains("scores"))
+    {
+        return;
+    }
+
     // The same two contact versions written to a bare index (no segments): the index's share of the cost.
     var data = new ContactBaseGenerator(100_000);
     var bare = data.BuildIndex();

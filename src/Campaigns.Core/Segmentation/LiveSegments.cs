@@ -166,7 +166,11 @@ public sealed class SegmentIndexLoader
         switch (change)
         {
             case ContactChange c:
-                _registry.Upsert(c.Current, now);
+                // The index holds c.Previous when changes of a contact arrive in the order they were stored (what keeping the
+                // index live relies on anyway). A change deferred during the load may find a later version loaded: a family
+                // the change left alone then holds its final value already, and a family it changed is compared and written.
+                // So families the change shares by reference with c.Previous are not even compared.
+                _registry.Upsert(c.Current, c.Previous, now);
                 break;
             case BehaviourEvent e:
                 _registry.Apply(e, now);

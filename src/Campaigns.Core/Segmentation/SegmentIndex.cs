@@ -42,6 +42,14 @@ public sealed class SegmentIndex
     private int _parallelism = Environment.ProcessorCount;
     private int _used;
 
+    // Scratch of a write (writes hold the lock): a contact's tags and groups merged to one expiry each, no allocation.
+    private string[] _tagKeys = new string[8];
+    private long?[] _tagExpiries = new long?[8];
+    private string[] _groupKeys = new string[8];
+    private long?[] _groupExpiries = new long?[8];
+    private readonly Dictionary<string, int> _tagPositions = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _groupPositions = new(StringComparer.Ordinal);
+
     /// <summary>Creates an empty index for contacts of the schema.</summary>
     /// <param name="schema">The attribute schema; attributes not in it are ignored.</param>
     /// <param name="initialCapacity">The number of contacts to reserve room for (avoids growth copies when known).</param>
@@ -96,18 +104,30 @@ public sealed class SegmentIndex
     }
 
     /// <summary>Upsert under the caller's lock; returns the contact's ordinal.</summary>
-    internal int UpsertLocked(Contact contact) => UpsertLocked(contact, out _);
+    internal int UpsertLocked(Contact contact) => UpsertLocked(contact, null, out _, []);
 
-    /// <summary>Upsert under the caller's lock; returns the contact's ordinal and whether it was live before (one id
-    /// look-up for the registry, which re-evaluates a live contact only for the segments that read contact data).</summary>
-    internal int UpsertLocked(Contact contact, out bool wasLive)
+    /// <summary>
+    /// Upsert under the caller's lock; returns the contact's ordinal and whether it was live before (one id look-up for the
+    /// registry, which re-evaluates a live contact only for the segments that read what changed). Only the columns whose
+    /// stored value differs from the contact's are written; the bit of each such column family's change slot
+    /// (<see cref="SlotOf"/>, <see cref="ScoresSlot"/> …) is set in <paramref name="changed"/> (which the caller clears,
+    /// <see cref="ChangeWords"/> long; a shorter span records nothing). A contact new to the index sets no bit.
+    /// </summary>
+    /// <param name="contact">The contact.</param>
+    /// <param name="previous">The version <paramref name="contact"/> was made from, when the caller knows the index holds it
+    /// (the live listener's <see cref="ContactChange.Previous"/>): families it shares by reference with
+    /// <paramref name="contact"/> (tags, attributes, consents, scores; contacts are immutable records, so a family nobody
+    /// changed is the same object) are not even compared. Null: every family is compared with what the index holds.</param>
+    /// <param name="wasLive">Whether the contact was live before.</param>
+    /// <param name="changed">The change mask.</param>
+    internal int UpsertLocked(Contact contact, Contact? previous, out bool wasLive, Span<ulong> changed)
     {
         var o = OrdinalOfLocked(contact.Id);
         if (o < 0)
         {
             wasLive = false;
             o = AddOrdinal(contact.Id);
-            WriteLocked(o, contact, fresh: true);
+            WriteLocked(o, contact, fresh: true, []);
             return o;
         }
 
@@ -115,9 +135,10 @@ public sealed class SegmentIndex
         if (!wasLive)
         {
             _live.Add(o);
+            previous = null; // removed earlier: its columns were cleared
         }
 
-        WriteLocked(o, contact, fresh: false);
+        WriteLocked(o, contact, fresh: false, changed, previous);
         return o;
     }
 
@@ -125,8 +146,57 @@ public sealed class SegmentIndex
     internal int AddNewLocked(Contact contact)
     {
         var o = AddOrdinalNew(contact.Id);
-        WriteLocked(o, contact, fresh: true);
+        WriteLocked(o, contact, fresh: true, []);
         return o;
+    }
+
+    /// <summary>Change slot of the scores (behaviour, fit, total): what <see cref="ScoreFilter"/>s read.</summary>
+    internal const int ScoresSlot = 0;
+
+    /// <summary>Change slot of the grade.</summary>
+    internal const int GradeSlot = 1;
+
+    /// <summary>Change slot of the lifecycle stage.</summary>
+    internal const int StageSlot = 2;
+
+    /// <summary>Change slot of the owner (<see cref="BuiltInFields.OwnerId"/>).</summary>
+    internal const int OwnerSlot = 3;
+
+    /// <summary>Change slot of <see cref="BuiltInFields.CreatedAt"/>.</summary>
+    internal const int CreatedAtSlot = 4;
+
+    /// <summary>Change slot of the tags and tag groups (with their expiries).</summary>
+    internal const int TagsSlot = 5;
+
+    /// <summary>Change slot of the granted consent channels.</summary>
+    internal const int ConsentsSlot = 6;
+
+    /// <summary>Change slot of the first schema attribute; attribute i of the schema has slot <c>FirstAttributeSlot + i</c>.</summary>
+    internal const int FirstAttributeSlot = 7;
+
+    /// <summary>The number of 64-bit words a change mask needs (see <see cref="UpsertLocked(Contact, Contact, out bool, Span{ulong})"/>).</summary>
+    internal int ChangeWords => (FirstAttributeSlot + _columnList.Length + 63) >> 6;
+
+    /// <summary>The change slot of a field (an attribute or a built-in field); -1 when the index does not store it.</summary>
+    internal int SlotOf(string field)
+    {
+        switch (field)
+        {
+            case BuiltInFields.OwnerId:
+                return OwnerSlot;
+            case BuiltInFields.CreatedAt:
+                return CreatedAtSlot;
+        }
+
+        for (var i = 0; i < _columnList.Length; i++)
+        {
+            if (string.Equals(_columnList[i].Definition.Name, field, StringComparison.Ordinal))
+            {
+                return FirstAttributeSlot + i;
+            }
+        }
+
+        return -1;
     }
 
     /// <summary>Adds a new ordinal for an id that must not be in the index yet (the bulk path): one walk of the id table
@@ -168,52 +238,70 @@ public sealed class SegmentIndex
 
     internal Lock Gate => _gate;
 
-    private void WriteLocked(int o, Contact contact, bool fresh)
+    /// <summary>
+    /// Writes what the index stores of a contact. A fresh ordinal (nothing stored yet) gets every value that is set. Otherwise
+    /// each column family is compared with what is stored and written only when it differs; each family that changed sets
+    /// its slot's bit in <paramref name="changed"/>, so a change of the scores alone writes the score columns only and
+    /// re-evaluates only the segments that read scores (see <see cref="SegmentRegistry"/>).
+    /// </summary>
+    private void WriteLocked(int o, Contact contact, bool fresh, Span<ulong> changed, Contact? previous = null)
     {
-        // A rewrite with plain tags (no group, no expiry) touches only the tags that changed.
-        var tagsDone = false;
-        if (!fresh)
+        var columns = _columnList;
+        if (columns.Length > 0 && !Same(previous?.Attributes, contact.Attributes))
         {
-            tagsDone = IsSimple(contact.Tags) && _tags.TryReplaceSimple(o, contact.Tags);
-            if (!tagsDone)
+            var attributes = contact.Attributes;
+            for (var i = 0; i < columns.Length; i++)
             {
-                _tags.RemoveOrdinal(o);
-            }
-
-            _groups.RemoveOrdinal(o);
-            _consents.ReplaceGranted(o, contact.Consents);
-        }
-
-        foreach (var column in _columnList)
-        {
-            // Schema defaults are not applied: stores apply them when contacts are written.
-            contact.Attributes.TryGetValue(column.Definition.Name, out var value);
-            if (!fresh || value is not null)
-            {
-                column.Set(o, value);
+                // Schema defaults are not applied: stores apply them when contacts are written.
+                var column = columns[i];
+                attributes.TryGetValue(column.Definition.Name, out var value);
+                if ((!fresh || value is not null) && column.Set(o, value))
+                {
+                    Mark(changed, FirstAttributeSlot + i);
+                }
             }
         }
 
-        if (!fresh || !string.IsNullOrEmpty(contact.OwnerId))
+        if ((!fresh || !string.IsNullOrEmpty(contact.OwnerId)) && _ownerIds.Set(o, string.IsNullOrEmpty(contact.OwnerId) ? null : contact.OwnerId))
         {
-            _ownerIds.Set(o, string.IsNullOrEmpty(contact.OwnerId) ? null : contact.OwnerId);
+            Mark(changed, OwnerSlot);
         }
 
         var created = contact.CreatedAt.ToUnixTimeTicks();
         if (fresh || !_createdAt.TryGet(o, out var createdBefore) || createdBefore != created)
         {
             _createdAt.Set(o, created);
-        }
-        SetStage(o, contact.Stage, fresh);
-        if (!fresh || contact.Scores?.Grade is not null)
-        {
-            _grade.Set(o, contact.Scores?.Grade);
+            Mark(changed, CreatedAtSlot);
         }
 
-        _behaviourScore.Set(o, contact.Scores?.Behaviour ?? 0m);
-        _fitScore.Set(o, contact.Scores?.Fit ?? 0m);
-        _totalScore.Set(o, contact.Scores?.Total ?? 0m);
-        if (fresh && contact.Consents.Count > 0)
+        if (SetStage(o, contact.Stage, fresh))
+        {
+            Mark(changed, StageSlot);
+        }
+
+        var scores = contact.Scores;
+        if (previous is null || !ReferenceEquals(previous.Scores, scores))
+        {
+            if ((!fresh || scores?.Grade is not null) && _grade.Set(o, scores?.Grade))
+            {
+                Mark(changed, GradeSlot);
+            }
+
+            // Not short-circuited: each score column is compared (and written when it differs).
+            if (_behaviourScore.Set(o, scores?.Behaviour ?? 0m) | _fitScore.Set(o, scores?.Fit ?? 0m) | _totalScore.Set(o, scores?.Total ?? 0m))
+            {
+                Mark(changed, ScoresSlot);
+            }
+        }
+
+        if (!fresh)
+        {
+            if (!Same(previous?.Consents, contact.Consents) && _consents.ReplaceGranted(o, contact.Consents))
+            {
+                Mark(changed, ConsentsSlot);
+            }
+        }
+        else if (contact.Consents.Count > 0)
         {
             foreach (var (channel, consent) in contact.Consents)
             {
@@ -224,24 +312,171 @@ public sealed class SegmentIndex
             }
         }
 
-        if (!tagsDone)
+        if (Same(previous?.Tags, contact.Tags))
         {
-            AddTags(o, contact.Tags);
+            return;
+        }
+
+        var tags = MergeTags(contact.Tags, out var groups);
+        if (!fresh)
+        {
+            // Only the tags (groups) gained, lost or with a new expiry are written.
+            if (_tags.Replace(o, _tagKeys.AsSpan(0, tags), _tagExpiries.AsSpan(0, tags)) | _groups.Replace(o, _groupKeys.AsSpan(0, groups), _groupExpiries.AsSpan(0, groups)))
+            {
+                Mark(changed, TagsSlot);
+            }
+        }
+        else
+        {
+            for (var i = 0; i < tags; i++)
+            {
+                _tags.Add(_tagKeys[i], o, _tagExpiries[i]);
+            }
+
+            for (var i = 0; i < groups; i++)
+            {
+                _groups.Add(_groupKeys[i], o, _groupExpiries[i]);
+            }
         }
     }
 
-    internal void SetStage(int o, LifecycleStage stage, bool fresh)
+    /// <summary>Whether a family of the previous version (null: unknown) is the very object of the new one.</summary>
+    private static bool Same(object? previous, object current) => ReferenceEquals(previous, current);
+
+    private static void Mark(Span<ulong> changed, int slot)
+    {
+        if ((uint)(slot >> 6) < (uint)changed.Length)
+        {
+            changed[slot >> 6] |= 1UL << slot;
+        }
+    }
+
+    /// <summary>
+    /// Copies a contact's tags into <see cref="_tagKeys"/> and its groups into <see cref="_groupKeys"/> with their expiries.
+    /// When any expires, each key is listed once with one expiry: a tag (or group) held twice is current until the later
+    /// expiry; never-expiring wins. When none expires, keys may repeat (all mean "held, never expiring").
+    /// </summary>
+    /// <returns>The number of tags listed; <paramref name="groups"/> the number of groups listed.</returns>
+    private int MergeTags(IReadOnlyList<ContactTag> tags, out int groups)
+    {
+        var count = tags.Count;
+        groups = 0;
+        if (count == 0)
+        {
+            return 0;
+        }
+
+        if (_tagKeys.Length < count)
+        {
+            var size = Math.Max(count, _tagKeys.Length * 2);
+            _tagKeys = new string[size];
+            _tagExpiries = new long?[size];
+            _groupKeys = new string[size];
+            _groupExpiries = new long?[size];
+        }
+
+        var expiring = false;
+        for (var i = 0; i < count && !expiring; i++)
+        {
+            expiring = tags[i].ExpiresAt is not null;
+        }
+
+        if (!expiring)
+        {
+            // The common case: nothing expires, so a key listed twice (a tag given by two campaigns, F-3.5, or a group of
+            // several tags) needs no merging: KeyedBitmaps.Replace holds it once.
+            for (var i = 0; i < count; i++)
+            {
+                var t = tags[i];
+                _tagKeys[i] = t.Tag;
+                _tagExpiries[i] = null;
+                if (t.Group is { } g)
+                {
+                    _groupKeys[groups] = g;
+                    _groupExpiries[groups++] = null;
+                }
+            }
+
+            return count;
+        }
+
+        // Few tags: a linear search of the keys merged so far beats hashing; many: a (reused) position map.
+        Dictionary<string, int>? tagPositions = null;
+        Dictionary<string, int>? groupPositions = null;
+        if (count > 16)
+        {
+            (tagPositions = _tagPositions).Clear();
+            (groupPositions = _groupPositions).Clear();
+        }
+
+        var n = 0;
+        for (var i = 0; i < count; i++)
+        {
+            var t = tags[i];
+            var expiry = t.ExpiresAt?.ToUnixTimeTicks();
+            n = Merge(_tagKeys, _tagExpiries, n, t.Tag, expiry, tagPositions);
+            if (t.Group is { } g)
+            {
+                groups = Merge(_groupKeys, _groupExpiries, groups, g, expiry, groupPositions);
+            }
+        }
+
+        return n;
+
+        static int Merge(string[] keys, long?[] expiries, int n, string key, long? expiry, Dictionary<string, int>? positions)
+        {
+            var at = -1;
+            if (positions is null)
+            {
+                for (var j = 0; j < n; j++)
+                {
+                    if (string.Equals(keys[j], key, StringComparison.Ordinal))
+                    {
+                        at = j;
+                        break;
+                    }
+                }
+            }
+            else if (!positions.TryGetValue(key, out at))
+            {
+                at = -1;
+            }
+
+            if (at < 0)
+            {
+                positions?.Add(key, n);
+                keys[n] = key;
+                expiries[n] = expiry;
+                return n + 1;
+            }
+
+            if (expiries[at] is { } a)
+            {
+                expiries[at] = expiry is { } b ? Math.Max(a, b) : null;
+            }
+
+            return n;
+        }
+    }
+
+    /// <summary>Sets a contact's stage; false when it was stored already.</summary>
+    internal bool SetStage(int o, LifecycleStage stage, bool fresh)
     {
         var s = (int)stage;
         if (!fresh && (uint)s < (uint)_stageCodes.Length && _stageCodes[s] >= 0 && o < _stage.Capacity && _stage.CodeAt(o) == _stageCodes[s] + 1)
         {
-            return; // unchanged: no name, no dictionary look-up
+            return false; // unchanged: no name, no dictionary look-up
         }
 
         if (!fresh || (uint)s >= (uint)_stageCodes.Length)
         {
-            _stage.Set(o, stage.ToString());
-            return;
+            var changed = _stage.Set(o, stage.ToString());
+            if ((uint)s < (uint)_stageCodes.Length && _stageCodes[s] < 0)
+            {
+                _stageCodes[s] = _stage.CodeAt(o) - 1; // learnt once (a bulk-built index has none): later writes compare codes
+            }
+
+            return changed;
         }
 
         if (_stageCodes[s] < 0)
@@ -250,6 +485,7 @@ public sealed class SegmentIndex
         }
 
         _stage.Append(o, _stageCodes[s]);
+        return true;
     }
 
     /// <summary>Removes a contact and its events.</summary>
@@ -294,10 +530,17 @@ public sealed class SegmentIndex
     public bool Apply(BehaviourEvent behaviourEvent)
     {
         ArgumentNullException.ThrowIfNull(behaviourEvent);
+        return Record(behaviourEvent) >= 0;
+    }
+
+    /// <summary><see cref="Apply"/>, returning the contact's ordinal, or -1 when the event was not recorded (one id look-up
+    /// for the registry).</summary>
+    internal int Record(BehaviourEvent behaviourEvent)
+    {
         lock (_gate)
         {
             var o = OrdinalOfLocked(behaviourEvent.ContactId);
-            return o >= 0 && _live.Contains(o) && _events.Add(o, behaviourEvent);
+            return o >= 0 && _live.Contains(o) && _events.Add(o, behaviourEvent) ? o : -1;
         }
     }
 
@@ -506,80 +749,6 @@ public sealed class SegmentIndex
     private static int WordsFor(int ordinals) => ((ordinals + 511) >> 9) * BitSlicedColumn.BlockWords;
 
     private static int SlotsFor(int capacity) => (int)Math.Min(1 << 30, System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(16, capacity + (capacity / 2))));
-
-    private void AddTags(int o, IReadOnlyList<ContactTag> tags)
-    {
-        if (tags.Count == 0)
-        {
-            return;
-        }
-
-        if (IsSimple(tags))
-        {
-            for (var i = 0; i < tags.Count; i++)
-            {
-                var t = tags[i];
-                _tags.Add(t.Tag, o, null);
-                if (t.Group is { } g)
-                {
-                    _groups.Add(g, o, null);
-                }
-            }
-
-            return;
-        }
-
-        // A tag (or group) held twice is current until the later expiry; never-expiring wins.
-        var byTag = new Dictionary<string, long?>(StringComparer.Ordinal);
-        var byGroup = new Dictionary<string, long?>(StringComparer.Ordinal);
-        foreach (var t in tags)
-        {
-            var expiry = t.ExpiresAt?.ToUnixTimeTicks();
-            Merge(byTag, t.Tag, expiry);
-            if (t.Group is { } g)
-            {
-                Merge(byGroup, g, expiry);
-            }
-        }
-
-        foreach (var (tag, expiry) in byTag)
-        {
-            _tags.Add(tag, o, expiry);
-        }
-
-        foreach (var (group, expiry) in byGroup)
-        {
-            _groups.Add(group, o, expiry);
-        }
-
-        static void Merge(Dictionary<string, long?> map, string key, long? expiry)
-        {
-            if (!map.TryGetValue(key, out var existing))
-            {
-                map[key] = expiry;
-            }
-            else if (existing is { } a)
-            {
-                map[key] = expiry is { } b ? Math.Max(a, b) : null;
-            }
-        }
-    }
-
-    /// <summary>No expiry, no repeated tag, no group: each tag is added as is.</summary>
-    private static bool IsSimple(IReadOnlyList<ContactTag> tags)
-    {
-        for (var i = 0; i < tags.Count; i++)
-        {
-            // A tag held twice (e.g. given by two campaigns, F-3.5) is still simple when neither copy expires or has a
-            // group: both mean "holds the tag", and adding a key twice is idempotent.
-            if (tags[i].ExpiresAt is not null || tags[i].Group is not null)
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
 
     private void Reserve(int ordinals)
     {

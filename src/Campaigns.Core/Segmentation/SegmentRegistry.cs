@@ -43,12 +43,15 @@ public sealed class SegmentMembershipChangedEventArgs : EventArgs
 /// </remarks>
 public sealed class SegmentRegistry
 {
-    private const string ContactData = "\u0001contact";
     private readonly Lock _gate = new();
     private readonly SegmentIndex _index;
     private readonly Dictionary<string, Live> _segments = new(StringComparer.Ordinal);
     private readonly Dictionary<string, SegmentDefinition> _definitions = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, List<Live>> _dependents = new(StringComparer.Ordinal);
+
+    // The dependency index: the segments that read contact data (in order of definition; each has the change slots it
+    // reads, see SegmentIndex.SlotOf), and per event kind the segments that count events of it.
+    private readonly List<Live> _contactDependents = [];
+    private readonly Dictionary<string, List<Live>> _eventDependents = new(StringComparer.Ordinal);
     private readonly PriorityQueue<(Live Segment, int Ordinal), long> _schedule = new();
     private int _dueCount;
 
@@ -186,23 +189,28 @@ public sealed class SegmentRegistry
             {
                 _dueCount -= old.Due.Count;
                 old.ClearDue();
-                foreach (var list in _dependents.Values)
-                {
-                    list.Remove(old);
-                }
+                RemoveDependent(old);
             }
 
             var live = new Live(definition, members.ToDense(_index.WordCount), members.Count);
             _segments[definition.Id] = live;
-            var reads = new HashSet<string>(StringComparer.Ordinal);
+            var kinds = new HashSet<string>(StringComparer.Ordinal);
+            var slots = new ulong[_index.ChangeWords];
             var timeRelative = false;
-            CollectReads(definition.Filter, reads, [], ref timeRelative);
+            CollectReads(definition.Filter, kinds, slots, [], ref timeRelative);
             live.TimeRelative = timeRelative;
-            foreach (var key in reads)
+            if (slots.AsSpan().ContainsAnyExcept(0UL))
             {
-                if (!_dependents.TryGetValue(key, out var list))
+                live.ContactSlots = slots;
+                live.ContactSlots0 = slots[0];
+                _contactDependents.Add(live);
+            }
+
+            foreach (var kind in kinds)
+            {
+                if (!_eventDependents.TryGetValue(kind, out var list))
                 {
-                    _dependents[key] = list = [];
+                    _eventDependents[kind] = list = [];
                 }
 
                 list.Add(live);
@@ -245,11 +253,7 @@ public sealed class SegmentRegistry
             _definitions.Remove(segmentId);
             _dueCount -= live.Due.Count;
             live.ClearDue(); // queue entries left behind are superseded: AdvanceTo and NextDue skip them
-            foreach (var list in _dependents.Values)
-            {
-                list.Remove(live);
-            }
-
+            RemoveDependent(live);
             return true;
         }
     }
@@ -318,30 +322,78 @@ public sealed class SegmentRegistry
         }
     }
 
-    /// <summary>Adds or changes a contact and re-evaluates it for the segments that read contact data.</summary>
+    /// <summary>
+    /// Adds or changes a contact and re-evaluates it for the segments that read what changed: the index writes only the
+    /// columns whose value differs from what it holds, and a segment is re-evaluated only when it reads one of them (a
+    /// change of the scores alone re-evaluates only segments that read scores; a write that changes nothing the index
+    /// holds re-evaluates none). A contact new to the index (or added again after <see cref="Remove"/>) is evaluated for
+    /// every segment.
+    /// </summary>
     /// <param name="contact">The contact.</param>
     /// <param name="now">The instant.</param>
-    public void Upsert(Contact contact, Instant now)
+    public void Upsert(Contact contact, Instant now) => Upsert(contact, null, now);
+
+    /// <summary><see cref="Upsert(Contact, Instant)"/> with the version the contact was made from, when the index holds it
+    /// (the live listener's <see cref="ContactChange.Previous"/>): families shared by reference are not compared.</summary>
+    internal void Upsert(Contact contact, Contact? previous, Instant now)
     {
         ArgumentNullException.ThrowIfNull(contact);
         lock (_gate)
         {
             int o;
             bool wasLive;
+            var words = _index.ChangeWords;
+            Span<ulong> changed = words <= 16 ? stackalloc ulong[16] : new ulong[words];
+            changed = changed[..words];
+            changed.Clear();
             lock (_index.Gate)
             {
-                o = _index.UpsertLocked(contact, out wasLive);
+                o = _index.UpsertLocked(contact, previous, out wasLive, changed);
             }
 
-            if (wasLive)
+            if (!wasLive)
             {
-                Reevaluate(o, _dependents.GetValueOrDefault(ContactData), now);
+                // A new contact can match event-only filters such as "never did".
+                var version = _index.DictionaryVersion;
+                foreach (var live in _segments.Values)
+                {
+                    Reevaluate(live, o, now, version);
+                }
             }
-            else
+            else if (changed.ContainsAnyExcept(0UL))
             {
-                Reevaluate(o, [.. _segments.Values], now); // a new contact can match event-only filters such as "never did"
+                var version = _index.DictionaryVersion;
+                foreach (var live in _contactDependents)
+                {
+                    if (Reads(live, changed))
+                    {
+                        Reevaluate(live, o, now, version);
+                    }
+                }
             }
         }
+    }
+
+    /// <summary>Whether a segment reads one of the changed slots.</summary>
+    private static bool Reads(Live live, ReadOnlySpan<ulong> changed)
+    {
+        // Word 0 (scores, grade, stage, owner, created_at, tags, consents and the first 57 attributes) in a field: the
+        // common case is one AND per segment.
+        if ((live.ContactSlots0 & changed[0]) != 0)
+        {
+            return true;
+        }
+
+        var slots = live.ContactSlots!;
+        for (var i = 1; i < slots.Length && i < changed.Length; i++)
+        {
+            if ((slots[i] & changed[i]) != 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Records an event and re-evaluates its contact for the segments that count events of its kind.</summary>
@@ -353,12 +405,21 @@ public sealed class SegmentRegistry
         ArgumentNullException.ThrowIfNull(behaviourEvent);
         lock (_gate)
         {
-            if (!_index.Apply(behaviourEvent))
+            var o = _index.Record(behaviourEvent);
+            if (o < 0)
             {
                 return false;
             }
 
-            Reevaluate(_index.OrdinalOf(behaviourEvent.ContactId), _dependents.GetValueOrDefault("event:" + behaviourEvent.Kind), now);
+            if (_eventDependents.TryGetValue(behaviourEvent.Kind, out var segments))
+            {
+                var version = _index.DictionaryVersion;
+                foreach (var live in segments)
+                {
+                    Reevaluate(live, o, now, version);
+                }
+            }
+
             return true;
         }
     }
@@ -423,22 +484,26 @@ public sealed class SegmentRegistry
     private Live Get(string segmentId) =>
         _segments.TryGetValue(segmentId, out var live) ? live : throw new ArgumentException($"Unknown segment '{segmentId}'.", nameof(segmentId));
 
-    private void Reevaluate(int ordinal, List<Live>? segments, Instant now)
-    {
-        if (segments is null)
-        {
-            return;
-        }
+    /// <summary>The number of (contact, segment) re-evaluations caused by contact changes and events (for tests).</summary>
+    internal long Reevaluations { get; private set; }
 
-        var version = _index.DictionaryVersion;
-        foreach (var live in segments)
+    private void Reevaluate(Live live, int ordinal, Instant now, long version)
+    {
+        Reevaluations++;
+        var member = PlanAt(live, now, version).Evaluate(ordinal, out var next);
+        SetMember(live, ordinal, member, now);
+        if (live.TimeRelative)
         {
-            var member = PlanAt(live, now, version).Evaluate(ordinal, out var next);
-            SetMember(live, ordinal, member, now);
-            if (live.TimeRelative)
-            {
-                Schedule(live, ordinal, next);
-            }
+            Schedule(live, ordinal, next);
+        }
+    }
+
+    private void RemoveDependent(Live live)
+    {
+        _contactDependents.Remove(live);
+        foreach (var list in _eventDependents.Values)
+        {
+            list.Remove(live);
         }
     }
 
@@ -535,17 +600,48 @@ public sealed class SegmentRegistry
         MembershipChanged?.Invoke(this, new SegmentMembershipChangedEventArgs(live.Definition.Id, _index.IdAt(ordinal), member, now));
     }
 
-    private void CollectReads(Filter filter, HashSet<string> reads, HashSet<string> visiting, ref bool timeRelative)
+    /// <summary>Collects the event kinds a filter counts and the change slots (<see cref="SegmentIndex.SlotOf"/>) of the
+    /// contact data it reads, through the segments it refers to.</summary>
+    private void CollectReads(Filter filter, HashSet<string> kinds, ulong[] slots, HashSet<string> visiting, ref bool timeRelative)
     {
         var r = FilterReads.Of(filter);
-        foreach (var kind in r.EventKinds)
+        kinds.UnionWith(r.EventKinds);
+        foreach (var field in r.Fields)
         {
-            reads.Add("event:" + kind);
+            var slot = _index.SlotOf(field);
+            if (slot < 0)
+            {
+                slots.AsSpan().Fill(ulong.MaxValue); // not a column of the index: re-evaluate on any change
+            }
+            else
+            {
+                Mark(slot);
+            }
         }
 
-        if (r.Fields.Count > 0 || r.Tags.Count > 0 || r.TagGroups.Count > 0 || r.Channels.Count > 0 || r.Scores || r.Grade || r.Stage)
+        if (r.Tags.Count > 0 || r.TagGroups.Count > 0)
         {
-            reads.Add(ContactData);
+            Mark(SegmentIndex.TagsSlot);
+        }
+
+        if (r.Channels.Count > 0)
+        {
+            Mark(SegmentIndex.ConsentsSlot);
+        }
+
+        if (r.Scores)
+        {
+            Mark(SegmentIndex.ScoresSlot);
+        }
+
+        if (r.Grade)
+        {
+            Mark(SegmentIndex.GradeSlot);
+        }
+
+        if (r.Stage)
+        {
+            Mark(SegmentIndex.StageSlot);
         }
 
         // Time alone changes: relative dates, tag expiry, and any behaviour filter (a window edge, or without a
@@ -555,9 +651,11 @@ public sealed class SegmentRegistry
         {
             if (visiting.Add(id) && _definitions.TryGetValue(id, out var referenced))
             {
-                CollectReads(referenced.Filter, reads, visiting, ref timeRelative);
+                CollectReads(referenced.Filter, kinds, slots, visiting, ref timeRelative);
             }
         }
+
+        void Mark(int slot) => slots[slot >> 6] |= 1UL << slot;
     }
 
     private sealed class Live(SegmentDefinition definition, ulong[] words, int count)
@@ -569,6 +667,12 @@ public sealed class SegmentRegistry
         public int Count { get; set; } = count;
 
         public bool TimeRelative { get; set; }
+
+        /// <summary>The change slots of the contact data it reads (null: it reads none).</summary>
+        public ulong[]? ContactSlots { get; set; }
+
+        /// <summary>Word 0 of <see cref="ContactSlots"/>.</summary>
+        public ulong ContactSlots0 { get; set; }
 
         /// <summary>The scheduled re-evaluations: contact ordinal → due instant (Unix ticks).</summary>
         public Dictionary<int, long> Due { get; } = [];

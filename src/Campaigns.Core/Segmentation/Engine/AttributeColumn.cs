@@ -23,6 +23,8 @@ internal enum ColumnKind
 internal sealed class AttributeColumn
 {
     public static readonly int EpochDay = new DateOnly(1970, 1, 1).DayNumber;
+    private string[] _elementKeys = []; // scratch of SetElements (the column is written under one lock)
+    private long?[] _noExpiries = [];
 
     public AttributeColumn(AttributeDefinition definition)
     {
@@ -136,31 +138,31 @@ internal sealed class AttributeColumn
         Dates?.EnsureCapacity(ordinals);
     }
 
-    public void Set(int ordinal, FieldValue? value)
+    /// <summary>Sets (null: clears) an ordinal's value.</summary>
+    /// <returns>False when the value was already stored (nothing written).</returns>
+    public bool Set(int ordinal, FieldValue? value)
     {
         switch (Kind)
         {
             case ColumnKind.Text:
-                Categorical!.Set(ordinal, value switch
+                return Categorical!.Set(ordinal, value switch
                 {
                     TextValue { Value.Length: > 0 } t => t.Value,
                     ChoiceValue { Value.Length: > 0 } c => c.Value,
                     _ => null, // empty text is no value
                 });
-                break;
             case ColumnKind.Boolean:
-                Categorical!.Set(ordinal, value is BooleanValue b ? BoolText(b.Value) : null);
-                break;
+                return Categorical!.Set(ordinal, value is BooleanValue b ? BoolText(b.Value) : null);
             case ColumnKind.Number:
-                Numbers!.Set(ordinal, value is NumberValue n ? n.Value : null);
-                break;
+                return Numbers!.Set(ordinal, value is NumberValue n ? n.Value : null);
             case ColumnKind.Date:
-                if (value is DateValue same && Dates!.TryGet(ordinal, out var current) && current == DayNumber(same.Value))
+                var had = Dates!.TryGet(ordinal, out var old);
+                if (value is DateValue same ? had && old == DayNumber(same.Value) : !had)
                 {
-                    break; // unchanged
+                    return false; // unchanged
                 }
 
-                if (DayBitmaps is not null && Dates!.TryGet(ordinal, out var old))
+                if (had && DayBitmaps is not null)
                 {
                     DayBitmaps.GetValueOrDefault(old)?.Remove(ordinal);
                 }
@@ -168,29 +170,44 @@ internal sealed class AttributeColumn
                 if (value is DateValue d)
                 {
                     var day = DayNumber(d.Value);
-                    Dates!.Set(ordinal, day);
+                    Dates.Set(ordinal, day);
                     DayBitmap(day)?.Add(ordinal);
                 }
                 else
                 {
-                    Dates!.Clear(ordinal);
+                    Dates.Clear(ordinal);
                 }
 
-                break;
+                return true;
             default:
-                Elements!.RemoveOrdinal(ordinal);
-                NonEmpty!.Remove(ordinal);
-                if (value is ChoicesValue { Values.Count: > 0 } list)
-                {
-                    NonEmpty.Add(ordinal);
-                    foreach (var e in list.Values)
-                    {
-                        Elements.Add(e, ordinal, null);
-                    }
-                }
-
-                break;
+                return SetElements(ordinal, value is ChoicesValue { Values.Count: > 0 } list ? list.Values : null);
         }
+    }
+
+    /// <summary>A list value: only the elements that changed are written (see <see cref="KeyedBitmaps.Replace"/>).</summary>
+    private bool SetElements(int ordinal, IReadOnlyList<string>? values)
+    {
+        var changed = values is null ? NonEmpty!.Remove(ordinal) : NonEmpty!.Add(ordinal);
+        var count = values?.Count ?? 0;
+        if (count == 0)
+        {
+            return Elements!.Replace(ordinal, [], []) | changed;
+        }
+
+        if (_elementKeys.Length < count)
+        {
+            _elementKeys = new string[Math.Max(count, _elementKeys.Length * 2)];
+            _noExpiries = new long?[_elementKeys.Length];
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            _elementKeys[i] = values![i];
+        }
+
+        changed |= Elements!.Replace(ordinal, _elementKeys.AsSpan(0, count), _noExpiries.AsSpan(0, count));
+        Array.Clear(_elementKeys, 0, count);
+        return changed;
     }
 
     public static string BoolText(bool value) => value ? "true" : "false";

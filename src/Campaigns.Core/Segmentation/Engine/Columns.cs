@@ -20,19 +20,21 @@ internal sealed class NumberColumn
 
     public int Count => Bits.Count + _outliers.Count;
 
-    public void Set(int ordinal, decimal? value)
+    /// <summary>Sets (null: clears) an ordinal's value.</summary>
+    /// <returns>False when the value was already stored (nothing written).</returns>
+    public bool Set(int ordinal, decimal? value)
     {
         // Unchanged (the common case when a contact is written again): nothing to do.
         if (TryGet(ordinal, out var current) ? value == current : value is null)
         {
-            return;
+            return false;
         }
 
         Bits.Clear(ordinal);
         _outliers.Remove(ordinal);
         if (value is not { } v)
         {
-            return;
+            return true;
         }
 
         var needed = DecimalsOf(v);
@@ -49,6 +51,8 @@ internal sealed class NumberColumn
         {
             _outliers[ordinal] = v;
         }
+
+        return true;
     }
 
     /// <summary>Sets a whole number: no decimal arithmetic while the column's scale is 0 (the bulk path).</summary>
@@ -261,13 +265,15 @@ internal sealed class CategoricalColumn
         }
     }
 
-    public void Set(int ordinal, string? value)
+    /// <summary>Sets (null: clears) an ordinal's value.</summary>
+    /// <returns>False when the value was already stored (nothing written).</returns>
+    public bool Set(int ordinal, string? value)
     {
         EnsureCapacity(ordinal + 1);
         var old = CodeAt(ordinal);
         if (value is null ? old == 0 : old != 0 && string.Equals(_values[old - 1], value, StringComparison.Ordinal))
         {
-            return; // unchanged
+            return false; // unchanged
         }
 
         if (old != 0)
@@ -279,7 +285,7 @@ internal sealed class CategoricalColumn
 
         if (value is null)
         {
-            return;
+            return true;
         }
 
         var code = CodeOf(value);
@@ -289,6 +295,8 @@ internal sealed class CategoricalColumn
         {
             NonEmpty.Add(ordinal);
         }
+
+        return true;
     }
 
     /// <summary>The code of a value (0-based), added to the dictionary when new.</summary>
@@ -466,7 +474,7 @@ internal sealed class KeyedBitmaps
         {
             foreach (var e in _entries.Values)
             {
-                Remove(e, ordinal);
+                RemoveFrom(e, ordinal);
             }
 
             return;
@@ -485,26 +493,23 @@ internal sealed class KeyedBitmaps
             mask &= mask - 1;
             for (var i = 0; i < bucket.Count; i++)
             {
-                Remove(bucket[i], ordinal);
+                RemoveFrom(bucket[i], ordinal);
             }
         }
     }
 
     /// <summary>
-    /// Makes the tags <paramref name="keys"/> (distinct, none expiring, no group) exactly the keys the contact holds: keys it holds already
-    /// without expiry are left alone (no remove and re-add), others are removed, missing ones added. Needs tracked ordinals.
+    /// Makes <paramref name="keys"/> (with their expiry instants, null = never) exactly the keys the contact holds: keys it
+    /// holds already with the same expiry are left alone (no remove and re-add, which shift the arrays of large containers),
+    /// others are removed, missing ones added. O(keys in the contact's buckets) when ordinals are tracked, else O(keys).
+    /// A key listed twice is held once, with the expiry of its last listing (callers merge expiries first).
     /// </summary>
-    /// <returns>False when ordinals are not tracked (the caller removes and re-adds instead).</returns>
-    public bool TryReplaceSimple(int ordinal, IReadOnlyList<Campaigns.Contacts.ContactTag> keys)
+    /// <returns>Whether anything changed (a key gained, lost, or an expiry changed).</returns>
+    public bool Replace(int ordinal, ReadOnlySpan<string> keys, ReadOnlySpan<long?> expiries)
     {
-        if (_buckets is null)
-        {
-            return false;
-        }
-
-        // The entries of the new keys, looked up once: the bucket walk below compares references (no string compares, no
+        // The entries of the new keys, looked up once: the walk below compares references (no string compares, no
         // membership test for keys the contact keeps), and the re-add below reuses them (no second dictionary look-up).
-        var count = keys.Count;
+        var count = keys.Length;
         if (_held.Length < count)
         {
             _held = new Entry[Math.Max(count, _held.Length * 2)];
@@ -513,42 +518,62 @@ internal sealed class KeyedBitmaps
         var held = _held;
         for (var i = 0; i < count; i++)
         {
-            held[i] = EntryOf(keys[i].Tag);
+            held[i] = EntryOf(keys[i]);
         }
 
-        var mask = ordinal < _keyBuckets.Length ? _keyBuckets[ordinal] : 0;
-        while (mask != 0)
+        var changed = false;
+        if (_buckets is null)
         {
-            var bucket = _buckets[System.Numerics.BitOperations.TrailingZeroCount(mask)];
-            mask &= mask - 1;
-            for (var i = 0; i < bucket.Count; i++)
+            foreach (var e in _entries.Values)
             {
-                var e = bucket[i];
                 if (!Holds(held, count, e))
                 {
-                    Remove(e, ordinal); // one search: a no-op when the contact is not in the key
+                    changed |= RemoveFrom(e, ordinal);
+                }
+            }
+        }
+        else if (ordinal < _keyBuckets.Length)
+        {
+            var mask = _keyBuckets[ordinal];
+            _keyBuckets[ordinal] = 0;
+            while (mask != 0)
+            {
+                var bucket = _buckets[System.Numerics.BitOperations.TrailingZeroCount(mask)];
+                mask &= mask - 1;
+                for (var i = 0; i < bucket.Count; i++)
+                {
+                    var e = bucket[i];
+                    if (!Holds(held, count, e))
+                    {
+                        changed |= RemoveFrom(e, ordinal); // one search: a no-op when the contact is not in the key
+                    }
                 }
             }
         }
 
-        if (ordinal < _keyBuckets.Length)
-        {
-            _keyBuckets[ordinal] = 0;
-        }
-
         for (var i = 0; i < count; i++)
         {
-            // Kept keys: Add finds the contact and changes nothing; a kept key that had an expiry loses it.
+            // Kept keys: Add finds the contact and changes nothing.
             var e = held[i];
-            e.Bits.Add(ordinal);
+            changed |= e.Bits.Add(ordinal);
             Track(ordinal, e.Bucket);
-            if (e.Expiry is { Count: > 0 } expiry)
+            if (expiries[i] is { } t)
             {
-                expiry.Remove(ordinal);
+                var expiry = e.Expiry ??= [];
+                if (!expiry.TryGetValue(ordinal, out var was) || was != t)
+                {
+                    expiry[ordinal] = t;
+                    changed = true;
+                }
+            }
+            else if (e.Expiry is { Count: > 0 } expiry && expiry.Remove(ordinal))
+            {
+                changed = true;
             }
         }
 
-        return true;
+        Array.Clear(held, 0, count); // no stale references to entries kept alive by the scratch array
+        return changed;
     }
 
     private static bool Holds(Entry[] held, int count, Entry e)
@@ -569,14 +594,26 @@ internal sealed class KeyedBitmaps
     /// it holds already are left alone, so an unchanged consent costs a lookup, not a remove and re-add (which shift
     /// the arrays of large containers). O(keys).
     /// </summary>
-    public void ReplaceGranted(int ordinal, IReadOnlyDictionary<string, Campaigns.Contacts.ConsentRecord> consents)
+    /// <returns>Whether anything changed.</returns>
+    public bool ReplaceGranted(int ordinal, IReadOnlyDictionary<string, Campaigns.Contacts.ConsentRecord> consents)
     {
+        var changed = false;
+        var held = 0;
         foreach (var e in _entries.Values)
         {
             if (!(consents.TryGetValue(e.Key, out var consent) && consent.Granted))
             {
-                Remove(e, ordinal);
+                changed |= RemoveFrom(e, ordinal);
             }
+            else if (e.Bits.Contains(ordinal) && (e.Expiry is not { Count: > 0 } x || !x.ContainsKey(ordinal)))
+            {
+                held++;
+            }
+        }
+
+        if (held == consents.Count)
+        {
+            return changed; // every consent is granted and held already: no (boxed) enumeration of the dictionary
         }
 
         foreach (var (key, consent) in consents)
@@ -584,16 +621,23 @@ internal sealed class KeyedBitmaps
             if (consent.Granted && !(_entries.TryGetValue(key, out var e) && e.Bits.Contains(ordinal) && (e.Expiry is not { Count: > 0 } x || !x.ContainsKey(ordinal))))
             {
                 Add(key, ordinal, null);
+                changed = true;
             }
         }
+
+        return changed;
     }
 
-    private static void Remove(Entry e, int ordinal)
+    /// <summary>Removes the ordinal from a key; false when it did not hold it.</summary>
+    private static bool RemoveFrom(Entry e, int ordinal)
     {
         if (e.Bits.Remove(ordinal))
         {
             e.Expiry?.Remove(ordinal);
+            return true;
         }
+
+        return false;
     }
 
     private Entry EntryOf(string key)
