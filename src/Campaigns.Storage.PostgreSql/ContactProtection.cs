@@ -8,7 +8,7 @@ namespace Campaigns.Storage.PostgreSql;
 /// <summary>
 /// Core's <see cref="PersonalDataFields"/> (which fields are personal data, and their purposes) applied to the
 /// PostgreSQL documents: the SQLite and PostgreSQL stores protect exactly the same fields the same way. This type only
-/// adds the jsonb serialization and the lookup keys of the identity index. Thread-safe when the protector is.
+/// adds the JSON serialization and the lookup keys of the identity index. Thread-safe when the protector is.
 /// </summary>
 internal sealed class ContactProtection(IPersonalDataProtector protector)
 {
@@ -28,11 +28,11 @@ internal sealed class ContactProtection(IPersonalDataProtector protector)
         return keys;
     }
 
-    /// <summary>The jsonb document of a contact, its personal data protected (<see cref="Pg.ContactJson"/>: no version, no empty collections).</summary>
+    /// <summary>The json document of a contact, its personal data protected (<see cref="Pg.ContactJson"/>: no version, no empty collections).</summary>
     public string ToDocument(Contact contact) => JsonSerializer.Serialize(PersonalDataFields.Protect(contact, protector), Pg.ContactJson);
 
     /// <summary>
-    /// The jsonb document of a contact, its personal data protected, as UTF-8 written into <paramref name="buffer"/>
+    /// The json document of a contact, its personal data protected, as UTF-8 written into <paramref name="buffer"/>
     /// (cleared first) with <paramref name="writer"/> (reset onto it): the same JSON as <see cref="ToDocument(Contact)"/>
     /// without a UTF-16 string in between, for COPY.
     /// </summary>

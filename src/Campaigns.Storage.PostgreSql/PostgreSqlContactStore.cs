@@ -6,7 +6,7 @@ using NpgsqlTypes;
 namespace Campaigns.Storage.PostgreSql;
 
 /// <summary>
-/// An <see cref="IContactStore"/> on PostgreSQL. Contacts are jsonb documents whose sensitive fields (phones, e-mails,
+/// An <see cref="IContactStore"/> on PostgreSQL. Contacts are json documents whose sensitive fields (phones, e-mails,
 /// WeChat/WeCom ids, the name) pass through <see cref="IPersonalDataProtector.Protect"/>; identities are indexed in
 /// <c>contact_identities</c> by <see cref="IPersonalDataProtector.ComputeLookupKey"/> under a unique key, so an
 /// identity taken by another contact fails the write with <see cref="DuplicateEntityException"/>. Updates compare the
@@ -172,13 +172,14 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
     }
 
     /// <summary>
-    /// The version-guarded update of a contact and its identity rows inside <paramref name="tx"/>, in one statement and one
-    /// round trip: the <c>UPDATE</c> compares the version, and only when it matched are the identity rows the contact no
-    /// longer has deleted and the new ones inserted (those it keeps are left alone). Throws
-    /// <see cref="ConcurrencyException"/> (nothing written, the transaction still usable) or a unique-violation
-    /// <see cref="PostgresException"/> (the transaction aborted); the caller rolls back either way. With
-    /// <paramref name="savepoint"/>, the savepoint is set and released in the same round trip; on failure the caller rolls
-    /// back to it.
+    /// The version-guarded update of a contact and its identity rows inside <paramref name="tx"/>: the <c>UPDATE</c>
+    /// compares the version and, only when it matched, inserts the identity rows the contact did not have yet (those it
+    /// keeps are left alone), all in one statement that also returns the previous document. The identities the contact
+    /// gave up are then deleted by their primary key, computed from that document, in a second round trip (only when
+    /// there are any: usually none). Throws <see cref="ConcurrencyException"/> (nothing written, the transaction still
+    /// usable) or a unique-violation <see cref="PostgresException"/> (the transaction aborted); the caller rolls back
+    /// either way. With <paramref name="savepoint"/>, the savepoint is set and released in the same round trip as the
+    /// update; on failure the caller rolls back to it.
     /// </summary>
     internal async Task<Contact> UpdateCoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, Contact contact, List<(IdentityKind Kind, string Value, string Key)> keys, CancellationToken cancellationToken, string? savepoint = null)
     {
@@ -192,28 +193,28 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
         }
 
         // The version check comes first (the identity rows change only when it matched), so a stale write reports
-        // ConcurrencyException even when its identities clash.
+        // ConcurrencyException even when its identities clash. o is the document at the expected version: versions only
+        // grow, so when u updated the row, o read the very document u replaced (all parts share one snapshot).
         var update = new NpgsqlBatchCommand(
             $"""
-            WITH u AS (
-              UPDATE {_db.Schema}.contacts SET version = version + 1, doc = @doc WHERE id = @id AND version = @version RETURNING id),
+            WITH o AS (SELECT doc FROM {_db.Schema}.contacts WHERE id = @id AND version = @version),
+            u AS (
+              UPDATE {_db.Schema}.contacts SET version = version + 1, doc = @doc WHERE id = @id AND version = @version AND EXISTS (SELECT FROM o) RETURNING id),
             t AS (SELECT k, v FROM unnest(@kinds::smallint[], @keys::text[]) AS t(k, v)),
-            d AS (
-              DELETE FROM {_db.Schema}.contact_identities i
-              WHERE i.contact_id = @id AND EXISTS (SELECT FROM u) AND NOT EXISTS (SELECT FROM t WHERE t.k = i.kind AND t.v = i.lookup_key)),
             n AS (
               INSERT INTO {_db.Schema}.contact_identities (kind, lookup_key, contact_id)
               SELECT t.k, t.v, @id FROM t
               WHERE EXISTS (SELECT FROM u)
                 AND NOT EXISTS (SELECT FROM {_db.Schema}.contact_identities i WHERE i.kind = t.k AND i.lookup_key = t.v AND i.contact_id = @id))
-            SELECT count(*) FROM u
+            SELECT (SELECT count(*) FROM u), (SELECT doc::text FROM o WHERE EXISTS (SELECT FROM u))
             """);
         update.Parameters.AddWithValue("id", contact.Id.Value);
         update.Parameters.AddWithValue("version", contact.Version);
-        update.Parameters.Add(Pg.Jsonb("doc", _protection.ToDocument(stored)));
+        update.Parameters.Add(Pg.JsonText("doc", _protection.ToDocument(stored)));
         update.Parameters.AddWithValue("kinds", kinds);
         update.Parameters.AddWithValue("keys", values);
         long updated;
+        string? previous;
         using (var batch = new NpgsqlBatch(connection, tx))
         {
             if (savepoint is not null)
@@ -231,6 +232,7 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
             using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             updated = reader.GetInt64(0);
+            previous = reader.IsDBNull(1) ? null : reader.GetString(1);
             while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false))
             {
             }
@@ -244,7 +246,54 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
             throw new ConcurrencyException(EntityKind, contact.Id.ToString(), contact.Version, actual);
         }
 
+        var given = GivenUp(KeysOf(previous!), keys);
+        if (given.Count > 0)
+        {
+            using var delete = Pg.Command(
+                connection,
+                $"""
+                DELETE FROM {_db.Schema}.contact_identities i USING unnest(@kinds::smallint[], @keys::text[]) AS g(k, v)
+                WHERE i.kind = g.k AND i.lookup_key = g.v AND i.contact_id = @id
+                """,
+                tx);
+            delete.Parameters.AddWithValue("id", contact.Id.Value);
+            delete.Parameters.AddWithValue("kinds", given.Select(k => (short)k.Kind).ToArray());
+            delete.Parameters.AddWithValue("keys", given.Select(k => k.Key).ToArray());
+            await delete.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         return stored;
+    }
+
+    /// <summary>The identity lookup keys of a stored contact document (protected as stored).</summary>
+    private List<(IdentityKind Kind, string Value, string Key)> KeysOf(string document) => _protection.KeysOf(_protection.FromDocument(document, 0).Identities);
+
+    /// <summary>
+    /// The identities in <paramref name="before"/> (a contact's rows in the database) that <paramref name="after"/> (what it
+    /// is written with) no longer has: their rows are deleted by primary key.
+    /// </summary>
+    internal static List<(IdentityKind Kind, string Key)> GivenUp(List<(IdentityKind Kind, string Value, string Key)> before, List<(IdentityKind Kind, string Value, string Key)> after)
+    {
+        var given = new List<(IdentityKind Kind, string Key)>();
+        foreach (var (kind, _, key) in before)
+        {
+            var kept = false;
+            foreach (var k in after)
+            {
+                if (k.Kind == kind && string.Equals(k.Key, key, StringComparison.Ordinal))
+                {
+                    kept = true;
+                    break;
+                }
+            }
+
+            if (!kept)
+            {
+                given.Add((kind, key));
+            }
+        }
+
+        return given;
     }
 
     /// <summary>Whether <paramref name="ex"/> is <see cref="UpdateManyCoreAsync"/> refusing a contact not at its expected version.</summary>
@@ -256,12 +305,13 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
     /// Writes many updates of stored contacts inside <paramref name="tx"/> in one statement (one round trip): each row of
     /// <paramref name="updates"/> replaces the document of a contact at <c>Expected</c> version with <c>Stored</c> (whose
     /// version may be several steps ahead when the contact was updated more than once), and its identity rows become
-    /// <c>Keys</c> (rows it keeps are left alone). All or nothing: a contact not at its expected version fails the
+    /// <c>Keys</c>: rows it keeps are left alone, those of <c>Previous</c> (its identities as in the database, which the
+    /// batch read) that it gave up are deleted by primary key, and the new ones inserted. All or nothing: a contact not at its expected version fails the
     /// statement with <c>division_by_zero</c> (see <see cref="IsStaleInUpdateMany"/>), a taken identity with a unique
     /// violation; either way nothing of it is written, the transaction is aborted and the caller rolls back to
     /// <paramref name="savepoint"/> (set and released in the same round trip as the statement).
     /// </summary>
-    internal async Task UpdateManyCoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyCollection<(long Expected, Contact Stored, List<(IdentityKind Kind, string Value, string Key)> Keys)> updates, string savepoint, CancellationToken cancellationToken)
+    internal async Task UpdateManyCoreAsync(NpgsqlConnection connection, NpgsqlTransaction tx, IReadOnlyCollection<(long Expected, Contact Stored, List<(IdentityKind Kind, string Value, string Key)> Keys, List<(IdentityKind Kind, string Value, string Key)> Previous)> updates, string savepoint, CancellationToken cancellationToken)
     {
         var ids = new Guid[updates.Count];
         var expected = new long[updates.Count];
@@ -270,9 +320,19 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
         var keyIds = new List<Guid>();
         var kinds = new List<short>();
         var values = new List<string>();
+        var givenIds = new List<Guid>();
+        var givenKinds = new List<short>();
+        var givenKeys = new List<string>();
         var i = 0;
-        foreach (var (was, stored, keys) in updates)
+        foreach (var (was, stored, keys, previous) in updates)
         {
+            foreach (var (kind, key) in GivenUp(previous, keys))
+            {
+                givenIds.Add(stored.Id.Value);
+                givenKinds.Add((short)kind);
+                givenKeys.Add(key);
+            }
+
             ids[i] = stored.Id.Value;
             expected[i] = was;
             versions[i] = stored.Version;
@@ -287,13 +347,13 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
 
         var command = new NpgsqlBatchCommand(
             $"""
-            WITH p AS (SELECT * FROM unnest(@ids::uuid[], @expected::bigint[], @versions::bigint[], @docs::jsonb[]) AS p(id, expected, version, doc)),
+            WITH p AS (SELECT * FROM unnest(@ids::uuid[], @expected::bigint[], @versions::bigint[], @docs::json[]) AS p(id, expected, version, doc)),
             u AS (
               UPDATE {_db.Schema}.contacts c SET version = p.version, doc = p.doc FROM p WHERE c.id = p.id AND c.version = p.expected RETURNING c.id),
             t AS (SELECT * FROM unnest(@key_ids::uuid[], @kinds::smallint[], @keys::text[]) AS t(id, k, v) WHERE t.id IN (SELECT id FROM u)),
             d AS (
-              DELETE FROM {_db.Schema}.contact_identities i
-              WHERE i.contact_id IN (SELECT id FROM u) AND NOT EXISTS (SELECT FROM t WHERE t.id = i.contact_id AND t.k = i.kind AND t.v = i.lookup_key)),
+              DELETE FROM {_db.Schema}.contact_identities i USING unnest(@given_ids::uuid[], @given_kinds::smallint[], @given_keys::text[]) AS g(id, k, v)
+              WHERE i.kind = g.k AND i.lookup_key = g.v AND i.contact_id = g.id AND g.id IN (SELECT id FROM u)),
             n AS (
               INSERT INTO {_db.Schema}.contact_identities (kind, lookup_key, contact_id)
               SELECT t.k, t.v, t.id FROM t
@@ -304,10 +364,13 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
         command.Parameters.AddWithValue("ids", ids);
         command.Parameters.AddWithValue("expected", expected);
         command.Parameters.AddWithValue("versions", versions);
-        command.Parameters.Add(new NpgsqlParameter("docs", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { Value = docs });
+        command.Parameters.Add(new NpgsqlParameter("docs", NpgsqlDbType.Array | NpgsqlDbType.Json) { Value = docs });
         command.Parameters.AddWithValue("key_ids", keyIds.ToArray());
         command.Parameters.AddWithValue("kinds", kinds.ToArray());
         command.Parameters.AddWithValue("keys", values.ToArray());
+        command.Parameters.AddWithValue("given_ids", givenIds.ToArray());
+        command.Parameters.AddWithValue("given_kinds", givenKinds.ToArray());
+        command.Parameters.AddWithValue("given_keys", givenKeys.ToArray());
         using var batch = new NpgsqlBatch(connection, tx);
         batch.BatchCommands.Add(new NpgsqlBatchCommand($"SAVEPOINT {savepoint}"));
         batch.BatchCommands.Add(command);
@@ -322,7 +385,7 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
         var insert = new NpgsqlBatchCommand($"INSERT INTO {_db.Schema}.contacts (id, version, doc) VALUES (@id, @version, @doc)");
         insert.Parameters.AddWithValue("id", stored.Id.Value);
         insert.Parameters.AddWithValue("version", stored.Version);
-        insert.Parameters.Add(Pg.Jsonb("doc", _protection.ToDocument(stored)));
+        insert.Parameters.Add(Pg.JsonText("doc", _protection.ToDocument(stored)));
         batch.BatchCommands.Add(insert);
         AddIdentityInsert(batch, stored.Id, keys);
         await batch.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
@@ -478,7 +541,7 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
         await writer.StartRowAsync(cancellationToken).ConfigureAwait(false);
         await writer.WriteAsync(contact.Id.Value, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
         await writer.WriteAsync(contact.Version, NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
-        await writer.WriteAsync(_protection.WriteDocument(contact, document.Buffer, document.Writer), NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
+        await writer.WriteAsync(_protection.WriteDocument(contact, document.Buffer, document.Writer), NpgsqlDbType.Json, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The UTF-8 buffer and JSON writer one COPY reuses for its documents (each written before the next is built).</summary>

@@ -41,10 +41,10 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
     private readonly Dictionary<(IdentityKind Kind, string Key), ContactIdentityKey> _unknown = [];
 
     // Stored contacts that FindManyAsync read and locked (FOR UPDATE) in this transaction, as the batch sees them now;
-    // their updates wait in _updates (the version they had in the database, the contact as written, its identity keys)
-    // and go to the database in one statement before the next read of the database or at the commit.
+    // their updates wait in _updates (the version they had in the database, the contact as written, its identity keys,
+    // and its identity keys as in the database, whose rows it gave up are deleted by primary key) and go to the database in one statement before the next read of the database or at the commit.
     private readonly Dictionary<ContactId, Contact> _locked = [];
-    private readonly Dictionary<ContactId, (long Expected, Contact Stored, List<(IdentityKind Kind, string Value, string Key)> Keys)> _updates = [];
+    private readonly Dictionary<ContactId, (long Expected, Contact Stored, List<(IdentityKind Kind, string Value, string Key)> Keys, List<(IdentityKind Kind, string Value, string Key)> Previous)> _updates = [];
     private readonly List<Exception> _refusedUpdates = [];
 
     private NpgsqlConnection? _connection;
@@ -223,16 +223,18 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
             }
 
             ThrowIfTakenInBatch(contact.Id, keys);
-            var own = _protection.KeysOf(held.Identities).Select(k => (k.Kind, k.Key)).ToHashSet();
+            var heldKeys = _protection.KeysOf(held.Identities);
+            var own = heldKeys.Select(k => (k.Kind, k.Key)).ToHashSet();
             var others = keys.Where(k => !own.Contains((k.Kind, k.Key))).ToList();
             if (others.Count > 0)
             {
                 await ThrowIfTakenInDatabaseAsync(contact, others, checkId: false, cancellationToken).ConfigureAwait(false);
             }
 
+            // The identity rows in the database are those of the contact as it was read (not of a waiting update).
             var written = contact with { Version = contact.Version + 1 };
-            var expected = _updates.TryGetValue(contact.Id, out var waiting) ? waiting.Expected : held.Version;
-            _updates[contact.Id] = (expected, written, keys);
+            var (expected, previous) = _updates.TryGetValue(contact.Id, out var waiting) ? (waiting.Expected, waiting.Previous) : (held.Version, heldKeys);
+            _updates[contact.Id] = (expected, written, keys, previous);
             _locked[contact.Id] = written;
             foreach (var (kind, _, key) in keys)
             {

@@ -320,7 +320,7 @@ internal static class Pg
     /// <summary>
     /// <see cref="Json"/> for contact documents (issue 8): a contact's <c>version</c> (a column already, read from there)
     /// and its empty collections (tags, consents, attributes, stage history, quality flags, additional phones and
-    /// e-mails) are left out, so the jsonb the server parses, stores and logs is smaller. Reading accepts both forms: a
+    /// e-mails) are left out, so the json the server checks, stores and logs is smaller. Reading accepts both forms: a
     /// missing collection is empty (the properties' initializers), and documents written before carry them all.
     /// </summary>
     public static readonly JsonSerializerOptions ContactJson = CreateJson(compactContacts: true);
@@ -333,6 +333,9 @@ internal static class Pg
         ?? throw new InvalidOperationException($"A stored {typeof(T).Name} document is null.");
 
     public static NpgsqlParameter Jsonb(string name, string json) => new(name, NpgsqlDbType.Jsonb) { Value = json };
+
+    /// <summary>A <c>json</c> parameter (contact documents since schema version 4: stored as sent, not parsed into jsonb).</summary>
+    public static NpgsqlParameter JsonText(string name, string json) => new(name, NpgsqlDbType.Json) { Value = json };
 
     public static bool IsUniqueViolation(PostgresException ex) => ex.SqlState == PostgresErrorCodes.UniqueViolation;
 

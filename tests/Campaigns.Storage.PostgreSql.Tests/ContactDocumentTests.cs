@@ -4,7 +4,7 @@ using Npgsql;
 
 namespace Campaigns.Storage.PostgreSql.Tests;
 
-/// <summary>The contact jsonb document (issue 8): no version, no empty collections, and older full documents still read.</summary>
+/// <summary>The contact document (issue 8; json since schema 4, jsonb before): no version, no empty collections, and older full documents still read.</summary>
 public sealed class ContactDocumentTests
 {
     private static readonly Instant At = Instant.FromUtc(2026, 11, 26, 2, 0);
