@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Campaigns.Contacts;
 using Campaigns.Journeys;
 using NodaTime;
 using Npgsql;
@@ -11,20 +12,26 @@ namespace Campaigns.Storage.PostgreSql;
 /// in one round trip per batch with <c>FOR UPDATE SKIP LOCKED</c>: concurrent claimers never wait on each other's rows
 /// and never get the same row. A claim leases the row (<c>claimed_by</c>, <c>lease_until</c>) and moves its
 /// <c>available_at</c> to the lease expiry, so a crashed host's timers are claimed again after the lease by any host,
-/// with no rescuer process. Thread-safe.
+/// with no rescuer process. A due step's run and contact are read in one statement
+/// (<see cref="IContactReadingJourneyRunStore"/>), the contact decoded by the contact store's
+/// <see cref="ContactProtection"/>. Thread-safe.
 /// </summary>
-internal sealed class PostgreSqlJourneyRunStore : IJourneyRunStore
+internal sealed class PostgreSqlJourneyRunStore : IContactReadingJourneyRunStore
 {
     private readonly PostgreSqlDatabase db;
     private readonly string _s;
+    private readonly ContactProtection _protection;
     private readonly PostgreSqlCoalescer<(string Journey, ContactId Contact), JourneyRun?> _reads;
+    private readonly PostgreSqlCoalescer<(string Journey, ContactId Contact), JourneyRunWithContact> _readsWithContacts;
     private readonly PostgreSqlCoalescer<(JourneyRun Stored, long Expected), bool> _updates;
 
     public PostgreSqlJourneyRunStore(PostgreSqlDatabase db)
     {
         this.db = db;
         _s = db.Schema;
+        _protection = new ContactProtection(db.Protector);
         _reads = new((a, ct) => GetLatestOneAsync(a.Journey, a.Contact, ct).AsTask(), GetLatestManyAsync);
+        _readsWithContacts = new((a, ct) => GetLatestWithContactOneAsync(a.Journey, a.Contact, ct).AsTask(), GetLatestWithContactManyAsync);
         _updates = new(
             async (a, ct) => await TryUpdateOneAsync(a.Stored, a.Expected, ct).ConfigureAwait(false) is not null,
             TryUpdateManyAsync,
@@ -76,6 +83,66 @@ internal sealed class PostgreSqlJourneyRunStore : IJourneyRunStore
         using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader) : null;
     }
+
+    /// <summary>Round trips and reads so far of the run-and-contact read (tests).</summary>
+    internal (long RoundTrips, long Items) ReadWithContactStats => _readsWithContacts.Stats;
+
+    /// <summary>True for the contact store of this database: both decode the contacts table with the same protector.</summary>
+    public bool ReadsContactsOf(IContactStore contacts) => contacts is PostgreSqlContactStore c && ReferenceEquals(c.Database, db);
+
+    /// <summary>
+    /// The run and its contact in one statement (<c>LEFT JOIN contacts</c>: a deleted contact comes back null). Concurrent
+    /// reads of this instance go out together as one statement, as <see cref="GetLatestAsync"/>'s do.
+    /// </summary>
+    public async ValueTask<JourneyRunWithContact> GetLatestWithContactAsync(string journeyId, ContactId contactId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(journeyId);
+        return await _readsWithContacts.RunAsync((journeyId, contactId), cancellationToken).ConfigureAwait(false);
+    }
+
+    internal async Task<IReadOnlyList<JourneyRunWithContact>> GetLatestWithContactManyAsync(IReadOnlyList<(string Journey, ContactId Contact)> items)
+    {
+        var journeys = new string[items.Count];
+        var contacts = new Guid[items.Count];
+        for (var i = 0; i < items.Count; i++)
+        {
+            journeys[i] = items[i].Journey;
+            contacts[i] = items[i].Contact.Value;
+        }
+
+        var found = new JourneyRunWithContact[items.Count];
+        using var connection = await db.OpenAsync(CancellationToken.None).ConfigureAwait(false);
+        using var command = Pg.Command(
+            connection,
+            $"SELECT r.doc::text, r.version, c.doc::text, c.version, i.idx FROM unnest(@journeys::text[], @contacts::uuid[]) WITH ORDINALITY AS i(journey, contact, idx) " +
+            $"JOIN {_s}.journey_runs r ON r.journey_id = i.journey AND r.contact_id = i.contact LEFT JOIN {_s}.contacts c ON c.id = r.contact_id");
+        command.Parameters.AddWithValue("journeys", journeys);
+        command.Parameters.AddWithValue("contacts", contacts);
+        using var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+        while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            found[(int)reader.GetInt64(4) - 1] = ReadWithContact(reader);
+        }
+
+        return found;
+    }
+
+    private async ValueTask<JourneyRunWithContact> GetLatestWithContactOneAsync(string journeyId, ContactId contactId, CancellationToken cancellationToken)
+    {
+        using var connection = await db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var command = Pg.Command(
+            connection,
+            $"SELECT r.doc::text, r.version, c.doc::text, c.version FROM {_s}.journey_runs r LEFT JOIN {_s}.contacts c ON c.id = r.contact_id " +
+            "WHERE r.journey_id = @journey AND r.contact_id = @contact");
+        command.Parameters.AddWithValue("journey", journeyId);
+        command.Parameters.AddWithValue("contact", contactId.Value);
+        using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadWithContact(reader) : default;
+    }
+
+    /// <summary>A row of run (columns 0–1) and contact (columns 2–3, null when the contact is gone); the contact decoded as the contact store decodes it.</summary>
+    private JourneyRunWithContact ReadWithContact(NpgsqlDataReader reader) =>
+        new(Read(reader), reader.IsDBNull(2) ? null : _protection.FromDocument(reader.GetString(2), reader.GetInt64(3)));
 
     public async ValueTask<JourneyRun?> TryCreateAsync(JourneyRun run, CancellationToken cancellationToken = default)
     {
