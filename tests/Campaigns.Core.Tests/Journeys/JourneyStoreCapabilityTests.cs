@@ -81,7 +81,7 @@ public sealed class JourneyStoreCapabilityTests
 
         public bool AskedWhichContactStore { get; private set; }
 
-        public IJourneyRunStore Wrap(IJourneyRunStore inner)
+        public ContactReadingStore Wrap(IJourneyRunStore inner)
         {
             _inner = inner;
             return this;
