@@ -17,6 +17,7 @@ namespace Campaigns.Storage.PostgreSql;
 internal sealed class PostgreSqlIdempotencyStore : IGateReadingIdempotencyStore, IBookkeepingIdempotencyStore
 {
     private readonly PostgreSqlDatabase db;
+    private readonly string _claimOneSql;
     private readonly PostgreSqlCoalescer<(string Key, Instant Now, Duration Lease, GateReads? Gates), GatedIdempotencyClaim> _claims;
     private readonly PostgreSqlCoalescer<(string Key, DeliveryOutcome Outcome), bool> _completions;
     private readonly PostgreSqlCoalescer<(string Key, DeliveryOutcome Outcome, string? TaskId, ProviderMessageEntry? Index), ExecutionRecord?> _sends;
@@ -27,6 +28,7 @@ internal sealed class PostgreSqlIdempotencyStore : IGateReadingIdempotencyStore,
     public PostgreSqlIdempotencyStore(PostgreSqlDatabase db)
     {
         this.db = db;
+        _claimOneSql = ClaimOneSql();
         _claims = new((a, ct) => ClaimOneAsync(a.Key, a.Now, a.Lease, a.Gates, ct).AsTask(), ClaimManyGatedAsync, static a => a.Key);
         _completions = new(async (a, ct) => { await CompleteOneAsync(a.Key, a.Outcome, ct).ConfigureAwait(false); return true; }, CompleteManyAsync, static a => a.Key);
         _sends = new(async (a, ct) => (await CompleteSendManyAsync([a]).ConfigureAwait(false))[0], CompleteSendManyAsync, static a => a.Key);
@@ -207,31 +209,34 @@ internal sealed class PostgreSqlIdempotencyStore : IGateReadingIdempotencyStore,
         $"coalesce((SELECT e.is_paused FROM {db.Schema}.execution_records e WHERE e.task_id = {task}), false), " +
         $"EXISTS (SELECT 1 FROM {db.Schema}.do_not_contact d WHERE d.contact_id = {contact} AND d.channel IN ('', {channel}))";
 
+    /// <summary>The one-key claim with its gates ($1 key, $2 owner, $3 lease until, $4 now, $5 task, $6 contact, $7 consent key).</summary>
+    private string ClaimOneSql() =>
+        $"""
+        WITH c AS (
+            INSERT INTO {db.Schema}.idempotency_keys AS k (key, claimed_by, lease_until) VALUES ($1, $2, $3)
+            ON CONFLICT (key) DO UPDATE SET claimed_by = EXCLUDED.claimed_by, lease_until = EXCLUDED.lease_until
+                WHERE k.outcome IS NULL AND k.lease_until <= $4
+            RETURNING 1)
+        SELECT (SELECT count(*) FROM c), k.outcome::text, k.key IS NOT NULL,
+            {GateColumns("$5", "$6", "$7")}
+        FROM (SELECT 1) one LEFT JOIN {db.Schema}.idempotency_keys k ON k.key = $1
+        """;
+
     private async ValueTask<GatedIdempotencyClaim> ClaimOneAsync(string key, Instant now, Duration lease, GateReads? gates, CancellationToken cancellationToken)
     {
         using var connection = await db.OpenAsync(cancellationToken).ConfigureAwait(false);
         for (var attempt = 0; ; attempt++)
         {
             // The sub-select reads the statement's snapshot: the row as it was before this claim, if any.
-            using var command = Pg.Command(
-                connection,
-                $"""
-                WITH c AS (
-                    INSERT INTO {db.Schema}.idempotency_keys AS k (key, claimed_by, lease_until) VALUES (@key, @owner, @until)
-                    ON CONFLICT (key) DO UPDATE SET claimed_by = EXCLUDED.claimed_by, lease_until = EXCLUDED.lease_until
-                        WHERE k.outcome IS NULL AND k.lease_until <= @now
-                    RETURNING 1)
-                SELECT (SELECT count(*) FROM c), k.outcome::text, k.key IS NOT NULL,
-                    {GateColumns("@task", "@contact", "@channel")}
-                FROM (SELECT 1) one LEFT JOIN {db.Schema}.idempotency_keys k ON k.key = @key
-                """);
-            command.Parameters.AddWithValue("key", key);
-            command.Parameters.AddWithValue("owner", db.InstanceName);
-            command.Parameters.AddWithValue("until", Pg.Ticks(now + lease));
-            command.Parameters.AddWithValue("now", Pg.Ticks(now));
-            command.Parameters.Add(new NpgsqlParameter<string?>("task", NpgsqlTypes.NpgsqlDbType.Text) { TypedValue = gates?.TaskId });
-            command.Parameters.Add(new NpgsqlParameter<string?>("contact", NpgsqlTypes.NpgsqlDbType.Text) { TypedValue = gates?.ContactId });
-            command.Parameters.Add(new NpgsqlParameter<string?>("channel", NpgsqlTypes.NpgsqlDbType.Text) { TypedValue = gates?.ConsentKey });
+            // Positional parameters, the text built once (_claimOneSql): Npgsql sends it as is, with no per-call rewriting.
+            using var command = Pg.Command(connection, _claimOneSql);
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = key });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = db.InstanceName });
+            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = Pg.Ticks(now + lease) });
+            command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = Pg.Ticks(now) });
+            command.Parameters.Add(new NpgsqlParameter<string?> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text, TypedValue = gates?.TaskId });
+            command.Parameters.Add(new NpgsqlParameter<string?> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text, TypedValue = gates?.ContactId });
+            command.Parameters.Add(new NpgsqlParameter<string?> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Text, TypedValue = gates?.ConsentKey });
             using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
             var paused = reader.GetBoolean(3);

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Campaigns.Contacts;
 using Campaigns.Journeys;
 using NodaTime;
 using Npgsql;
@@ -11,20 +12,53 @@ namespace Campaigns.Storage.PostgreSql;
 /// in one round trip per batch with <c>FOR UPDATE SKIP LOCKED</c>: concurrent claimers never wait on each other's rows
 /// and never get the same row. A claim leases the row (<c>claimed_by</c>, <c>lease_until</c>) and moves its
 /// <c>available_at</c> to the lease expiry, so a crashed host's timers are claimed again after the lease by any host,
-/// with no rescuer process. Thread-safe.
+/// with no rescuer process. A due step's run and contact are read in one statement
+/// (<see cref="IContactReadingJourneyRunStore"/>), the contact decoded by the contact store's
+/// <see cref="ContactProtection"/>. Thread-safe.
 /// </summary>
-internal sealed class PostgreSqlJourneyRunStore : IJourneyRunStore
+internal sealed class PostgreSqlJourneyRunStore : IContactReadingJourneyRunStore
 {
     private readonly PostgreSqlDatabase db;
     private readonly string _s;
+    private readonly ContactProtection _protection;
+
+    // The per-step statements, built once, with positional parameters: Npgsql sends them as they are (no per-call
+    // interpolation of the schema, no rewriting of named parameters).
+    private readonly string _readWithContactSql;
+    private readonly string _updateOneSql;
     private readonly PostgreSqlCoalescer<(string Journey, ContactId Contact), JourneyRun?> _reads;
+    private readonly PostgreSqlCoalescer<(string Journey, ContactId Contact), JourneyRunWithContact> _readsWithContacts;
     private readonly PostgreSqlCoalescer<(JourneyRun Stored, long Expected), bool> _updates;
 
     public PostgreSqlJourneyRunStore(PostgreSqlDatabase db)
     {
         this.db = db;
         _s = db.Schema;
+        _protection = new ContactProtection(db.Protector);
+        _readWithContactSql =
+            $"SELECT r.doc::text, r.version, c.doc::text, c.version FROM {_s}.journey_runs r LEFT JOIN {_s}.contacts c ON c.id = r.contact_id " +
+            "WHERE r.journey_id = $1 AND r.contact_id = $2";
+
+        // $1 journey, $2 contact, $3 run number, $4 status, $5 new version, $6 has a timer, $7 due, $8 doc, $9 expected version.
+        _updateOneSql =
+            $"""
+            WITH r AS (
+                UPDATE {_s}.journey_runs SET status = $4, version = $5, doc = $8
+                WHERE journey_id = $1 AND contact_id = $2 AND version = $9 AND run_number = $3
+                RETURNING journey_id, contact_id),
+            d AS (
+                DELETE FROM {_s}.journey_timers t USING r
+                WHERE NOT $6 AND t.journey_id = r.journey_id AND t.contact_id = r.contact_id),
+            i AS (
+                INSERT INTO {_s}.journey_timers (journey_id, contact_id, run_number, run_version, due_at, available_at)
+                SELECT journey_id, contact_id, $3, $5, $7, $7 FROM r WHERE $6
+                ON CONFLICT (journey_id, contact_id) DO UPDATE
+                    SET run_number = EXCLUDED.run_number, run_version = EXCLUDED.run_version, due_at = EXCLUDED.due_at,
+                        available_at = EXCLUDED.available_at, claimed_by = NULL, lease_until = NULL)
+            SELECT count(*) FROM r
+            """;
         _reads = new((a, ct) => GetLatestOneAsync(a.Journey, a.Contact, ct).AsTask(), GetLatestManyAsync);
+        _readsWithContacts = new((a, ct) => GetLatestWithContactOneAsync(a.Journey, a.Contact, ct).AsTask(), GetLatestWithContactManyAsync);
         _updates = new(
             async (a, ct) => await TryUpdateOneAsync(a.Stored, a.Expected, ct).ConfigureAwait(false) is not null,
             TryUpdateManyAsync,
@@ -76,6 +110,63 @@ internal sealed class PostgreSqlJourneyRunStore : IJourneyRunStore
         using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? Read(reader) : null;
     }
+
+    /// <summary>Round trips and reads so far of the run-and-contact read (tests).</summary>
+    internal (long RoundTrips, long Items) ReadWithContactStats => _readsWithContacts.Stats;
+
+    /// <summary>True for the contact store of this database: both decode the contacts table with the same protector.</summary>
+    public bool ReadsContactsOf(IContactStore contacts) => contacts is PostgreSqlContactStore c && ReferenceEquals(c.Database, db);
+
+    /// <summary>
+    /// The run and its contact in one statement (<c>LEFT JOIN contacts</c>: a deleted contact comes back null). Concurrent
+    /// reads of this instance go out together as one statement, as <see cref="GetLatestAsync"/>'s do.
+    /// </summary>
+    public async ValueTask<JourneyRunWithContact> GetLatestWithContactAsync(string journeyId, ContactId contactId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(journeyId);
+        return await _readsWithContacts.RunAsync((journeyId, contactId), cancellationToken).ConfigureAwait(false);
+    }
+
+    internal async Task<IReadOnlyList<JourneyRunWithContact>> GetLatestWithContactManyAsync(IReadOnlyList<(string Journey, ContactId Contact)> items)
+    {
+        var journeys = new string[items.Count];
+        var contacts = new Guid[items.Count];
+        for (var i = 0; i < items.Count; i++)
+        {
+            journeys[i] = items[i].Journey;
+            contacts[i] = items[i].Contact.Value;
+        }
+
+        var found = new JourneyRunWithContact[items.Count];
+        using var connection = await db.OpenAsync(CancellationToken.None).ConfigureAwait(false);
+        using var command = Pg.Command(
+            connection,
+            $"SELECT r.doc::text, r.version, c.doc::text, c.version, i.idx FROM unnest(@journeys::text[], @contacts::uuid[]) WITH ORDINALITY AS i(journey, contact, idx) " +
+            $"JOIN {_s}.journey_runs r ON r.journey_id = i.journey AND r.contact_id = i.contact LEFT JOIN {_s}.contacts c ON c.id = r.contact_id");
+        command.Parameters.AddWithValue("journeys", journeys);
+        command.Parameters.AddWithValue("contacts", contacts);
+        using var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+        while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
+        {
+            found[(int)reader.GetInt64(4) - 1] = ReadWithContact(reader);
+        }
+
+        return found;
+    }
+
+    private async ValueTask<JourneyRunWithContact> GetLatestWithContactOneAsync(string journeyId, ContactId contactId, CancellationToken cancellationToken)
+    {
+        using var connection = await db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var command = Pg.Command(connection, _readWithContactSql);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = journeyId });
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = contactId.Value });
+        using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadWithContact(reader) : default;
+    }
+
+    /// <summary>A row of run (columns 0–1) and contact (columns 2–3, null when the contact is gone); the contact decoded as the contact store decodes it.</summary>
+    private JourneyRunWithContact ReadWithContact(NpgsqlDataReader reader) =>
+        new(Read(reader), reader.IsDBNull(2) ? null : _protection.FromDocument(reader.GetString(2), reader.GetInt64(3)));
 
     public async ValueTask<JourneyRun?> TryCreateAsync(JourneyRun run, CancellationToken cancellationToken = default)
     {
@@ -188,26 +279,17 @@ internal sealed class PostgreSqlJourneyRunStore : IJourneyRunStore
     private async ValueTask<JourneyRun?> TryUpdateOneAsync(JourneyRun stored, long expectedVersion, CancellationToken cancellationToken)
     {
         using var connection = await db.OpenAsync(cancellationToken).ConfigureAwait(false);
-        using var command = Pg.Command(
-            connection,
-            $"""
-            WITH r AS (
-                UPDATE {_s}.journey_runs SET status = @status, version = @version, doc = @doc
-                WHERE journey_id = @journey AND contact_id = @contact AND version = @expected AND run_number = @run
-                RETURNING journey_id, contact_id),
-            d AS (
-                DELETE FROM {_s}.journey_timers t USING r
-                WHERE NOT @timer AND t.journey_id = r.journey_id AND t.contact_id = r.contact_id),
-            i AS (
-                INSERT INTO {_s}.journey_timers (journey_id, contact_id, run_number, run_version, due_at, available_at)
-                SELECT journey_id, contact_id, @run, @version, @due, @due FROM r WHERE @timer
-                ON CONFLICT (journey_id, contact_id) DO UPDATE
-                    SET run_number = EXCLUDED.run_number, run_version = EXCLUDED.run_version, due_at = EXCLUDED.due_at,
-                        available_at = EXCLUDED.available_at, claimed_by = NULL, lease_until = NULL)
-            SELECT count(*) FROM r
-            """);
-        Fill(command, stored);
-        command.Parameters.AddWithValue("expected", expectedVersion);
+        using var command = Pg.Command(connection, _updateOneSql);
+        var p = command.Parameters;
+        p.Add(new NpgsqlParameter<string> { TypedValue = stored.JourneyId });
+        p.Add(new NpgsqlParameter<Guid> { TypedValue = stored.ContactId.Value });
+        p.Add(new NpgsqlParameter<int> { TypedValue = stored.RunNumber });
+        p.Add(new NpgsqlParameter<short> { TypedValue = (short)stored.Status });
+        p.Add(new NpgsqlParameter<long> { TypedValue = stored.Version });
+        p.Add(new NpgsqlParameter<bool> { TypedValue = stored.Status == JourneyRunStatus.Active && stored.DueAt is not null });
+        p.Add(new NpgsqlParameter<long> { TypedValue = stored.DueAt is { } due ? Pg.Ticks(due) : 0L });
+        p.Add(new NpgsqlParameter<string> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Jsonb, TypedValue = Pg.ToJson(stored) });
+        p.Add(new NpgsqlParameter<long> { TypedValue = expectedVersion });
         return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))! == 1 ? stored : null;
     }
 

@@ -61,6 +61,27 @@ public sealed class CoalescerTests
     }
 
     [Fact]
+    public async Task A_lone_call_starts_its_round_trip_on_the_callers_own_thread()
+    {
+        var caller = Environment.CurrentManagedThreadId;
+        var ranOn = -1;
+        var coalescer = new PostgreSqlCoalescer<int, int>(
+            (x, ct) =>
+            {
+                ranOn = Environment.CurrentManagedThreadId;
+                return Task.FromResult(x * 10);
+            },
+            xs => Task.FromResult<IReadOnlyList<int>>([.. xs]));
+
+        var result = coalescer.RunAsync(7, default);
+
+        // Started before RunAsync returned, on this thread: no hand-off to a pump thread for a call that goes alone.
+        Assert.Equal(caller, ranOn);
+        Assert.Equal(70, await result);
+        Assert.Equal((1L, 1L), coalescer.Stats);
+    }
+
+    [Fact]
     public async Task Calls_with_the_same_conflict_key_never_share_a_round_trip()
     {
         var fake = new Fake();

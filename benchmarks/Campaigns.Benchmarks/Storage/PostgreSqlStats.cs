@@ -82,11 +82,18 @@ internal static class PostgreSqlStats
         var commits = await CommitsAsync(cs);
         var walSyncs = await WalSyncsAsync(cs);
         await using var probe = await PostgreSqlProbe.StartAsync(cs, sample);
+        // PG_ALLOC set: also sample which types the drain allocates (AllocationSampler; its own work is in the CPU figure).
+        using var sampler = Environment.GetEnvironmentVariable("PG_ALLOC") is { Length: > 0 } ? new AllocationSampler() : null;
+        sampler?.Start();
         var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        var allocated = GC.GetTotalAllocatedBytes(precise: true);
+        var workItems = ThreadPool.CompletedWorkItemCount;
         var sw = Stopwatch.StartNew();
         var claimed = await fleet.DrainAsync(instances);
         sw.Stop();
         cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
+        workItems = ThreadPool.CompletedWorkItemCount - workItems;
+        allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
         var (serverCpu, activity) = probe is null ? (double.NaN, "") : await probe.StopAsync();
         var trips = roundTrips.Count;
         var calls = fleet.CallsByRecipient();
@@ -100,6 +107,9 @@ internal static class PostgreSqlStats
         walSyncs = await WalSyncsAsync(cs) - walSyncs;
         Console.WriteLine($"instances={instances} steps={steps} elapsed={sw.Elapsed.TotalSeconds:F2}s steps/s={steps / sw.Elapsed.TotalSeconds:F0} per-instance=[{string.Join(", ", claimed)}] duplicates={duplicates} lost={lost} client-cpu/step={cpu.TotalMilliseconds * 1000 / steps:F0}us round-trips/step={(double)trips / steps:F2} commits/step={(double)commits / steps:F2} wal-flushes/step={(double)walSyncs / steps:F2} parallelism={parallelism} defer-post-send-flush={deferFlush}");
         PrintShares(sw.Elapsed.TotalSeconds, cpu.TotalSeconds, serverCpu, steps, activity);
+        Console.WriteLine($"allocated/step={allocated / steps}B thread-pool-work-items/step={(double)workItems / steps:F1}");
+        sampler?.Stop();
+        sampler?.Print(allocated, steps);
         if (roundTrips.Statements is { } statements)
         {
             foreach (var (text, count) in statements.OrderByDescending(p => p.Value))

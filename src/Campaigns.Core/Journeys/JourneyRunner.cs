@@ -23,6 +23,7 @@ public sealed class JourneyRunner
 {
     private readonly JourneyCatalog _catalog;
     private readonly IJourneyRunStore _store;
+    private readonly IContactReadingJourneyRunStore? _runsWithContacts; // reads a due run and its contact in one round trip, when it covers the registered contact store
     private readonly IDeliveryPipeline _pipeline;
     private readonly IContactStore _contacts;
     private readonly IContactService _contactService;
@@ -91,6 +92,7 @@ public sealed class JourneyRunner
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _records = records;
         _contactEvents = contactEvents;
+        _runsWithContacts = store is IContactReadingJourneyRunStore merged && merged.ReadsContactsOf(contacts) ? merged : null;
     }
 
     /// <summary>The published journeys this runner executes.</summary>
@@ -488,14 +490,28 @@ public sealed class JourneyRunner
 
     private async ValueTask ProcessAsync(JourneyTimer timer, Instant now, CancellationToken cancellationToken)
     {
-        var run = await _store.GetLatestAsync(timer.JourneyId, timer.ContactId, cancellationToken).ConfigureAwait(false);
+        JourneyRun? run;
+        Contact? contact = null;
+        if (_runsWithContacts is not null)
+        {
+            (run, contact) = await _runsWithContacts.GetLatestWithContactAsync(timer.JourneyId, timer.ContactId, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            run = await _store.GetLatestAsync(timer.JourneyId, timer.ContactId, cancellationToken).ConfigureAwait(false);
+        }
+
         if (run is null || run.RunNumber != timer.RunNumber || run.Version != timer.RunVersion || run.Status != JourneyRunStatus.Active)
         {
             return; // Stale: the run moved on since the timer was written.
         }
 
         var journey = _catalog.Find(run.JourneyId);
-        var contact = await _contacts.ReadAsync(run.ContactId, cancellationToken).ConfigureAwait(false);
+        if (_runsWithContacts is null)
+        {
+            contact = await _contacts.ReadAsync(run.ContactId, cancellationToken).ConfigureAwait(false);
+        }
+
         for (var steps = 0; steps < _options.MaxStepsPerClaim; steps++)
         {
             var state = journey is null ? null : _catalog.GetState(journey.Id);
