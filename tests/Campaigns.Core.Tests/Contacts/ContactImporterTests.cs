@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using Campaigns.Contacts;
 using Campaigns.Modeling;
@@ -42,6 +43,50 @@ public class ContactImporterTests
         """;
 
     private static ContactTestHost Host() => new(o => o.Contacts.Schema = Schema);
+
+    [Fact]
+    public async Task Repeated_attribute_texts_share_one_value_and_every_contact_gets_its_own_value_past_the_cache_bound()
+    {
+        // Categorical values are parsed once per column and shared (immutable records); a column of more distinct texts
+        // than the importer keeps (1,024 per column) or of long texts still gives every contact the value of its row.
+        using var host = Host();
+        var csv = new StringBuilder("phone,industry,city,products,budget\n");
+        var longText = new string('x', 80);
+        for (var i = 0; i < 1_500; i++)
+        {
+            var city = i % 3 == 0 ? longText + i % 2 : "city" + i;
+            csv.Append(CultureInfo.InvariantCulture, $"1380000{i:D4},{(i % 2 == 0 ? "制造" : "零售")},{city},A;B,{i % 5}\n");
+        }
+
+        var mapping = new ContactImportMapping
+        {
+            Columns =
+            [
+                ColumnMapping.ToIdentity("phone", IdentityKind.Phone),
+                ColumnMapping.ToAttribute("industry", "industry") with { ValueMap = new Dictionary<string, string> { ["制造"] = "manufacturing", ["零售"] = "retail" } },
+                ColumnMapping.ToAttribute("city", "city"),
+                ColumnMapping.ToAttribute("products", "products"),
+                ColumnMapping.ToAttribute("budget", "budget"),
+            ],
+        };
+        var report = await host.Importer.ImportCsvTextAsync(new StringReader(csv.ToString()), mapping);
+
+        Assert.Equal((1_500L, 1_500L), (report.RowsRead, report.Created));
+        var contacts = new List<Contact>();
+        for (var i = 0; i < 1_500; i++)
+        {
+            var contact = (await host.Store.FindAsync(IdentityKind.Phone, $"+861380000{i:D4}"))!;
+            contacts.Add(contact);
+            var city = i % 3 == 0 ? longText + i % 2 : "city" + i;
+            Assert.Equal(new TextValue(i % 2 == 0 ? "manufacturing" : "retail"), contact.Attributes["industry"]);
+            Assert.Equal(new TextValue(city), contact.Attributes["city"]);
+            Assert.Equal(new NumberValue(i % 5), contact.Attributes["budget"]);
+            Assert.Equal(["A", "B"], ((ChoicesValue)contact.Attributes["products"]).Values);
+        }
+
+        Assert.Same(contacts[0].Attributes["industry"], contacts[1_498].Attributes["industry"]);
+        Assert.Same(contacts[0].Attributes["products"], contacts[1_499].Attributes["products"]);
+    }
 
     [Fact]
     public async Task Dirty_rows_are_cleaned_merged_flagged_or_rejected_and_the_counts_add_up()

@@ -557,6 +557,36 @@ internal sealed class ContactImporter : IContactImporter
             }
         }
 
+        /// <summary>
+        /// Attribute values parsed so far, per column and text (reading side only): a column's value of a text seen before is
+        /// the same immutable <see cref="FieldValue"/> instance. Categorical columns (industry, region, products) then add
+        /// no value objects or strings per contact, which matters because a commit group's contacts stay alive until their
+        /// commit and are promoted by the garbage collector. At most <see cref="SharedValuesPerColumn"/> texts of at most
+        /// <see cref="SharedValueLength"/> characters per column, so a column of distinct values costs a bounded lookup.
+        /// </summary>
+        private Dictionary<string, FieldValue>?[]? _sharedValues;
+
+        private const int SharedValuesPerColumn = 1_024;
+
+        private const int SharedValueLength = 64;
+
+        private FieldValue? Shared(int column, string text) =>
+            _sharedValues?[column] is { } values && values.TryGetValue(text, out var value) ? value : null;
+
+        private void Share(int column, string text, FieldValue value)
+        {
+            if (text.Length > SharedValueLength)
+            {
+                return;
+            }
+
+            var values = (_sharedValues ??= new Dictionary<string, FieldValue>?[Columns.Length])[column] ??= new Dictionary<string, FieldValue>(StringComparer.Ordinal);
+            if (values.Count < SharedValuesPerColumn)
+            {
+                values[text] = value;
+            }
+        }
+
         /// <summary>Parses and cleans a row; it is looked up and written with the rest of its chunk.</summary>
         public async Task ProcessAsync(long row, string?[] raw, CancellationToken cancellationToken, (string Raw, string Reason)? malformed = null)
         {
@@ -603,9 +633,14 @@ internal sealed class ContactImporter : IContactImporter
 
                         break;
                     case ImportTarget.Attribute:
-                        if (ContactAttributes.TryParse(definition!, text, out var parsed, out var error, column.ListSeparator))
+                        if (Shared(i, text) is { } known)
+                        {
+                            r.Attributes.Add((Columns[i], known));
+                        }
+                        else if (ContactAttributes.TryParse(definition!, text, out var parsed, out var error, column.ListSeparator))
                         {
                             r.Attributes.Add((Columns[i], parsed));
+                            Share(i, text, parsed);
                         }
                         else
                         {
