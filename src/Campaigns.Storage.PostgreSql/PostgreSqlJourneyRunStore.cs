@@ -74,7 +74,18 @@ internal sealed class PostgreSqlJourneyRunStore : IContactReadingJourneyRunStore
         return await _reads.RunAsync((journeyId, contactId), cancellationToken).ConfigureAwait(false);
     }
 
-    internal async Task<IReadOnlyList<JourneyRun?>> GetLatestManyAsync(IReadOnlyList<(string Journey, ContactId Contact)> items)
+    internal Task<IReadOnlyList<JourneyRun?>> GetLatestManyAsync(IReadOnlyList<(string Journey, ContactId Contact)> items) =>
+        ReadManyAsync<JourneyRun?>(items, "r.doc::text, r.version", string.Empty, Read);
+
+    /// <summary>
+    /// Reads the latest run of each (journey, contact) in one statement (<c>unnest … WITH ORDINALITY</c> joined to the runs,
+    /// plus <paramref name="moreJoins"/>); the answer is in the order of <paramref name="items"/>, default where no run.
+    /// </summary>
+    /// <param name="items">The keys.</param>
+    /// <param name="columns">The selected columns; the ordinal follows them.</param>
+    /// <param name="moreJoins">Joins after the runs' (alias <c>r</c>), or empty.</param>
+    /// <param name="read">Reads one row's <paramref name="columns"/>.</param>
+    private async Task<IReadOnlyList<T>> ReadManyAsync<T>(IReadOnlyList<(string Journey, ContactId Contact)> items, string columns, string moreJoins, Func<NpgsqlDataReader, T> read)
     {
         var journeys = new string[items.Count];
         var contacts = new Guid[items.Count];
@@ -84,21 +95,22 @@ internal sealed class PostgreSqlJourneyRunStore : IContactReadingJourneyRunStore
             contacts[i] = items[i].Contact.Value;
         }
 
-        var runs = new JourneyRun?[items.Count];
+        var found = new T[items.Count];
         using var connection = await db.OpenAsync(CancellationToken.None).ConfigureAwait(false);
         using var command = Pg.Command(
             connection,
-            $"SELECT r.doc::text, r.version, i.idx FROM unnest(@journeys::text[], @contacts::uuid[]) WITH ORDINALITY AS i(journey, contact, idx) " +
-            $"JOIN {_s}.journey_runs r ON r.journey_id = i.journey AND r.contact_id = i.contact");
+            $"SELECT {columns}, i.idx FROM unnest(@journeys::text[], @contacts::uuid[]) WITH ORDINALITY AS i(journey, contact, idx) " +
+            $"JOIN {_s}.journey_runs r ON r.journey_id = i.journey AND r.contact_id = i.contact{moreJoins}");
         command.Parameters.AddWithValue("journeys", journeys);
         command.Parameters.AddWithValue("contacts", contacts);
         using var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+        var ordinal = reader.FieldCount - 1;
         while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
         {
-            runs[(int)reader.GetInt64(2) - 1] = Read(reader);
+            found[(int)reader.GetInt64(ordinal) - 1] = read(reader);
         }
 
-        return runs;
+        return found;
     }
 
     private async ValueTask<JourneyRun?> GetLatestOneAsync(string journeyId, ContactId contactId, CancellationToken cancellationToken)
@@ -127,32 +139,8 @@ internal sealed class PostgreSqlJourneyRunStore : IContactReadingJourneyRunStore
         return await _readsWithContacts.RunAsync((journeyId, contactId), cancellationToken).ConfigureAwait(false);
     }
 
-    internal async Task<IReadOnlyList<JourneyRunWithContact>> GetLatestWithContactManyAsync(IReadOnlyList<(string Journey, ContactId Contact)> items)
-    {
-        var journeys = new string[items.Count];
-        var contacts = new Guid[items.Count];
-        for (var i = 0; i < items.Count; i++)
-        {
-            journeys[i] = items[i].Journey;
-            contacts[i] = items[i].Contact.Value;
-        }
-
-        var found = new JourneyRunWithContact[items.Count];
-        using var connection = await db.OpenAsync(CancellationToken.None).ConfigureAwait(false);
-        using var command = Pg.Command(
-            connection,
-            $"SELECT r.doc::text, r.version, c.doc::text, c.version, i.idx FROM unnest(@journeys::text[], @contacts::uuid[]) WITH ORDINALITY AS i(journey, contact, idx) " +
-            $"JOIN {_s}.journey_runs r ON r.journey_id = i.journey AND r.contact_id = i.contact LEFT JOIN {_s}.contacts c ON c.id = r.contact_id");
-        command.Parameters.AddWithValue("journeys", journeys);
-        command.Parameters.AddWithValue("contacts", contacts);
-        using var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
-        while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
-        {
-            found[(int)reader.GetInt64(4) - 1] = ReadWithContact(reader);
-        }
-
-        return found;
-    }
+    internal Task<IReadOnlyList<JourneyRunWithContact>> GetLatestWithContactManyAsync(IReadOnlyList<(string Journey, ContactId Contact)> items) =>
+        ReadManyAsync(items, "r.doc::text, r.version, c.doc::text, c.version", $" LEFT JOIN {_s}.contacts c ON c.id = r.contact_id", ReadWithContact);
 
     private async ValueTask<JourneyRunWithContact> GetLatestWithContactOneAsync(string journeyId, ContactId contactId, CancellationToken cancellationToken)
     {

@@ -109,7 +109,7 @@ public sealed class GateReadingClaimTests
         await records.SetPausedAsync("journey/fleet/hello", false, default);
         fleet.Clock.Advance(Duration.FromTimeSpan(provider.GetRequiredService<Microsoft.Extensions.Options.IOptions<Journeys.JourneyOptions>>().Value.PausedRetryInterval));
         var statements = new ConcurrentQueue<string>();
-        using (Listen(schema.Schema, statements))
+        using (NpgsqlStatements.Listen(schema.Schema, statements))
         {
             Assert.Equal(5, await fleet.Runners[0].RunDueAsync(fleet.Clock.GetCurrentInstant(), 10));
         }
@@ -131,26 +131,6 @@ public sealed class GateReadingClaimTests
         Assert.Equal(5, statements.Count(s => s.Contains("idempotency_keys", StringComparison.Ordinal) && s.Contains("do_not_contact", StringComparison.Ordinal)));
         Assert.DoesNotContain(statements, s => s.Contains("do_not_contact", StringComparison.Ordinal) && !s.Contains("idempotency_keys", StringComparison.Ordinal));
         Assert.DoesNotContain(statements, s => s.StartsWith("SELECT task_id,", StringComparison.Ordinal));
-    }
-
-    /// <summary>Collects the text of every Npgsql command of this schema (other tests' commands are left out).</summary>
-    private static ActivityListener Listen(string schema, ConcurrentQueue<string> statements)
-    {
-        var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == "Npgsql",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
-            ActivityStopped = activity =>
-            {
-                var text = (activity.GetTagItem("db.query.text") ?? activity.GetTagItem("db.statement"))?.ToString();
-                if (text is not null && text.Contains(schema + ".", StringComparison.Ordinal))
-                {
-                    statements.Enqueue(string.Join(' ', text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)).Replace(schema + ".", string.Empty, StringComparison.Ordinal));
-                }
-            },
-        };
-        ActivitySource.AddActivityListener(listener);
-        return listener;
     }
 }
 

@@ -126,7 +126,7 @@ public sealed class RunWithContactReadTests
         Assert.True(runs.ReadsContactsOf(contacts));
 
         var statements = new ConcurrentQueue<string>();
-        using (Listen(schema.Schema, statements))
+        using (NpgsqlStatements.Listen(schema.Schema, statements))
         {
             Assert.Equal(4, await fleet.Runners[0].RunDueAsync(fleet.Clock.GetCurrentInstant(), 10));
         }
@@ -146,25 +146,5 @@ public sealed class RunWithContactReadTests
         Assert.All(
             statements.Where(s => s.Contains("journey_runs", StringComparison.Ordinal) && s.StartsWith("SELECT", StringComparison.Ordinal)),
             s => Assert.Contains("LEFT JOIN contacts", s, StringComparison.Ordinal));
-    }
-
-    /// <summary>Collects the text of every Npgsql command of this schema (other tests' commands are left out).</summary>
-    private static ActivityListener Listen(string schema, ConcurrentQueue<string> statements)
-    {
-        var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == "Npgsql",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
-            ActivityStopped = activity =>
-            {
-                var text = (activity.GetTagItem("db.query.text") ?? activity.GetTagItem("db.statement"))?.ToString();
-                if (text is not null && text.Contains(schema + ".", StringComparison.Ordinal))
-                {
-                    statements.Enqueue(string.Join(' ', text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)).Replace(schema + ".", string.Empty, StringComparison.Ordinal));
-                }
-            },
-        };
-        ActivitySource.AddActivityListener(listener);
-        return listener;
     }
 }
