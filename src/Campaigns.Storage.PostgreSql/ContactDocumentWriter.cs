@@ -14,7 +14,8 @@ namespace Campaigns.Storage.PostgreSql;
 /// getters and boxing. The writer must use <see cref="Pg.JsonWriterOptions"/> (the same encoder, so strings are escaped
 /// the same way). Rare values the fast paths do not cover (an undefined enum value, an instant or date outside the
 /// years 1–9998, a non-ISO calendar, an unknown field value type) are handed to the serializer itself, so they come out
-/// (or fail) exactly as before. Stateless and thread-safe.
+/// (or fail) exactly as before. Lists are walked by index and <see cref="Dictionary{TKey, TValue}"/>s by their struct
+/// enumerator, so writing a document allocates nothing. Stateless and thread-safe.
 /// </summary>
 internal static class ContactDocumentWriter
 {
@@ -198,23 +199,38 @@ internal static class ContactDocumentWriter
     private static void WriteConsents(Utf8JsonWriter writer, IReadOnlyDictionary<string, ConsentRecord> consents)
     {
         writer.WriteStartObject();
-        foreach (var (channel, consent) in consents)
+        if (consents is Dictionary<string, ConsentRecord> dictionary)
         {
-            writer.WritePropertyName(channel);
-            if (consent is null)
+            foreach (var (channel, consent) in dictionary)
             {
-                writer.WriteNullValue();
-                continue;
+                WriteConsent(writer, channel, consent);
             }
-
-            writer.WriteStartObject();
-            writer.WriteBoolean(GrantedName, consent.Granted);
-            WriteIfNotNull(writer, SourceName, consent.Source);
-            writer.WritePropertyName(AtName);
-            WriteInstant(writer, consent.At);
-            writer.WriteEndObject();
+        }
+        else
+        {
+            foreach (var (channel, consent) in consents)
+            {
+                WriteConsent(writer, channel, consent);
+            }
         }
 
+        writer.WriteEndObject();
+    }
+
+    private static void WriteConsent(Utf8JsonWriter writer, string channel, ConsentRecord? consent)
+    {
+        writer.WritePropertyName(channel);
+        if (consent is null)
+        {
+            writer.WriteNullValue();
+            return;
+        }
+
+        writer.WriteStartObject();
+        writer.WriteBoolean(GrantedName, consent.Granted);
+        WriteIfNotNull(writer, SourceName, consent.Source);
+        writer.WritePropertyName(AtName);
+        WriteInstant(writer, consent.At);
         writer.WriteEndObject();
     }
 
@@ -348,8 +364,9 @@ internal static class ContactDocumentWriter
         where T : class
     {
         writer.WriteStartArray();
-        foreach (var item in items)
+        for (var i = 0; i < items.Count; i++)
         {
+            var item = items[i];
             if (item is null)
             {
                 writer.WriteNullValue();
@@ -366,8 +383,9 @@ internal static class ContactDocumentWriter
     private static void WriteStrings(Utf8JsonWriter writer, IReadOnlyList<string> values)
     {
         writer.WriteStartArray();
-        foreach (var value in values)
+        for (var i = 0; i < values.Count; i++)
         {
+            var value = values[i];
             if (value is null)
             {
                 writer.WriteNullValue();
