@@ -1,5 +1,7 @@
+using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -25,8 +27,8 @@ public readonly record struct CampaignId : IParsable<CampaignId>
     /// <summary>The underlying GUID.</summary>
     public Guid Value { get; }
 
-    /// <summary>Creates a new identifier: a time-ordered UUID version 7 (RFC 9562), so durable stores append to their id indexes instead of inserting at random places.</summary>
-    public static CampaignId New() => new(Guid.CreateVersion7());
+    /// <summary>Creates a new identifier: a time-ordered UUID version 7 (RFC 9562), so durable stores append to their id indexes instead of inserting at random places. Thread-safe.</summary>
+    public static CampaignId New() => new(Uuid7.New());
 
     /// <inheritdoc />
     public static CampaignId Parse(string s, IFormatProvider? provider = null) =>
@@ -69,8 +71,8 @@ public readonly record struct ParticipantId : IParsable<ParticipantId>
     /// <summary>The underlying GUID.</summary>
     public Guid Value { get; }
 
-    /// <summary>Creates a new identifier: a time-ordered UUID version 7 (RFC 9562), so durable stores append to their id indexes instead of inserting at random places.</summary>
-    public static ParticipantId New() => new(Guid.CreateVersion7());
+    /// <summary>Creates a new identifier: a time-ordered UUID version 7 (RFC 9562), so durable stores append to their id indexes instead of inserting at random places. Thread-safe.</summary>
+    public static ParticipantId New() => new(Uuid7.New());
 
     /// <inheritdoc />
     public static ParticipantId Parse(string s, IFormatProvider? provider = null) =>
@@ -113,8 +115,8 @@ public readonly record struct ContactId : IParsable<ContactId>
     /// <summary>The underlying GUID.</summary>
     public Guid Value { get; }
 
-    /// <summary>Creates a new identifier: a time-ordered UUID version 7 (RFC 9562), so durable stores append to their id indexes instead of inserting at random places.</summary>
-    public static ContactId New() => new(Guid.CreateVersion7());
+    /// <summary>Creates a new identifier: a time-ordered UUID version 7 (RFC 9562), so durable stores append to their id indexes instead of inserting at random places. Thread-safe.</summary>
+    public static ContactId New() => new(Uuid7.New());
 
     /// <inheritdoc />
     public static ContactId Parse(string s, IFormatProvider? provider = null) =>
@@ -149,4 +151,72 @@ internal sealed class GuidIdJsonConverter<T> : JsonConverter<T>
 
     public override void Write(Utf8JsonWriter writer, T value, JsonSerializerOptions options) =>
         writer.WriteStringValue(value.ToString());
+}
+
+/// <summary>
+/// Time-ordered UUIDs, version 7 (RFC 9562 §5.7), with the guarantees of <see cref="Guid.CreateVersion7()"/>: the
+/// first 48 bits are the Unix time in milliseconds (big-endian, so ids sort by the millisecond they were made in; no
+/// order within one millisecond), then the version (7), 12 random bits, the variant (binary 10) and 62 random bits.
+/// The 74 random bits come from the operating system's CSPRNG (<see cref="RandomNumberGenerator"/>), like
+/// <see cref="Guid.NewGuid()"/>'s, but fetched <see cref="BufferSize"/> bytes at a time into a per-thread buffer (one
+/// system call per 409 ids instead of one per id; bulk imports create an id per row). Every buffered byte is used once.
+/// Thread-safe: each thread has its own buffer.
+/// </summary>
+internal static class Uuid7
+{
+    /// <summary>The bytes fetched from the CSPRNG at a time: random parts for <see cref="BufferSize"/> / 10 ids.</summary>
+    internal const int BufferSize = 4096;
+
+    /// <summary>The random bytes one id takes (80 bits, of which 6 are overwritten by the version and the variant).</summary>
+    internal const int RandomBytesPerId = 10;
+
+    [ThreadStatic]
+    private static byte[]? t_random;
+
+    [ThreadStatic]
+    private static int t_next;
+
+    /// <summary>The number of refills of the calling thread's buffer so far (for tests of the refill boundary).</summary>
+    [ThreadStatic]
+    private static long t_refills;
+
+    /// <summary>Gets how many times the calling thread's buffer was filled from the CSPRNG.</summary>
+    internal static long Refills => t_refills;
+
+    /// <summary>A new version 7 UUID for the current time.</summary>
+    public static Guid New() => New(TimeProvider.System.GetUtcNow().ToUnixTimeMilliseconds());
+
+    /// <summary>A new version 7 UUID for the given time, its random part taken from the calling thread's buffer.</summary>
+    /// <param name="unixMilliseconds">Milliseconds since the Unix epoch; 0 to 2^48 − 1.</param>
+    internal static Guid New(long unixMilliseconds)
+    {
+        var random = t_random;
+        var next = t_next;
+        if (random is null || next > BufferSize - RandomBytesPerId)
+        {
+            random ??= t_random = new byte[BufferSize];
+            RandomNumberGenerator.Fill(random);
+            t_refills++;
+            next = 0;
+        }
+
+        t_next = next + RandomBytesPerId;
+        return Create(unixMilliseconds, random.AsSpan(next, RandomBytesPerId));
+    }
+
+    /// <summary>The version 7 UUID of a timestamp and 10 random bytes (the version and variant bits replace 6 of their bits).</summary>
+    /// <param name="unixMilliseconds">Milliseconds since the Unix epoch; 0 to 2^48 − 1.</param>
+    /// <param name="random">10 random bytes.</param>
+    internal static Guid Create(long unixMilliseconds, ReadOnlySpan<byte> random)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(unixMilliseconds);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(unixMilliseconds, 0xFFFF_FFFF_FFFFL);
+        ArgumentOutOfRangeException.ThrowIfLessThan(random.Length, RandomBytesPerId, nameof(random));
+        Span<byte> bytes = stackalloc byte[16];
+        BinaryPrimitives.WriteInt64BigEndian(bytes, unixMilliseconds << 16); // the 48-bit timestamp in bytes 0..5
+        random[..RandomBytesPerId].CopyTo(bytes[6..]);
+        bytes[6] = (byte)(0x70 | (bytes[6] & 0x0F)); // version 7
+        bytes[8] = (byte)(0x80 | (bytes[8] & 0x3F)); // variant 10
+        return new Guid(bytes, bigEndian: true);
+    }
 }
