@@ -357,21 +357,6 @@ internal static class Pg
     /// <summary>Leaves a contact's version and its empty collections out of its document (see <see cref="ContactJson"/>).</summary>
     private static void CompactContact(JsonTypeInfo typeInfo)
     {
-        if (typeInfo.Type == typeof(ContactScores))
-        {
-            // A scoring model without grades gives a null grade, which the document leaves out (nulls are not written);
-            // the constructor parameter would otherwise be required on reading, and such a contact could not be read back.
-            foreach (var property in typeInfo.Properties)
-            {
-                if (property.AttributeProvider is PropertyInfo { Name: nameof(ContactScores.Grade) })
-                {
-                    property.IsRequired = false;
-                }
-            }
-
-            return;
-        }
-
         if (typeInfo.Type != typeof(Contact) && typeInfo.Type != typeof(ContactIdentities))
         {
             return;

@@ -1,6 +1,7 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using System.Text.Unicode;
 using NodaTime;
 using NodaTime.Serialization.SystemTextJson;
@@ -12,7 +13,9 @@ namespace Campaigns.Serialization;
 /// enums as camelCase strings, NodaTime values in their ISO forms (instants as <c>2026-05-01T02:00:00Z</c>,
 /// periods as <c>P1D</c>, local times as <c>08:00:00</c>), nulls omitted, non-ASCII text (e.g. Chinese) written as is,
 /// field value <c>type</c> discriminators accepted anywhere in their object; on reading, comments and trailing commas
-/// are allowed, while unknown members, duplicate members and nulls in non-nullable members are rejected.
+/// are allowed, while unknown members, duplicate members and nulls in non-nullable members are rejected. A missing
+/// member bound to a nullable constructor parameter reads as null (nulls are left out on writing, so every value
+/// written reads back); a missing non-nullable constructor parameter is rejected.
 /// See <see cref="DefinitionJson"/> for versioned documents.
 /// </summary>
 public static class CampaignsJson
@@ -35,11 +38,36 @@ public static class CampaignsJson
             AllowOutOfOrderMetadataProperties = true,
             AllowDuplicateProperties = false,
             Encoder = JavaScriptEncoder.Create(UnicodeRanges.All),
+            TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { NullableParametersOptional } },
         };
         options.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase, allowIntegerValues: false));
         options.ConfigureForNodaTime(DateTimeZoneProviders.Tzdb);
         return options;
     }
+
+    /// <summary>
+    /// Makes a member bound to a nullable constructor parameter optional on reading: nulls are left out on writing
+    /// (<see cref="JsonIgnoreCondition.WhenWritingNull"/>), and <see cref="JsonSerializerOptions.RespectRequiredConstructorParameters"/>
+    /// would otherwise refuse the document without it (e.g. <c>ContactScores</c> with a null grade could not be read back).
+    /// </summary>
+    private static void NullableParametersOptional(JsonTypeInfo type)
+    {
+        if (type.Kind != JsonTypeInfoKind.Object)
+        {
+            return;
+        }
+
+        foreach (var property in type.Properties)
+        {
+            if (property.IsRequired && property.AssociatedParameter is { IsNullable: true } && !IsRequiredMember(property))
+            {
+                property.IsRequired = false;
+            }
+        }
+    }
+
+    private static bool IsRequiredMember(JsonPropertyInfo property) =>
+        property.AttributeProvider?.IsDefined(typeof(System.Runtime.CompilerServices.RequiredMemberAttribute), inherit: false) == true;
 
     private static JsonSerializerOptions CreateFrozenOptions()
     {

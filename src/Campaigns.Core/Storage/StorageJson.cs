@@ -39,7 +39,7 @@ public static class StorageJson
         var options = CampaignsJson.CreateOptions();
         options.UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip;
         options.Converters.Add(new DeliveryResultConverter());
-        options.TypeInfoResolver = new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver { Modifiers = { SkipEmptyCollections } };
+        options.TypeInfoResolver = System.Text.Json.Serialization.Metadata.JsonTypeInfoResolver.WithAddedModifier(options.TypeInfoResolver ?? new System.Text.Json.Serialization.Metadata.DefaultJsonTypeInfoResolver(), SkipEmptyCollections);
         options.MakeReadOnly();
         return options;
     }

@@ -56,6 +56,25 @@ public abstract class ContactStoreContract : StoreContract<IContactStore>
         Assert.Null(await store.GetAsync(ContactId.New()));
     }
 
+    /// <summary>
+    /// Scores read back with and without a grade (a scoring model without grades gives a null grade, which documents
+    /// leave out; it must still read back).
+    /// </summary>
+    [SkippableFact]
+    public async Task Scores_with_and_without_a_grade_read_back()
+    {
+        var store = await NewStoreAsync();
+        var graded = SampleContact(1) with { Scores = new ContactScores(42.5m, 10m, "A", T0) };
+        var ungraded = SampleContact(2) with { Scores = new ContactScores(7m, 0m, null, T0) };
+
+        await store.AddAsync(graded);
+        await store.AddAsync(ungraded);
+
+        Assert.Equal(graded.Scores, (await store.GetAsync(graded.Id))?.Scores);
+        Assert.Equal(ungraded.Scores, (await store.GetAsync(ungraded.Id))?.Scores);
+        Assert.Null((await store.GetAsync(ungraded.Id))?.Scores?.Grade);
+    }
+
     /// <summary>A new contact must come with version 0.</summary>
     [SkippableFact]
     public async Task Add_with_a_version_other_than_0_is_refused()
