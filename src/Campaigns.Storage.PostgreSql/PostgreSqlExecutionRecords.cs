@@ -17,6 +17,7 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
     private readonly PostgreSqlDatabase db;
     private readonly string _s;
     private readonly string _recordTaskSql; // built once, positional parameters (see RecordTaskSql)
+    private readonly string _recordPlainSql; // the same without deferred keys, suppressions or failures (RecordPlainSql)
     private readonly PostgreSqlCoalescer<string, ExecutionRecord?> _reads;
     private readonly PostgreSqlCoalescer<(string TaskId, DeliveryOutcome Outcome), ExecutionRecord> _records;
 
@@ -25,6 +26,7 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
         this.db = db;
         _s = db.Schema;
         _recordTaskSql = RecordTaskSql(db.Schema);
+        _recordPlainSql = RecordPlainSql(db.Schema);
         _reads = new((task, ct) => GetOneAsync(task, ct).AsTask(), GetManyAsync);
         _records = new((a, ct) => RecordOneAsync(a.TaskId, a.Outcome, ct).AsTask(), RecordManyAsync, static a => a.TaskId + "\n" + a.Outcome.IdempotencyKey);
     }
@@ -212,7 +214,21 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
             }
         }
 
-        // The deferred keys added and removed, and the sums, in one statement (built once: _recordTaskSql).
+        // The deferred keys added and removed, and the sums, in one statement (built once: _recordTaskSql). Without
+        // deferred keys, suppressions or failures (a step's send) the shorter statement does the same with less work.
+        if (deferredKeys is null && suppressed is null && failed is null)
+        {
+            var plain = new NpgsqlBatchCommand(_recordPlainSql);
+            plain.Parameters.Add(new NpgsqlParameter<string> { TypedValue = taskId });
+            plain.Parameters.Add(new NpgsqlParameter<long> { TypedValue = at });
+            plain.Parameters.Add(new NpgsqlParameter<long> { TypedValue = startedAt });
+            plain.Parameters.Add(new NpgsqlParameter<bool> { TypedValue = counted });
+            plain.Parameters.Add(new NpgsqlParameter<long> { TypedValue = sent });
+            plain.Parameters.Add(new NpgsqlParameter<long> { TypedValue = unknown });
+            plain.Parameters.Add(new NpgsqlParameter<string[]> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text, TypedValue = otherKeys?.ToArray() ?? [] });
+            return plain;
+        }
+
         var command = new NpgsqlBatchCommand(_recordTaskSql);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = taskId });
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = at });
@@ -226,6 +242,24 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
         command.Parameters.Add(new NpgsqlParameter<string> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Jsonb, TypedValue = failed is null ? "{}" : JsonSerializer.Serialize(failed) });
         return command;
     }
+
+    /// <summary>
+    /// The text of <see cref="RecordTaskCommand"/> when no key is deferred and nothing is suppressed or failed: $1 task,
+    /// $2 updated at, $3 started at, $4 counted, $5 sent, $6 unknown, $7 the keys (removed from the deferred).
+    /// </summary>
+    private static string RecordPlainSql(string s) =>
+        $"""
+        WITH del AS (
+            DELETE FROM {s}.execution_deferred WHERE task_id = $1 AND key = ANY($7::text[]) RETURNING 1)
+        INSERT INTO {s}.execution_records AS r (task_id, started_at, updated_at, sent, deferred, suppressed_by, failed_by, unknown)
+        VALUES ($1, $3, $2, $5, 0, jsonb_build_object(), jsonb_build_object(), $6)
+        ON CONFLICT (task_id) DO UPDATE SET
+            updated_at = CASE WHEN $4 THEN $2 ELSE r.updated_at END,
+            sent = r.sent + $5,
+            unknown = r.unknown + $6,
+            deferred = r.deferred - (SELECT count(*) FROM del)
+        RETURNING {Columns}
+        """;
 
     /// <summary>
     /// The text of <see cref="RecordTaskCommand"/>: $1 task, $2 updated at, $3 started at, $4 counted, $5 sent, $6 unknown,
