@@ -18,6 +18,8 @@ internal sealed class PostgreSqlIdempotencyStore : IGateReadingIdempotencyStore,
 {
     private readonly PostgreSqlDatabase db;
     private readonly string _claimOneSql;
+    private readonly string _claimManySql;
+    private readonly string _completeManySql;
     private readonly PostgreSqlCoalescer<(string Key, Instant Now, Duration Lease, GateReads? Gates), GatedIdempotencyClaim> _claims;
     private readonly PostgreSqlCoalescer<(string Key, DeliveryOutcome Outcome), bool> _completions;
     private readonly PostgreSqlCoalescer<(string Key, DeliveryOutcome Outcome, string? TaskId, ProviderMessageEntry? Index), ExecutionRecord?> _sends;
@@ -29,6 +31,11 @@ internal sealed class PostgreSqlIdempotencyStore : IGateReadingIdempotencyStore,
     {
         this.db = db;
         _claimOneSql = ClaimOneSql();
+        _claimManySql = ClaimManySql();
+        _completeManySql =
+            $"INSERT INTO {db.Schema}.idempotency_keys AS k (key, claimed_by, lease_until, completed_at, outcome) " +
+            "SELECT key, $1, $2, at, outcome FROM unnest($3::text[], $4::bigint[], $5::jsonb[]) AS u(key, at, outcome) ORDER BY key " +
+            "ON CONFLICT (key) DO UPDATE SET outcome = EXCLUDED.outcome, completed_at = EXCLUDED.completed_at, lease_until = EXCLUDED.lease_until, claimed_by = EXCLUDED.claimed_by";
         _claims = new((a, ct) => ClaimOneAsync(a.Key, a.Now, a.Lease, a.Gates, ct).AsTask(), ClaimManyGatedAsync, static a => a.Key);
         _completions = new(async (a, ct) => { await CompleteOneAsync(a.Key, a.Outcome, ct).ConfigureAwait(false); return true; }, CompleteManyAsync, static a => a.Key);
         _sends = new(async (a, ct) => (await CompleteSendManyAsync([a]).ConfigureAwait(false))[0], CompleteSendManyAsync, static a => a.Key);
@@ -160,28 +167,14 @@ internal sealed class PostgreSqlIdempotencyStore : IGateReadingIdempotencyStore,
         {
             // Rows are inserted in key order so two hosts claiming overlapping keys lock them in the same order. The
             // outer join reads the statement's snapshot: each row as it was before this claim, as the one-key path does.
-            using var command = Pg.Command(
-                connection,
-                $"""
-                WITH i AS (SELECT * FROM unnest(@keys::text[], @nows::bigint[], @untils::bigint[], @tasks::text[], @contacts::text[], @channels::text[])
-                    WITH ORDINALITY AS i(key, now, until, task, contact, channel, idx)),
-                c AS (
-                    INSERT INTO {db.Schema}.idempotency_keys AS k (key, claimed_by, lease_until)
-                    SELECT key, @owner, until FROM i ORDER BY key
-                    ON CONFLICT (key) DO UPDATE SET claimed_by = EXCLUDED.claimed_by, lease_until = EXCLUDED.lease_until
-                        WHERE k.outcome IS NULL AND k.lease_until <= (SELECT i.now FROM i WHERE i.key = k.key)
-                    RETURNING k.key)
-                SELECT i.idx, EXISTS (SELECT 1 FROM c WHERE c.key = i.key), k.outcome::text, k.key IS NOT NULL,
-                    {GateColumns("i.task", "i.contact", "i.channel")}
-                FROM i LEFT JOIN {db.Schema}.idempotency_keys k ON k.key = i.key
-                """);
-            command.Parameters.AddWithValue("keys", keys);
-            command.Parameters.AddWithValue("nows", nows);
-            command.Parameters.AddWithValue("untils", untils);
-            command.Parameters.Add(new NpgsqlParameter("tasks", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text) { Value = tasks });
-            command.Parameters.Add(new NpgsqlParameter("contacts", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text) { Value = contacts });
-            command.Parameters.Add(new NpgsqlParameter("channels", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text) { Value = channels });
-            command.Parameters.AddWithValue("owner", db.InstanceName);
+            using var command = Pg.Command(connection, _claimManySql);
+            command.Parameters.Add(new NpgsqlParameter<string[]> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text, TypedValue = keys });
+            command.Parameters.Add(new NpgsqlParameter<long[]> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Bigint, TypedValue = nows });
+            command.Parameters.Add(new NpgsqlParameter<long[]> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Bigint, TypedValue = untils });
+            command.Parameters.Add(new NpgsqlParameter<string?[]> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text, TypedValue = tasks });
+            command.Parameters.Add(new NpgsqlParameter<string?[]> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text, TypedValue = contacts });
+            command.Parameters.Add(new NpgsqlParameter<string?[]> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text, TypedValue = channels });
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = db.InstanceName });
             using var reader = await command.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
             while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
             {
@@ -203,6 +196,26 @@ internal sealed class PostgreSqlIdempotencyStore : IGateReadingIdempotencyStore,
 
         return [.. results.Select(static r => r!.Value)];
     }
+
+    /// <summary>
+    /// The merged claim with its gates ($1 keys, $2 nows, $3 lease untils, $4 tasks, $5 contacts, $6 consent keys, $7 owner).
+    /// Rows are inserted in key order so two hosts claiming overlapping keys lock them in the same order. The outer join
+    /// reads the statement's snapshot: each row as it was before this claim, as the one-key path does.
+    /// </summary>
+    private string ClaimManySql() =>
+        $"""
+        WITH i AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[])
+            WITH ORDINALITY AS i(key, now, until, task, contact, channel, idx)),
+        c AS (
+            INSERT INTO {db.Schema}.idempotency_keys AS k (key, claimed_by, lease_until)
+            SELECT key, $7, until FROM i ORDER BY key
+            ON CONFLICT (key) DO UPDATE SET claimed_by = EXCLUDED.claimed_by, lease_until = EXCLUDED.lease_until
+                WHERE k.outcome IS NULL AND k.lease_until <= (SELECT i.now FROM i WHERE i.key = k.key)
+            RETURNING k.key)
+        SELECT i.idx, EXISTS (SELECT 1 FROM c WHERE c.key = i.key), k.outcome::text, k.key IS NOT NULL,
+            {GateColumns("i.task", "i.contact", "i.channel")}
+        FROM i LEFT JOIN {db.Schema}.idempotency_keys k ON k.key = i.key
+        """;
 
     /// <summary>The two gate columns of a claim: the task's pause flag and the contact's listing (false for null arguments).</summary>
     private string GateColumns(string task, string contact, string channel) =>
@@ -291,15 +304,13 @@ internal sealed class PostgreSqlIdempotencyStore : IGateReadingIdempotencyStore,
             outcomes[i] = Pg.ToJson(items[i].Outcome);
         }
 
-        var command = new NpgsqlBatchCommand(
-            $"INSERT INTO {db.Schema}.idempotency_keys AS k (key, claimed_by, lease_until, completed_at, outcome) " +
-            "SELECT key, @owner, @max, at, outcome FROM unnest(@keys::text[], @ats::bigint[], @outcomes::jsonb[]) AS u(key, at, outcome) ORDER BY key " +
-            "ON CONFLICT (key) DO UPDATE SET outcome = EXCLUDED.outcome, completed_at = EXCLUDED.completed_at, lease_until = EXCLUDED.lease_until, claimed_by = EXCLUDED.claimed_by");
-        command.Parameters.AddWithValue("keys", keys);
-        command.Parameters.AddWithValue("ats", ats);
-        command.Parameters.Add(new NpgsqlParameter("outcomes", NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Jsonb) { Value = outcomes });
-        command.Parameters.AddWithValue("owner", db.InstanceName);
-        command.Parameters.AddWithValue("max", long.MaxValue);
+        // Built once with positional parameters (_completeManySql): $1 owner, $2 lease until (never), $3 keys, $4 times, $5 outcomes.
+        var command = new NpgsqlBatchCommand(_completeManySql);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = db.InstanceName });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = long.MaxValue });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text, TypedValue = keys });
+        command.Parameters.Add(new NpgsqlParameter<long[]> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Bigint, TypedValue = ats });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Jsonb, TypedValue = outcomes });
         return command;
     }
 

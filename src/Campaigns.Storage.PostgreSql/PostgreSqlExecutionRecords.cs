@@ -16,6 +16,8 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
     private const string Columns = "task_id, started_at, updated_at, target_count, sent, deferred, suppressed_by::text, failed_by::text, is_paused, alert_raised_at, unknown";
     private readonly PostgreSqlDatabase db;
     private readonly string _s;
+    private readonly string _recordTaskSql; // built once, positional parameters (see RecordTaskSql)
+    private readonly string _recordPlainSql; // the same without deferred keys, suppressions or failures (RecordPlainSql)
     private readonly PostgreSqlCoalescer<string, ExecutionRecord?> _reads;
     private readonly PostgreSqlCoalescer<(string TaskId, DeliveryOutcome Outcome), ExecutionRecord> _records;
 
@@ -23,6 +25,8 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
     {
         this.db = db;
         _s = db.Schema;
+        _recordTaskSql = RecordTaskSql(db.Schema);
+        _recordPlainSql = RecordPlainSql(db.Schema);
         _reads = new((task, ct) => GetOneAsync(task, ct).AsTask(), GetManyAsync);
         _records = new((a, ct) => RecordOneAsync(a.TaskId, a.Outcome, ct).AsTask(), RecordManyAsync, static a => a.TaskId + "\n" + a.Outcome.IdempotencyKey);
     }
@@ -149,84 +153,137 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
     /// </summary>
     internal List<NpgsqlBatchCommand> RecordManyCommands(IReadOnlyList<(string TaskId, DeliveryOutcome Outcome)> items)
     {
-        var commands = new List<NpgsqlBatchCommand>();
+        var commands = new List<NpgsqlBatchCommand>(1);
+        if (items.Count == 1)
+        {
+            // One step's send (P = 1): no grouping, no sorting.
+            commands.Add(RecordTaskCommand(items[0].TaskId, items));
+            return commands;
+        }
+
         foreach (var group in items.GroupBy(i => i.TaskId, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
-            long sent = 0;
-            long unknown = 0;
-            var counted = false;
-            // As if recorded one by one in order: a new record starts at the first outcome, and the last counted one stamps it.
-            var startedAt = Pg.Ticks(group.First().Outcome.At);
-            var at = startedAt;
-            var deferredKeys = new List<string>();
-            var otherKeys = new List<string>();
-            var suppressed = new Dictionary<string, long>(StringComparer.Ordinal);
-            var failed = new Dictionary<string, long>(StringComparer.Ordinal);
-            foreach (var (_, outcome) in group)
-            {
-                if (outcome.IsReplay || outcome.Status is DeliveryStatus.Paused or DeliveryStatus.InProgress)
-                {
-                    continue; // Not counted (as RecordOneAsync): the record is only made to exist.
-                }
-
-                counted = true;
-                at = Pg.Ticks(outcome.At);
-                if (outcome.Status == DeliveryStatus.Deferred)
-                {
-                    deferredKeys.Add(outcome.IdempotencyKey);
-                    continue;
-                }
-
-                otherKeys.Add(outcome.IdempotencyKey);
-                sent += outcome.Status == DeliveryStatus.Sent ? 1 : 0;
-                unknown += outcome.Status == DeliveryStatus.Unknown ? 1 : 0;
-                if (outcome.Status == DeliveryStatus.Suppressed)
-                {
-                    var name = Name(outcome.SuppressedBy ?? GateCheck.Consent);
-                    suppressed[name] = suppressed.GetValueOrDefault(name) + 1;
-                }
-                else if (outcome.Status == DeliveryStatus.Failed)
-                {
-                    var name = Name(outcome.Result?.FailureReason ?? DeliveryFailureReason.Unknown);
-                    failed[name] = failed.GetValueOrDefault(name) + 1;
-                }
-            }
-
-            // The deferred keys added and removed, and the sums, in one statement per task.
-            var command = new NpgsqlBatchCommand(
-                $"""
-                WITH ins AS (
-                    INSERT INTO {_s}.execution_deferred (task_id, key) SELECT @task, k FROM unnest(@deferred::text[]) AS k ON CONFLICT DO NOTHING RETURNING 1),
-                del AS (
-                    DELETE FROM {_s}.execution_deferred WHERE task_id = @task AND key = ANY(@others) RETURNING 1)
-                INSERT INTO {_s}.execution_records AS r (task_id, started_at, updated_at, sent, deferred, suppressed_by, failed_by, unknown)
-                VALUES (@task, @started, @at, @sent, (SELECT count(*) FROM ins), @suppressed::jsonb, @failed::jsonb, @unknown)
-                ON CONFLICT (task_id) DO UPDATE SET
-                    updated_at = CASE WHEN @counted THEN @at ELSE r.updated_at END,
-                    sent = r.sent + @sent,
-                    unknown = r.unknown + @unknown,
-                    deferred = r.deferred + (SELECT count(*) FROM ins) - (SELECT count(*) FROM del),
-                    suppressed_by = r.suppressed_by || coalesce((SELECT jsonb_object_agg(e.key, coalesce((r.suppressed_by ->> e.key)::bigint, 0) + e.value::bigint)
-                        FROM jsonb_each_text(@suppressed::jsonb) e), jsonb_build_object()),
-                    failed_by = r.failed_by || coalesce((SELECT jsonb_object_agg(e.key, coalesce((r.failed_by ->> e.key)::bigint, 0) + e.value::bigint)
-                        FROM jsonb_each_text(@failed::jsonb) e), jsonb_build_object())
-                RETURNING {Columns}
-                """);
-            command.Parameters.AddWithValue("task", group.Key);
-            command.Parameters.AddWithValue("at", at);
-            command.Parameters.AddWithValue("started", startedAt);
-            command.Parameters.AddWithValue("counted", counted);
-            command.Parameters.AddWithValue("sent", sent);
-            command.Parameters.AddWithValue("unknown", unknown);
-            command.Parameters.AddWithValue("deferred", deferredKeys.ToArray());
-            command.Parameters.AddWithValue("others", otherKeys.ToArray());
-            command.Parameters.Add(Pg.Jsonb("suppressed", JsonSerializer.Serialize(suppressed)));
-            command.Parameters.Add(Pg.Jsonb("failed", JsonSerializer.Serialize(failed)));
-            commands.Add(command);
+            commands.Add(RecordTaskCommand(group.Key, [.. group]));
         }
 
         return commands;
     }
+
+    /// <summary>The statement that counts one task's <paramref name="outcomes"/> (in order) and returns its record.</summary>
+    private NpgsqlBatchCommand RecordTaskCommand(string taskId, IReadOnlyList<(string TaskId, DeliveryOutcome Outcome)> outcomes)
+    {
+        long sent = 0;
+        long unknown = 0;
+        var counted = false;
+        // As if recorded one by one in order: a new record starts at the first outcome, and the last counted one stamps it.
+        var startedAt = Pg.Ticks(outcomes[0].Outcome.At);
+        var at = startedAt;
+        List<string>? deferredKeys = null;
+        List<string>? otherKeys = null;
+        Dictionary<string, long>? suppressed = null;
+        Dictionary<string, long>? failed = null;
+        foreach (var (_, outcome) in outcomes)
+        {
+            if (outcome.IsReplay || outcome.Status is DeliveryStatus.Paused or DeliveryStatus.InProgress)
+            {
+                continue; // Not counted (as RecordOneAsync): the record is only made to exist.
+            }
+
+            counted = true;
+            at = Pg.Ticks(outcome.At);
+            if (outcome.Status == DeliveryStatus.Deferred)
+            {
+                (deferredKeys ??= []).Add(outcome.IdempotencyKey);
+                continue;
+            }
+
+            (otherKeys ??= []).Add(outcome.IdempotencyKey);
+            sent += outcome.Status == DeliveryStatus.Sent ? 1 : 0;
+            unknown += outcome.Status == DeliveryStatus.Unknown ? 1 : 0;
+            if (outcome.Status == DeliveryStatus.Suppressed)
+            {
+                var name = Name(outcome.SuppressedBy ?? GateCheck.Consent);
+                suppressed ??= new(StringComparer.Ordinal);
+                suppressed[name] = suppressed.GetValueOrDefault(name) + 1;
+            }
+            else if (outcome.Status == DeliveryStatus.Failed)
+            {
+                var name = Name(outcome.Result?.FailureReason ?? DeliveryFailureReason.Unknown);
+                failed ??= new(StringComparer.Ordinal);
+                failed[name] = failed.GetValueOrDefault(name) + 1;
+            }
+        }
+
+        // The deferred keys added and removed, and the sums, in one statement (built once: _recordTaskSql). Without
+        // deferred keys, suppressions or failures (a step's send) the shorter statement does the same with less work.
+        if (deferredKeys is null && suppressed is null && failed is null)
+        {
+            var plain = new NpgsqlBatchCommand(_recordPlainSql);
+            plain.Parameters.Add(new NpgsqlParameter<string> { TypedValue = taskId });
+            plain.Parameters.Add(new NpgsqlParameter<long> { TypedValue = at });
+            plain.Parameters.Add(new NpgsqlParameter<long> { TypedValue = startedAt });
+            plain.Parameters.Add(new NpgsqlParameter<bool> { TypedValue = counted });
+            plain.Parameters.Add(new NpgsqlParameter<long> { TypedValue = sent });
+            plain.Parameters.Add(new NpgsqlParameter<long> { TypedValue = unknown });
+            plain.Parameters.Add(new NpgsqlParameter<string[]> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text, TypedValue = otherKeys?.ToArray() ?? [] });
+            return plain;
+        }
+
+        var command = new NpgsqlBatchCommand(_recordTaskSql);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = taskId });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = at });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = startedAt });
+        command.Parameters.Add(new NpgsqlParameter<bool> { TypedValue = counted });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = sent });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = unknown });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text, TypedValue = deferredKeys?.ToArray() ?? [] });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text, TypedValue = otherKeys?.ToArray() ?? [] });
+        command.Parameters.Add(new NpgsqlParameter<string> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Jsonb, TypedValue = suppressed is null ? "{}" : JsonSerializer.Serialize(suppressed) });
+        command.Parameters.Add(new NpgsqlParameter<string> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Jsonb, TypedValue = failed is null ? "{}" : JsonSerializer.Serialize(failed) });
+        return command;
+    }
+
+    /// <summary>
+    /// The text of <see cref="RecordTaskCommand"/> when no key is deferred and nothing is suppressed or failed: $1 task,
+    /// $2 updated at, $3 started at, $4 counted, $5 sent, $6 unknown, $7 the keys (removed from the deferred).
+    /// </summary>
+    private static string RecordPlainSql(string s) =>
+        $"""
+        WITH del AS (
+            DELETE FROM {s}.execution_deferred WHERE task_id = $1 AND key = ANY($7::text[]) RETURNING 1)
+        INSERT INTO {s}.execution_records AS r (task_id, started_at, updated_at, sent, deferred, suppressed_by, failed_by, unknown)
+        VALUES ($1, $3, $2, $5, 0, jsonb_build_object(), jsonb_build_object(), $6)
+        ON CONFLICT (task_id) DO UPDATE SET
+            updated_at = CASE WHEN $4 THEN $2 ELSE r.updated_at END,
+            sent = r.sent + $5,
+            unknown = r.unknown + $6,
+            deferred = r.deferred - (SELECT count(*) FROM del)
+        RETURNING {Columns}
+        """;
+
+    /// <summary>
+    /// The text of <see cref="RecordTaskCommand"/>: $1 task, $2 updated at, $3 started at, $4 counted, $5 sent, $6 unknown,
+    /// $7 deferred keys added, $8 other keys (removed from the deferred), $9 suppressed counts, $10 failed counts (jsonb).
+    /// </summary>
+    private static string RecordTaskSql(string s) =>
+        $"""
+        WITH ins AS (
+            INSERT INTO {s}.execution_deferred (task_id, key) SELECT $1, k FROM unnest($7::text[]) AS k ON CONFLICT DO NOTHING RETURNING 1),
+        del AS (
+            DELETE FROM {s}.execution_deferred WHERE task_id = $1 AND key = ANY($8::text[]) RETURNING 1)
+        INSERT INTO {s}.execution_records AS r (task_id, started_at, updated_at, sent, deferred, suppressed_by, failed_by, unknown)
+        VALUES ($1, $3, $2, $5, (SELECT count(*) FROM ins), $9::jsonb, $10::jsonb, $6)
+        ON CONFLICT (task_id) DO UPDATE SET
+            updated_at = CASE WHEN $4 THEN $2 ELSE r.updated_at END,
+            sent = r.sent + $5,
+            unknown = r.unknown + $6,
+            deferred = r.deferred + (SELECT count(*) FROM ins) - (SELECT count(*) FROM del),
+            suppressed_by = r.suppressed_by || coalesce((SELECT jsonb_object_agg(e.key, coalesce((r.suppressed_by ->> e.key)::bigint, 0) + e.value::bigint)
+                FROM jsonb_each_text($9::jsonb) e), jsonb_build_object()),
+            failed_by = r.failed_by || coalesce((SELECT jsonb_object_agg(e.key, coalesce((r.failed_by ->> e.key)::bigint, 0) + e.value::bigint)
+                FROM jsonb_each_text($10::jsonb) e), jsonb_build_object())
+        RETURNING {Columns}
+        """;
 
     private async ValueTask<ExecutionRecord> RecordOneAsync(string taskId, DeliveryOutcome outcome, CancellationToken cancellationToken)
     {

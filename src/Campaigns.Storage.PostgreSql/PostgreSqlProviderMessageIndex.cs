@@ -21,6 +21,10 @@ public sealed class PostgreSqlProviderMessageIndex : IProviderMessageIndex
     private readonly long _retentionTicks;
     private long _records = -1;
 
+    // The upsert of one send, built once with positional parameters ($1 channel, $2 provider message id, $3 contact,
+    // $4 idempotency key, $5 sent at): Npgsql sends it as it is, with no per-call interpolation or parameter rewriting.
+    private readonly string _recordSql;
+
     /// <summary>Creates the index (usually resolved from DI).</summary>
     /// <param name="db">The database.</param>
     /// <param name="retention">How long a send is kept (<c>Campaigns:Delivery:ProviderMessageRetention</c>); positive.</param>
@@ -36,6 +40,13 @@ public sealed class PostgreSqlProviderMessageIndex : IProviderMessageIndex
         _db = db;
         Retention = retention;
         _retentionTicks = retention.BclCompatibleTicks;
+        _recordSql =
+            $"""
+            INSERT INTO {db.Schema}.provider_messages (channel, provider_message_id, contact_id, idempotency_key, sent_at)
+            VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (channel, provider_message_id) DO UPDATE
+            SET contact_id = EXCLUDED.contact_id, idempotency_key = EXCLUDED.idempotency_key, sent_at = EXCLUDED.sent_at
+            """;
     }
 
     /// <summary>Gets how long a send is kept.</summary>
@@ -70,18 +81,12 @@ public sealed class PostgreSqlProviderMessageIndex : IProviderMessageIndex
     /// <summary>The upsert of one send (the same channel and id again replaces the row).</summary>
     internal Npgsql.NpgsqlBatchCommand RecordCommand(string providerMessageId, ProviderMessage message)
     {
-        var command = new Npgsql.NpgsqlBatchCommand(
-            $"""
-            INSERT INTO {_db.Schema}.provider_messages (channel, provider_message_id, contact_id, idempotency_key, sent_at)
-            VALUES (@channel, @id, @contact, @key, @at)
-            ON CONFLICT (channel, provider_message_id) DO UPDATE
-            SET contact_id = EXCLUDED.contact_id, idempotency_key = EXCLUDED.idempotency_key, sent_at = EXCLUDED.sent_at
-            """);
-        command.Parameters.AddWithValue("channel", message.Channel);
-        command.Parameters.AddWithValue("id", providerMessageId);
-        command.Parameters.AddWithValue("contact", message.ContactId);
-        command.Parameters.AddWithValue("key", message.IdempotencyKey);
-        command.Parameters.AddWithValue("at", Pg.Ticks(message.SentAt));
+        var command = new Npgsql.NpgsqlBatchCommand(_recordSql);
+        command.Parameters.Add(new Npgsql.NpgsqlParameter<string> { TypedValue = message.Channel });
+        command.Parameters.Add(new Npgsql.NpgsqlParameter<string> { TypedValue = providerMessageId });
+        command.Parameters.Add(new Npgsql.NpgsqlParameter<string> { TypedValue = message.ContactId });
+        command.Parameters.Add(new Npgsql.NpgsqlParameter<string> { TypedValue = message.IdempotencyKey });
+        command.Parameters.Add(new Npgsql.NpgsqlParameter<long> { TypedValue = Pg.Ticks(message.SentAt) });
         return command;
     }
 

@@ -277,6 +277,40 @@ public sealed class MergedStatementTests
         Assert.Null(read[1]);
         Assert.Equal("one", read[2]!.TaskId);
     }
+
+    [SkippableFact]
+    public async Task One_outcome_at_a_time_through_the_merged_statements_counts_as_recording_one_by_one()
+    {
+        // A lone step's send goes through RecordManyCommands with one item: a sent, unknown, paused or replayed outcome
+        // takes the short statement, a deferred, suppressed or failed one the full one; both must count alike.
+        await using var schema = await PostgreSqlTestSchema.CreateAsync();
+        var records = (PostgreSqlExecutionRecords)schema.ExecutionRecords();
+        var t = Make.T0;
+        DeliveryOutcome[] outcomes =
+        [
+            Outcome("p0", DeliveryStatus.Paused, t),
+            Outcome("d1", DeliveryStatus.Deferred, t + Duration.FromMinutes(1)),
+            Outcome("s1", DeliveryStatus.Sent, t + Duration.FromMinutes(2)),
+            Outcome("d1", DeliveryStatus.Sent, t + Duration.FromMinutes(3)),
+            Outcome("u1", DeliveryStatus.Unknown, t + Duration.FromMinutes(4)),
+            Outcome("s1", DeliveryStatus.Sent, t + Duration.FromMinutes(5)) with { IsReplay = true },
+            Outcome("x1", DeliveryStatus.Suppressed, t + Duration.FromMinutes(6)) with { SuppressedBy = GateCheck.DoNotContact },
+            Outcome("p1", DeliveryStatus.InProgress, t + Duration.FromMinutes(7)),
+        ];
+
+        foreach (var outcome in outcomes)
+        {
+            var one = await records.RecordAsync("one", outcome, default);
+            var merged = (await records.RecordManyAsync([("many", outcome)]))[0];
+            Assert.Equal(one with { TaskId = "many", SuppressedBy = merged.SuppressedBy, FailedBy = merged.FailedBy }, merged);
+            Assert.Equal(one.SuppressedBy, merged.SuppressedBy);
+            Assert.Equal(one.FailedBy, merged.FailedBy);
+        }
+
+        var final = (await records.GetAsync("many", default))!;
+        Assert.Equal((2L, 0L, 1L, 1L), (final.Sent, final.Deferred, final.Unknown, final.Suppressed)); // the replay is not counted
+        Assert.Equal(t + Duration.FromMinutes(6), final.UpdatedAt);
+    }
 }
 
 /// <summary>The fleet with steps run in parallel, so the coalescers merge: still no duplicate, none lost.</summary>

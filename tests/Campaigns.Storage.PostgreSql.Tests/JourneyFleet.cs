@@ -117,13 +117,15 @@ public sealed class JourneyFleet : IAsyncDisposable
 
     /// <summary>
     /// Writes <paramref name="count"/> contacts (binary COPY through the bulk writer) and one active run each of
-    /// <see cref="OneSend"/>, due at <see cref="T0"/>, with its timer (COPY), as if each had just entered.
+    /// <see cref="OneSend"/>, due at <see cref="T0"/>, with its timer (COPY), as if each had just entered. Contacts are
+    /// numbered from <paramref name="firstNumber"/> (name <c>c{n}</c>, address <c>c{n}@example.com</c>), so two seedings
+    /// with disjoint numbers have distinct recipients.
     /// </summary>
-    public async Task<IReadOnlyList<ContactId>> SeedDueStepsAsync(int count, string journeyId = "fleet", Instant? dueAt = null)
+    public async Task<IReadOnlyList<ContactId>> SeedDueStepsAsync(int count, string journeyId = "fleet", Instant? dueAt = null, int firstNumber = 0)
     {
         var provider = _providers[0];
         var due = dueAt ?? T0;
-        var contacts = Enumerable.Range(0, count).Select(i => new Contact
+        var contacts = Enumerable.Range(firstNumber, count).Select(i => new Contact
         {
             Id = ContactId.New(),
             Name = "c" + i,
