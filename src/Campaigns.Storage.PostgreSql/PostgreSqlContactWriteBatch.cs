@@ -53,6 +53,9 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
 
     public int PendingWrites { get; private set; }
 
+    /// <summary>The batch's connection (from the bulk pool, <see cref="PostgreSqlDatabase.OpenBulkAsync"/>) while a transaction is open.</summary>
+    internal NpgsqlConnection? Connection => _connection;
+
     public async Task<Contact?> GetAsync(ContactId id, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -545,7 +548,7 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
     private async ValueTask<NpgsqlTransaction> TransactionAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        _connection ??= await _db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        _connection ??= await _db.OpenBulkAsync(cancellationToken).ConfigureAwait(false);
         _transaction ??= await _connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
         return _transaction;
     }

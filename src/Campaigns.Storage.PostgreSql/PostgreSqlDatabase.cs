@@ -29,6 +29,7 @@ public sealed class PostgreSqlDatabase : IAsyncDisposable, IDisposable
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly NpgsqlDataSource? _deferredDataSource;
+    private readonly NpgsqlDataSource _bulkDataSource;
     private readonly IPersonalDataProtector _protector;
     private readonly PostgreSqlStorageOptions _options;
     private readonly ILogger _logger;
@@ -58,6 +59,7 @@ public sealed class PostgreSqlDatabase : IAsyncDisposable, IDisposable
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         var tuned = Tune(_options.ConnectionString);
         _dataSource = new NpgsqlDataSourceBuilder(tuned).Build();
+        _bulkDataSource = new NpgsqlDataSourceBuilder(TuneBulk(tuned, _options.ConnectionString)).Build();
         if (_options.DeferPostSendFlush)
         {
             // The bookkeeping writes after a send commit without waiting for their WAL flush; the step's next synchronous
@@ -80,7 +82,7 @@ public sealed class PostgreSqlDatabase : IAsyncDisposable, IDisposable
     private static string Tune(string connectionString)
     {
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
-        var given = new HashSet<string>(connectionString.Split(';').Select(p => p.Split('=')[0].Trim().Replace(" ", string.Empty, StringComparison.Ordinal)), StringComparer.OrdinalIgnoreCase);
+        var given = Given(connectionString);
         if (!given.Contains("MaxAutoPrepare"))
         {
             builder.MaxAutoPrepare = 64;
@@ -98,6 +100,29 @@ public sealed class PostgreSqlDatabase : IAsyncDisposable, IDisposable
 
         return builder.ConnectionString;
     }
+
+    /// <summary>The write buffer of the bulk connections (<see cref="OpenBulkAsync"/>) unless the connection string sets one.</summary>
+    internal const int BulkWriteBufferSize = 64 * 1024;
+
+    /// <summary>
+    /// The connection string of the contact batches' connections (imports: binary COPY of thousands of rows): a larger
+    /// write buffer than Npgsql's 8 KB, unless the host set <c>Write Buffer Size</c>, so a COPY is sent in 64 KB socket
+    /// writes instead of 8 KB ones (fewer send calls on the client, fewer wake-ups of the server's reads).
+    /// </summary>
+    internal static string TuneBulk(string tuned, string given)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(tuned);
+        if (!Given(given).Contains("WriteBufferSize"))
+        {
+            builder.WriteBufferSize = BulkWriteBufferSize;
+        }
+
+        return builder.ConnectionString;
+    }
+
+    /// <summary>The keys a connection string sets, without spaces (<c>Write Buffer Size</c> → <c>WriteBufferSize</c>).</summary>
+    private static HashSet<string> Given(string connectionString) =>
+        new(connectionString.Split(';').Select(p => p.Split('=')[0].Trim().Replace(" ", string.Empty, StringComparison.Ordinal)), StringComparer.OrdinalIgnoreCase);
 
     /// <summary>The schema the tables live in.</summary>
     public string Schema { get; }
@@ -147,6 +172,15 @@ public sealed class PostgreSqlDatabase : IAsyncDisposable, IDisposable
     /// </summary>
     internal ValueTask<NpgsqlConnection> OpenDeferredAsync(CancellationToken cancellationToken) => OpenAsync(_deferredDataSource ?? _dataSource, cancellationToken);
 
+    /// <summary>
+    /// Opens a pooled connection for a contact batch (bulk writes: binary COPY), from its own pool whose connections have a
+    /// larger write buffer (<see cref="TuneBulk"/>).
+    /// </summary>
+    internal ValueTask<NpgsqlConnection> OpenBulkAsync(CancellationToken cancellationToken) => OpenAsync(_bulkDataSource, cancellationToken);
+
+    /// <summary>The data source of <see cref="OpenBulkAsync"/>.</summary>
+    internal NpgsqlDataSource BulkDataSource => _bulkDataSource;
+
     private async ValueTask<NpgsqlConnection> OpenAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         var ready = Volatile.Read(ref _ready);
@@ -165,6 +199,7 @@ public sealed class PostgreSqlDatabase : IAsyncDisposable, IDisposable
     public async ValueTask DisposeAsync()
     {
         await _dataSource.DisposeAsync().ConfigureAwait(false);
+        await _bulkDataSource.DisposeAsync().ConfigureAwait(false);
         if (_deferredDataSource is not null)
         {
             await _deferredDataSource.DisposeAsync().ConfigureAwait(false);
@@ -175,6 +210,7 @@ public sealed class PostgreSqlDatabase : IAsyncDisposable, IDisposable
     public void Dispose()
     {
         _dataSource.Dispose();
+        _bulkDataSource.Dispose();
         _deferredDataSource?.Dispose();
     }
 
