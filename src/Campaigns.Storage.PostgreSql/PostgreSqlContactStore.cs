@@ -90,13 +90,31 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
         CancellationToken cancellationToken,
         Dictionary<ContactId, Contact>? lockInto = null)
     {
+        // The probes in the primary key's order (OrderForIndex: sorted unless each kind's are in order already, as in a
+        // file sorted by phone with plain keys): with random lookup keys (AES-GCM's HMACs) consecutive descents then
+        // share their upper pages (s47, AES-GCM import: −16 to −22 % of the lookup's server CPU).
         var kinds = new short[keys.Count];
         var values = new string[keys.Count];
-        var i = 0;
-        foreach (var (kind, key) in keys.Keys)
+        var probes = System.Buffers.ArrayPool<IdentityRow>.Shared.Rent(keys.Count);
+        try
         {
-            kinds[i] = (short)kind;
-            values[i++] = key;
+            var n = 0;
+            foreach (var (kind, key) in keys.Keys)
+            {
+                probes[n++] = new IdentityRow((short)kind, key, default);
+            }
+
+            OrderForIndex(probes.AsSpan(0, n));
+            for (var i = 0; i < n; i++)
+            {
+                kinds[i] = probes[i].Kind;
+                values[i] = probes[i].Key;
+            }
+        }
+        finally
+        {
+            Array.Clear(probes, 0, keys.Count);
+            System.Buffers.ArrayPool<IdentityRow>.Shared.Return(probes);
         }
 
         using var command = Pg.Command(
@@ -476,7 +494,7 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
     internal async Task<long> CopyCoreAsync(NpgsqlConnection connection, IAsyncEnumerable<Contact> stored, CancellationToken cancellationToken)
     {
         long count = 0;
-        var identities = new List<(short Kind, string Key, Guid Contact)>();
+        var identities = new List<IdentityRow>();
         var document = new DocumentBuffer();
         using (var writer = await connection.BeginBinaryImportAsync($"COPY {_db.Schema}.contacts (id, version, doc) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false))
         {
@@ -485,7 +503,7 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
                 await WriteContactRowAsync(writer, contact, document, cancellationToken).ConfigureAwait(false);
                 foreach (var (kind, _, key) in _protection.KeysOf(contact.Identities))
                 {
-                    identities.Add(((short)kind, key, contact.Id.Value));
+                    identities.Add(new IdentityRow((short)kind, key, contact.Id.Value));
                 }
 
                 count++;
@@ -494,7 +512,7 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
             await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        await CopyIdentitiesAsync(connection, identities, cancellationToken).ConfigureAwait(false);
+        await CopyIdentitiesAsync(connection, identities.ToArray(), cancellationToken).ConfigureAwait(false);
         return count;
     }
 
@@ -516,20 +534,33 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
             await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        // The identity rows straight from the batch's lists (no list of rows in between: for a commit group it would be a
-        // large-object-heap array per commit).
-        using (var writer = await BeginIdentityCopyAsync(connection, cancellationToken).ConfigureAwait(false))
+        // The identity rows in the primary key's order (see CopyIdentitiesAsync), in a pooled array: for a commit group a new one
+        // would be a large-object-heap array per commit.
+        var total = 0;
+        foreach (var k in keys)
         {
+            total += k.Count;
+        }
+
+        var rows = System.Buffers.ArrayPool<IdentityRow>.Shared.Rent(total);
+        try
+        {
+            var n = 0;
             for (var i = 0; i < stored.Count; i++)
             {
                 var id = stored[i].Id.Value;
                 foreach (var (kind, _, key) in keys[i])
                 {
-                    await WriteIdentityRowAsync(writer, (short)kind, key, id, cancellationToken).ConfigureAwait(false);
+                    rows[n++] = new IdentityRow((short)kind, key, id);
                 }
             }
 
-            await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+            await CopyIdentitiesAsync(connection, rows.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Array.Clear(rows, 0, total);
+            System.Buffers.ArrayPool<IdentityRow>.Shared.Return(rows);
         }
 
         return stored.Count;
@@ -557,15 +588,52 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
         public System.Text.Json.Utf8JsonWriter Writer { get; }
     }
 
-    private async Task CopyIdentitiesAsync(NpgsqlConnection connection, List<(short Kind, string Key, Guid Contact)> identities, CancellationToken cancellationToken)
+    /// <summary>
+    /// Copies identity rows in the primary key's order (<see cref="OrderForIndex"/>, in place): the B-tree inserts of a
+    /// group then go through the index in order, so consecutive ones land on the same or a neighbouring leaf page
+    /// instead of each on a random one (s47, AES-GCM import: −27 to −38 % of the COPY's server CPU).
+    /// </summary>
+    private async Task CopyIdentitiesAsync(NpgsqlConnection connection, Memory<IdentityRow> rows, CancellationToken cancellationToken)
     {
+        OrderForIndex(rows.Span);
         using var writer = await BeginIdentityCopyAsync(connection, cancellationToken).ConfigureAwait(false);
-        foreach (var (kind, key, contact) in identities)
+        for (var i = 0; i < rows.Length; i++)
         {
-            await WriteIdentityRowAsync(writer, kind, key, contact, cancellationToken).ConfigureAwait(false);
+            var row = rows.Span[i];
+            await WriteIdentityRowAsync(writer, row.Kind, row.Key, row.Contact, cancellationToken).ConfigureAwait(false);
         }
 
         await writer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Puts identity rows in the order of the primary key (kind, lookup key) unless each kind's rows are in that order
+    /// already (then the inserts of every kind move through its part of the index in order anyway, and checking costs
+    /// one comparison per row where sorting costs a dozen: e.g. a file sorted by phone number with plain lookup keys).
+    /// </summary>
+    internal static void OrderForIndex(Span<IdentityRow> rows)
+    {
+        var last = new string?[8];
+        foreach (var row in rows)
+        {
+            if ((uint)row.Kind >= (uint)last.Length || (last[row.Kind] is { } previous && string.CompareOrdinal(previous, row.Key) > 0))
+            {
+                rows.Sort(IdentityRow.Compare);
+                return;
+            }
+
+            last[row.Kind] = row.Key;
+        }
+    }
+
+    /// <summary>One row of <c>contact_identities</c>, ordered as its primary key: kind, then the lookup key's UTF-8 bytes (<c>COLLATE "C"</c>; ordinal order is the same for keys without surrogate pairs, and only the locality depends on it).</summary>
+    internal readonly record struct IdentityRow(short Kind, string Key, Guid Contact)
+    {
+        public static int Compare(IdentityRow x, IdentityRow y)
+        {
+            var byKind = x.Kind.CompareTo(y.Kind);
+            return byKind != 0 ? byKind : string.CompareOrdinal(x.Key, y.Key);
+        }
     }
 
     private Task<NpgsqlBinaryImporter> BeginIdentityCopyAsync(NpgsqlConnection connection, CancellationToken cancellationToken) =>

@@ -53,6 +53,9 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
 
     public int PendingWrites { get; private set; }
 
+    /// <summary>The batch's connection  while a transaction is open.</summary>
+    internal NpgsqlConnection? Connection => _connection;
+
     public async Task<Contact?> GetAsync(ContactId id, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();

@@ -74,13 +74,14 @@ public sealed class PostgreSqlDatabase : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// Defaults for a store that sends many short statements, unless the connection string says otherwise: automatic
-    /// preparation of the hot statements (planned once per connection, not per call) and no DISCARD ALL when a
-    /// connection goes back to the pool (which would drop those prepared statements).
+    /// preparation of the hot statements (planned once per connection, not per call), no DISCARD ALL when a
+    /// connection goes back to the pool (which would drop those prepared statements), and a 64 KB write buffer
+    /// (<see cref="DefaultWriteBufferSize"/>; Npgsql's is 8 KB) so an import's binary COPY goes out in 64 KB socket writes.
     /// </summary>
-    private static string Tune(string connectionString)
+    internal static string Tune(string connectionString)
     {
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
-        var given = new HashSet<string>(connectionString.Split(';').Select(p => p.Split('=')[0].Trim().Replace(" ", string.Empty, StringComparison.Ordinal)), StringComparer.OrdinalIgnoreCase);
+        var given = Given(connectionString);
         if (!given.Contains("MaxAutoPrepare"))
         {
             builder.MaxAutoPrepare = 64;
@@ -96,8 +97,24 @@ public sealed class PostgreSqlDatabase : IAsyncDisposable, IDisposable
             builder.NoResetOnClose = true;
         }
 
+        if (!given.Contains("WriteBufferSize"))
+        {
+            builder.WriteBufferSize = DefaultWriteBufferSize;
+        }
+
         return builder.ConnectionString;
     }
+
+    /// <summary>
+    /// The write buffer of every connection unless the connection string sets <c>Write Buffer Size</c>: a contact
+    /// batch's binary COPY is sent in 64 KB socket writes instead of 8 KB ones (fewer send calls on the client, fewer
+    /// wake-ups of the server's reads; 56 KB more memory per open connection).
+    /// </summary>
+    internal const int DefaultWriteBufferSize = 64 * 1024;
+
+    /// <summary>The keys a connection string sets, without spaces (<c>Write Buffer Size</c> → <c>WriteBufferSize</c>).</summary>
+    private static HashSet<string> Given(string connectionString) =>
+        new(connectionString.Split(';').Select(p => p.Split('=')[0].Trim().Replace(" ", string.Empty, StringComparison.Ordinal)), StringComparer.OrdinalIgnoreCase);
 
     /// <summary>The schema the tables live in.</summary>
     public string Schema { get; }
