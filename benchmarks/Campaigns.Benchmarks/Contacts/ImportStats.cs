@@ -85,6 +85,7 @@ internal static class ImportStats
             ],
         };
         using var gcReasons = Environment.GetEnvironmentVariable("CAMPAIGNS_GC_REASONS") == "1" ? new GcReasons() : null;
+        using var jitLog = Environment.GetEnvironmentVariable("CAMPAIGNS_JIT_LOG") == "1" ? new JitLog() : null;
         using var process = Process.GetCurrentProcess();
         GC.Collect();
         process.Refresh();
@@ -108,6 +109,7 @@ internal static class ImportStats
         }
 
         gcReasons?.Print();
+        jitLog?.Print();
         if (!discard)
         {
             Console.WriteLine($"stored contacts={await provider.GetRequiredService<IContactStore>().CountAsync().ConfigureAwait(false)}");

@@ -1193,7 +1193,67 @@ internal sealed class ContactImporter : IContactImporter
         /// Finds the contact the row belongs to (from the chunk's lookup, else from the store); identities that belong to
         /// another contact are conflicts.
         /// </summary>
-        private async Task<(Contact? Target, HashSet<(IdentityKind, string)> Conflicts)> FindAsync(long row, CancellationToken cancellationToken)
+        private ValueTask<(Contact? Target, HashSet<(IdentityKind, string)> Conflicts)> FindAsync(long row, CancellationToken cancellationToken)
+        {
+            // The usual case: every identity of the row is in the chunk's lookup, so the answer is ready without a state
+            // machine or a task per row. Otherwise the flags and conflicts noted so far are undone and the row is looked
+            // up again with the store's help.
+            var flags = _r.Flags.Count;
+            if (TryFindKnown(row, out var known))
+            {
+                return new ValueTask<(Contact?, HashSet<(IdentityKind, string)>)>((known, _conflicts));
+            }
+
+            _r.Flags.RemoveRange(flags, _r.Flags.Count - flags);
+            return new ValueTask<(Contact?, HashSet<(IdentityKind, string)>)>(FindWithStoreAsync(row, cancellationToken));
+        }
+
+        /// <summary><see cref="FindAsync"/> when every identity of the row is in <see cref="_known"/>; false as soon as one is not.</summary>
+        private bool TryFindKnown(long row, out Contact? target)
+        {
+            target = null;
+            var conflicts = _conflicts;
+            conflicts.Clear();
+            foreach (var phone in _r.Phones)
+            {
+                if (!_known.TryGetValue(new ContactIdentityKey(IdentityKind.Phone, phone), out var found))
+                {
+                    return false;
+                }
+
+                target = Consider(row, IdentityKind.Phone, phone, _r.PhoneColumns[phone], target, found);
+            }
+
+            foreach (var email in _r.Emails)
+            {
+                if (!_known.TryGetValue(new ContactIdentityKey(IdentityKind.Email, email), out var found))
+                {
+                    return false;
+                }
+
+                target = Consider(row, IdentityKind.Email, email, _r.EmailColumns[email], target, found);
+            }
+
+            if (_r.Others.Count > 0)
+            {
+                foreach (var kind in IdentityNames.All)
+                {
+                    if (kind is not IdentityKind.Phone and not IdentityKind.Email && _r.Others.TryGetValue(kind, out var other))
+                    {
+                        if (!_known.TryGetValue(new ContactIdentityKey(kind, other.Value), out var found))
+                        {
+                            return false;
+                        }
+
+                        target = Consider(row, kind, other.Value, other.Column, target, found);
+                    }
+                }
+            }
+
+            return true;
+        }
+
+        private async Task<(Contact? Target, HashSet<(IdentityKind, string)> Conflicts)> FindWithStoreAsync(long row, CancellationToken cancellationToken)
         {
             // Phones, then e-mails, then the other kinds in IdentityNames.All order; no per-row iterators (the row's
             // identities are almost always in the chunk's lookup, so this completes without awaiting).
