@@ -88,6 +88,21 @@ public class ContactImporterBulkLookupTests
         Assert.Contains("BatchingStore.PreferredWritesPerCommit must be positive (is 0)", ex.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_row_that_loses_a_race_for_an_identity_is_looked_up_again_in_the_store_and_merged()
+    {
+        // Between the chunk's lookup and the row's write another writer takes the row's e-mail: the add fails as a
+        // duplicate, the row forgets what the chunk's lookup said and finds that writer's contact in the store.
+        var store = new RacingStore("+8613800000002", new Contact { Id = ContactId.New(), CreatedAt = NodaTime.Instant.FromUtc(2026, 1, 1, 0, 0), Name = "other writer", Identities = new ContactIdentities { Email = "b@example.com" } });
+
+        var report = await ImporterOver(store).ImportCsvTextAsync(new StringReader("phone,email,name\n+8613800000001,a@example.com,A\n+8613800000002,b@example.com,B\n"), Mapping);
+
+        Assert.Equal((2, 1, 1, 0), (report.RowsRead, report.Created, report.Merged, report.Flagged));
+        var merged = (await store.FindAsync(IdentityKind.Email, "b@example.com"))!;
+        Assert.Equal(("B", "+8613800000002", 2), (merged.Name, merged.Identities.Phone, merged.Version));
+        Assert.Equal(2, await store.CountAsync());
+    }
+
     private static IContactImporter ImporterOver(IContactStore store)
     {
         var services = new ServiceCollection();
@@ -121,7 +136,7 @@ public class ContactImporterBulkLookupTests
 
         public Task<Contact?> GetAsync(ContactId id, CancellationToken cancellationToken = default) => Inner.GetAsync(id, cancellationToken);
 
-        public Task<Contact> AddAsync(Contact contact, CancellationToken cancellationToken = default) => Inner.AddAsync(contact, cancellationToken);
+        public virtual Task<Contact> AddAsync(Contact contact, CancellationToken cancellationToken = default) => Inner.AddAsync(contact, cancellationToken);
 
         public Task<Contact> UpdateAsync(Contact contact, CancellationToken cancellationToken = default) => Inner.UpdateAsync(contact, cancellationToken);
 
@@ -208,6 +223,23 @@ public class ContactImporterBulkLookupTests
             public bool AllowsConcurrentBatches => concurrent;
 
             public ValueTask<IContactWriteBatch> BeginBatchAsync(CancellationToken cancellationToken = default) => throw new NotSupportedException();
+        }
+    }
+
+    /// <summary>The in-memory store where another writer adds <paramref name="rival"/> just before the first add of a contact with <paramref name="phone"/>.</summary>
+    private sealed class RacingStore(string phone, Contact rival) : CountingStore
+    {
+        private bool _raced;
+
+        public override async Task<Contact> AddAsync(Contact contact, CancellationToken cancellationToken = default)
+        {
+            if (!_raced && contact.Identities.Phone == phone)
+            {
+                _raced = true;
+                await Inner.AddAsync(rival, cancellationToken);
+            }
+
+            return await Inner.AddAsync(contact, cancellationToken);
         }
     }
 
