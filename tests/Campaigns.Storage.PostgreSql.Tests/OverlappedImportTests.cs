@@ -5,7 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace Campaigns.Storage.PostgreSql.Tests;
 
 /// <summary>
-/// The importer over PostgreSQL commits one group of rows (about 4,000 writes) in the background while it merges the next
+/// The importer over PostgreSQL commits one group of rows (here 4,000 writes: <see cref="IBulkContactStore.PreferredWritesPerCommit"/>) in the background while it merges the next
 /// group in a second batch (<see cref="IBulkContactStore.AllowsConcurrentBatches"/>): the result must be that of a
 /// sequential import, and a failed background commit must leave only the groups before it.
 /// </summary>
@@ -22,6 +22,7 @@ public sealed class OverlappedImportTests
         await using var schema = await PostgreSqlTestSchema.CreateAsync();
         var store = new CountingStore(schema.Contacts());
         Assert.True(((IBulkContactStore)schema.Contacts()).AllowsConcurrentBatches);
+        Assert.Equal(1_000, ((IBulkContactStore)schema.Contacts()).PreferredWritesPerCommit);
         var report = await ImporterOver.Store(store).ImportAsync(RowsAsync(), mapping);
 
         // The same rows into the in-memory store, one contact at a time.
@@ -141,6 +142,9 @@ public sealed class OverlappedImportTests
         public int FailCommit { get; init; }
 
         public bool AllowsConcurrentBatches => ((IBulkContactStore)inner).AllowsConcurrentBatches;
+
+        /// <summary>Groups of 4,000 writes (the store itself prefers 1,000), which the rows above are laid out for.</summary>
+        public int PreferredWritesPerCommit => 4_000;
 
         public async ValueTask<IContactWriteBatch> BeginBatchAsync(CancellationToken cancellationToken = default)
         {

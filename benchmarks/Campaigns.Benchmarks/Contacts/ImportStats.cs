@@ -85,10 +85,13 @@ internal static class ImportStats
             ],
         };
         using var gcReasons = Environment.GetEnvironmentVariable("CAMPAIGNS_GC_REASONS") == "1" ? new GcReasons() : null;
+        using var jitLog = Environment.GetEnvironmentVariable("CAMPAIGNS_JIT_LOG") == "1" ? new JitLog() : null;
         using var process = Process.GetCurrentProcess();
         GC.Collect();
         process.Refresh();
         Console.WriteLine($"pipelined={pipelined} protector={(aes ? "aes-gcm" : "plain")} store={(discard ? "discard" : sqlitePath is not null ? "sqlite " + sqlitePath : postgresConnection is not null ? "postgresql bench_import" : "in-memory")} before: ws={process.WorkingSet64 / 1e6:F0}MB heap={GC.GetTotalMemory(false) / 1e6:F0}MB");
+        var workItems = ThreadPool.CompletedWorkItemCount;
+        var contentions = Monitor.LockContentionCount;
         var sw = Stopwatch.StartNew();
         var progress = new SyncProgress(p =>
         {
@@ -102,9 +105,11 @@ internal static class ImportStats
             process.Refresh();
             Console.WriteLine($"rows={report.RowsRead} created={report.Created} merged={report.Merged} flagged={report.Flagged} rejected={report.Rejected} contacts={report.ContactsCreated} issues={report.Issues.Count}+{report.IssuesOmitted}");
             Console.WriteLine($"elapsed={sw.Elapsed.TotalSeconds:F2}s cpu={process.TotalProcessorTime.TotalSeconds:F2}s rows/s={report.RowsRead / sw.Elapsed.TotalSeconds:F0} gc0/1/2={GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)} gc-pause={GC.GetTotalPauseDuration().TotalSeconds:F2}s alloc={GC.GetTotalAllocatedBytes() / 1e9:F2}GB peak-ws={process.PeakWorkingSet64 / 1e6:F0}MB ws={process.WorkingSet64 / 1e6:F0}MB heap={GC.GetTotalMemory(false) / 1e6:F0}MB");
+            Console.WriteLine($"threadpool-items={ThreadPool.CompletedWorkItemCount - workItems} ({(ThreadPool.CompletedWorkItemCount - workItems) * 1000.0 / Math.Max(1, report.RowsRead):F1} per 1,000 rows) threads={ThreadPool.ThreadCount} lock-contentions={Monitor.LockContentionCount - contentions}");
         }
 
         gcReasons?.Print();
+        jitLog?.Print();
         if (!discard)
         {
             Console.WriteLine($"stored contacts={await provider.GetRequiredService<IContactStore>().CountAsync().ConfigureAwait(false)}");

@@ -17,7 +17,8 @@ namespace Campaigns.Contacts;
 /// them. Streaming in chunks: rows are parsed a chunk (1,000 rows) at a time, the chunk's identities are looked up in one
 /// read (<see cref="ContactStoreLookupExtensions.FindManyAsync"/>: one query on the SQLite and PostgreSQL stores), then
 /// its rows are merged in order (rows of the chunk that share an identity become one contact) and, on a store with
-/// batches (<see cref="IBulkContactStore"/>), committed every 4,000 writes (whole chunks); memory does not grow with the
+/// batches (<see cref="IBulkContactStore"/>), committed every <see cref="IBulkContactStore.PreferredWritesPerCommit"/> writes
+/// (whole chunks: 4,000 on SQLite, 1,000 on a store whose commits overlap the next rows, such as PostgreSQL); memory does not grow with the
 /// input (the store and the capped issue list aside). With <see cref="ContactImportMapping.Pipelined"/>, while one task
 /// writes a chunk the caller's flow parses and cleans the next ones (at most 2 waiting); chunks are written one at a time
 /// in file order, so counts, issues, merges and progress are those of a sequential import (progress is then reported
@@ -285,8 +286,11 @@ internal sealed class ContactImporter : IContactImporter
         /// </summary>
         private const int ChunkSize = 1_000;
 
-        /// <summary>With a store that offers batches (<see cref="IBulkContactStore"/>), the writes per transaction (whole chunks).</summary>
-        private const int CommitEvery = 4_000;
+        /// <summary>
+        /// With a store that offers batches (<see cref="IBulkContactStore"/>), the writes per transaction (whole chunks): the
+        /// store's <see cref="IBulkContactStore.PreferredWritesPerCommit"/>, read when the first batch starts.
+        /// </summary>
+        private int _commitEvery = int.MaxValue;
 
         /// <summary>
         /// Chunks handed from the reading side to the writing side and not yet written: the reader parses and cleans the
@@ -423,6 +427,12 @@ internal sealed class ContactImporter : IContactImporter
                 _batchChecked = true;
                 if (owner._store is IBulkContactStore bulk)
                 {
+                    _commitEvery = bulk.PreferredWritesPerCommit;
+                    if (_commitEvery <= 0)
+                    {
+                        throw new InvalidOperationException($"{owner._store.GetType().Name}.{nameof(IBulkContactStore.PreferredWritesPerCommit)} must be positive (is {_commitEvery}).");
+                    }
+
                     _batch = await bulk.BeginBatchAsync(cancellationToken).ConfigureAwait(false);
                     _batches.Add(_batch);
                     _overlap = bulk.AllowsConcurrentBatches;
@@ -739,7 +749,7 @@ internal sealed class ContactImporter : IContactImporter
         /// <summary>
         /// Looks up the identities of the chunk's rows in one read, applies the rows in order (rows of the chunk that share
         /// an identity find the contact an earlier row created or merged), and commits the batch once
-        /// <see cref="CommitEvery"/> writes are pending.
+        /// <see cref="_commitEvery"/> writes are pending.
         /// </summary>
         private async Task FlushAsync(Chunk chunk, CancellationToken cancellationToken)
         {
@@ -849,7 +859,7 @@ internal sealed class ContactImporter : IContactImporter
             }
 
             _known.Clear();
-            if (_batch is not null && _batch.PendingWrites >= CommitEvery)
+            if (_batch is not null && _batch.PendingWrites >= _commitEvery)
             {
                 try
                 {
@@ -1183,7 +1193,67 @@ internal sealed class ContactImporter : IContactImporter
         /// Finds the contact the row belongs to (from the chunk's lookup, else from the store); identities that belong to
         /// another contact are conflicts.
         /// </summary>
-        private async Task<(Contact? Target, HashSet<(IdentityKind, string)> Conflicts)> FindAsync(long row, CancellationToken cancellationToken)
+        private ValueTask<(Contact? Target, HashSet<(IdentityKind, string)> Conflicts)> FindAsync(long row, CancellationToken cancellationToken)
+        {
+            // The usual case: every identity of the row is in the chunk's lookup, so the answer is ready without a state
+            // machine or a task per row. Otherwise the flags and conflicts noted so far are undone and the row is looked
+            // up again with the store's help.
+            var flags = _r.Flags.Count;
+            if (TryFindKnown(row, out var known))
+            {
+                return new ValueTask<(Contact?, HashSet<(IdentityKind, string)>)>((known, _conflicts));
+            }
+
+            _r.Flags.RemoveRange(flags, _r.Flags.Count - flags);
+            return new ValueTask<(Contact?, HashSet<(IdentityKind, string)>)>(FindWithStoreAsync(row, cancellationToken));
+        }
+
+        /// <summary><see cref="FindAsync"/> when every identity of the row is in <see cref="_known"/>; false as soon as one is not.</summary>
+        private bool TryFindKnown(long row, out Contact? target)
+        {
+            target = null;
+            var conflicts = _conflicts;
+            conflicts.Clear();
+            foreach (var phone in _r.Phones)
+            {
+                if (!_known.TryGetValue(new ContactIdentityKey(IdentityKind.Phone, phone), out var found))
+                {
+                    return false;
+                }
+
+                target = Consider(row, IdentityKind.Phone, phone, _r.PhoneColumns[phone], target, found);
+            }
+
+            foreach (var email in _r.Emails)
+            {
+                if (!_known.TryGetValue(new ContactIdentityKey(IdentityKind.Email, email), out var found))
+                {
+                    return false;
+                }
+
+                target = Consider(row, IdentityKind.Email, email, _r.EmailColumns[email], target, found);
+            }
+
+            if (_r.Others.Count > 0)
+            {
+                foreach (var kind in IdentityNames.All)
+                {
+                    if (kind is not IdentityKind.Phone and not IdentityKind.Email && _r.Others.TryGetValue(kind, out var other))
+                    {
+                        if (!_known.TryGetValue(new ContactIdentityKey(kind, other.Value), out var found))
+                        {
+                            return false;
+                        }
+
+                        target = Consider(row, kind, other.Value, other.Column, target, found);
+                    }
+                }
+            }
+
+            return true;
+        }
+
+        private async Task<(Contact? Target, HashSet<(IdentityKind, string)> Conflicts)> FindWithStoreAsync(long row, CancellationToken cancellationToken)
         {
             // Phones, then e-mails, then the other kinds in IdentityNames.All order; no per-row iterators (the row's
             // identities are almost always in the chunk's lookup, so this completes without awaiting).
