@@ -14,7 +14,7 @@ namespace Campaigns.Storage.PostgreSql;
 internal sealed class ContactProtection(IPersonalDataProtector protector)
 {
     [ThreadStatic]
-    private static DocumentScratch? t_scratch;
+    private static DocumentBuffer? t_scratch;
 
     /// <summary>The lookup key of one identity value.</summary>
     public string LookupKey(IdentityKind kind, string value) => protector.ComputeLookupKey(PersonalDataFields.PurposeOf(kind), value);
@@ -36,10 +36,9 @@ internal sealed class ContactProtection(IPersonalDataProtector protector)
     /// <remarks>Written by <see cref="ContactDocumentWriter"/> (byte for byte what the serializer writes with <see cref="Pg.ContactJson"/>) through a per-thread buffer.</remarks>
     public string ToDocument(Contact contact)
     {
-        var scratch = t_scratch ??= new DocumentScratch();
-        var utf8 = WriteDocument(contact, scratch.Buffer, scratch.Writer);
-        var json = Encoding.UTF8.GetString(utf8.Span);
-        if (scratch.Buffer.Capacity > DocumentScratch.KeptCapacity)
+        var scratch = t_scratch ??= new DocumentBuffer();
+        var json = Encoding.UTF8.GetString(WriteDocument(contact, scratch).Span);
+        if (scratch.Buffer.Capacity > DocumentBuffer.KeptCapacity)
         {
             t_scratch = null; // do not keep one huge document's buffer alive on the thread
         }
@@ -48,18 +47,18 @@ internal sealed class ContactProtection(IPersonalDataProtector protector)
     }
 
     /// <summary>
-    /// The json document of a contact, its personal data protected, as UTF-8 written into <paramref name="buffer"/>
-    /// (cleared first) with <paramref name="writer"/> (reset onto it; it must use <see cref="Pg.JsonWriterOptions"/>): the
-    /// same JSON as <see cref="ToDocument(Contact)"/> without a UTF-16 string in between, for COPY. The protector copies the
-    /// contact only when it changes something (the plain protector does not).
+    /// The json document of a contact, its personal data protected, as UTF-8 written into <paramref name="document"/>
+    /// (cleared first; valid until its next use): the same JSON as <see cref="ToDocument(Contact)"/> without a UTF-16
+    /// string in between, for COPY. The protector copies the contact only when it changes something (the plain protector
+    /// does not).
     /// </summary>
-    public ReadOnlyMemory<byte> WriteDocument(Contact contact, ArrayBufferWriter<byte> buffer, Utf8JsonWriter writer)
+    public ReadOnlyMemory<byte> WriteDocument(Contact contact, DocumentBuffer document)
     {
-        buffer.ResetWrittenCount();
-        writer.Reset(buffer);
-        ContactDocumentWriter.Write(writer, PersonalDataFields.Protect(contact, protector));
-        writer.Flush();
-        return buffer.WrittenMemory;
+        document.Buffer.ResetWrittenCount();
+        document.Writer.Reset(document.Buffer);
+        ContactDocumentWriter.Write(document.Writer, PersonalDataFields.Protect(contact, protector));
+        document.Writer.Flush();
+        return document.Buffer.WrittenMemory;
     }
 
     /// <summary>A contact read back: its personal data unprotected and its version taken from the row.</summary>
@@ -71,12 +70,16 @@ internal sealed class ContactProtection(IPersonalDataProtector protector)
     /// <summary>A participant read back.</summary>
     public Participant ParticipantFromDocument(string json, long version) => PersonalDataFields.Unprotect(Pg.FromJson<Participant>(json), protector) with { Version = version };
 
-    /// <summary>A thread's buffer and writer for <see cref="ToDocument(Contact)"/>.</summary>
-    private sealed class DocumentScratch
+    /// <summary>
+    /// A reused UTF-8 buffer and its JSON writer (with <see cref="Pg.JsonWriterOptions"/>) for <see cref="WriteDocument"/>:
+    /// one per COPY, and one per thread for <see cref="ToDocument(Contact)"/>. Not thread-safe.
+    /// </summary>
+    internal sealed class DocumentBuffer
     {
+        /// <summary>The largest buffer <see cref="ToDocument(Contact)"/> keeps on its thread.</summary>
         public const int KeptCapacity = 64 * 1024;
 
-        public DocumentScratch()
+        public DocumentBuffer()
         {
             Writer = new Utf8JsonWriter(Buffer, Pg.JsonWriterOptions);
         }

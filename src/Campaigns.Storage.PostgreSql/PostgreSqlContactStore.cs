@@ -495,7 +495,7 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
     {
         long count = 0;
         var identities = new List<IdentityRow>();
-        var document = new DocumentBuffer();
+        var document = new ContactProtection.DocumentBuffer();
         using (var writer = await connection.BeginBinaryImportAsync($"COPY {_db.Schema}.contacts (id, version, doc) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false))
         {
             await foreach (var contact in stored.WithCancellation(cancellationToken).ConfigureAwait(false))
@@ -523,7 +523,7 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
     /// </summary>
     internal async Task<long> CopyCoreAsync(NpgsqlConnection connection, List<Contact> stored, List<List<(IdentityKind Kind, string Value, string Key)>> keys, CancellationToken cancellationToken)
     {
-        var document = new DocumentBuffer();
+        var document = new ContactProtection.DocumentBuffer();
         using (var writer = await connection.BeginBinaryImportAsync($"COPY {_db.Schema}.contacts (id, version, doc) FROM STDIN (FORMAT BINARY)", cancellationToken).ConfigureAwait(false))
         {
             for (var i = 0; i < stored.Count; i++)
@@ -567,25 +567,12 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
     }
 
     /// <summary>One row of the contacts COPY; the document goes as UTF-8 straight from the serializer (no string).</summary>
-    private async Task WriteContactRowAsync(NpgsqlBinaryImporter writer, Contact contact, DocumentBuffer document, CancellationToken cancellationToken)
+    private async Task WriteContactRowAsync(NpgsqlBinaryImporter writer, Contact contact, ContactProtection.DocumentBuffer document, CancellationToken cancellationToken)
     {
         await writer.StartRowAsync(cancellationToken).ConfigureAwait(false);
         await writer.WriteAsync(contact.Id.Value, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
         await writer.WriteAsync(contact.Version, NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
-        await writer.WriteAsync(_protection.WriteDocument(contact, document.Buffer, document.Writer), NpgsqlDbType.Json, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>The UTF-8 buffer and JSON writer one COPY reuses for its documents (each written before the next is built).</summary>
-    private sealed class DocumentBuffer
-    {
-        public DocumentBuffer()
-        {
-            Writer = new System.Text.Json.Utf8JsonWriter(Buffer, Pg.JsonWriterOptions);
-        }
-
-        public System.Buffers.ArrayBufferWriter<byte> Buffer { get; } = new(1024);
-
-        public System.Text.Json.Utf8JsonWriter Writer { get; }
+        await writer.WriteAsync(_protection.WriteDocument(contact, document), NpgsqlDbType.Json, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -214,28 +214,29 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
             }
         }
 
+        // $1–$6, the same in both statements: the task, the times, whether it is counted, and the sums.
+        NpgsqlBatchCommand Sums(string sql)
+        {
+            var sums = new NpgsqlBatchCommand(sql);
+            sums.Parameters.Add(new NpgsqlParameter<string> { TypedValue = taskId });
+            sums.Parameters.Add(new NpgsqlParameter<long> { TypedValue = at });
+            sums.Parameters.Add(new NpgsqlParameter<long> { TypedValue = startedAt });
+            sums.Parameters.Add(new NpgsqlParameter<bool> { TypedValue = counted });
+            sums.Parameters.Add(new NpgsqlParameter<long> { TypedValue = sent });
+            sums.Parameters.Add(new NpgsqlParameter<long> { TypedValue = unknown });
+            return sums;
+        }
+
         // The deferred keys added and removed, and the sums, in one statement (built once: _recordTaskSql). Without
         // deferred keys, suppressions or failures (a step's send) the shorter statement does the same with less work.
         if (deferredKeys is null && suppressed is null && failed is null)
         {
-            var plain = new NpgsqlBatchCommand(_recordPlainSql);
-            plain.Parameters.Add(new NpgsqlParameter<string> { TypedValue = taskId });
-            plain.Parameters.Add(new NpgsqlParameter<long> { TypedValue = at });
-            plain.Parameters.Add(new NpgsqlParameter<long> { TypedValue = startedAt });
-            plain.Parameters.Add(new NpgsqlParameter<bool> { TypedValue = counted });
-            plain.Parameters.Add(new NpgsqlParameter<long> { TypedValue = sent });
-            plain.Parameters.Add(new NpgsqlParameter<long> { TypedValue = unknown });
+            var plain = Sums(_recordPlainSql);
             plain.Parameters.Add(new NpgsqlParameter<string[]> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text, TypedValue = otherKeys?.ToArray() ?? [] });
             return plain;
         }
 
-        var command = new NpgsqlBatchCommand(_recordTaskSql);
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = taskId });
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = at });
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = startedAt });
-        command.Parameters.Add(new NpgsqlParameter<bool> { TypedValue = counted });
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = sent });
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = unknown });
+        var command = Sums(_recordTaskSql);
         command.Parameters.Add(new NpgsqlParameter<string[]> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text, TypedValue = deferredKeys?.ToArray() ?? [] });
         command.Parameters.Add(new NpgsqlParameter<string[]> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | NpgsqlTypes.NpgsqlDbType.Text, TypedValue = otherKeys?.ToArray() ?? [] });
         command.Parameters.Add(new NpgsqlParameter<string> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Jsonb, TypedValue = suppressed is null ? "{}" : JsonSerializer.Serialize(suppressed) });
