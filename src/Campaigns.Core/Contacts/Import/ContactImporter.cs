@@ -1211,27 +1211,23 @@ internal sealed class ContactImporter : IContactImporter
         /// <summary><see cref="FindAsync"/> when every identity of the row is in <see cref="_known"/>; false as soon as one is not.</summary>
         private bool TryFindKnown(long row, out Contact? target)
         {
+            // Every key is checked before the walk: Consider flags conflicts, so a walk abandoned halfway (and redone by
+            // FindWithStoreAsync) would flag them twice.
             target = null;
-            var conflicts = _conflicts;
-            conflicts.Clear();
+            if (!AllKnown())
+            {
+                return false;
+            }
+
+            _conflicts.Clear();
             foreach (var phone in _r.Phones)
             {
-                if (!_known.TryGetValue(new ContactIdentityKey(IdentityKind.Phone, phone), out var found))
-                {
-                    return false;
-                }
-
-                target = Consider(row, IdentityKind.Phone, phone, _r.PhoneColumns[phone], target, found);
+                target = Consider(row, IdentityKind.Phone, phone, _r.PhoneColumns[phone], target, _known[new ContactIdentityKey(IdentityKind.Phone, phone)]);
             }
 
             foreach (var email in _r.Emails)
             {
-                if (!_known.TryGetValue(new ContactIdentityKey(IdentityKind.Email, email), out var found))
-                {
-                    return false;
-                }
-
-                target = Consider(row, IdentityKind.Email, email, _r.EmailColumns[email], target, found);
+                target = Consider(row, IdentityKind.Email, email, _r.EmailColumns[email], target, _known[new ContactIdentityKey(IdentityKind.Email, email)]);
             }
 
             if (_r.Others.Count > 0)
@@ -1240,13 +1236,38 @@ internal sealed class ContactImporter : IContactImporter
                 {
                     if (kind is not IdentityKind.Phone and not IdentityKind.Email && _r.Others.TryGetValue(kind, out var other))
                     {
-                        if (!_known.TryGetValue(new ContactIdentityKey(kind, other.Value), out var found))
-                        {
-                            return false;
-                        }
-
-                        target = Consider(row, kind, other.Value, other.Column, target, found);
+                        target = Consider(row, kind, other.Value, other.Column, target, _known[new ContactIdentityKey(kind, other.Value)]);
                     }
+                }
+            }
+
+            return true;
+        }
+
+        /// <summary>Whether every identity of the row is in the chunk's lookup (<c>_known</c>).</summary>
+        private bool AllKnown()
+        {
+            foreach (var phone in _r.Phones)
+            {
+                if (!_known.ContainsKey(new ContactIdentityKey(IdentityKind.Phone, phone)))
+                {
+                    return false;
+                }
+            }
+
+            foreach (var email in _r.Emails)
+            {
+                if (!_known.ContainsKey(new ContactIdentityKey(IdentityKind.Email, email)))
+                {
+                    return false;
+                }
+            }
+
+            foreach (var (kind, other) in _r.Others)
+            {
+                if (kind is not IdentityKind.Phone and not IdentityKind.Email && !_known.ContainsKey(new ContactIdentityKey(kind, other.Value)))
+                {
+                    return false;
                 }
             }
 
