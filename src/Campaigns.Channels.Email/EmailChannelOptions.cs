@@ -45,7 +45,8 @@ public sealed class EmailChannelOptions
 
     /// <summary>
     /// How long one send may take (connect, authenticate and transfer), 1 s – 10 min (default 30 s). When it expires the
-    /// result is <c>Failed(Timeout, retryable: true)</c> and the connection is closed.
+    /// connection is closed and the result is <c>Failed(Timeout, retryable: true)</c> once the message was being sent (the
+    /// server may have it), or <c>Failed(ProviderError, retryable: true)</c> while connecting (nothing was sent).
     /// </summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(30);
 

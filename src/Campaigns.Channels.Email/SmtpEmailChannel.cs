@@ -93,7 +93,8 @@ internal sealed class SmtpEmailChannel : IChannel, IAsyncDisposable, IDisposable
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return TimedOut("waiting for the SMTP connection");
+            // Nothing was sent: a retryable provider error, not a timeout (which would leave the send in doubt).
+            return NotSent("waiting for the SMTP connection");
         }
 
         try
@@ -111,9 +112,11 @@ internal sealed class SmtpEmailChannel : IChannel, IAsyncDisposable, IDisposable
         for (var attempt = 0; ; attempt++)
         {
             var reused = _client is { IsConnected: true };
+            var connected = false;
             try
             {
                 var client = await EnsureConnectedAsync(token).ConfigureAwait(false);
+                connected = true;
                 await client.SendAsync(mime, token).ConfigureAwait(false);
                 if (++_sentOnConnection >= _options.MaxMessagesPerConnection)
                 {
@@ -130,9 +133,11 @@ internal sealed class SmtpEmailChannel : IChannel, IAsyncDisposable, IDisposable
             catch (Exception ex) when (ex is OperationCanceledException or TimeoutException)
             {
                 // Our linked timeout cancels the token; MailKit's own socket timeout (the same length) throws
-                // TimeoutException. Whichever fires first, it is the same retryable timeout.
+                // TimeoutException. Whichever fires first, it is the same retryable timeout. Before the session is up
+                // nothing was sent (a provider error); once the message is being sent the server may have it (a timeout:
+                // in doubt, see DeliveryFailureReason.Timeout).
                 await CloseAsync(quit: false).ConfigureAwait(false);
-                return TimedOut("sending");
+                return connected ? TimedOut("sending") : NotSent("connecting");
             }
             catch (SmtpCommandException ex)
             {
@@ -257,6 +262,9 @@ internal sealed class SmtpEmailChannel : IChannel, IAsyncDisposable, IDisposable
             _ => DeliveryResult.Failed(DeliveryFailureReason.ProviderError, false, detail),
         };
     }
+
+    private DeliveryResult NotSent(string what) =>
+        DeliveryResult.Failed(DeliveryFailureReason.ProviderError, true, string.Create(CultureInfo.InvariantCulture, $"The SMTP server did not answer within {_options.Timeout.TotalSeconds} s ({what}); nothing was sent."));
 
     private DeliveryResult TimedOut(string what) =>
         DeliveryResult.Failed(DeliveryFailureReason.Timeout, true, string.Create(CultureInfo.InvariantCulture, $"The SMTP server did not answer within {_options.Timeout.TotalSeconds} s ({what})."));

@@ -153,6 +153,20 @@ public sealed class SmtpEmailChannelTests(SmtpServer server) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_server_that_never_greets_is_a_retryable_provider_error_not_a_timeout()
+    {
+        // The listener's backlog completes the TCP handshake, but no SMTP greeting ever comes: nothing can have been sent,
+        // so the result must not be a Timeout (which would leave the send in doubt).
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        var channel = Channel(o => (o.Port, o.Timeout) = (port, TimeSpan.FromSeconds(1)));
+        var result = await channel.SendAsync(new ChannelMessage("k-silent", "a@campaigns.test", "hi"), CancellationToken.None);
+        Assert.Equal((DeliveryFailureReason.ProviderError, true), (result.FailureReason, result.IsRetryable));
+        Assert.Contains("(connecting); nothing was sent", result.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task No_server_listening_is_a_retryable_provider_error()
     {
         using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);

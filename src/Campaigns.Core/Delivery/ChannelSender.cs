@@ -10,13 +10,18 @@ using Polly.Timeout;
 
 namespace Campaigns.Delivery;
 
-/// <summary>What the channel sender did: the result, the channel that produced it, whether it failed over.</summary>
-internal readonly record struct SendAttempt(DeliveryResult Result, string Channel, bool FailedOver);
+/// <summary>
+/// What the channel sender did: the result, the channel that produced it, whether it failed over, and whether the send
+/// is <paramref name="InDoubt"/>: the result is a <see cref="DeliveryFailureReason.Timeout"/> (the provider may have
+/// accepted the message) on a channel that may not simply send again (<see cref="ChannelSender.Route.MayResendInDoubt"/>).
+/// </summary>
+internal readonly record struct SendAttempt(DeliveryResult Result, string Channel, bool FailedOver, bool InDoubt = false);
 
 /// <summary>
-/// Sends through a channel's Polly v8 pipeline (retry on retryable results honouring Retry-After → circuit breaker →
-/// rate limiter → per-attempt timeout), built once per channel instance from its options, and fails over to the
-/// channel's secondary when the circuit is open or the result is a provider error. Thread-safe.
+/// Sends through a channel's Polly v8 pipeline (retry on retryable results honouring Retry-After — a timeout only on a
+/// channel that may resend an in-doubt send, see <see cref="Route.MayResendInDoubt"/> → circuit breaker → rate limiter →
+/// per-attempt timeout), built once per channel instance from its options, and fails over to the channel's secondary
+/// when the circuit is open or the result is a provider error. Thread-safe.
 /// </summary>
 internal sealed class ChannelSender(IChannelRegistry registry, DeliveryOptions options, TimeProvider timeProvider) : IDisposable
 {
@@ -27,7 +32,7 @@ internal sealed class ChannelSender(IChannelRegistry registry, DeliveryOptions o
     /// A channel instance with its resilience pipeline, built once per name. <see cref="Pipeline"/> is null when the
     /// channel's options configure no strategy (no retry, breaker, rate limit or timeout): the send is then a direct call.
     /// </summary>
-    internal sealed class Route(string name, IChannel channel, ResiliencePipeline<DeliveryResult>? pipeline, string? failoverTo)
+    internal sealed class Route(string name, IChannel channel, ResiliencePipeline<DeliveryResult>? pipeline, string? failoverTo, bool mayResendInDoubt)
     {
         public string Name { get; } = name;
 
@@ -36,6 +41,15 @@ internal sealed class ChannelSender(IChannelRegistry registry, DeliveryOptions o
         public ResiliencePipeline<DeliveryResult>? Pipeline { get; } = pipeline;
 
         public string? FailoverTo { get; } = failoverTo;
+
+        /// <summary>
+        /// Whether a send whose outcome is in doubt (a timeout: the provider may have accepted it) may simply be sent
+        /// again: the channel honours idempotency keys (the provider drops the repeat), or its
+        /// <see cref="ChannelDeliveryOptions.InDoubtPolicy"/> is <see cref="InDoubtPolicy.AtLeastOnce"/> (a duplicate is
+        /// accepted). Otherwise a timeout is not retried and the pipeline keeps the key claimed, so the in-doubt path
+        /// resolves it when the claim's lease expires (ask the provider, or record <see cref="DeliveryStatus.Unknown"/>).
+        /// </summary>
+        public bool MayResendInDoubt { get; } = mayResendInDoubt;
     }
 
     /// <summary>The route of a channel (created on first use; the channel must be registered).</summary>
@@ -44,10 +58,18 @@ internal sealed class ChannelSender(IChannelRegistry registry, DeliveryOptions o
     {
         if (!_routes.TryGetValue(channelName, out var lazy))
         {
-            lazy = _routes.GetOrAdd(channelName, n => new Lazy<Route>(() => new Route(n, registry.GetChannel(n), Build(n), options.ForChannel(n).FailoverTo)));
+            lazy = _routes.GetOrAdd(channelName, n => new Lazy<Route>(() => NewRoute(n)));
         }
 
         return lazy.Value;
+    }
+
+    private Route NewRoute(string name)
+    {
+        var channel = registry.GetChannel(name);
+        var channelOptions = options.ForChannel(name);
+        var mayResend = channel.Capabilities.HonoursIdempotencyKeys || channelOptions.InDoubtPolicy == InDoubtPolicy.AtLeastOnce;
+        return new Route(name, channel, Build(name, mayResend), channelOptions.FailoverTo, mayResend);
     }
 
     public ValueTask<SendAttempt> SendAsync(string channelName, ChannelMessage message, CancellationToken cancellationToken) =>
@@ -59,12 +81,17 @@ internal sealed class ChannelSender(IChannelRegistry registry, DeliveryOptions o
         var failOver = exception is BrokenCircuitException || result.FailureReason == DeliveryFailureReason.ProviderError && !result.IsAccepted;
         if (route.FailoverTo is { } secondary && failOver)
         {
-            var (second, _) = await SendOnceAsync(RouteFor(secondary), message, cancellationToken).ConfigureAwait(false);
-            return new SendAttempt(second, secondary, true);
+            var secondRoute = RouteFor(secondary);
+            var (second, _) = await SendOnceAsync(secondRoute, message, cancellationToken).ConfigureAwait(false);
+            return new SendAttempt(second, secondary, true, IsInDoubt(second, secondRoute));
         }
 
-        return new SendAttempt(result, route.Name, false);
+        return new SendAttempt(result, route.Name, false, IsInDoubt(result, route));
     }
+
+    /// <summary>A timeout (the provider may have accepted the message) on a channel that may not simply send again.</summary>
+    private static bool IsInDoubt(DeliveryResult result, Route route) =>
+        !result.IsAccepted && result.FailureReason == DeliveryFailureReason.Timeout && !route.MayResendInDoubt;
 
     private static async ValueTask<(DeliveryResult Result, Exception? Exception)> SendOnceAsync(Route route, ChannelMessage message, CancellationToken cancellationToken)
     {
@@ -119,7 +146,7 @@ internal sealed class ChannelSender(IChannelRegistry registry, DeliveryOptions o
         return default;
     }
 
-    private ResiliencePipeline<DeliveryResult>? Build(string channelName)
+    private ResiliencePipeline<DeliveryResult>? Build(string channelName, bool mayResendInDoubt)
     {
         var r = options.ForChannel(channelName).Resilience;
         if (r.MaxRetryAttempts <= 0 && !r.CircuitBreakerEnabled && r.PermitsPerSecond is null && r.AttemptTimeout <= TimeSpan.Zero)
@@ -138,10 +165,12 @@ internal sealed class ChannelSender(IChannelRegistry registry, DeliveryOptions o
                 MaxDelay = maxDelay,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = r.UseJitter,
-                ShouldHandle = static args => new ValueTask<bool>(args.Outcome.Exception switch
+                // A timeout may have reached the provider: it is retried only where a repeat is safe or allowed.
+                ShouldHandle = args => new ValueTask<bool>(args.Outcome.Exception switch
                 {
-                    null => args.Outcome.Result is { IsAccepted: false, IsRetryable: true },
-                    TimeoutRejectedException or RateLimiterRejectedException => true,
+                    null => args.Outcome.Result is { IsAccepted: false, IsRetryable: true } result && (mayResendInDoubt || result.FailureReason != DeliveryFailureReason.Timeout),
+                    TimeoutRejectedException => mayResendInDoubt,
+                    RateLimiterRejectedException => true,
                     _ => false,
                 }),
                 DelayGenerator = args =>

@@ -58,7 +58,13 @@ public enum DeliveryStatus
     /// <summary>The sending task is paused (an alert fired); nothing was done; invoke again after resuming.</summary>
     Paused = 4,
 
-    /// <summary>Another invocation with the same key is in progress; nothing was done.</summary>
+    /// <summary>
+    /// The key is held: another invocation with it is in progress (nothing was done), or this invocation's send is in
+    /// doubt — the channel timed out, the provider may have accepted the message, and the channel may not simply send
+    /// again (it neither honours idempotency keys nor has <see cref="InDoubtPolicy.AtLeastOnce"/>); then
+    /// <see cref="DeliveryOutcome.Result"/> is the timeout and the key stays claimed until its lease expires, when the next
+    /// attempt resolves it as in doubt. Invoke again later with the same key.
+    /// </summary>
     InProgress = 5,
 
     /// <summary>

@@ -120,7 +120,12 @@ public sealed class SendWindowOptions
 /// <summary>Resilience of one channel instance (configuration <c>Campaigns:Delivery:Channels:{name}:Resilience</c>), built as a Polly v8 pipeline.</summary>
 public sealed class ChannelResilienceOptions
 {
-    /// <summary>Retries after the first attempt, on retryable failed results only (default 3; 0 for none).</summary>
+    /// <summary>
+    /// Retries after the first attempt, on retryable failed results only (default 3; 0 for none). A timeout (the provider
+    /// may have accepted the message) is retried only on a channel that honours idempotency keys or whose
+    /// <see cref="ChannelDeliveryOptions.InDoubtPolicy"/> is <see cref="InDoubtPolicy.AtLeastOnce"/>; elsewhere it leaves
+    /// the send in doubt (<see cref="DeliveryStatus.InProgress"/>, key kept claimed until its lease expires).
+    /// </summary>
     public int MaxRetryAttempts { get; set; } = 3;
 
     /// <summary>The first retry delay, doubled each retry (exponential), with jitter; a result's Retry-After wins (default 1 s).</summary>

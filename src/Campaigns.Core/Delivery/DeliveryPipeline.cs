@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using Campaigns.Channels;
 using Campaigns.Contacts;
 using Campaigns.Scheduling;
@@ -111,13 +112,28 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         }
 
         var complete = false;
+        var keepClaim = false; // the send is in doubt: the key stays claimed for the in-doubt path (lease expiry)
         var counted = false;
         ExecutionRecord? countedRecord = null;
         DeliveryOutcome outcome;
         double? seconds = null;
         try
         {
-            (outcome, seconds) = await RunAsync(request, now, preRead, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                (outcome, seconds, keepClaim) = await RunAsync(request, now, preRead, cancellationToken).ConfigureAwait(false);
+            }
+            catch (SendInDoubtException e)
+            {
+                // Thrown after the provider may have accepted the message (the caller's cancellation during the call, an
+                // adapter's exception, a failed index write after acceptance): like a host killed at that point, the key
+                // stays claimed and the attempt after the lease is in doubt. The original exception propagates.
+                keepClaim = true;
+                activity?.SetTag("campaigns.delivery.status", "in_doubt");
+                ExceptionDispatchInfo.Throw(e.InnerException!);
+                throw; // not reached
+            }
+
             outcome = inDoubt is null ? outcome : outcome with { InDoubt = inDoubt };
             complete = outcome.Status switch
             {
@@ -141,7 +157,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         }
         finally
         {
-            if (!complete)
+            if (!complete && !keepClaim)
             {
                 await _idempotency.ReleaseAsync(request.IdempotencyKey, CancellationToken.None).ConfigureAwait(false);
             }
@@ -199,7 +215,14 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
     /// <summary>The gates' state read with the claim (<see cref="IGateReadingIdempotencyStore"/>).</summary>
     private readonly record struct PreRead(bool TaskPaused, bool DoNotContact);
 
-    private async ValueTask<(DeliveryOutcome Outcome, double? Seconds)> RunAsync(DeliveryRequest request, Instant now, PreRead? preRead, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs the gate and the send. <c>KeepClaim</c> is true when the send is in doubt (a timeout on a channel that may not
+    /// simply resend, see <see cref="ChannelSender.Route.MayResendInDoubt"/>): the outcome is then
+    /// <see cref="DeliveryStatus.InProgress"/> with the timeout as its result, and the key must stay claimed. An exception
+    /// thrown once the provider may have the message is wrapped in <see cref="SendInDoubtException"/> (unless every channel
+    /// that may have sent may resend).
+    /// </summary>
+    private async ValueTask<(DeliveryOutcome Outcome, double? Seconds, bool KeepClaim)> RunAsync(DeliveryRequest request, Instant now, PreRead? preRead, CancellationToken cancellationToken)
     {
         var channelName = request.Channel;
         var plan = PlanFor(channelName);
@@ -211,25 +234,25 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
 
         if (request.TaskId is { } taskId && (preRead is { } pausedRead ? pausedRead.TaskPaused : await IsPausedAsync(taskId, cancellationToken).ConfigureAwait(false)))
         {
-            return (Outcome(request, channelName, now, decisions, DeliveryStatus.Paused), null);
+            return (Outcome(request, channelName, now, decisions, DeliveryStatus.Paused), null, false);
         }
 
         // 1. Consent and do-not-contact.
         var consentKey = plan.ConsentKey;
         if (!contact.Consents.TryGetValue(consentKey, out var consent))
         {
-            return (Suppress(request, channelName, now, decisions, GateCheck.Consent, $"no consent for '{consentKey}' on record"), null);
+            return (Suppress(request, channelName, now, decisions, GateCheck.Consent, $"no consent for '{consentKey}' on record"), null, false);
         }
 
         if (!consent.Granted)
         {
-            return (Suppress(request, channelName, now, decisions, GateCheck.Consent, $"consent for '{consentKey}' withdrawn at {consent.At} ({consent.Source})"), null);
+            return (Suppress(request, channelName, now, decisions, GateCheck.Consent, $"consent for '{consentKey}' withdrawn at {consent.At} ({consent.Source})"), null, false);
         }
 
         decisions.ConsentGranted(consentKey, consent);
         if (preRead is { } listedRead ? listedRead.DoNotContact : await _doNotContact.IsListedAsync(contactId, consentKey, cancellationToken).ConfigureAwait(false))
         {
-            return (Suppress(request, channelName, now, decisions, GateCheck.DoNotContact, $"the contact is on the do-not-contact list for '{consentKey}'"), null);
+            return (Suppress(request, channelName, now, decisions, GateCheck.DoNotContact, $"the contact is on the do-not-contact list for '{consentKey}'"), null, false);
         }
 
         decisions.NotOnDoNotContactList();
@@ -247,7 +270,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
                 var cap = CapOf(channelName, windows, w);
                 if (cap?.WhenReached != FrequencyCapAction.Defer)
                 {
-                    return (Suppress(request, channelName, now, decisions, GateCheck.FrequencyCap, reached), null);
+                    return (Suppress(request, channelName, now, decisions, GateCheck.FrequencyCap, reached), null, false);
                 }
 
                 // Defer to the instant the window has room again (then into the channel's send window).
@@ -260,7 +283,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
                 }
 
                 decisions.Refuse(new GateDecision(GateCheck.FrequencyCap, false, $"{reached}; deferred until {free}"));
-                return (Outcome(request, channelName, now, decisions, DeliveryStatus.Deferred) with { DeferredUntil = free }, null);
+                return (Outcome(request, channelName, now, decisions, DeliveryStatus.Deferred) with { DeferredUntil = free }, null, false);
             }
 
             capHeld = true;
@@ -268,6 +291,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         }
 
         var sent = false;
+        var keepCap = false; // the send is in doubt: the cap stays held, as if the host had died during the call
         try
         {
             // 3. Send window and quiet hours in the contact's zone: defer, never drop.
@@ -278,7 +302,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
                 if (next > now)
                 {
                     decisions.Refuse(new GateDecision(GateCheck.SendWindow, false, $"outside the send window in {zone.Id}; next allowed {next.InZone(zone).LocalDateTime:uuuu-MM-dd HH:mm} local"));
-                    return (Outcome(request, channelName, now, decisions, DeliveryStatus.Deferred) with { DeferredUntil = next }, null);
+                    return (Outcome(request, channelName, now, decisions, DeliveryStatus.Deferred) with { DeferredUntil = next }, null, false);
                 }
 
                 decisions.InsideWindow(Cached(_insideWindow, zone.Id, static id => $"inside the send window in {id}"));
@@ -288,7 +312,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
             var recipient = request.Recipient ?? Address(contact, channel.Capabilities.AddressKind);
             if (string.IsNullOrWhiteSpace(recipient))
             {
-                return (Suppress(request, channelName, now, decisions, GateCheck.Address, $"the contact has no {channel.Capabilities.AddressKind} address for '{channelName}'"), null);
+                return (Suppress(request, channelName, now, decisions, GateCheck.Address, $"the contact has no {channel.Capabilities.AddressKind} address for '{channelName}'"), null, false);
             }
 
             // 5. Render and content rules.
@@ -302,7 +326,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
             if (!report.IsValid)
             {
                 decisions.Refuse(new GateDecision(GateCheck.Content, false, report.ToString()));
-                return (Outcome(request, channelName, now, decisions, DeliveryStatus.Failed) with { Result = DeliveryResult.Failed(DeliveryFailureReason.ContentRejected, false, report.ToString()), Content = report }, null);
+                return (Outcome(request, channelName, now, decisions, DeliveryStatus.Failed) with { Result = DeliveryResult.Failed(DeliveryFailureReason.ContentRejected, false, report.ToString()), Content = report }, null, false);
             }
 
             decisions.ContentPassed(report.Issues.Count == 0 ? null : report);
@@ -315,11 +339,46 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
                 UnsubscribeUrl = request.UnsubscribeUrl,
             };
 
-            // 6. Send through the channel's resilience pipeline (and its failover).
+            // 6. Send through the channel's resilience pipeline (and its failover). From here on the provider may have the
+            // message: an exception leaves the key claimed (in doubt) unless every channel that may have sent may resend.
+            cancellationToken.ThrowIfCancellationRequested();
+            var route = plan.Sender;
             var started = _timeProvider.GetTimestamp();
-            var attempt = await _sender.SendAsync(plan.Sender, message, cancellationToken).ConfigureAwait(false);
+            SendAttempt attempt;
+            try
+            {
+                attempt = await _sender.SendAsync(route, message, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (!MayResendInDoubt(route))
+            {
+                keepCap = true;
+                throw new SendInDoubtException(e);
+            }
+
             var seconds = _timeProvider.GetElapsedTime(started).TotalSeconds;
             sent = attempt.Result.IsAccepted;
+            if (attempt.InDoubt)
+            {
+                // A timeout on a channel that may not simply resend: the provider may have accepted it. The key stays
+                // claimed (and the cap held), as if the host had died here; after the key's lease the in-doubt path
+                // resolves it per capability (ask the provider, or InDoubtPolicy).
+                keepCap = true;
+                return (new DeliveryOutcome
+                {
+                    IdempotencyKey = request.IdempotencyKey,
+                    Status = DeliveryStatus.InProgress,
+                    At = now,
+                    Decisions = decisions,
+                    Channel = attempt.Channel,
+                    Result = DeliveryResult.Failed(
+                        DeliveryFailureReason.Timeout,
+                        retryable: true,
+                        $"in doubt: {attempt.Result.Detail ?? "the provider did not answer in time"} — the provider may have accepted the message, and '{attempt.Channel}' neither honours idempotency keys nor resends in doubt (InDoubtPolicy AtMostOnce); the key stays claimed and the next attempt after its lease resolves it"),
+                    FailedOver = attempt.FailedOver,
+                    Content = report.Issues.Count == 0 ? null : report,
+                }, seconds, true);
+            }
+
             if (sent && attempt.Result.ProviderMessageId is { } providerMessageId && _bookkeeping is null) // else written with the key's completion
             {
                 // Receipts that carry only the provider's id (bounces, complaints, status callbacks) find the contact through it.
@@ -329,9 +388,18 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
                 }
                 else
                 {
-                    await _messageIndex.RecordAsync(providerMessageId, new ProviderMessage(contactId, attempt.Channel, request.IdempotencyKey, now), cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        await _messageIndex.RecordAsync(providerMessageId, new ProviderMessage(contactId, attempt.Channel, request.IdempotencyKey, now), cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (!_sender.RouteFor(attempt.Channel).MayResendInDoubt)
+                    {
+                        // Accepted, but not recorded: releasing the key would let a retry send it again.
+                        throw new SendInDoubtException(e);
+                    }
                 }
             }
+
             return (new DeliveryOutcome
             {
                 IdempotencyKey = request.IdempotencyKey,
@@ -342,16 +410,26 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
                 Result = attempt.Result,
                 FailedOver = attempt.FailedOver,
                 Content = report.Issues.Count == 0 ? null : report,
-            }, seconds);
+            }, seconds, false);
         }
         finally
         {
-            if (capHeld && !sent)
+            if (capHeld && !sent && !keepCap)
             {
                 await _caps.ReleaseAsync(contactId, channelName, now, CancellationToken.None).ConfigureAwait(false);
             }
         }
     }
+
+    /// <summary>Whether every channel that may have sent (the route and its failover) may simply resend an in-doubt send.</summary>
+    private bool MayResendInDoubt(ChannelSender.Route route) =>
+        route.MayResendInDoubt && (route.FailoverTo is not { } failover || _sender.RouteFor(failover).MayResendInDoubt);
+
+    /// <summary>
+    /// Carries an exception thrown once the provider may have accepted the message, so <see cref="DeliverAsync"/> keeps
+    /// the key claimed; the original exception is rethrown to the caller.
+    /// </summary>
+    private sealed class SendInDoubtException(Exception inner) : Exception(inner.Message, inner);
 
     /// <summary>An outcome of the gate (no send): static, so the hot path allocates no closure.</summary>
     private static DeliveryOutcome Outcome(DeliveryRequest request, string channel, Instant now, GateTrail decisions, DeliveryStatus status) => new()

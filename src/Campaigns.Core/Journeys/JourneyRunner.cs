@@ -675,7 +675,7 @@ public sealed class JourneyRunner
                 // lease expired (the key is claimed a little after the timer): look again after a sixth of the lease, so a
                 // takeover completes within about lease + lease/6 instead of two leases.
                 var retryAt = now + (outcome.Status == DeliveryStatus.Paused ? Duration.FromTimeSpan(_options.PausedRetryInterval) : Duration.FromTimeSpan(_options.Lease) / 6);
-                return (run with { DueAt = retryAt }, SendStep(now, run, node, key, JourneyStepKind.Deferred, outcome.Status == DeliveryStatus.Paused ? "the sending task is paused" : "another host is sending this step", retryAt));
+                return (run with { DueAt = retryAt }, SendStep(now, run, node, key, JourneyStepKind.Deferred, outcome.Status == DeliveryStatus.Paused ? "the sending task is paused" : outcome.Result?.Detail ?? "another host is sending this step", retryAt));
             case DeliveryStatus.Suppressed:
                 return (Advance(journey, run, node, contact, now, sent: false), SendStep(now, run, node, key, JourneyStepKind.Suppressed, $"suppressed by {outcome.SuppressedBy}: {Refusal(outcome)}"));
             case DeliveryStatus.Unknown:

@@ -541,7 +541,7 @@ public sealed class SopRunner
             DeliveryStatus.Sent => new SopDelivery(send, now, SopSendStatus.Sent, outcome.IsReplay ? $"sent via {outcome.Channel} (replay: already sent)" : $"sent via {outcome.Channel}", outcome),
             DeliveryStatus.Deferred => new SopDelivery(send, now, SopSendStatus.Deferred, reason ?? "outside the send window", outcome),
             DeliveryStatus.Suppressed => new SopDelivery(send, now, SopSendStatus.Suppressed, $"suppressed by {outcome.SuppressedBy}: {reason}", outcome),
-            DeliveryStatus.Paused or DeliveryStatus.InProgress => new SopDelivery(send, now, SopSendStatus.Paused, outcome.Status == DeliveryStatus.Paused ? $"the task {send.TaskId} is paused" : "another host is sending it", outcome),
+            DeliveryStatus.Paused or DeliveryStatus.InProgress => new SopDelivery(send, now, SopSendStatus.Paused, outcome.Status == DeliveryStatus.Paused ? $"the task {send.TaskId} is paused" : outcome.Result?.Detail ?? "another host is sending it", outcome),
             DeliveryStatus.Unknown => new SopDelivery(send, now, SopSendStatus.Unknown, outcome.Result?.Detail ?? "in doubt: sent once or not at all; not sent again", outcome),
             _ => new SopDelivery(send, now, SopSendStatus.Failed, $"failed: {outcome.Result}", outcome),
         };

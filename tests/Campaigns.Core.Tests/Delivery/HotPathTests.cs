@@ -63,10 +63,11 @@ public class HotPathTests
     }
 
     [Fact]
-    public async Task A_cancelled_send_on_a_channel_without_strategies_throws_and_releases_the_key()
+    public async Task A_cancelled_send_on_a_channel_without_strategies_throws_and_releases_the_key_where_a_resend_is_allowed()
     {
         using var h = new Harness(o =>
         {
+            o.Channels["sms"].InDoubtPolicy = InDoubtPolicy.AtLeastOnce; // at most once keeps the key claimed (InDoubtAttemptTests)
             var r = o.Channels["sms"].Resilience;
             (r.MaxRetryAttempts, r.CircuitBreakerEnabled, r.AttemptTimeout) = (0, false, TimeSpan.Zero);
         });

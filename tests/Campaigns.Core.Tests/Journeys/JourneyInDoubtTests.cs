@@ -35,6 +35,26 @@ public sealed class JourneyInDoubtTests
     }
 
     [Fact]
+    public async Task A_step_whose_send_times_out_waits_for_the_keys_lease_and_is_then_resolved_not_resent()
+    {
+        using var h = new JourneyHarness();
+        h.Publish(JourneyHarness.Seed004());
+        var ann = await h.AddContactAsync("Ann");
+        await h.Runner.EnterAsync("welcome-flow", ann.Id);
+        h.State.Email.FailNext(1, DeliveryFailureReason.Timeout); // the provider may have accepted it
+
+        await h.DriveAsync(T0 + Duration.FromDays(1));
+
+        var deferred = h.Log.Steps.Where(s => s.NodeId == "welcome" && s.Kind == JourneyStepKind.Deferred).ToList();
+        Assert.NotEmpty(deferred);                                                // looked at again until the key's lease expired
+        Assert.Contains("in doubt", deferred[0].Detail, StringComparison.Ordinal);
+        var resolved = Assert.Single(h.Log.Steps, s => s.NodeId == "welcome" && s.Kind != JourneyStepKind.Deferred);
+        Assert.Equal(JourneyStepKind.Unknown, resolved.Kind);                     // at most once: recorded unknown
+        Assert.True(resolved.At - T0 >= Duration.FromMinutes(5));                 // not before the idempotency lease (5 min)
+        Assert.Single(h.State.Email.Sends);                                       // never called again
+    }
+
+    [Fact]
     public async Task With_at_least_once_the_step_is_sent_again()
     {
         using var h = new JourneyHarness(delivery: d => d.Channels["email"].InDoubtPolicy = InDoubtPolicy.AtLeastOnce);
