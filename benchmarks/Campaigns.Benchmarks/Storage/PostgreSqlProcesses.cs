@@ -86,7 +86,7 @@ internal static class PostgreSqlProcesses
         var parsed = results.Select(r => r.Split(' ').Select(kv => kv.Split('=')).ToDictionary(kv => kv[0], kv => double.Parse(kv[1], CultureInfo.InvariantCulture))).ToList();
         var cpu = parsed.Sum(p => p["cpu-ms"]) / 1000;
         var trips = parsed.Sum(p => p["round-trips"]);
-        Console.WriteLine($"processes={instances} steps={steps} elapsed={sw.Elapsed.TotalSeconds:F2}s steps/s={steps / sw.Elapsed.TotalSeconds:F0} per-instance=[{string.Join(", ", parsed.Select(p => p["claimed"]))}] duplicates={calls.Values.Count(c => c > 1)} lost={steps - calls.Count} client-cpu/step={cpu * 1e6 / steps:F0}us round-trips/step={trips / steps:F2} commits/step={(double)commits / steps:F2} wal-flushes/step={(double)walSyncs / steps:F2} parallelism={parallelism} defer-post-send-flush={deferFlush}");
+        Console.WriteLine($"processes={instances} steps={steps} elapsed={sw.Elapsed.TotalSeconds:F2}s steps/s={steps / sw.Elapsed.TotalSeconds:F0} per-instance=[{string.Join(", ", parsed.Select(p => p["claimed"]))}] duplicates={calls.Values.Count(c => c > 1)} lost={steps - calls.Count} client-cpu/step={cpu * 1e6 / steps:F0}us round-trips/step={trips / steps:F2} commits/step={(double)commits / steps:F2} wal-flushes/step={(double)walSyncs / steps:F2} parallelism={parallelism} defer-post-send-flush={deferFlush} {HostSettings.Describe()}");
         PostgreSqlStats.PrintShares(sw.Elapsed.TotalSeconds, cpu, serverCpu, steps, activity);
         Console.WriteLine("children: " + string.Join(" | ", results));
     }

@@ -121,7 +121,7 @@ internal static class PostgreSqlStats
         await Task.Delay(TimeSpan.FromSeconds(2));
         commits = await CommitsAsync(cs) - commits - 1;
         walSyncs = await WalSyncsAsync(cs) - walSyncs;
-        Console.WriteLine($"instances={instances} steps={steps} elapsed={sw.Elapsed.TotalSeconds:F2}s steps/s={steps / sw.Elapsed.TotalSeconds:F0} per-instance=[{string.Join(", ", claimed)}] duplicates={duplicates} lost={lost} client-cpu/step={cpu.TotalMilliseconds * 1000 / steps:F0}us round-trips/step={(double)trips / steps:F2} commits/step={(double)commits / steps:F2} wal-flushes/step={(double)walSyncs / steps:F2} parallelism={parallelism} defer-post-send-flush={deferFlush}");
+        Console.WriteLine($"instances={instances} steps={steps} elapsed={sw.Elapsed.TotalSeconds:F2}s steps/s={steps / sw.Elapsed.TotalSeconds:F0} per-instance=[{string.Join(", ", claimed)}] duplicates={duplicates} lost={lost} client-cpu/step={cpu.TotalMilliseconds * 1000 / steps:F0}us round-trips/step={(double)trips / steps:F2} commits/step={(double)commits / steps:F2} wal-flushes/step={(double)walSyncs / steps:F2} parallelism={parallelism} defer-post-send-flush={deferFlush} {HostSettings.Describe()}");
         PrintShares(sw.Elapsed.TotalSeconds, cpu.TotalSeconds, serverCpu, steps, activity);
         Console.WriteLine($"allocated/step={allocated / steps}B thread-pool-work-items/step={(double)workItems / steps:F1}");
         sampler?.Stop();

@@ -84,6 +84,27 @@ public sealed class JourneyBatchTests
     }
 
     [Fact]
+    public async Task At_parallelism_1_a_batch_over_synchronous_stores_completes_without_a_task_switch()
+    {
+        // The serial loop (MaxParallelism 1) adds no hop of its own: a step costs the thread pool only the awaits its
+        // stores really suspend on (PostgreSQL: 4.0 work items per step = its 4 round trips, s50). Every hop would wake
+        // a pool worker that then spins between round trips, so a Task.Yield or Task.Run in the path would show here.
+        using var h = new JourneyHarness();
+        h.Publish(OnSegment("a", "hot"));
+        var contacts = new List<ContactId>();
+        for (var i = 0; i < 3; i++)
+        {
+            contacts.Add((await h.AddContactAsync($"C{i}")).Id);
+        }
+
+        await h.Runner.OnSegmentEnteredAsync("hot", contacts);
+        var pending = h.Runner.RunDueAsync(T0, 100);
+        Assert.True(pending.IsCompletedSuccessfully, "RunDueAsync suspended although every store and the provider completed synchronously");
+        Assert.Equal(3, await pending);
+        Assert.Equal(3, h.State.Email.Accepted.Count);
+    }
+
+    [Fact]
     public async Task A_parallel_batch_cancelled_before_its_steps_leaves_them_to_run_once_after_the_lease()
     {
         using var h = new JourneyHarness(journeys: o => o.MaxParallelism = 2);
