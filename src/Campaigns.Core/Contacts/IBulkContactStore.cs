@@ -50,4 +50,21 @@ public interface IContactWriteBatch : IContactStore, IAsyncDisposable
     /// <param name="cancellationToken">Cancels before the commit starts.</param>
     /// <returns>Completes when the writes are durable.</returns>
     ValueTask CommitAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Sends the writes so far to the database without committing them: they stay invisible to others and are made
+    /// durable (or rolled back) as before, but a store that keeps writes in memory until the commit (PostgreSQL copies
+    /// its new contacts then) does that work now, leaving <see cref="CommitAsync"/> little more than the commit itself.
+    /// The contact importer, on a store with <see cref="IBulkContactStore.AllowsConcurrentBatches"/>, flushes a batch
+    /// while the batch before it is still committing, then commits it once that commit has completed, so commits stay in
+    /// order but their work overlaps. A write refused here may be reported by <see cref="CommitAsync"/> instead. Does
+    /// nothing by default.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels before the flush starts.</param>
+    /// <returns>Completes when the writes are in the database (uncommitted).</returns>
+    ValueTask FlushAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.CompletedTask;
+    }
 }

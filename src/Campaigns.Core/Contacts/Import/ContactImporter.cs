@@ -321,26 +321,31 @@ internal sealed class ContactImporter : IContactImporter
         private bool _batchChecked;
 
         // Overlapped commits (a store whose batches may be open together, IBulkContactStore.AllowsConcurrentBatches): the
-        // previous commit group's batch commits in the background (at most one at a time, in order) while the next group
-        // is looked up and merged in a second batch. _groupKeys are the identities the current group looked up or wrote;
-        // a chunk that needs one of the committing group's identities waits for that commit before its lookup, so it
-        // never reads or merges into a contact that is not committed yet.
+        // earlier commit groups' batches commit in the background (at most CommitsInFlight at a time: each is flushed at
+        // once and committed after the one before it, so commits complete in order) while the next group is looked up and
+        // merged in another batch. _groupKeys are the identities the current group looked up or wrote; a row that needs
+        // one of a committing group's identities is set aside until that commit (_deferred), so the current group never
+        // reads or merges into a contact that is not committed yet.
+        private const int CommitsInFlight = 2;
         private bool _overlap;
-        private PendingCommit? _pending;
-        private IContactWriteBatch? _spareBatch;
+        private readonly List<PendingCommit> _pending = [];
+        private long _groupSequence;
+        private readonly Stack<IContactWriteBatch> _spareBatches = new();
         private HashSet<ContactIdentityKey> _groupKeys = [];
-        private HashSet<ContactIdentityKey>? _spareKeys;
-        private List<(Contact? Previous, Contact Current)>? _spareChanges;
+        private readonly Stack<HashSet<ContactIdentityKey>> _spareKeys = new();
+        private readonly Stack<List<(Contact? Previous, Contact Current)>> _spareChanges = new();
         private long _groupFirstRow = -1;
         private long _groupLastRow = -1;
         private bool _commitFailed;
         private readonly List<IContactWriteBatch> _batches = [];
 
-        // Rows of the current group that need an identity of the group committing in the background (or share one with
-        // such a row): set aside in order and applied, after that commit, before the current group commits. Their
-        // identities must not be looked up in the current batch before then (it would see them as free).
+        // Rows of the current group that need an identity of a group committing in the background (or share one with
+        // such a row): set aside in order and applied, after those commits, before the current group commits. Their
+        // identities must not be looked up in the current batch before then (it would see them as free). _deferredNeeds
+        // is the sequence number of the newest committing group they wait for.
         private readonly List<RowState> _deferred = [];
         private readonly HashSet<ContactIdentityKey> _deferredKeys = [];
+        private long _deferredNeeds = -1;
 
         private readonly Instant _started = owner._clock.GetCurrentInstant();
         private readonly List<ImportIssue> _issues = [];
@@ -378,7 +383,7 @@ internal sealed class ContactImporter : IContactImporter
             _pipeline = null;
             try
             {
-                if (_pending is not null)
+                while (_pending.Count > 0)
                 {
                     try
                     {
@@ -386,7 +391,8 @@ internal sealed class ContactImporter : IContactImporter
                     }
                     catch (Exception) when (!_finished)
                     {
-                        // The import is failing already (its own exception is the one the caller sees).
+                        // The import is failing already (its own exception is the one the caller sees); a group after a
+                        // failed one did not commit (its task failed with the same exception).
                     }
                 }
 
@@ -409,7 +415,7 @@ internal sealed class ContactImporter : IContactImporter
             finally
             {
                 _batch = null;
-                _spareBatch = null;
+                _spareBatches.Clear();
                 foreach (var batch in _batches)
                 {
                     await batch.DisposeAsync().ConfigureAwait(false);
@@ -463,50 +469,65 @@ internal sealed class ContactImporter : IContactImporter
         }
 
         /// <summary>
-        /// Starts the commit of the current batch in the background (after the one before it has completed, so commits
-        /// stay in order) and continues in a second batch.
+        /// Starts the commit of the current batch in the background and continues in another batch. At most
+        /// <see cref="CommitsInFlight"/> commits run at a time (this waits for the oldest when as many are running), and
+        /// the rows set aside are applied first (after the commits they wait for).
         /// </summary>
         private async Task CommitInBackgroundAsync(CancellationToken cancellationToken)
         {
-            if (_pending is not null)
+            while (_pending.Count >= CommitsInFlight || (_deferred.Count > 0 && _pending.Count > 0 && _pending[0].Sequence <= _deferredNeeds))
             {
                 await CompletePendingAsync().ConfigureAwait(false);
             }
 
             await ApplyDeferredAsync(cancellationToken).ConfigureAwait(false);
             var batch = _batch!;
-            var pending = new PendingCommit(batch, _groupKeys, _committedLater, _read, _groupFirstRow, _groupLastRow);
+            var previous = _pending.Count > 0 ? _pending[^1].Task : null;
+            var pending = new PendingCommit(_groupSequence++, batch, _groupKeys, _committedLater, _read, _groupFirstRow, _groupLastRow);
 
             // Once a group is complete its commit runs to the end, as the commit of a cancelled import does.
-            pending.Task = Task.Run(async () => await batch.CommitAsync(CancellationToken.None).ConfigureAwait(false), CancellationToken.None);
-            _pending = pending;
+            pending.Task = Task.Run(() => FlushAndCommitAsync(batch, previous), CancellationToken.None);
+            _pending.Add(pending);
 
-            // The previous pending group's sets, emptied when it completed: reused rather than grown anew for every group
-            // (at a group's size their arrays are on the large-object heap, and each new one brings a gen2 GC nearer).
-            _groupKeys = _spareKeys ?? [];
-            _committedLater = _spareChanges ?? [];
-            _spareKeys = null;
-            _spareChanges = null;
+            // The completed groups' sets, emptied: reused rather than grown anew for every group (at a group's size their
+            // arrays are on the large-object heap, and each new one brings a gen2 GC nearer).
+            _groupKeys = _spareKeys.TryPop(out var keys) ? keys : [];
+            _committedLater = _spareChanges.TryPop(out var changes) ? changes : [];
             _groupFirstRow = -1;
-            if (_spareBatch is null)
+            if (!_spareBatches.TryPop(out var next))
             {
-                _spareBatch = await ((IBulkContactStore)owner._store).BeginBatchAsync(cancellationToken).ConfigureAwait(false);
-                _batches.Add(_spareBatch);
+                next = await ((IBulkContactStore)owner._store).BeginBatchAsync(cancellationToken).ConfigureAwait(false);
+                _batches.Add(next);
             }
 
-            _batch = _spareBatch;
-            _spareBatch = null;
+            _batch = next;
         }
 
         /// <summary>
-        /// Waits for the background commit, then tells the listeners about its changes. A failed commit is rethrown with
-        /// its group's rows (<c>Campaigns.Import.FirstRow</c>, <c>Campaigns.Import.LastRow</c>) and the rows committed
+        /// A group's commit in the background: its writes go to the database at once (<see cref="IContactWriteBatch.FlushAsync"/>),
+        /// while the group before it may still be committing; the commit itself waits for that one, so groups commit in
+        /// order, and not at all after a failed one (this task then fails with the same exception).
+        /// </summary>
+        private static async Task FlushAndCommitAsync(IContactWriteBatch batch, Task? previous)
+        {
+            await batch.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            if (previous is not null)
+            {
+                await previous.ConfigureAwait(false);
+            }
+
+            await batch.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// Waits for the oldest background commit, then tells the listeners about its changes. A failed commit is rethrown
+        /// with its group's rows (<c>Campaigns.Import.FirstRow</c>, <c>Campaigns.Import.LastRow</c>) and the rows committed
         /// before it; the groups after it are then rolled back, not committed.
         /// </summary>
         private async Task CompletePendingAsync()
         {
-            var pending = _pending!;
-            _pending = null;
+            var pending = _pending[0];
+            _pending.RemoveAt(0);
             try
             {
                 await pending.Task!.ConfigureAwait(false);
@@ -532,14 +553,34 @@ internal sealed class ContactImporter : IContactImporter
 
             pending.Keys.Clear();
             pending.Changes.Clear();
-            _spareKeys = pending.Keys;
-            _spareChanges = pending.Changes;
-            _spareBatch = pending.Batch;
+            _spareKeys.Push(pending.Keys);
+            _spareChanges.Push(pending.Changes);
+            _spareBatches.Push(pending.Batch);
+        }
+
+        /// <summary>Waits for the background commits up to the newest one that holds <paramref name="key"/>, if any does.</summary>
+        private async Task CompletePendingHoldingAsync(ContactIdentityKey key)
+        {
+            for (var i = _pending.Count - 1; i >= 0; i--)
+            {
+                if (_pending[i].Keys.Contains(key))
+                {
+                    for (var j = 0; j <= i; j++)
+                    {
+                        await CompletePendingAsync().ConfigureAwait(false);
+                    }
+
+                    return;
+                }
+            }
         }
 
         /// <summary>A commit group's batch committing in the background, and what depends on it.</summary>
-        private sealed class PendingCommit(IContactWriteBatch batch, HashSet<ContactIdentityKey> keys, List<(Contact? Previous, Contact Current)> changes, long rowsAfter, long firstRow, long lastRow)
+        private sealed class PendingCommit(long sequence, IContactWriteBatch batch, HashSet<ContactIdentityKey> keys, List<(Contact? Previous, Contact Current)> changes, long rowsAfter, long firstRow, long lastRow)
         {
+            /// <summary>The group's number in commit order.</summary>
+            public long Sequence { get; } = sequence;
+
             public IContactWriteBatch Batch { get; } = batch;
 
             /// <summary>The identities the group looked up or wrote: a later lookup of one of them waits for the commit.</summary>
@@ -760,15 +801,16 @@ internal sealed class ContactImporter : IContactImporter
 
             _lookup.Clear();
             _known.Clear();
-            var deferring = _pending is not null || _deferred.Count > 0;
+            var deferring = _pending.Count > 0 || _deferred.Count > 0;
             for (var i = 0; i < chunk.Count; i++)
             {
                 var state = chunk.Rows[i];
                 if (state.Rejection is null)
                 {
-                    if (deferring && NeedsDeferral(state))
+                    if (deferring && NeedsDeferral(state) is { } needs)
                     {
-                        // The row needs the background commit first: it leaves the chunk (a fresh state takes its place).
+                        // The row needs a background commit first: it leaves the chunk (a fresh state takes its place).
+                        _deferredNeeds = Math.Max(_deferredNeeds, needs);
                         _deferred.Add(state);
                         chunk.Rows[i] = new RowState();
                         chunk.Rows[i].Defer(state.Row);
@@ -859,7 +901,9 @@ internal sealed class ContactImporter : IContactImporter
             }
 
             _known.Clear();
-            if (_batch is not null && _batch.PendingWrites >= _commitEvery)
+
+            // The rows set aside count as the group's writes: they are applied before it commits.
+            if (_batch is not null && _batch.PendingWrites + _deferred.Count >= _commitEvery)
             {
                 try
                 {
@@ -879,37 +923,47 @@ internal sealed class ContactImporter : IContactImporter
             }
         }
 
-        /// <summary>Whether the row has an identity of the group committing in the background or of a row set aside already.</summary>
-        private bool NeedsDeferral(RowState state)
+        /// <summary>
+        /// Whether the row has an identity of a group committing in the background or of a row set aside already: then
+        /// the sequence number of the newest such group (or -1 when only rows set aside hold them), else null.
+        /// </summary>
+        private long? NeedsDeferral(RowState state)
         {
             // Checked for every row while a commit is in flight: no iterator.
+            long? needs = null;
             foreach (var phone in state.Phones)
             {
-                if (Held(new ContactIdentityKey(IdentityKind.Phone, phone)))
-                {
-                    return true;
-                }
+                Held(new ContactIdentityKey(IdentityKind.Phone, phone), ref needs);
             }
 
             foreach (var email in state.Emails)
             {
-                if (Held(new ContactIdentityKey(IdentityKind.Email, email)))
-                {
-                    return true;
-                }
+                Held(new ContactIdentityKey(IdentityKind.Email, email), ref needs);
             }
 
             foreach (var (kind, (value, _)) in state.Others)
             {
-                if (Held(new ContactIdentityKey(kind, value)))
-                {
-                    return true;
-                }
+                Held(new ContactIdentityKey(kind, value), ref needs);
             }
 
-            return false;
+            return needs;
 
-            bool Held(ContactIdentityKey key) => _deferredKeys.Contains(key) || (_pending is not null && _pending.Keys.Contains(key));
+            void Held(ContactIdentityKey key, ref long? needs)
+            {
+                if (_deferredKeys.Contains(key))
+                {
+                    needs = Math.Max(needs ?? -1, -1);
+                }
+
+                for (var i = _pending.Count - 1; i >= 0; i--)
+                {
+                    if (_pending[i].Keys.Contains(key))
+                    {
+                        needs = Math.Max(needs ?? -1, _pending[i].Sequence);
+                        break;
+                    }
+                }
+            }
         }
 
         /// <summary>
@@ -966,6 +1020,7 @@ internal sealed class ContactImporter : IContactImporter
             _known.Clear();
             _deferred.Clear();
             _deferredKeys.Clear();
+            _deferredNeeds = -1;
         }
 
         /// <summary>Writes the row in <see cref="_r"/>: a new contact, or a merge into the contact its identities found.</summary>
@@ -1072,7 +1127,7 @@ internal sealed class ContactImporter : IContactImporter
 
             try
             {
-                if (_pending is not null)
+                while (_pending.Count > 0)
                 {
                     await CompletePendingAsync().ConfigureAwait(false);
                 }
@@ -1314,10 +1369,7 @@ internal sealed class ContactImporter : IContactImporter
         private async Task<Contact?> LookUpAsync(IdentityKind kind, string value, CancellationToken cancellationToken)
         {
             var key = new ContactIdentityKey(kind, value);
-            if (_pending is not null && _pending.Keys.Contains(key))
-            {
-                await CompletePendingAsync().ConfigureAwait(false);
-            }
+            await CompletePendingHoldingAsync(key).ConfigureAwait(false);
 
             if (_overlap)
             {
