@@ -347,6 +347,18 @@ internal sealed class ContactImporter : IContactImporter
         private readonly HashSet<ContactIdentityKey> _deferredKeys = [];
         private long _deferredNeeds = -1;
 
+        // Early lookups (overlapped commits only): a full chunk is held back until the next one arrives, so that when the
+        // held chunk ends its commit group the next chunk's lookup is sent (in the batch of the next group, _nextBatch)
+        // before the held chunk is merged, and travels while it merges. Only the next chunk's rows whose identities no
+        // committing group, row set aside or the held chunk's group has touched are asked for (RowState.Prefetched); when
+        // the next chunk is written, the rows that the held chunk's group touched meanwhile are set aside all the same
+        // (their answers unused), and the rest of the rows are looked up then.
+        private readonly bool _prefetching = owner._store is IBulkContactStore { AllowsConcurrentBatches: true };
+        private Chunk? _held;
+        private IContactWriteBatch? _nextBatch;
+        private Task<IReadOnlyDictionary<ContactIdentityKey, Contact>>? _prefetch;
+        private readonly HashSet<ContactIdentityKey> _prefetchKeys = [];
+
         private readonly Instant _started = owner._clock.GetCurrentInstant();
         private readonly List<ImportIssue> _issues = [];
         private long _read;
@@ -381,6 +393,21 @@ internal sealed class ContactImporter : IContactImporter
 
             _pipeline?.Dispose();
             _pipeline = null;
+            if (_prefetch is not null)
+            {
+                try
+                {
+                    // Its batch is disposed below (rolled back): the lookup must be over first.
+                    await _prefetch.ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // The held chunk was not written; its lookup's failure does not matter.
+                }
+
+                _prefetch = null;
+            }
+
             try
             {
                 while (_pending.Count > 0)
@@ -494,13 +521,20 @@ internal sealed class ContactImporter : IContactImporter
             _groupKeys = _spareKeys.TryPop(out var keys) ? keys : [];
             _committedLater = _spareChanges.TryPop(out var changes) ? changes : [];
             _groupFirstRow = -1;
+            _batch = _nextBatch ?? await NextBatchAsync(cancellationToken).ConfigureAwait(false);
+            _nextBatch = null;
+        }
+
+        /// <summary>A batch for the next group: one whose group has committed, else a new one.</summary>
+        private async ValueTask<IContactWriteBatch> NextBatchAsync(CancellationToken cancellationToken)
+        {
             if (!_spareBatches.TryPop(out var next))
             {
                 next = await ((IBulkContactStore)owner._store).BeginBatchAsync(cancellationToken).ConfigureAwait(false);
                 _batches.Add(next);
             }
 
-            _batch = next;
+            return next;
         }
 
         /// <summary>
@@ -739,9 +773,9 @@ internal sealed class ContactImporter : IContactImporter
         {
             if (!mapping.Pipelined)
             {
-                // No pipeline: the chunk is written on the caller's flow before the next row is read.
-                await FlushAsync(_filling, cancellationToken).ConfigureAwait(false);
-                _filling.Reset();
+                // No pipeline: the chunk is written on the caller's flow before the next row is read (or held back until
+                // the next chunk, see _held).
+                _filling = await WriteAsync(_filling, cancellationToken).ConfigureAwait(false) ?? new Chunk();
                 return;
             }
 
@@ -774,10 +808,13 @@ internal sealed class ContactImporter : IContactImporter
             {
                 await foreach (var chunk in _queue!.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    await FlushAsync(chunk, cancellationToken).ConfigureAwait(false);
-                    chunk.Reset();
-                    _spare.Enqueue(chunk);
+                    if (await WriteAsync(chunk, cancellationToken).ConfigureAwait(false) is { } written)
+                    {
+                        _spare.Enqueue(written);
+                    }
                 }
+
+                await WriteHeldAsync(cancellationToken).ConfigureAwait(false);
             }
             catch
             {
@@ -788,11 +825,111 @@ internal sealed class ContactImporter : IContactImporter
         }
 
         /// <summary>
-        /// Looks up the identities of the chunk's rows in one read, applies the rows in order (rows of the chunk that share
-        /// an identity find the contact an earlier row created or merged), and commits the batch once
-        /// <see cref="_commitEvery"/> writes are pending.
+        /// Writes a full chunk, or (on a store with concurrent batches) holds it back and writes the chunk held before,
+        /// with this one's lookup sent early. Returns a chunk free for reuse (reset), if any.
         /// </summary>
-        private async Task FlushAsync(Chunk chunk, CancellationToken cancellationToken)
+        private async Task<Chunk?> WriteAsync(Chunk chunk, CancellationToken cancellationToken)
+        {
+            if (!_prefetching)
+            {
+                await FlushAsync(chunk, null, cancellationToken).ConfigureAwait(false);
+                chunk.Reset();
+                return chunk;
+            }
+
+            var held = _held;
+            _held = chunk;
+            if (held is null)
+            {
+                return null;
+            }
+
+            await FlushAsync(held, chunk, cancellationToken).ConfigureAwait(false);
+            held.Reset();
+            return held;
+        }
+
+        /// <summary>Writes the chunk held back, if any (at the end of the input).</summary>
+        private async Task WriteHeldAsync(CancellationToken cancellationToken)
+        {
+            if (_held is { } held)
+            {
+                await FlushAsync(held, null, cancellationToken).ConfigureAwait(false);
+                held.Reset();
+                _spare.Enqueue(held);
+                _held = null;
+            }
+        }
+
+        /// <summary>
+        /// Sends the early lookup of <paramref name="next"/> in the next group's batch: the identities of its rows that
+        /// no committing group, row set aside or the current group (whose chunk <paramref name="current"/> is about to be
+        /// merged) has touched; those rows are marked <see cref="RowState.Prefetched"/>. False when there is nothing to ask.
+        /// </summary>
+        private async Task<bool> PrefetchAsync(Chunk next, Chunk current, CancellationToken cancellationToken)
+        {
+            var keys = _prefetchKeys;
+            keys.Clear();
+            for (var i = 0; i < next.Count; i++)
+            {
+                var state = next.Rows[i];
+                if (state.Rejection is null && !Touched(state))
+                {
+                    state.Prefetched = true;
+                    foreach (var key in state.Keys())
+                    {
+                        keys.Add(key);
+                    }
+                }
+            }
+
+            if (keys.Count == 0)
+            {
+                return false;
+            }
+
+            try
+            {
+                _nextBatch = await NextBatchAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException && Locate(ex, current, null))
+            {
+                throw; // not reached: Locate only adds to the exception and lets it pass
+            }
+
+            // The set is not touched again until the lookup has been awaited (the next flush starts with that).
+            _prefetch = _nextBatch.FindManyAsync(keys, cancellationToken);
+            return true;
+
+            bool Touched(RowState state)
+            {
+                foreach (var key in state.Keys())
+                {
+                    if (_groupKeys.Contains(key) || _deferredKeys.Contains(key))
+                    {
+                        return true;
+                    }
+
+                    foreach (var pending in _pending)
+                    {
+                        if (pending.Keys.Contains(key))
+                        {
+                            return true;
+                        }
+                    }
+                }
+
+                return false;
+            }
+        }
+
+        /// <summary>
+        /// Looks up the identities of the chunk's rows in one read (or takes the answers of its early lookup), applies the
+        /// rows in order (rows of the chunk that share an identity find the contact an earlier row created or merged), and
+        /// commits the batch once <see cref="_commitEvery"/> writes are pending. With <paramref name="next"/> (the chunk
+        /// after it, held back), sends that chunk's early lookup before merging when this chunk ends its group.
+        /// </summary>
+        private async Task FlushAsync(Chunk chunk, Chunk? next, CancellationToken cancellationToken)
         {
             if (chunk.Count == 0)
             {
@@ -801,7 +938,26 @@ internal sealed class ContactImporter : IContactImporter
 
             _lookup.Clear();
             _known.Clear();
+            IReadOnlyDictionary<ContactIdentityKey, Contact>? prefetched = null;
+            if (_prefetch is not null)
+            {
+                // The chunk's early lookup (sent while the chunk before it merged, in this group's batch).
+                try
+                {
+                    prefetched = await _prefetch.ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException && Locate(ex, chunk, null))
+                {
+                    throw; // not reached: Locate only adds to the exception and lets it pass
+                }
+                finally
+                {
+                    _prefetch = null;
+                }
+            }
+
             var deferring = _pending.Count > 0 || _deferred.Count > 0;
+            var applied = 0;
             for (var i = 0; i < chunk.Count; i++)
             {
                 var state = chunk.Rows[i];
@@ -817,6 +973,19 @@ internal sealed class ContactImporter : IContactImporter
                         foreach (var key in state.Keys())
                         {
                             _deferredKeys.Add(key);
+                            _groupKeys.Add(key);
+                        }
+
+                        continue;
+                    }
+
+                    applied++;
+                    if (state.Prefetched && prefetched is not null)
+                    {
+                        // Asked for early, and untouched since by the groups before: the early answer holds.
+                        foreach (var key in state.Keys())
+                        {
+                            _known[key] = prefetched.TryGetValue(key, out var contact) ? contact : null;
                             _groupKeys.Add(key);
                         }
 
@@ -872,6 +1041,12 @@ internal sealed class ContactImporter : IContactImporter
                 }
             }
 
+            // With the next chunk at hand and this one ending its commit group (each row applied is one write), the next
+            // chunk's lookup goes out now, in the next group's batch, and this group commits after this chunk.
+            var prefetching = next is not null && _overlap && _batch is not null
+                && _batch.PendingWrites + _deferred.Count + applied >= _commitEvery
+                && await PrefetchAsync(next, chunk, cancellationToken).ConfigureAwait(false);
+
             for (var i = 0; i < chunk.Count; i++)
             {
                 _r = chunk.Rows[i];
@@ -902,8 +1077,9 @@ internal sealed class ContactImporter : IContactImporter
 
             _known.Clear();
 
-            // The rows set aside count as the group's writes: they are applied before it commits.
-            if (_batch is not null && _batch.PendingWrites + _deferred.Count >= _commitEvery)
+            // The rows set aside count as the group's writes: they are applied before it commits. After an early lookup
+            // the group ends here in any case (the next chunk was looked up in the next group's batch).
+            if (_batch is not null && (prefetching || _batch.PendingWrites + _deferred.Count >= _commitEvery))
             {
                 try
                 {
@@ -1109,9 +1285,13 @@ internal sealed class ContactImporter : IContactImporter
         {
             if (_queue is null)
             {
-                // One chunk or less: written on the caller's flow.
-                await FlushAsync(_filling, cancellationToken).ConfigureAwait(false);
-                _filling.Reset();
+                // Not pipelined, or one chunk or less: written on the caller's flow.
+                if (_filling.Count > 0)
+                {
+                    _filling = await WriteAsync(_filling, cancellationToken).ConfigureAwait(false) ?? new Chunk();
+                }
+
+                await WriteHeldAsync(cancellationToken).ConfigureAwait(false);
             }
             else
             {
@@ -1605,6 +1785,9 @@ internal sealed class ContactImporter : IContactImporter
 
             public (string Column, string Value, string Code, string Reason)? Rejection { get; set; }
 
+            /// <summary>Whether the row's identities were in its chunk's early lookup.</summary>
+            public bool Prefetched { get; set; }
+
             /// <summary>Whether the row was set aside (this state only keeps its place in the chunk).</summary>
             public bool Deferred { get; private set; }
 
@@ -1619,6 +1802,7 @@ internal sealed class ContactImporter : IContactImporter
             {
                 Row = row;
                 Deferred = false;
+                Prefetched = false;
                 Flags.Clear();
                 Phones.Clear();
                 Emails.Clear();
