@@ -15,8 +15,9 @@ public interface IBulkContactStore
     /// <summary>
     /// Gets whether two batches of this store may hold uncommitted writes at the same time without waiting for each
     /// other (each on its own connection, writing different contacts and identities). When true, the contact importer
-    /// commits one batch in the background while it looks up and merges the next rows in a second batch; it never lets
-    /// the second batch read or write a contact or identity the first one has not committed yet (it waits for that
+    /// commits up to two batches in the background (each flushed at once with <see cref="IContactWriteBatch.FlushAsync"/>)
+    /// while it looks up and merges the next rows in another batch, where it also sends the next chunk's lookup early; it
+    /// never lets a batch read or write a contact or identity an earlier one has not committed yet (it waits for that
     /// commit first), and it commits the batches in order. False by default, for a store whose batch holds the store's
     /// write lock (SQLite).
     /// </summary>
