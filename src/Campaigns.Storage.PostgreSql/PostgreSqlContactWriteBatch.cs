@@ -6,8 +6,8 @@ namespace Campaigns.Storage.PostgreSql;
 
 /// <summary>
 /// A batch of contact writes on PostgreSQL (<see cref="IContactWriteBatch"/>): one connection and one open transaction
-/// at a time. New contacts are kept in memory until <see cref="CommitAsync"/>, which writes them with binary COPY and
-/// commits; stored contacts found by <see cref="FindManyAsync"/> are locked (<c>FOR UPDATE</c>) until the commit, and
+/// at a time. New contacts are kept in memory until <see cref="FlushAsync"/> or <see cref="CommitAsync"/>, which write
+/// them with binary COPY (the commit then commits); stored contacts found by <see cref="FindManyAsync"/> are locked (<c>FOR UPDATE</c>) until the commit, and
 /// their updates wait to be written together in one statement before the next read of the database or the commit;
 /// updates of other stored contacts run at once inside the transaction (each under a savepoint, so a failed write
 /// undoes only itself). Reads see the batch's own writes. Not thread-safe: one caller at a time.
@@ -46,6 +46,9 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
     private readonly Dictionary<ContactId, Contact> _locked = [];
     private readonly Dictionary<ContactId, (long Expected, Contact Stored, List<(IdentityKind Kind, string Value, string Key)> Keys, List<(IdentityKind Kind, string Value, string Key)> Previous)> _updates = [];
     private readonly List<Exception> _refusedUpdates = [];
+
+    // New contacts that a flush could not write (another writer took an identity first), reported by the commit.
+    private List<DuplicateEntityException>? _refusedAdds;
 
     private NpgsqlConnection? _connection;
     private NpgsqlTransaction? _transaction;
@@ -326,6 +329,26 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
         return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))! + _added.Count;
     }
 
+    /// <summary>
+    /// Writes the waiting updates and copies the new contacts into the open transaction (the commit's work, without the
+    /// commit), so that <see cref="CommitAsync"/> only commits. Reads of the batch then find the copied contacts in the
+    /// database. New contacts refused by the copy (another writer took an identity meanwhile) are written one at a time
+    /// as at the commit, and <see cref="CommitAsync"/> reports those not written.
+    /// </summary>
+    public async ValueTask FlushAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_added.Count == 0 && _updates.Count == 0)
+        {
+            return;
+        }
+
+        // Once started, the flush runs to the end, as the commit does.
+        var tx = await WrittenTransactionAsync(CancellationToken.None).ConfigureAwait(false);
+        await CopyAddedAsync(tx).ConfigureAwait(false);
+    }
+
     public async ValueTask CommitAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -337,24 +360,10 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
 
         // Once started, the commit runs to the end: a half-copied batch helps nobody.
         var tx = await WrittenTransactionAsync(CancellationToken.None).ConfigureAwait(false);
-        List<DuplicateEntityException>? refused = null;
-        if (_added.Count > 0)
-        {
-            await tx.SaveAsync("batch_copy", CancellationToken.None).ConfigureAwait(false);
-            try
-            {
-                await store.CopyCoreAsync(_connection!, _added, _addedIdentityKeys, CancellationToken.None).ConfigureAwait(false);
-                await tx.ReleaseAsync("batch_copy", CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (PostgresException ex) when (Pg.IsUniqueViolation(ex))
-            {
-                // Another writer took an id or identity after it was checked: write the rest one at a time.
-                await tx.RollbackAsync("batch_copy", CancellationToken.None).ConfigureAwait(false);
-                refused = await InsertOneByOneAsync(tx).ConfigureAwait(false);
-            }
-        }
-
+        await CopyAddedAsync(tx).ConfigureAwait(false);
         await tx.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+        var refused = _refusedAdds;
+        _refusedAdds = null;
         var refusedUpdates = _refusedUpdates.ToList();
         EndTransaction();
         if (refusedUpdates.FirstOrDefault(e => e is ConcurrencyException) is { } stale)
@@ -374,6 +383,43 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
                 PostgreSqlContactStore.EntityKind,
                 $"{keys}{(refused.Count > 10 ? $" and {refused.Count - 10} more" : string.Empty)} (taken by another writer before the commit: {refused.Count} new contact(s) of the batch were not written, the rest was committed)");
         }
+    }
+
+    /// <summary>
+    /// Copies the new contacts into the transaction (binary COPY under a savepoint; should another writer have taken an id
+    /// or identity since it was checked, one at a time instead, the refused ones kept for <see cref="CommitAsync"/> to
+    /// report), then forgets them: the database answers for them from now on.
+    /// </summary>
+    private async Task CopyAddedAsync(NpgsqlTransaction tx)
+    {
+        if (_added.Count == 0)
+        {
+            return;
+        }
+
+        await tx.SaveAsync("batch_copy", CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            await store.CopyCoreAsync(_connection!, _added, _addedIdentityKeys, CancellationToken.None).ConfigureAwait(false);
+            await tx.ReleaseAsync("batch_copy", CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (Pg.IsUniqueViolation(ex))
+        {
+            // Another writer took an id or identity after it was checked: write the rest one at a time.
+            await tx.RollbackAsync("batch_copy", CancellationToken.None).ConfigureAwait(false);
+            var refused = await InsertOneByOneAsync(tx).ConfigureAwait(false);
+            if (refused.Count > 0)
+            {
+                (_refusedAdds ??= []).AddRange(refused);
+            }
+        }
+
+        // The copied contacts are rows of the transaction now; the identities known free are no longer all free.
+        _added.Clear();
+        _addedIdentityKeys.Clear();
+        _addedAt.Clear();
+        _addedKeys.Clear();
+        _free.Clear();
     }
 
     public async ValueTask DisposeAsync()
@@ -565,6 +611,7 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
         _locked.Clear();
         _updates.Clear();
         _refusedUpdates.Clear();
+        _refusedAdds = null;
         PendingWrites = 0;
     }
 

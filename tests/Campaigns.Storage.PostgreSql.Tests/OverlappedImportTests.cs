@@ -69,6 +69,46 @@ public sealed class OverlappedImportTests
         Assert.Null(await schema.Contacts().FindAsync(IdentityKind.Phone, Phone(8_001)));
     }
 
+    [SkippableTheory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task With_the_stores_groups_of_1000_two_commits_in_flight_rows_needing_either_merge_as_in_a_sequential_import(bool pipelined)
+    {
+        var mapping = Mapping with { Pipelined = pipelined };
+        await using var schema = await PostgreSqlTestSchema.CreateAsync();
+        var store = new CountingStore(schema.Contacts()) { GroupSize = 1_000 };
+        var report = await ImporterOver.Store(store).ImportAsync(ShortGroupRowsAsync(), mapping);
+
+        var services = new ServiceCollection();
+        services.AddCampaigns();
+        await using var provider = services.BuildServiceProvider();
+        var expected = await provider.GetRequiredService<IContactImporter>().ImportAsync(ShortGroupRowsAsync(), mapping);
+
+        Assert.True(store.Batches >= 2, $"the import used {store.Batches} batch(es), so nothing overlapped");
+        Assert.Equal(
+            (expected.RowsRead, expected.Created, expected.Merged, expected.Flagged, expected.ContactsCreated),
+            (report.RowsRead, report.Created, report.Merged, report.Flagged, report.ContactsCreated));
+        Assert.True(report.Merged >= 250 && report.Flagged >= 100, $"{report.Merged} merged, {report.Flagged} flagged");
+        Assert.Equal(expected.Issues.Select(i => (i.Row, i.Code, i.Value)), report.Issues.Select(i => (i.Row, i.Code, i.Value)));
+        Assert.Equal(await SignaturesAsync(provider.GetRequiredService<IContactStore>()), await SignaturesAsync(schema.Contacts()));
+    }
+
+    [SkippableFact]
+    public async Task With_groups_of_1000_a_failed_commit_leaves_only_the_groups_before_it()
+    {
+        await using var schema = await PostgreSqlTestSchema.CreateAsync();
+        var store = new CountingStore(schema.Contacts()) { GroupSize = 1_000, FailCommit = 3 };
+
+        var ex = await Assert.ThrowsAsync<InvalidOperationException>(() => ImporterOver.Store(store).ImportAsync(RowsAsync(distinct: true), Mapping));
+
+        Assert.Equal("commit failed on purpose", ex.Message);
+        Assert.Equal((2_001L, 3_000L, 2_000L), (ex.Data["Campaigns.Import.FirstRow"], ex.Data["Campaigns.Import.LastRow"], ex.Data["Campaigns.Import.CommittedRows"]));
+        Assert.Equal(2_000, await schema.Contacts().CountAsync());
+        Assert.NotNull(await schema.Contacts().FindAsync(IdentityKind.Phone, Phone(2_000)));
+        Assert.Null(await schema.Contacts().FindAsync(IdentityKind.Phone, Phone(2_001)));
+        Assert.Null(await schema.Contacts().FindAsync(IdentityKind.Phone, Phone(3_001)));
+    }
+
     private static ContactImportMapping Mapping { get; } = new()
     {
         Source = "overlap",
@@ -118,6 +158,42 @@ public sealed class OverlappedImportTests
         await Task.CompletedTask;
     }
 
+    /// <summary>
+    /// 8,000 rows, distinct except the first 60 of every chunk b…b+999 after the first: b…b+19 repeat the phone of the row
+    /// 50 before (the group committing last), b+20…b+39 (from the third chunk on) an e-mail of the chunk before the
+    /// previous one (the group committing first), b+40…b+59 a phone of the previous chunk with an e-mail of another of its
+    /// contacts (a conflict, flagged).
+    /// </summary>
+    private static async IAsyncEnumerable<IReadOnlyDictionary<string, string?>> ShortGroupRowsAsync()
+    {
+        for (var i = 1; i <= 8_000; i++)
+        {
+            var offset = (i - 1) % 1_000;
+            var b = i - offset;
+            string phone = Phone(i), email = $"u{i}@example.com", name = $"first {i}";
+            if (i > 1_000 && offset < 60)
+            {
+                name = $"again {i}";
+                if (offset < 20)
+                {
+                    (phone, email) = (Phone(i - 50), $"again{i}@example.com");
+                }
+                else if (offset < 40 && i > 2_000)
+                {
+                    (phone, email) = (Phone(100_000 + i), $"u{b - 2_000 + 300 + offset}@example.com");
+                }
+                else if (offset >= 40)
+                {
+                    (phone, email) = (Phone(b - 500 + offset), $"u{b - 300 + offset}@example.com");
+                }
+            }
+
+            yield return new Dictionary<string, string?> { ["phone"] = phone, ["email"] = email, ["name"] = name };
+        }
+
+        await Task.CompletedTask;
+    }
+
     /// <summary>Every contact as (name, identities, flags), ordered: equal for two stores holding the same contacts.</summary>
     private static async Task<List<string>> SignaturesAsync(IContactStore store)
     {
@@ -141,10 +217,12 @@ public sealed class OverlappedImportTests
 
         public int FailCommit { get; init; }
 
+        /// <summary>The writes per commit: 4,000 by default, which <see cref="RowsAsync"/> is laid out for (the store itself prefers 1,000).</summary>
+        public int GroupSize { get; init; } = 4_000;
+
         public bool AllowsConcurrentBatches => ((IBulkContactStore)inner).AllowsConcurrentBatches;
 
-        /// <summary>Groups of 4,000 writes (the store itself prefers 1,000), which the rows above are laid out for.</summary>
-        public int PreferredWritesPerCommit => 4_000;
+        public int PreferredWritesPerCommit => GroupSize;
 
         public async ValueTask<IContactWriteBatch> BeginBatchAsync(CancellationToken cancellationToken = default)
         {
@@ -172,6 +250,8 @@ public sealed class OverlappedImportTests
 
             public ValueTask CommitAsync(CancellationToken cancellationToken = default) =>
                 Interlocked.Increment(ref owner._commits) == owner.FailCommit ? throw new InvalidOperationException("commit failed on purpose") : inner.CommitAsync(cancellationToken);
+
+            public ValueTask FlushAsync(CancellationToken cancellationToken = default) => inner.FlushAsync(cancellationToken);
 
             public ValueTask DisposeAsync() => inner.DisposeAsync();
 

@@ -144,6 +144,52 @@ public sealed class BulkImportTests
     }
 
     [SkippableFact]
+    public async Task A_flushed_batch_has_its_new_contacts_in_its_transaction_only_until_the_commit()
+    {
+        await using var schema = await PostgreSqlTestSchema.CreateAsync();
+        var store = schema.Contacts();
+        var other = schema.Contacts(schema.NewDatabase());
+        var batch = await ((IBulkContactStore)store).BeginBatchAsync();
+        await using (batch)
+        {
+            var first = Make.Contact(phone: "+8613800000301");
+            Assert.Null(await batch.FindAsync(IdentityKind.Phone, first.Identities.Phone!));
+            first = await batch.AddAsync(first);
+            await batch.AddAsync(Make.Contact(phone: "+8613800000302"));
+            await batch.FlushAsync();
+
+            // In the batch's transaction (the identity it had found free is taken now), not outside it.
+            Assert.Equal(2, batch.PendingWrites);
+            Assert.Equal(first.Id, (await batch.FindAsync(IdentityKind.Phone, "+8613800000301"))?.Id);
+            Assert.Equal(first.Id, (await batch.FindManyAsync([new ContactIdentityKey(IdentityKind.Phone, "+8613800000301")]))[new ContactIdentityKey(IdentityKind.Phone, "+8613800000301")].Id);
+            Assert.Equal(2, await batch.CountAsync());
+            Assert.Equal(0, await other.CountAsync());
+            await Assert.ThrowsAsync<DuplicateEntityException>(() => batch.AddAsync(Make.Contact(phone: "+8613800000301")));
+
+            // Written again after the flush (a stored row of the transaction now), then committed with a third contact.
+            var renamed = await batch.UpdateAsync(first with { Name = "flushed then renamed" });
+            await batch.AddAsync(Make.Contact(phone: "+8613800000303"));
+            await batch.CommitAsync();
+
+            Assert.Equal(0, batch.PendingWrites);
+            Assert.Equal(3, await other.CountAsync());
+            Assert.Equal(("flushed then renamed", 2L), ((await other.GetAsync(first.Id))?.Name, (await other.GetAsync(first.Id))?.Version));
+            Assert.Equal(2, renamed.Version);
+        }
+
+        // A flushed batch that is not committed is rolled back.
+        var dropped = await ((IBulkContactStore)store).BeginBatchAsync();
+        await using (dropped)
+        {
+            await dropped.AddAsync(Make.Contact(phone: "+8613800000304"));
+            await dropped.FlushAsync();
+        }
+
+        Assert.Null(await other.FindAsync(IdentityKind.Phone, "+8613800000304"));
+        Assert.Equal(3, await other.CountAsync());
+    }
+
+    [SkippableFact]
     public async Task A_batch_updates_stored_contacts_in_its_transaction_and_a_failed_write_undoes_only_itself()
     {
         await using var schema = await PostgreSqlTestSchema.CreateAsync();

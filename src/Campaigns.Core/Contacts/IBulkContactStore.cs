@@ -15,8 +15,9 @@ public interface IBulkContactStore
     /// <summary>
     /// Gets whether two batches of this store may hold uncommitted writes at the same time without waiting for each
     /// other (each on its own connection, writing different contacts and identities). When true, the contact importer
-    /// commits one batch in the background while it looks up and merges the next rows in a second batch; it never lets
-    /// the second batch read or write a contact or identity the first one has not committed yet (it waits for that
+    /// commits up to two batches in the background (each flushed at once with <see cref="IContactWriteBatch.FlushAsync"/>)
+    /// while it looks up and merges the next rows in another batch, where it also sends the next chunk's lookup early; it
+    /// never lets a batch read or write a contact or identity an earlier one has not committed yet (it waits for that
     /// commit first), and it commits the batches in order. False by default, for a store whose batch holds the store's
     /// write lock (SQLite).
     /// </summary>
@@ -50,4 +51,21 @@ public interface IContactWriteBatch : IContactStore, IAsyncDisposable
     /// <param name="cancellationToken">Cancels before the commit starts.</param>
     /// <returns>Completes when the writes are durable.</returns>
     ValueTask CommitAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Sends the writes so far to the database without committing them: they stay invisible to others and are made
+    /// durable (or rolled back) as before, but a store that keeps writes in memory until the commit (PostgreSQL copies
+    /// its new contacts then) does that work now, leaving <see cref="CommitAsync"/> little more than the commit itself.
+    /// The contact importer, on a store with <see cref="IBulkContactStore.AllowsConcurrentBatches"/>, flushes a batch
+    /// while the batch before it is still committing, then commits it once that commit has completed, so commits stay in
+    /// order but their work overlaps. A write refused here may be reported by <see cref="CommitAsync"/> instead. Does
+    /// nothing by default.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels before the flush starts.</param>
+    /// <returns>Completes when the writes are in the database (uncommitted).</returns>
+    ValueTask FlushAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.CompletedTask;
+    }
 }

@@ -321,26 +321,43 @@ internal sealed class ContactImporter : IContactImporter
         private bool _batchChecked;
 
         // Overlapped commits (a store whose batches may be open together, IBulkContactStore.AllowsConcurrentBatches): the
-        // previous commit group's batch commits in the background (at most one at a time, in order) while the next group
-        // is looked up and merged in a second batch. _groupKeys are the identities the current group looked up or wrote;
-        // a chunk that needs one of the committing group's identities waits for that commit before its lookup, so it
-        // never reads or merges into a contact that is not committed yet.
+        // earlier commit groups' batches commit in the background (at most CommitsInFlight at a time: each is flushed at
+        // once and committed after the one before it, so commits complete in order) while the next group is looked up and
+        // merged in another batch. _groupKeys are the identities the current group looked up or wrote; a row that needs
+        // one of a committing group's identities is set aside until that commit (_deferred), so the current group never
+        // reads or merges into a contact that is not committed yet.
+        private const int CommitsInFlight = 2;
         private bool _overlap;
-        private PendingCommit? _pending;
-        private IContactWriteBatch? _spareBatch;
+        private readonly List<PendingCommit> _pending = [];
+        private long _groupSequence;
+        private readonly Stack<IContactWriteBatch> _spareBatches = new();
         private HashSet<ContactIdentityKey> _groupKeys = [];
-        private HashSet<ContactIdentityKey>? _spareKeys;
-        private List<(Contact? Previous, Contact Current)>? _spareChanges;
+        private readonly Stack<HashSet<ContactIdentityKey>> _spareKeys = new();
+        private readonly Stack<List<(Contact? Previous, Contact Current)>> _spareChanges = new();
         private long _groupFirstRow = -1;
         private long _groupLastRow = -1;
         private bool _commitFailed;
         private readonly List<IContactWriteBatch> _batches = [];
 
-        // Rows of the current group that need an identity of the group committing in the background (or share one with
-        // such a row): set aside in order and applied, after that commit, before the current group commits. Their
-        // identities must not be looked up in the current batch before then (it would see them as free).
+        // Rows of the current group that need an identity of a group committing in the background (or share one with
+        // such a row): set aside in order and applied, after those commits, before the current group commits. Their
+        // identities must not be looked up in the current batch before then (it would see them as free). _deferredNeeds
+        // is the sequence number of the newest committing group they wait for.
         private readonly List<RowState> _deferred = [];
         private readonly HashSet<ContactIdentityKey> _deferredKeys = [];
+        private long _deferredNeeds = -1;
+
+        // Early lookups (overlapped commits only): a full chunk is held back until the next one arrives, so that when the
+        // held chunk ends its commit group the next chunk's lookup is sent (in the batch of the next group, _nextBatch)
+        // before the held chunk is merged, and travels while it merges. Only the next chunk's rows whose identities no
+        // committing group, row set aside or the held chunk's group has touched are asked for (RowState.Prefetched); when
+        // the next chunk is written, the rows that the held chunk's group touched meanwhile are set aside all the same
+        // (their answers unused), and the rest of the rows are looked up then.
+        private readonly bool _prefetching = owner._store is IBulkContactStore { AllowsConcurrentBatches: true };
+        private Chunk? _held;
+        private IContactWriteBatch? _nextBatch;
+        private Task<IReadOnlyDictionary<ContactIdentityKey, Contact>>? _prefetch;
+        private readonly HashSet<ContactIdentityKey> _prefetchKeys = [];
 
         private readonly Instant _started = owner._clock.GetCurrentInstant();
         private readonly List<ImportIssue> _issues = [];
@@ -376,9 +393,24 @@ internal sealed class ContactImporter : IContactImporter
 
             _pipeline?.Dispose();
             _pipeline = null;
+            if (_prefetch is not null)
+            {
+                try
+                {
+                    // Its batch is disposed below (rolled back): the lookup must be over first.
+                    await _prefetch.ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // The held chunk was not written; its lookup's failure does not matter.
+                }
+
+                _prefetch = null;
+            }
+
             try
             {
-                if (_pending is not null)
+                while (_pending.Count > 0)
                 {
                     try
                     {
@@ -386,7 +418,8 @@ internal sealed class ContactImporter : IContactImporter
                     }
                     catch (Exception) when (!_finished)
                     {
-                        // The import is failing already (its own exception is the one the caller sees).
+                        // The import is failing already (its own exception is the one the caller sees); a group after a
+                        // failed one did not commit (its task failed with the same exception).
                     }
                 }
 
@@ -409,7 +442,7 @@ internal sealed class ContactImporter : IContactImporter
             finally
             {
                 _batch = null;
-                _spareBatch = null;
+                _spareBatches.Clear();
                 foreach (var batch in _batches)
                 {
                     await batch.DisposeAsync().ConfigureAwait(false);
@@ -463,50 +496,72 @@ internal sealed class ContactImporter : IContactImporter
         }
 
         /// <summary>
-        /// Starts the commit of the current batch in the background (after the one before it has completed, so commits
-        /// stay in order) and continues in a second batch.
+        /// Starts the commit of the current batch in the background and continues in another batch. At most
+        /// <see cref="CommitsInFlight"/> commits run at a time (this waits for the oldest when as many are running), and
+        /// the rows set aside are applied first (after the commits they wait for).
         /// </summary>
         private async Task CommitInBackgroundAsync(CancellationToken cancellationToken)
         {
-            if (_pending is not null)
+            while (_pending.Count >= CommitsInFlight || (_deferred.Count > 0 && _pending.Count > 0 && _pending[0].Sequence <= _deferredNeeds))
             {
                 await CompletePendingAsync().ConfigureAwait(false);
             }
 
             await ApplyDeferredAsync(cancellationToken).ConfigureAwait(false);
             var batch = _batch!;
-            var pending = new PendingCommit(batch, _groupKeys, _committedLater, _read, _groupFirstRow, _groupLastRow);
+            var previous = _pending.Count > 0 ? _pending[^1].Task : null;
+            var pending = new PendingCommit(_groupSequence++, batch, _groupKeys, _committedLater, _read, _groupFirstRow, _groupLastRow);
 
             // Once a group is complete its commit runs to the end, as the commit of a cancelled import does.
-            pending.Task = Task.Run(async () => await batch.CommitAsync(CancellationToken.None).ConfigureAwait(false), CancellationToken.None);
-            _pending = pending;
+            pending.Task = Task.Run(() => FlushAndCommitAsync(batch, previous), CancellationToken.None);
+            _pending.Add(pending);
 
-            // The previous pending group's sets, emptied when it completed: reused rather than grown anew for every group
-            // (at a group's size their arrays are on the large-object heap, and each new one brings a gen2 GC nearer).
-            _groupKeys = _spareKeys ?? [];
-            _committedLater = _spareChanges ?? [];
-            _spareKeys = null;
-            _spareChanges = null;
+            // The completed groups' sets, emptied: reused rather than grown anew for every group (at a group's size their
+            // arrays are on the large-object heap, and each new one brings a gen2 GC nearer).
+            _groupKeys = _spareKeys.TryPop(out var keys) ? keys : [];
+            _committedLater = _spareChanges.TryPop(out var changes) ? changes : [];
             _groupFirstRow = -1;
-            if (_spareBatch is null)
+            _batch = _nextBatch ?? await NextBatchAsync(cancellationToken).ConfigureAwait(false);
+            _nextBatch = null;
+        }
+
+        /// <summary>A batch for the next group: one whose group has committed, else a new one.</summary>
+        private async ValueTask<IContactWriteBatch> NextBatchAsync(CancellationToken cancellationToken)
+        {
+            if (!_spareBatches.TryPop(out var next))
             {
-                _spareBatch = await ((IBulkContactStore)owner._store).BeginBatchAsync(cancellationToken).ConfigureAwait(false);
-                _batches.Add(_spareBatch);
+                next = await ((IBulkContactStore)owner._store).BeginBatchAsync(cancellationToken).ConfigureAwait(false);
+                _batches.Add(next);
             }
 
-            _batch = _spareBatch;
-            _spareBatch = null;
+            return next;
         }
 
         /// <summary>
-        /// Waits for the background commit, then tells the listeners about its changes. A failed commit is rethrown with
-        /// its group's rows (<c>Campaigns.Import.FirstRow</c>, <c>Campaigns.Import.LastRow</c>) and the rows committed
+        /// A group's commit in the background: its writes go to the database at once (<see cref="IContactWriteBatch.FlushAsync"/>),
+        /// while the group before it may still be committing; the commit itself waits for that one, so groups commit in
+        /// order, and not at all after a failed one (this task then fails with the same exception).
+        /// </summary>
+        private static async Task FlushAndCommitAsync(IContactWriteBatch batch, Task? previous)
+        {
+            await batch.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            if (previous is not null)
+            {
+                await previous.ConfigureAwait(false);
+            }
+
+            await batch.CommitAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// Waits for the oldest background commit, then tells the listeners about its changes. A failed commit is rethrown
+        /// with its group's rows (<c>Campaigns.Import.FirstRow</c>, <c>Campaigns.Import.LastRow</c>) and the rows committed
         /// before it; the groups after it are then rolled back, not committed.
         /// </summary>
         private async Task CompletePendingAsync()
         {
-            var pending = _pending!;
-            _pending = null;
+            var pending = _pending[0];
+            _pending.RemoveAt(0);
             try
             {
                 await pending.Task!.ConfigureAwait(false);
@@ -532,14 +587,34 @@ internal sealed class ContactImporter : IContactImporter
 
             pending.Keys.Clear();
             pending.Changes.Clear();
-            _spareKeys = pending.Keys;
-            _spareChanges = pending.Changes;
-            _spareBatch = pending.Batch;
+            _spareKeys.Push(pending.Keys);
+            _spareChanges.Push(pending.Changes);
+            _spareBatches.Push(pending.Batch);
+        }
+
+        /// <summary>Waits for the background commits up to the newest one that holds <paramref name="key"/>, if any does.</summary>
+        private async Task CompletePendingHoldingAsync(ContactIdentityKey key)
+        {
+            for (var i = _pending.Count - 1; i >= 0; i--)
+            {
+                if (_pending[i].Keys.Contains(key))
+                {
+                    for (var j = 0; j <= i; j++)
+                    {
+                        await CompletePendingAsync().ConfigureAwait(false);
+                    }
+
+                    return;
+                }
+            }
         }
 
         /// <summary>A commit group's batch committing in the background, and what depends on it.</summary>
-        private sealed class PendingCommit(IContactWriteBatch batch, HashSet<ContactIdentityKey> keys, List<(Contact? Previous, Contact Current)> changes, long rowsAfter, long firstRow, long lastRow)
+        private sealed class PendingCommit(long sequence, IContactWriteBatch batch, HashSet<ContactIdentityKey> keys, List<(Contact? Previous, Contact Current)> changes, long rowsAfter, long firstRow, long lastRow)
         {
+            /// <summary>The group's number in commit order.</summary>
+            public long Sequence { get; } = sequence;
+
             public IContactWriteBatch Batch { get; } = batch;
 
             /// <summary>The identities the group looked up or wrote: a later lookup of one of them waits for the commit.</summary>
@@ -698,9 +773,9 @@ internal sealed class ContactImporter : IContactImporter
         {
             if (!mapping.Pipelined)
             {
-                // No pipeline: the chunk is written on the caller's flow before the next row is read.
-                await FlushAsync(_filling, cancellationToken).ConfigureAwait(false);
-                _filling.Reset();
+                // No pipeline: the chunk is written on the caller's flow before the next row is read (or held back until
+                // the next chunk, see _held).
+                _filling = await WriteAsync(_filling, cancellationToken).ConfigureAwait(false) ?? new Chunk();
                 return;
             }
 
@@ -733,10 +808,13 @@ internal sealed class ContactImporter : IContactImporter
             {
                 await foreach (var chunk in _queue!.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    await FlushAsync(chunk, cancellationToken).ConfigureAwait(false);
-                    chunk.Reset();
-                    _spare.Enqueue(chunk);
+                    if (await WriteAsync(chunk, cancellationToken).ConfigureAwait(false) is { } written)
+                    {
+                        _spare.Enqueue(written);
+                    }
                 }
+
+                await WriteHeldAsync(cancellationToken).ConfigureAwait(false);
             }
             catch
             {
@@ -747,11 +825,111 @@ internal sealed class ContactImporter : IContactImporter
         }
 
         /// <summary>
-        /// Looks up the identities of the chunk's rows in one read, applies the rows in order (rows of the chunk that share
-        /// an identity find the contact an earlier row created or merged), and commits the batch once
-        /// <see cref="_commitEvery"/> writes are pending.
+        /// Writes a full chunk, or (on a store with concurrent batches) holds it back and writes the chunk held before,
+        /// with this one's lookup sent early. Returns a chunk free for reuse (reset), if any.
         /// </summary>
-        private async Task FlushAsync(Chunk chunk, CancellationToken cancellationToken)
+        private async Task<Chunk?> WriteAsync(Chunk chunk, CancellationToken cancellationToken)
+        {
+            if (!_prefetching)
+            {
+                await FlushAsync(chunk, null, cancellationToken).ConfigureAwait(false);
+                chunk.Reset();
+                return chunk;
+            }
+
+            var held = _held;
+            _held = chunk;
+            if (held is null)
+            {
+                return null;
+            }
+
+            await FlushAsync(held, chunk, cancellationToken).ConfigureAwait(false);
+            held.Reset();
+            return held;
+        }
+
+        /// <summary>Writes the chunk held back, if any (at the end of the input).</summary>
+        private async Task WriteHeldAsync(CancellationToken cancellationToken)
+        {
+            if (_held is { } held)
+            {
+                await FlushAsync(held, null, cancellationToken).ConfigureAwait(false);
+                held.Reset();
+                _spare.Enqueue(held);
+                _held = null;
+            }
+        }
+
+        /// <summary>
+        /// Sends the early lookup of <paramref name="next"/> in the next group's batch: the identities of its rows that
+        /// no committing group, row set aside or the current group (whose chunk <paramref name="current"/> is about to be
+        /// merged) has touched; those rows are marked <see cref="RowState.Prefetched"/>. False when there is nothing to ask.
+        /// </summary>
+        private async Task<bool> PrefetchAsync(Chunk next, Chunk current, CancellationToken cancellationToken)
+        {
+            var keys = _prefetchKeys;
+            keys.Clear();
+            for (var i = 0; i < next.Count; i++)
+            {
+                var state = next.Rows[i];
+                if (state.Rejection is null && !Touched(state))
+                {
+                    state.Prefetched = true;
+                    foreach (var key in state.Keys())
+                    {
+                        keys.Add(key);
+                    }
+                }
+            }
+
+            if (keys.Count == 0)
+            {
+                return false;
+            }
+
+            try
+            {
+                _nextBatch = await NextBatchAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException && Locate(ex, current, null))
+            {
+                throw; // not reached: Locate only adds to the exception and lets it pass
+            }
+
+            // The set is not touched again until the lookup has been awaited (the next flush starts with that).
+            _prefetch = _nextBatch.FindManyAsync(keys, cancellationToken);
+            return true;
+
+            bool Touched(RowState state)
+            {
+                foreach (var key in state.Keys())
+                {
+                    if (_groupKeys.Contains(key) || _deferredKeys.Contains(key))
+                    {
+                        return true;
+                    }
+
+                    foreach (var pending in _pending)
+                    {
+                        if (pending.Keys.Contains(key))
+                        {
+                            return true;
+                        }
+                    }
+                }
+
+                return false;
+            }
+        }
+
+        /// <summary>
+        /// Looks up the identities of the chunk's rows in one read (or takes the answers of its early lookup), applies the
+        /// rows in order (rows of the chunk that share an identity find the contact an earlier row created or merged), and
+        /// commits the batch once <see cref="_commitEvery"/> writes are pending. With <paramref name="next"/> (the chunk
+        /// after it, held back), sends that chunk's early lookup before merging when this chunk ends its group.
+        /// </summary>
+        private async Task FlushAsync(Chunk chunk, Chunk? next, CancellationToken cancellationToken)
         {
             if (chunk.Count == 0)
             {
@@ -760,21 +938,54 @@ internal sealed class ContactImporter : IContactImporter
 
             _lookup.Clear();
             _known.Clear();
-            var deferring = _pending is not null || _deferred.Count > 0;
+            IReadOnlyDictionary<ContactIdentityKey, Contact>? prefetched = null;
+            if (_prefetch is not null)
+            {
+                // The chunk's early lookup (sent while the chunk before it merged, in this group's batch).
+                try
+                {
+                    prefetched = await _prefetch.ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException && Locate(ex, chunk, null))
+                {
+                    throw; // not reached: Locate only adds to the exception and lets it pass
+                }
+                finally
+                {
+                    _prefetch = null;
+                }
+            }
+
+            var deferring = _pending.Count > 0 || _deferred.Count > 0;
+            var applied = 0;
             for (var i = 0; i < chunk.Count; i++)
             {
                 var state = chunk.Rows[i];
                 if (state.Rejection is null)
                 {
-                    if (deferring && NeedsDeferral(state))
+                    if (deferring && NeedsDeferral(state) is { } needs)
                     {
-                        // The row needs the background commit first: it leaves the chunk (a fresh state takes its place).
+                        // The row needs a background commit first: it leaves the chunk (a fresh state takes its place).
+                        _deferredNeeds = Math.Max(_deferredNeeds, needs);
                         _deferred.Add(state);
                         chunk.Rows[i] = new RowState();
                         chunk.Rows[i].Defer(state.Row);
                         foreach (var key in state.Keys())
                         {
                             _deferredKeys.Add(key);
+                            _groupKeys.Add(key);
+                        }
+
+                        continue;
+                    }
+
+                    applied++;
+                    if (state.Prefetched && prefetched is not null)
+                    {
+                        // Asked for early, and untouched since by the groups before: the early answer holds.
+                        foreach (var key in state.Keys())
+                        {
+                            _known[key] = prefetched.TryGetValue(key, out var contact) ? contact : null;
                             _groupKeys.Add(key);
                         }
 
@@ -830,6 +1041,12 @@ internal sealed class ContactImporter : IContactImporter
                 }
             }
 
+            // With the next chunk at hand and this one ending its commit group (each row applied is one write), the next
+            // chunk's lookup goes out now, in the next group's batch, and this group commits after this chunk.
+            var prefetching = next is not null && _overlap && _batch is not null
+                && _batch.PendingWrites + _deferred.Count + applied >= _commitEvery
+                && await PrefetchAsync(next, chunk, cancellationToken).ConfigureAwait(false);
+
             for (var i = 0; i < chunk.Count; i++)
             {
                 _r = chunk.Rows[i];
@@ -859,7 +1076,10 @@ internal sealed class ContactImporter : IContactImporter
             }
 
             _known.Clear();
-            if (_batch is not null && _batch.PendingWrites >= _commitEvery)
+
+            // The rows set aside count as the group's writes: they are applied before it commits. After an early lookup
+            // the group ends here in any case (the next chunk was looked up in the next group's batch).
+            if (_batch is not null && (prefetching || _batch.PendingWrites + _deferred.Count >= _commitEvery))
             {
                 try
                 {
@@ -879,37 +1099,47 @@ internal sealed class ContactImporter : IContactImporter
             }
         }
 
-        /// <summary>Whether the row has an identity of the group committing in the background or of a row set aside already.</summary>
-        private bool NeedsDeferral(RowState state)
+        /// <summary>
+        /// Whether the row has an identity of a group committing in the background or of a row set aside already: then
+        /// the sequence number of the newest such group (or -1 when only rows set aside hold them), else null.
+        /// </summary>
+        private long? NeedsDeferral(RowState state)
         {
             // Checked for every row while a commit is in flight: no iterator.
+            long? needs = null;
             foreach (var phone in state.Phones)
             {
-                if (Held(new ContactIdentityKey(IdentityKind.Phone, phone)))
-                {
-                    return true;
-                }
+                Held(new ContactIdentityKey(IdentityKind.Phone, phone), ref needs);
             }
 
             foreach (var email in state.Emails)
             {
-                if (Held(new ContactIdentityKey(IdentityKind.Email, email)))
-                {
-                    return true;
-                }
+                Held(new ContactIdentityKey(IdentityKind.Email, email), ref needs);
             }
 
             foreach (var (kind, (value, _)) in state.Others)
             {
-                if (Held(new ContactIdentityKey(kind, value)))
-                {
-                    return true;
-                }
+                Held(new ContactIdentityKey(kind, value), ref needs);
             }
 
-            return false;
+            return needs;
 
-            bool Held(ContactIdentityKey key) => _deferredKeys.Contains(key) || (_pending is not null && _pending.Keys.Contains(key));
+            void Held(ContactIdentityKey key, ref long? needs)
+            {
+                if (_deferredKeys.Contains(key))
+                {
+                    needs = Math.Max(needs ?? -1, -1);
+                }
+
+                for (var i = _pending.Count - 1; i >= 0; i--)
+                {
+                    if (_pending[i].Keys.Contains(key))
+                    {
+                        needs = Math.Max(needs ?? -1, _pending[i].Sequence);
+                        break;
+                    }
+                }
+            }
         }
 
         /// <summary>
@@ -966,6 +1196,7 @@ internal sealed class ContactImporter : IContactImporter
             _known.Clear();
             _deferred.Clear();
             _deferredKeys.Clear();
+            _deferredNeeds = -1;
         }
 
         /// <summary>Writes the row in <see cref="_r"/>: a new contact, or a merge into the contact its identities found.</summary>
@@ -1054,9 +1285,13 @@ internal sealed class ContactImporter : IContactImporter
         {
             if (_queue is null)
             {
-                // One chunk or less: written on the caller's flow.
-                await FlushAsync(_filling, cancellationToken).ConfigureAwait(false);
-                _filling.Reset();
+                // Not pipelined, or one chunk or less: written on the caller's flow.
+                if (_filling.Count > 0)
+                {
+                    _filling = await WriteAsync(_filling, cancellationToken).ConfigureAwait(false) ?? new Chunk();
+                }
+
+                await WriteHeldAsync(cancellationToken).ConfigureAwait(false);
             }
             else
             {
@@ -1072,7 +1307,7 @@ internal sealed class ContactImporter : IContactImporter
 
             try
             {
-                if (_pending is not null)
+                while (_pending.Count > 0)
                 {
                     await CompletePendingAsync().ConfigureAwait(false);
                 }
@@ -1314,10 +1549,7 @@ internal sealed class ContactImporter : IContactImporter
         private async Task<Contact?> LookUpAsync(IdentityKind kind, string value, CancellationToken cancellationToken)
         {
             var key = new ContactIdentityKey(kind, value);
-            if (_pending is not null && _pending.Keys.Contains(key))
-            {
-                await CompletePendingAsync().ConfigureAwait(false);
-            }
+            await CompletePendingHoldingAsync(key).ConfigureAwait(false);
 
             if (_overlap)
             {
@@ -1553,6 +1785,9 @@ internal sealed class ContactImporter : IContactImporter
 
             public (string Column, string Value, string Code, string Reason)? Rejection { get; set; }
 
+            /// <summary>Whether the row's identities were in its chunk's early lookup.</summary>
+            public bool Prefetched { get; set; }
+
             /// <summary>Whether the row was set aside (this state only keeps its place in the chunk).</summary>
             public bool Deferred { get; private set; }
 
@@ -1567,6 +1802,7 @@ internal sealed class ContactImporter : IContactImporter
             {
                 Row = row;
                 Deferred = false;
+                Prefetched = false;
                 Flags.Clear();
                 Phones.Clear();
                 Emails.Clear();
