@@ -94,9 +94,16 @@ internal sealed class WebhookChannel : IChannel
         {
             return DeliveryResult.Failed(DeliveryFailureReason.Timeout, true, string.Create(CultureInfo.InvariantCulture, $"The endpoint did not answer within {_options.Timeout.TotalSeconds} s."));
         }
+        catch (HttpRequestException ex) when (ex.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError or HttpRequestError.ProxyTunnelError)
+        {
+            // No connection (or no TLS session): the endpoint cannot have received the request.
+            return DeliveryResult.Failed(DeliveryFailureReason.ProviderError, true, "The webhook request failed: " + ex.Message);
+        }
         catch (HttpRequestException ex)
         {
-            return DeliveryResult.Failed(DeliveryFailureReason.ProviderError, true, "The webhook request failed: " + ex.Message);
+            // The request may have been sent and processed, and only the answer was lost (the connection ended, or the
+            // response was malformed): a timeout in the sense of DeliveryFailureReason.Timeout, so the send is in doubt.
+            return DeliveryResult.Failed(DeliveryFailureReason.Timeout, true, $"The endpoint gave no valid answer ({ex.HttpRequestError}): {ex.Message}; it may have received the request.");
         }
     }
 

@@ -161,6 +161,49 @@ public sealed class WebhookChannelTests(WebhookReceiver receiver) : IDisposable
         Assert.Equal((DeliveryFailureReason.ProviderError, true), (result.FailureReason, result.IsRetryable));
     }
 
+    [Fact]
+    public async Task An_endpoint_that_reads_the_request_and_hangs_up_is_an_in_doubt_timeout_not_a_provider_error()
+    {
+        // A raw loopback endpoint: it reads the whole request, then closes the connection without an answer. The request
+        // may have been processed, so the result must say "may have been delivered" (Timeout), not "failed" (ProviderError).
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        var endpoint = Task.Run(async () =>
+        {
+            using var client = await listener.AcceptTcpClientAsync();
+            var stream = client.GetStream();
+            var received = new List<byte>();
+            var buffer = new byte[4096];
+            while (true)
+            {
+                var n = await stream.ReadAsync(buffer);
+                if (n == 0)
+                {
+                    break;
+                }
+
+                received.AddRange(buffer.AsSpan(0, n).ToArray());
+                var text = Encoding.ASCII.GetString([.. received]);
+                var end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+                var length = System.Text.RegularExpressions.Regex.Match(text, "(?i)content-length: *([0-9]+)");
+                if (end >= 0 && length.Success && received.Count >= end + 4 + int.Parse(length.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture))
+                {
+                    break; // the whole request is here
+                }
+            }
+
+            client.Client.Shutdown(System.Net.Sockets.SocketShutdown.Both);
+            return received.Count;
+        });
+
+        var result = await Channel(o => o.Endpoint = new Uri($"http://127.0.0.1:{port}/x")).SendAsync(new ChannelMessage("k", "r", "hi"), CancellationToken.None);
+
+        Assert.True(await endpoint.WaitAsync(TimeSpan.FromSeconds(10)) > 0);
+        Assert.Equal((DeliveryFailureReason.Timeout, true), (result.FailureReason, result.IsRetryable));
+        Assert.Contains("may have received the request", result.Detail, StringComparison.Ordinal);
+    }
+
     public void Dispose() => _services.Dispose();
 }
 

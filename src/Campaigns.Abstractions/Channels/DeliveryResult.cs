@@ -23,7 +23,12 @@ public enum DeliveryFailureReason
     /// <summary>The provider failed or could not be reached (HTTP 5xx, SMTP 4xx, dropped connection). Usually retryable.</summary>
     ProviderError = 5,
 
-    /// <summary>The provider did not answer within the adapter's timeout. Retryable; the message may have been delivered.</summary>
+    /// <summary>
+    /// The request may have reached the provider but no answer came: not within the adapter's timeout, or the connection
+    /// ended before a valid answer. Retryable; the message may have been delivered, so the send is in doubt (the pipeline
+    /// retries it only on a channel that honours idempotency keys or is at-least-once). A failure that certainly sent
+    /// nothing (no connection) is a <see cref="ProviderError"/>.
+    /// </summary>
     Timeout = 6,
 
     /// <summary>The provider refused the sender's credentials or configuration (e.g. SMTP 535). Not retryable until fixed.</summary>
