@@ -22,7 +22,7 @@ public sealed class OverlappedImportTests
         await using var schema = await PostgreSqlTestSchema.CreateAsync();
         var store = new CountingStore(schema.Contacts());
         Assert.True(((IBulkContactStore)schema.Contacts()).AllowsConcurrentBatches);
-        Assert.Equal(1_000, ((IBulkContactStore)schema.Contacts()).PreferredWritesPerCommit);
+        Assert.Equal(2_000, ((IBulkContactStore)schema.Contacts()).PreferredWritesPerCommit);
         var report = await ImporterOver.Store(store).ImportAsync(RowsAsync(), mapping);
 
         // The same rows into the in-memory store, one contact at a time.

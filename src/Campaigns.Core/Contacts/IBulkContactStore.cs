@@ -28,11 +28,11 @@ public interface IBulkContactStore
     /// checks after each chunk of 1,000 rows, so a multiple of 1,000 fits best, and it must be positive. Fewer writes per
     /// commit keep fewer contacts alive until their commit (the batch and the change listeners hold them until then, and
     /// contacts that outlive a young-generation collection are what makes the garbage collector expensive) but cost more
-    /// commits. By default 1,000 when <see cref="AllowsConcurrentBatches"/> is true (each commit runs in the background
-    /// while the next rows are merged, so its cost is mostly hidden, as on PostgreSQL) and 4,000 otherwise (the import waits
-    /// for every commit, e.g. for SQLite's fsync).
+    /// commits. By default 2,000 when <see cref="AllowsConcurrentBatches"/> is true (up to two commits run in the
+    /// background while the next rows are merged, so their cost is mostly hidden, as on PostgreSQL; measured against 1,000
+    /// and 4,000 in docs/benchmarks.md) and 4,000 otherwise (the import waits for every commit, e.g. for SQLite's fsync).
     /// </summary>
-    int PreferredWritesPerCommit => AllowsConcurrentBatches ? 1_000 : 4_000;
+    int PreferredWritesPerCommit => AllowsConcurrentBatches ? 2_000 : 4_000;
 }
 
 /// <summary>

@@ -63,7 +63,7 @@ public class ContactImporterBulkLookupTests
 
     [Theory]
     [InlineData(false, null, 4_000)]
-    [InlineData(true, null, 1_000)]
+    [InlineData(true, null, 2_000)]
     [InlineData(false, 2_000, 2_000)]
     [InlineData(true, 3_000, 3_000)]
     [InlineData(true, 1_500, 2_000)]
