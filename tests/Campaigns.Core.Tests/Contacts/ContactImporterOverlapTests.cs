@@ -52,6 +52,48 @@ public class ContactImporterOverlapTests
         Assert.Contains("again2001@example.com", merged.Identities.AdditionalEmails);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_stored_contact_a_committing_group_only_found_is_merged_by_later_rows_in_row_order_whichever_identity_they_use(bool pipelined)
+    {
+        // A stored contact X (phone P, e-mail E). The first group's row 1 finds X by P and changes nothing (X is not
+        // written). In the second group, row 1001 (P, name A) waits for the first group's commit; row 1002 reaches X by E
+        // (name B). Sequentially X ends as B; had row 1002 not waited too, it would be merged first and X would end as A.
+        var store = new IsolatingStore { CommitDelay = TimeSpan.FromMilliseconds(300) };
+        var seeded = new InMemoryContactStore();
+        foreach (var target in (InMemoryContactStore[])[store.Committed, seeded])
+        {
+            await target.AddAsync(new Contact { Id = ContactId.New(), Name = "seed", CreatedAt = NodaTime.Instant.FromUtc(2026, 1, 1, 0, 0), Identities = new ContactIdentities { Phone = Phone(0), Email = "x@example.com" } });
+            await target.AddAsync(new Contact { Id = ContactId.New(), Name = "other", CreatedAt = NodaTime.Instant.FromUtc(2026, 1, 1, 0, 0), Identities = new ContactIdentities { Phone = Phone(99_999_999), Email = "y@example.com" } });
+        }
+
+        var mapping = Mapping with { Pipelined = pipelined };
+        var report = await ImporterOver(store).ImportAsync(Rows(), mapping);
+        var expected = await ImporterOver(seeded).ImportAsync(Rows(), mapping);
+
+        Assert.Equal((expected.Created, expected.Merged, expected.Flagged), (report.Created, report.Merged, report.Flagged));
+        Assert.Equal(1, report.Flagged); // row 1: X's e-mail on Y's row, a conflict
+        Assert.Equal("B", (await seeded.FindAsync(IdentityKind.Phone, Phone(0)))!.Name);
+        Assert.Equal("B", (await store.Committed.FindAsync(IdentityKind.Phone, Phone(0)))!.Name);
+        Assert.Equal(await SignaturesAsync(seeded), await SignaturesAsync(store.Committed));
+
+        static async IAsyncEnumerable<IReadOnlyDictionary<string, string?>> Rows()
+        {
+            await Task.CompletedTask;
+            for (var i = 1; i <= 3_000; i++)
+            {
+                yield return i switch
+                {
+                    1 => new Dictionary<string, string?> { ["phone"] = Phone(99_999_999), ["email"] = "x@example.com", ["name"] = "other" },
+                    1_001 => new Dictionary<string, string?> { ["phone"] = null, ["email"] = "x@example.com", ["name"] = "A" },
+                    1_002 => new Dictionary<string, string?> { ["phone"] = Phone(0), ["email"] = null, ["name"] = "B" },
+                    _ => new Dictionary<string, string?> { ["phone"] = Phone(i), ["email"] = $"u{i}@example.com", ["name"] = $"first {i}" },
+                };
+            }
+        }
+    }
+
     [Fact]
     public async Task Two_groups_commit_at_once_their_commits_complete_in_order_a_third_waits_for_the_first_and_lookups_go_out_early()
     {

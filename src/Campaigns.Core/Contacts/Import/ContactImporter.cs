@@ -323,7 +323,8 @@ internal sealed class ContactImporter : IContactImporter
         // Overlapped commits (a store whose batches may be open together, IBulkContactStore.AllowsConcurrentBatches): the
         // earlier commit groups' batches commit in the background (at most CommitsInFlight at a time: each is flushed at
         // once and committed after the one before it, so commits complete in order) while the next group is looked up and
-        // merged in another batch. _groupKeys are the identities the current group looked up or wrote; a row that needs
+        // merged in another batch. _groupKeys are the identities the current group looked up or wrote, and every identity of
+        // a stored contact it found (HoldIdentitiesOf); a row that needs
         // one of a committing group's identities is set aside until that commit (_deferred), so the current group never
         // reads or merges into a contact that is not committed yet.
         private const int CommitsInFlight = 2;
@@ -590,6 +591,20 @@ internal sealed class ContactImporter : IContactImporter
             _spareKeys.Push(pending.Keys);
             _spareChanges.Push(pending.Changes);
             _spareBatches.Push(pending.Batch);
+        }
+
+        /// <summary>
+        /// Adds every identity of a stored contact the current group found to the group's keys, not only the one it was
+        /// found by: a later group's row that reaches the contact by another identity then waits for this group's commit
+        /// too, so rows set aside for the contact and rows reaching it otherwise are merged in row order (the group may
+        /// merge into it, or find it only, e.g. in a conflict, and not write it).
+        /// </summary>
+        private void HoldIdentitiesOf(Contact contact)
+        {
+            foreach (var (kind, value) in PersonalDataFields.IdentityKeys(contact.Identities))
+            {
+                _groupKeys.Add(new ContactIdentityKey(kind, value));
+            }
         }
 
         /// <summary>Waits for the background commits up to the newest one that holds <paramref name="key"/>, if any does.</summary>
@@ -985,8 +1000,13 @@ internal sealed class ContactImporter : IContactImporter
                         // Asked for early, and untouched since by the groups before: the early answer holds.
                         foreach (var key in state.Keys())
                         {
-                            _known[key] = prefetched.TryGetValue(key, out var contact) ? contact : null;
+                            var contact = prefetched.TryGetValue(key, out var f) ? f : null;
+                            _known[key] = contact;
                             _groupKeys.Add(key);
+                            if (contact is not null)
+                            {
+                                HoldIdentitiesOf(contact);
+                            }
                         }
 
                         continue;
@@ -1037,7 +1057,12 @@ internal sealed class ContactImporter : IContactImporter
 
                 foreach (var key in _lookup)
                 {
-                    _known[key] = found.TryGetValue(key, out var contact) ? contact : null;
+                    var contact = found.TryGetValue(key, out var f) ? f : null;
+                    _known[key] = contact;
+                    if (contact is not null && _overlap)
+                    {
+                        HoldIdentitiesOf(contact);
+                    }
                 }
             }
 
