@@ -357,25 +357,30 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
 
             var seconds = _timeProvider.GetElapsedTime(started).TotalSeconds;
             sent = attempt.Result.IsAccepted;
+            var outcome = new DeliveryOutcome
+            {
+                IdempotencyKey = request.IdempotencyKey,
+                Status = sent ? DeliveryStatus.Sent : DeliveryStatus.Failed,
+                At = now,
+                Decisions = decisions,
+                Channel = attempt.Channel,
+                Result = attempt.Result,
+                FailedOver = attempt.FailedOver,
+                Content = report.Issues.Count == 0 ? null : report,
+            };
             if (attempt.InDoubt)
             {
                 // A timeout on a channel that may not simply resend: the provider may have accepted it. The key stays
                 // claimed (and the cap held), as if the host had died here; after the key's lease the in-doubt path
                 // resolves it per capability (ask the provider, or InDoubtPolicy).
                 keepCap = true;
-                return (new DeliveryOutcome
+                return (outcome with
                 {
-                    IdempotencyKey = request.IdempotencyKey,
                     Status = DeliveryStatus.InProgress,
-                    At = now,
-                    Decisions = decisions,
-                    Channel = attempt.Channel,
                     Result = DeliveryResult.Failed(
                         DeliveryFailureReason.Timeout,
                         retryable: true,
                         $"in doubt: {attempt.Result.Detail ?? "the provider did not answer in time"} — the provider may have accepted the message, and '{attempt.Channel}' neither honours idempotency keys nor resends in doubt (InDoubtPolicy AtMostOnce); the key stays claimed and the next attempt after its lease resolves it"),
-                    FailedOver = attempt.FailedOver,
-                    Content = report.Issues.Count == 0 ? null : report,
                 }, seconds, true);
             }
 
@@ -400,17 +405,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
                 }
             }
 
-            return (new DeliveryOutcome
-            {
-                IdempotencyKey = request.IdempotencyKey,
-                Status = sent ? DeliveryStatus.Sent : DeliveryStatus.Failed,
-                At = now,
-                Decisions = decisions,
-                Channel = attempt.Channel,
-                Result = attempt.Result,
-                FailedOver = attempt.FailedOver,
-                Content = report.Issues.Count == 0 ? null : report,
-            }, seconds, false);
+            return (outcome, seconds, false);
         }
         finally
         {

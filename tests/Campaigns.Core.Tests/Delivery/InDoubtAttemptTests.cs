@@ -22,7 +22,7 @@ public sealed class InDoubtAttemptTests : IDisposable
     private readonly FakeClock _clock = new(T0);
     private readonly FakeTimeProvider _time = new();
     private readonly InMemoryIdempotencyStore _store = new();
-    private readonly InDoubtAlerts _alerts = new();
+    private readonly InDoubtLog _alerts = new();
     private readonly List<ServiceProvider> _providers = [];
 
     private static readonly ChannelCapabilities Plain = new() { AddressKind = ChannelAddressKind.Phone };
@@ -414,34 +414,5 @@ public sealed class InDoubtAttemptTests : IDisposable
 
         public ValueTask<ProviderMessage?> FindAsync(string channel, string providerMessageId, CancellationToken cancellationToken) =>
             ValueTask.FromResult<ProviderMessage?>(null);
-    }
-
-    private sealed class InDoubtAlerts : IDeliveryAlertObserver
-    {
-        private readonly Lock _gate = new();
-        private readonly List<InDoubtAlert> _inDoubt = [];
-
-        public IReadOnlyList<InDoubtAlert> InDoubt
-        {
-            get
-            {
-                lock (_gate)
-                {
-                    return [.. _inDoubt];
-                }
-            }
-        }
-
-        public ValueTask OnAlertAsync(DeliveryAlert alert, CancellationToken cancellationToken) => ValueTask.CompletedTask;
-
-        public ValueTask OnInDoubtAsync(InDoubtAlert alert, CancellationToken cancellationToken)
-        {
-            lock (_gate)
-            {
-                _inDoubt.Add(alert);
-            }
-
-            return ValueTask.CompletedTask;
-        }
     }
 }

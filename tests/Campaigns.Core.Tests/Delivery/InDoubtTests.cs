@@ -292,34 +292,6 @@ public sealed class InDoubtTests : IDisposable
         }
     }
 
-    private sealed class InDoubtLog : IDeliveryAlertObserver
-    {
-        private readonly List<InDoubtAlert> _inDoubt = [];
-
-        public IReadOnlyList<InDoubtAlert> InDoubt
-        {
-            get
-            {
-                lock (_inDoubt)
-                {
-                    return [.. _inDoubt];
-                }
-            }
-        }
-
-        public ValueTask OnAlertAsync(DeliveryAlert alert, CancellationToken cancellationToken) => ValueTask.CompletedTask;
-
-        public ValueTask OnInDoubtAsync(InDoubtAlert alert, CancellationToken cancellationToken)
-        {
-            lock (_inDoubt)
-            {
-                _inDoubt.Add(alert);
-            }
-
-            return ValueTask.CompletedTask;
-        }
-    }
-
     private sealed class ThrowingLookupChannel : IChannel, IChannelDeliveryLookup
     {
         private readonly RecordingChannel _inner = new("sms", Plain);
@@ -386,5 +358,34 @@ public sealed class InDoubtTests : IDisposable
         }
 
         public void Dispose() => _listener.Dispose();
+    }
+}
+
+/// <summary>Records the in-doubt alerts the pipeline raises (thread-safe); shared by the in-doubt test classes.</summary>
+internal sealed class InDoubtLog : IDeliveryAlertObserver
+{
+    private readonly List<InDoubtAlert> _inDoubt = [];
+
+    public IReadOnlyList<InDoubtAlert> InDoubt
+    {
+        get
+        {
+            lock (_inDoubt)
+            {
+                return [.. _inDoubt];
+            }
+        }
+    }
+
+    public ValueTask OnAlertAsync(DeliveryAlert alert, CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    public ValueTask OnInDoubtAsync(InDoubtAlert alert, CancellationToken cancellationToken)
+    {
+        lock (_inDoubt)
+        {
+            _inDoubt.Add(alert);
+        }
+
+        return ValueTask.CompletedTask;
     }
 }

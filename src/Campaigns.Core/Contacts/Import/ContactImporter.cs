@@ -916,21 +916,19 @@ internal sealed class ContactImporter : IContactImporter
             _prefetch = _nextBatch.FindManyAsync(keys, cancellationToken);
             return true;
 
+            // Held by a committing group or a row set aside (the deferral check), or by the current group.
             bool Touched(RowState state)
             {
+                if (NeedsDeferral(state) is not null)
+                {
+                    return true;
+                }
+
                 foreach (var key in state.Keys())
                 {
-                    if (_groupKeys.Contains(key) || _deferredKeys.Contains(key))
+                    if (_groupKeys.Contains(key))
                     {
                         return true;
-                    }
-
-                    foreach (var pending in _pending)
-                    {
-                        if (pending.Keys.Contains(key))
-                        {
-                            return true;
-                        }
                     }
                 }
 
