@@ -14,9 +14,11 @@ namespace Campaigns.Storage.PostgreSql;
 /// <c>available_at</c> to the lease expiry, so a crashed host's timers are claimed again after the lease by any host,
 /// with no rescuer process. A due step's run and contact are read in one statement
 /// (<see cref="IContactReadingJourneyRunStore"/>), the contact decoded by the contact store's
-/// <see cref="ContactProtection"/>. Thread-safe.
+/// <see cref="ContactProtection"/>; the update that ends a run's turn can carry the next run's read
+/// (<see cref="IReadAheadJourneyRunStore"/>: one batch, the update committed at an error barrier before the read).
+/// Thread-safe.
 /// </summary>
-internal sealed class PostgreSqlJourneyRunStore : IContactReadingJourneyRunStore
+internal sealed class PostgreSqlJourneyRunStore : IReadAheadJourneyRunStore
 {
     private readonly PostgreSqlDatabase db;
     private readonly string _s;
@@ -268,7 +270,59 @@ internal sealed class PostgreSqlJourneyRunStore : IContactReadingJourneyRunStore
     {
         using var connection = await db.OpenAsync(cancellationToken).ConfigureAwait(false);
         using var command = Pg.Command(connection, _updateOneSql);
-        var p = command.Parameters;
+        FillUpdate(command.Parameters, stored, expectedVersion);
+        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))! == 1 ? stored : null;
+    }
+
+    /// <summary>Round trips of the update with the next run's read (tests).</summary>
+    internal long ReadAheadRoundTrips => Interlocked.Read(ref _readAheadRoundTrips);
+
+    private long _readAheadRoundTrips;
+
+    /// <summary>
+    /// The one-row update (<see cref="TryUpdateAsync"/>'s statement) and the run-and-contact read
+    /// (<see cref="GetLatestWithContactAsync"/>'s) in one <see cref="NpgsqlBatch"/>. The update carries an error barrier
+    /// (a protocol <c>Sync</c>): its implicit transaction commits there, before the read runs, so the read's failure cannot
+    /// roll it back, and the read sees the update. Not coalesced: it is used by a runner advancing runs one at a time.
+    /// </summary>
+    public async ValueTask<JourneyRunUpdateAndRead> TryUpdateAndReadNextAsync(JourneyRun run, long expectedVersion, string nextJourneyId, ContactId nextContactId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        ArgumentNullException.ThrowIfNull(nextJourneyId);
+        var stored = run with { Version = expectedVersion + 1 };
+        Interlocked.Increment(ref _readAheadRoundTrips);
+        using var connection = await db.OpenAsync(cancellationToken).ConfigureAwait(false);
+        using var batch = new NpgsqlBatch(connection);
+        var update = new NpgsqlBatchCommand(_updateOneSql) { AppendErrorBarrier = true };
+        FillUpdate(update.Parameters, stored, expectedVersion);
+        var read = new NpgsqlBatchCommand(_readWithContactSql);
+        read.Parameters.Add(new NpgsqlParameter<string> { TypedValue = nextJourneyId });
+        read.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = nextContactId.Value });
+        batch.BatchCommands.Add(update);
+        batch.BatchCommands.Add(read);
+
+        // An error of the update (or a cancellation before its answer) propagates as TryUpdateAsync's would.
+        using var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        var updated = await reader.ReadAsync(cancellationToken).ConfigureAwait(false) && reader.GetInt64(0) == 1;
+        JourneyRunWithContact? next;
+        try
+        {
+            next = await reader.NextResultAsync(cancellationToken).ConfigureAwait(false)
+                ? await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadWithContact(reader) : default
+                : null;
+        }
+        catch (Exception ex) when (ex is NpgsqlException or OperationCanceledException or System.Security.Cryptography.CryptographicException or System.Text.Json.JsonException)
+        {
+            // The update has committed (its barrier came first); the caller reads the next run itself and meets the
+            // error (or the cancellation) there, on that run's own account.
+            next = null;
+        }
+
+        return new JourneyRunUpdateAndRead(updated ? stored : null, next);
+    }
+
+    private static void FillUpdate(NpgsqlParameterCollection p, JourneyRun stored, long expectedVersion)
+    {
         p.Add(new NpgsqlParameter<string> { TypedValue = stored.JourneyId });
         p.Add(new NpgsqlParameter<Guid> { TypedValue = stored.ContactId.Value });
         p.Add(new NpgsqlParameter<int> { TypedValue = stored.RunNumber });
@@ -278,7 +332,6 @@ internal sealed class PostgreSqlJourneyRunStore : IContactReadingJourneyRunStore
         p.Add(new NpgsqlParameter<long> { TypedValue = stored.DueAt is { } due ? Pg.Ticks(due) : 0L });
         p.Add(new NpgsqlParameter<string> { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Jsonb, TypedValue = Pg.ToJson(stored) });
         p.Add(new NpgsqlParameter<long> { TypedValue = expectedVersion });
-        return (long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))! == 1 ? stored : null;
     }
 
     public async ValueTask<IReadOnlyList<JourneyTimer>> ClaimDueAsync(Instant now, int batchSize, Duration lease, IReadOnlySet<string> excludedJourneys, CancellationToken cancellationToken = default)

@@ -24,6 +24,7 @@ public sealed class JourneyRunner
     private readonly JourneyCatalog _catalog;
     private readonly IJourneyRunStore _store;
     private readonly IContactReadingJourneyRunStore? _runsWithContacts; // reads a due run and its contact in one round trip, when it covers the registered contact store
+    private readonly IReadAheadJourneyRunStore? _readAhead; // with _runsWithContacts, at MaxParallelism 1 and no observers: a run's update and the next run's read in one round trip
     private readonly IDeliveryPipeline _pipeline;
     private readonly IContactStore _contacts;
     private readonly IContactService _contactService;
@@ -93,6 +94,10 @@ public sealed class JourneyRunner
         _records = records;
         _contactEvents = contactEvents;
         _runsWithContacts = store is IContactReadingJourneyRunStore merged && merged.ReadsContactsOf(contacts) ? merged : null;
+
+        // Only where the next run would be read right after the update anyway: steps one after the other, and no observer
+        // told about the step in between (an observer could change the next run or its contact before its read).
+        _readAhead = _runsWithContacts is IReadAheadJourneyRunStore ahead && _options.MaxParallelism == 1 && _observers.Length == 0 ? ahead : null;
     }
 
     /// <summary>The published journeys this runner executes.</summary>
@@ -291,10 +296,14 @@ public sealed class JourneyRunner
             return timers.Count;
         }
 
-        foreach (var timer in timers)
+        // One after the other. With a read-ahead store, the update that ends a run's turn also reads the next timer's run
+        // and contact (the read it would make next anyway), so a step costs one round trip less.
+        JourneyRunWithContact? ahead = null;
+        for (var i = 0; i < timers.Count; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            await ProcessGuardedAsync(timer, now, cancellationToken).ConfigureAwait(false);
+            var nextTimer = _readAhead is not null && i + 1 < timers.Count ? timers[i + 1] : (JourneyTimer?)null;
+            ahead = await ProcessGuardedAsync(timers[i], ahead, nextTimer, now, cancellationToken).ConfigureAwait(false);
         }
 
         return timers.Count;
@@ -306,7 +315,7 @@ public sealed class JourneyRunner
         while (cursor.TryTake(out var timer))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            await ProcessGuardedAsync(timer, now, cancellationToken).ConfigureAwait(false);
+            await ProcessGuardedAsync(timer, null, null, now, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -329,16 +338,24 @@ public sealed class JourneyRunner
         }
     }
 
-    private async ValueTask ProcessGuardedAsync(JourneyTimer timer, Instant now, CancellationToken cancellationToken)
+    /// <summary>Advances one timer's run; never throws but for cancellation.</summary>
+    /// <param name="timer">The claimed timer.</param>
+    /// <param name="read">Its run and contact when already read (with the previous run's update), or null to read them.</param>
+    /// <param name="nextTimer">The batch's next timer, whose run and contact to read with this run's final update; null for none.</param>
+    /// <param name="now">The batch's instant.</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    /// <returns>The next timer's run and contact when they were read, else null.</returns>
+    private async ValueTask<JourneyRunWithContact?> ProcessGuardedAsync(JourneyTimer timer, JourneyRunWithContact? read, JourneyTimer? nextTimer, Instant now, CancellationToken cancellationToken)
     {
         try
         {
-            await ProcessAsync(timer, now, cancellationToken).ConfigureAwait(false);
+            return await ProcessAsync(timer, read, nextTimer, now, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             // The lease expires and another claim retries the step (idempotent through its key).
             _logger.LogError(ex, "Journey {JourneyId}: the step of contact {ContactId} failed; it is retried after the lease.", timer.JourneyId, timer.ContactId);
+            return null;
         }
     }
 
@@ -488,11 +505,15 @@ public sealed class JourneyRunner
         }
     }
 
-    private async ValueTask ProcessAsync(JourneyTimer timer, Instant now, CancellationToken cancellationToken)
+    private async ValueTask<JourneyRunWithContact?> ProcessAsync(JourneyTimer timer, JourneyRunWithContact? read, JourneyTimer? nextTimer, Instant now, CancellationToken cancellationToken)
     {
         JourneyRun? run;
         Contact? contact = null;
-        if (_runsWithContacts is not null)
+        if (read is { } known)
+        {
+            (run, contact) = known; // read with the previous run's update, at the point of the flow where it would be read now
+        }
+        else if (_runsWithContacts is not null)
         {
             (run, contact) = await _runsWithContacts.GetLatestWithContactAsync(timer.JourneyId, timer.ContactId, cancellationToken).ConfigureAwait(false);
         }
@@ -503,7 +524,7 @@ public sealed class JourneyRunner
 
         if (run is null || run.RunNumber != timer.RunNumber || run.Version != timer.RunVersion || run.Status != JourneyRunStatus.Active)
         {
-            return; // Stale: the run moved on since the timer was written.
+            return null; // Stale: the run moved on since the timer was written.
         }
 
         var journey = _catalog.Find(run.JourneyId);
@@ -512,12 +533,13 @@ public sealed class JourneyRunner
             contact = await _contacts.ReadAsync(run.ContactId, cancellationToken).ConfigureAwait(false);
         }
 
+        JourneyRunWithContact? nextRead = null;
         for (var steps = 0; steps < _options.MaxStepsPerClaim; steps++)
         {
             var state = journey is null ? null : _catalog.GetState(journey.Id);
             if (state == JourneyState.Paused)
             {
-                return; // Paused meanwhile (e.g. by a delivery alert): the run stays where it is, its timer fires after resuming.
+                return null; // Paused meanwhile (e.g. by a delivery alert): the run stays where it is, its timer fires after resuming.
             }
 
             var (next, step) = journey is null || state == JourneyState.Cancelled
@@ -528,10 +550,24 @@ public sealed class JourneyRunner
                         ? (End(run, JourneyRunStatus.Exited, exit, now), null)
                         : await ExecuteAsync(journey, run, contact, now, timer.DueAt, cancellationToken).ConfigureAwait(false);
 
-            var stored = await _store.TryUpdateAsync(next, run.Version, cancellationToken).ConfigureAwait(false);
+            // The run's turn ends with this update unless the run is due again at once (and steps are left): then, with a
+            // read-ahead store, the next timer's run and contact are read in the update's round trip.
+            // (The same conditions as the returns below; should a store answer differently, the loop goes on and the
+            // read is dropped, never used late.)
+            JourneyRun? stored;
+            if (nextTimer is { } upcoming && _readAhead is not null && (next.IsEnded || next.DueAt > now || steps + 1 >= _options.MaxStepsPerClaim))
+            {
+                (stored, nextRead) = await _readAhead.TryUpdateAndReadNextAsync(next, run.Version, upcoming.JourneyId, upcoming.ContactId, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                nextRead = null;
+                stored = await _store.TryUpdateAsync(next, run.Version, cancellationToken).ConfigureAwait(false);
+            }
+
             if (stored is null)
             {
-                return; // Another host advanced the run first; its result stands.
+                return nextRead; // Another host advanced the run first; its result stands.
             }
 
             if (step is not null)
@@ -543,7 +579,7 @@ public sealed class JourneyRunner
             {
                 if (_observers.Length == 0)
                 {
-                    return;
+                    return nextRead;
                 }
 
                 await NotifyAsync(new JourneyStep(now, stored.JourneyId, stored.ContactId, stored.RunNumber, run.NodeId, stored.Status switch
@@ -552,7 +588,7 @@ public sealed class JourneyRunner
                     JourneyRunStatus.Cancelled => JourneyStepKind.Cancelled,
                     _ => JourneyStepKind.Exited,
                 }, stored.EndReason ?? string.Empty), cancellationToken).ConfigureAwait(false);
-                return;
+                return nextRead;
             }
 
             if (stored.DueAt > now)
@@ -562,11 +598,13 @@ public sealed class JourneyRunner
                     await NotifyAsync(new JourneyStep(now, stored.JourneyId, stored.ContactId, stored.RunNumber, stored.NodeId, JourneyStepKind.Waiting, stored.WaitingForEvent is { } kind ? $"waiting for '{kind}' until {stored.DueAt}" : $"waiting until {stored.DueAt}") { DueAt = stored.DueAt }, cancellationToken).ConfigureAwait(false);
                 }
 
-                return;
+                return nextRead;
             }
 
             run = stored;
         }
+
+        return nextRead; // the steps allowed per claim are used up; the run's timer fires again at the next claim
     }
 
     private async ValueTask<string?> ExitCheckAsync(JourneyDefinition journey, JourneyRun run, Contact contact, Instant now, CancellationToken cancellationToken)

@@ -28,3 +28,37 @@ public interface IContactReadingJourneyRunStore : IJourneyRunStore
     /// <returns>The run (null when the contact never entered) and the contact (null without a run, or when the contact no longer exists).</returns>
     ValueTask<JourneyRunWithContact> GetLatestWithContactAsync(string journeyId, ContactId contactId, CancellationToken cancellationToken = default);
 }
+
+/// <summary>The answer to <see cref="IReadAheadJourneyRunStore.TryUpdateAndReadNextAsync"/>.</summary>
+/// <param name="Stored">The stored run, exactly as <see cref="IJourneyRunStore.TryUpdateAsync"/> would answer (null when the expected version was stale).</param>
+/// <param name="Next">
+/// The next run and its contact, exactly as <see cref="IContactReadingJourneyRunStore.GetLatestWithContactAsync"/> would
+/// answer right after the update; null when the read did not complete (e.g. it failed or was cancelled after the update
+/// committed): the caller then reads it itself.
+/// </param>
+public readonly record struct JourneyRunUpdateAndRead(JourneyRun? Stored, JourneyRunWithContact? Next);
+
+/// <summary>
+/// An optional capability of an <see cref="IContactReadingJourneyRunStore"/>: the version-guarded update that ends one
+/// run's turn and the read of the next due run of the batch (with its contact) go to the database in one round trip,
+/// instead of two. The journey runner uses it only when it advances a batch's runs one after the other
+/// (<see cref="JourneyOptions.MaxParallelism"/> 1), when the update ends the run's turn, and when no
+/// <see cref="IJourneyObserver"/> is registered — so the next run is read at exactly the point of the flow where it
+/// would be read otherwise (right after the update). Implementations are thread-safe.
+/// </summary>
+public interface IReadAheadJourneyRunStore : IContactReadingJourneyRunStore
+{
+    /// <summary>
+    /// Does what <see cref="IJourneyRunStore.TryUpdateAsync"/> does for <paramref name="run"/>, then what
+    /// <see cref="IContactReadingJourneyRunStore.GetLatestWithContactAsync"/> does for the next run, in one round trip.
+    /// The update commits on its own: nothing that happens to the read can undo it. When the update itself fails, this
+    /// throws what <see cref="IJourneyRunStore.TryUpdateAsync"/> would throw, and nothing is read.
+    /// </summary>
+    /// <param name="run">The new state of the run (its version is ignored; the stored one is <paramref name="expectedVersion"/> + 1).</param>
+    /// <param name="expectedVersion">The version the run must still have.</param>
+    /// <param name="nextJourneyId">The journey of the run to read after the update.</param>
+    /// <param name="nextContactId">The contact of the run to read after the update.</param>
+    /// <param name="cancellationToken">Cancels the call; if it cancels after the update committed, the update's answer is returned without the read.</param>
+    /// <returns>The update's answer, and the read's (null when the read did not complete).</returns>
+    ValueTask<JourneyRunUpdateAndRead> TryUpdateAndReadNextAsync(JourneyRun run, long expectedVersion, string nextJourneyId, ContactId nextContactId, CancellationToken cancellationToken = default);
+}

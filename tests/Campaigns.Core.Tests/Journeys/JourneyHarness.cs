@@ -62,7 +62,7 @@ internal sealed class JourneyHarness : IDisposable
 
     private readonly ServiceProvider _services;
 
-    public JourneyHarness(SharedState? shared = null, Action<DeliveryOptions>? delivery = null, Func<IJourneyRunStore, IJourneyRunStore>? wrapStore = null, Action<JourneyOptions>? journeys = null)
+    public JourneyHarness(SharedState? shared = null, Action<DeliveryOptions>? delivery = null, Func<IJourneyRunStore, IJourneyRunStore>? wrapStore = null, Action<JourneyOptions>? journeys = null, bool observe = true)
     {
         State = shared ?? new SharedState();
         var services = new ServiceCollection();
@@ -72,7 +72,11 @@ internal sealed class JourneyHarness : IDisposable
         services.AddSingleton<IEventStore>(State.Events);
         services.AddSingleton<IIdempotencyStore>(State.Idempotency);
         services.AddSingleton<IJourneyTemplateResolver>(State.Templates);
-        services.AddSingleton<IJourneyObserver>(Log);
+        if (observe)
+        {
+            services.AddSingleton<IJourneyObserver>(Log);
+        }
+
         services.AddLogging();
         services.AddCampaigns(o =>
             {
