@@ -10,18 +10,25 @@ namespace Campaigns.Benchmarks.Storage;
 /// process (<c>pg-steps-child</c>: own runtime, GC and thread pool, own recording provider whose recipients it writes
 /// to a file), so nothing but the database and the machine is shared. The parent seeds, starts the children, waits
 /// until each is ready, then times from "go" until every child has drained; duplicates and lost are counted over the
-/// children's files. Client CPU is the children's processor time (each measures its own drain).
+/// children's files. Client CPU is the children's processor time (each measures its own drain). <c>PG_WARMUP=W</c> (as
+/// for <c>pg-steps</c>): W × I other steps, due a minute earlier, are drained by the children before they say "ready"
+/// (about W each), so the timed drain shows their steady state rather than the JIT's tiering.
 /// </summary>
 internal static class PostgreSqlProcesses
 {
     public static async Task RunAsync(string cs, string schema, int steps, int instances, int parallelism, bool deferFlush, bool sample)
     {
+        var warmup = Warmup();
         await using (var seeder = await JourneyFleet.StartAsync(cs, schema, 1))
         {
-            await seeder.SeedDueStepsAsync(steps);
+            await seeder.SeedDueStepsAsync(steps, dueAt: warmup > 0 ? JourneyFleet.T0 + Duration.FromMinutes(1) : null);
+            if (warmup > 0)
+            {
+                await seeder.SeedDueStepsAsync(warmup * instances, dueAt: JourneyFleet.T0, firstNumber: steps);
+            }
         }
 
-        Console.WriteLine($"seeded {steps} due steps");
+        Console.WriteLine($"seeded {steps} due steps" + (warmup > 0 ? $" (+ {warmup * instances} warm-up steps drained by the children before the timing)" : string.Empty));
         var children = new List<(Process Process, string File)>();
         for (var i = 0; i < instances; i++)
         {
@@ -91,11 +98,22 @@ internal static class PostgreSqlProcesses
         Console.WriteLine("children: " + string.Join(" | ", results));
     }
 
+    private static int Warmup() => int.TryParse(Environment.GetEnvironmentVariable("PG_WARMUP"), out var w) && w > 0 ? w : 0;
+
     /// <summary>One instance in this process: waits for "go" on stdin, drains, writes its recipients to a file, prints its figures.</summary>
     public static async Task ChildAsync(string cs, string schema, int index, int parallelism, bool deferFlush, string file)
     {
         await using var fleet = await JourneyFleet.StartAsync(cs, schema, 1, o => o.MaxParallelism = parallelism, poolSize: Math.Max(10, parallelism + 10), instancePrefix: $"process-{index}-", storage: o => o.DeferPostSendFlush = deferFlush);
         fleet.Clock.Advance(Duration.FromSeconds(1));
+        var warmed = 0;
+        if (Warmup() > 0)
+        {
+            // Only the warm-up steps are due yet; the measured ones come due with the clock's next minute.
+            await fleet.DrainAsync(1);
+            warmed = fleet.Channel.Sends.Count;
+            fleet.Clock.Advance(Duration.FromMinutes(1));
+        }
+
         Console.WriteLine("ready");
         if (await Console.In.ReadLineAsync() != "go")
         {
@@ -107,7 +125,7 @@ internal static class PostgreSqlProcesses
         var claimed = await fleet.DrainAsync(1);
         cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
         var trips = roundTrips.Count;
-        await File.WriteAllLinesAsync(file, fleet.Channel.Sends.Select(s => s.Message.Recipient));
+        await File.WriteAllLinesAsync(file, fleet.Channel.Sends.Skip(warmed).Select(s => s.Message.Recipient));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"claimed={claimed[0]} cpu-ms={cpu.TotalMilliseconds:F0} round-trips={trips}"));
     }
 }
