@@ -164,6 +164,9 @@ public sealed class PostgreSqlDatabase : IAsyncDisposable, IDisposable
     /// </summary>
     internal ValueTask<NpgsqlConnection> OpenDeferredAsync(CancellationToken cancellationToken) => OpenAsync(_deferredDataSource ?? _dataSource, cancellationToken);
 
+    /// <summary>Whether post-send bookkeeping commits without waiting for its WAL flush (<see cref="PostgreSqlStorageOptions.DeferPostSendFlush"/>).</summary>
+    internal bool DefersPostSendFlush => _deferredDataSource is not null;
+
     private async ValueTask<NpgsqlConnection> OpenAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
     {
         var ready = Volatile.Read(ref _ready);

@@ -77,27 +77,12 @@ internal sealed class PostgreSqlIdempotencyStore : IGateReadingIdempotencyStore,
 
     internal async Task<IReadOnlyList<ExecutionRecord?>> CompleteSendManyAsync(IReadOnlyList<(string Key, DeliveryOutcome Outcome, string? TaskId, ProviderMessageEntry? Index)> items)
     {
-        var bookkeeping = _bookkeeping!;
-        var prune = false;
+        bool prune;
         var byTask = new Dictionary<string, ExecutionRecord>(StringComparer.Ordinal);
         using (var connection = await db.OpenDeferredAsync(CancellationToken.None).ConfigureAwait(false))
         using (var batch = new NpgsqlBatch(connection))
         {
-            // In the order of the separate writes: index entries, the completions, the tasks' counts.
-            foreach (var item in items)
-            {
-                if (item.Index is { } entry)
-                {
-                    batch.BatchCommands.Add(bookkeeping.Index.RecordCommand(entry.ProviderMessageId, entry.Message));
-                    prune |= bookkeeping.Index.CountRecord();
-                }
-            }
-
-            batch.BatchCommands.Add(CompleteManyCommand([.. items.Select(static i => (i.Key, i.Outcome))]));
-            foreach (var command in bookkeeping.Records.RecordManyCommands([.. items.Where(static i => i.TaskId is not null).Select(static i => (i.TaskId!, i.Outcome))]))
-            {
-                batch.BatchCommands.Add(command);
-            }
+            prune = AddSendCommands(batch, items);
 
             // One implicit transaction for the whole batch: all of it commits, or none of it.
             using var reader = await batch.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
@@ -106,11 +91,60 @@ internal sealed class PostgreSqlIdempotencyStore : IGateReadingIdempotencyStore,
 
         if (prune)
         {
-            await bookkeeping.Index.PruneAsync(CancellationToken.None).ConfigureAwait(false);
+            await PruneAfterSendsAsync().ConfigureAwait(false);
         }
 
         return [.. items.Select(i => i.TaskId is { } task ? byTask[task] : null)];
     }
+
+    /// <summary>The database of this store.</summary>
+    internal PostgreSqlDatabase Database => db;
+
+    /// <summary>Whether <see cref="WritesBookkeepingOf"/> has accepted a records store and an index of this database.</summary>
+    internal bool HasBookkeeping => _bookkeeping is not null;
+
+    /// <summary>
+    /// Adds to <paramref name="batch"/> the statements of <see cref="CompleteSendAsync"/> for <paramref name="items"/>, in the
+    /// order of the separate writes: index entries, the completions, the tasks' counts (each count returns its task's
+    /// record, read with <see cref="PostgreSqlExecutionRecords.ReadRecordsAsync"/>).
+    /// </summary>
+    /// <returns>True when the index should be pruned after the batch (<see cref="PruneAfterSendsAsync"/>).</returns>
+    internal bool AddSendCommands(NpgsqlBatch batch, IReadOnlyList<(string Key, DeliveryOutcome Outcome, string? TaskId, ProviderMessageEntry? Index)> items)
+    {
+        var bookkeeping = _bookkeeping ?? throw new InvalidOperationException("The send's bookkeeping needs the execution records and provider message index of this database: call WritesBookkeepingOf first.");
+        var prune = false;
+        foreach (var item in items)
+        {
+            if (item.Index is { } entry)
+            {
+                batch.BatchCommands.Add(bookkeeping.Index.RecordCommand(entry.ProviderMessageId, entry.Message));
+                prune |= bookkeeping.Index.CountRecord();
+            }
+        }
+
+        batch.BatchCommands.Add(CompleteManyCommand([.. items.Select(static i => (i.Key, i.Outcome))]));
+        foreach (var command in bookkeeping.Records.RecordManyCommands([.. items.Where(static i => i.TaskId is not null).Select(static i => (i.TaskId!, i.Outcome))]))
+        {
+            batch.BatchCommands.Add(command);
+        }
+
+        return prune;
+    }
+
+    /// <summary>Whether <paramref name="key"/> is completed (after a combined write's error, to tell whether its bookkeeping committed).</summary>
+    internal async Task<bool> IsCompletedAsync(string key)
+    {
+        using var connection = await db.OpenAsync(CancellationToken.None).ConfigureAwait(false);
+        using var command = Pg.Command(connection, $"SELECT count(*) FROM {db.Schema}.idempotency_keys WHERE key = $1 AND outcome IS NOT NULL");
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = key });
+        return (long)(await command.ExecuteScalarAsync(CancellationToken.None).ConfigureAwait(false))! > 0;
+    }
+
+    /// <summary>A task's execution record as the bookkeeping left it (after a combined write's error).</summary>
+    internal async Task<ExecutionRecord?> RecordOfAsync(string taskId) => await _bookkeeping!.Records.GetAsync(taskId, CancellationToken.None).ConfigureAwait(false);
+
+    /// <summary>Prunes the provider message index when <see cref="AddSendCommands"/> asked for it.</summary>
+    internal Task PruneAfterSendsAsync() => _bookkeeping!.Index.PruneAsync(CancellationToken.None).AsTask();
 
     /// <summary>Round trips and claims so far (tests).</summary>
     internal (long RoundTrips, long Items) ClaimStats => _claims.Stats;

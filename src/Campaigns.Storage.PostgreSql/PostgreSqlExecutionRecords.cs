@@ -371,7 +371,7 @@ internal sealed class PostgreSqlExecutionRecords : IExecutionRecords
     private static string Name<T>(T value)
         where T : struct, Enum => value.ToString();
 
-    private static ExecutionRecord Read(NpgsqlDataReader reader) => new()
+    internal static ExecutionRecord Read(NpgsqlDataReader reader) => new()
     {
         TaskId = reader.GetString(0),
         StartedAt = Pg.Instant(reader.GetInt64(1)),

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Campaigns.Contacts;
+using Campaigns.Delivery;
 using Campaigns.Journeys;
 using NodaTime;
 using Npgsql;
@@ -15,10 +16,11 @@ namespace Campaigns.Storage.PostgreSql;
 /// with no rescuer process. A due step's run and contact are read in one statement
 /// (<see cref="IContactReadingJourneyRunStore"/>), the contact decoded by the contact store's
 /// <see cref="ContactProtection"/>; the update that ends a run's turn can carry the next run's read
-/// (<see cref="IReadAheadJourneyRunStore"/>: one batch, the update committed at an error barrier before the read).
+/// (<see cref="IReadAheadJourneyRunStore"/>: one batch, the update committed at an error barrier before the read), and
+/// a step's send bookkeeping can go before it in the same batch (<see cref="IBookkeepingJourneyRunStore"/>).
 /// Thread-safe.
 /// </summary>
-internal sealed class PostgreSqlJourneyRunStore : IReadAheadJourneyRunStore
+internal sealed class PostgreSqlJourneyRunStore : IBookkeepingJourneyRunStore
 {
     private readonly PostgreSqlDatabase db;
     private readonly string _s;
@@ -28,6 +30,8 @@ internal sealed class PostgreSqlJourneyRunStore : IReadAheadJourneyRunStore
     // interpolation of the schema, no rewriting of named parameters).
     private readonly string _readWithContactSql;
     private readonly string _updateOneSql;
+    private readonly string _updateAfterBookkeepingSql;
+    private volatile PostgreSqlIdempotencyStore? _bookkeeping; // the idempotency store whose send bookkeeping goes before the update (see WritesBookkeepingOf)
     private readonly PostgreSqlCoalescer<(string Journey, ContactId Contact), JourneyRun?> _reads;
     private readonly PostgreSqlCoalescer<(string Journey, ContactId Contact), JourneyRunWithContact> _readsWithContacts;
     private readonly PostgreSqlCoalescer<(JourneyRun Stored, long Expected), bool> _updates;
@@ -59,6 +63,10 @@ internal sealed class PostgreSqlJourneyRunStore : IReadAheadJourneyRunStore
                         available_at = EXCLUDED.available_at, claimed_by = NULL, lease_until = NULL)
             SELECT count(*) FROM r
             """;
+        // The same update, only if the step's idempotency key ($10) is completed: after the send's bookkeeping committed.
+        _updateAfterBookkeepingSql = _updateOneSql
+            .Replace("AND run_number = $3", $"AND run_number = $3 AND EXISTS (SELECT 1 FROM {_s}.idempotency_keys k WHERE k.key = $10 AND k.outcome IS NOT NULL)", StringComparison.Ordinal)
+            .Replace("SELECT count(*) FROM r", "SELECT count(*) AS run_updated FROM r", StringComparison.Ordinal);
         _reads = new((a, ct) => GetLatestOneAsync(a.Journey, a.Contact, ct).AsTask(), GetLatestManyAsync);
         _readsWithContacts = new((a, ct) => GetLatestWithContactOneAsync(a.Journey, a.Contact, ct).AsTask(), GetLatestWithContactManyAsync);
         _updates = new(
@@ -319,6 +327,129 @@ internal sealed class PostgreSqlJourneyRunStore : IReadAheadJourneyRunStore
         }
 
         return new JourneyRunUpdateAndRead(updated ? stored : null, next);
+    }
+
+    /// <summary>Round trips of the send bookkeeping with the update (tests).</summary>
+    internal long BookkeepingRoundTrips => Interlocked.Read(ref _bookkeepingRoundTrips);
+
+    private long _bookkeepingRoundTrips;
+
+    /// <summary>True for the idempotency store of this database once it writes its bookkeeping (records and index of this database).</summary>
+    public bool WritesBookkeepingOf(IBookkeepingIdempotencyStore idempotency)
+    {
+        if (idempotency is PostgreSqlIdempotencyStore store && ReferenceEquals(store.Database, db) && store.HasBookkeeping)
+        {
+            _bookkeeping = store;
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// One <see cref="NpgsqlBatch"/> on the main pool: the send's bookkeeping statements (exactly those of
+    /// <see cref="IBookkeepingIdempotencyStore.CompleteSendAsync"/>, in one implicit transaction that, with
+    /// <see cref="PostgreSqlStorageOptions.DeferPostSendFlush"/>, commits without waiting for its flush:
+    /// <c>set_config('synchronous_commit', 'off', true)</c> first) and an error barrier; the run update, guarded on the
+    /// key's completion, so it changes nothing if the bookkeeping did not commit (the server runs it after the barrier
+    /// either way), synchronous (its flush makes the bookkeeping durable too); then, after another barrier, the read.
+    /// </summary>
+    /// <exception cref="InvalidOperationException"><see cref="WritesBookkeepingOf"/> has not accepted an idempotency store.</exception>
+    public async ValueTask<JourneyRunUpdateWithBookkeeping> TryUpdateWithBookkeepingAsync(SendBookkeeping bookkeeping, JourneyRun run, long expectedVersion, string? nextJourneyId, ContactId nextContactId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(bookkeeping);
+        ArgumentNullException.ThrowIfNull(run);
+        var store = _bookkeeping ?? throw new InvalidOperationException("TryUpdateWithBookkeepingAsync needs the idempotency store of this database: call WritesBookkeepingOf first.");
+        cancellationToken.ThrowIfCancellationRequested();
+        var stored = run with { Version = expectedVersion + 1 };
+        Interlocked.Increment(ref _bookkeepingRoundTrips);
+
+        // Once sent, the call completes (as the bookkeeping's own call does): no token below.
+        using var connection = await db.OpenAsync(CancellationToken.None).ConfigureAwait(false);
+        using var batch = new NpgsqlBatch(connection);
+        if (db.DefersPostSendFlush)
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("SELECT set_config('synchronous_commit', 'off', true)"));
+        }
+
+        var prune = store.AddSendCommands(batch, [(bookkeeping.Key, bookkeeping.Outcome, bookkeeping.TaskId, bookkeeping.Index)]);
+        batch.BatchCommands[^1].AppendErrorBarrier = true;
+        var update = new NpgsqlBatchCommand(_updateAfterBookkeepingSql) { AppendErrorBarrier = nextJourneyId is not null };
+        FillUpdate(update.Parameters, stored, expectedVersion);
+        update.Parameters.Add(new NpgsqlParameter<string> { TypedValue = bookkeeping.Key });
+        batch.BatchCommands.Add(update);
+        NpgsqlBatchCommand? read = null;
+        if (nextJourneyId is not null)
+        {
+            read = new NpgsqlBatchCommand(_readWithContactSql);
+            read.Parameters.Add(new NpgsqlParameter<string> { TypedValue = nextJourneyId });
+            read.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = nextContactId.Value });
+            batch.BatchCommands.Add(read);
+        }
+
+        var byTask = new Dictionary<string, ExecutionRecord>(1, StringComparer.Ordinal);
+        bool? updated = null;
+        JourneyRunWithContact? next = null;
+        Exception? updateError = null;
+        try
+        {
+            using var reader = await batch.ExecuteReaderAsync(CancellationToken.None).ConfigureAwait(false);
+            do
+            {
+                if (updated is null && reader.FieldCount == 1 && reader.GetName(0) == "run_updated")
+                {
+                    updated = await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false) && reader.GetInt64(0) == 1;
+                }
+                else if (updated is not null && read is not null)
+                {
+                    next = await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false) ? ReadWithContact(reader) : default;
+                }
+                else
+                {
+                    // The bookkeeping's results (the tasks' records; the other statements return none).
+                    while (await reader.ReadAsync(CancellationToken.None).ConfigureAwait(false))
+                    {
+                        if (reader.FieldCount == 11 && reader.GetName(0) == "task_id")
+                        {
+                            var record = PostgreSqlExecutionRecords.Read(reader);
+                            byTask[record.TaskId] = record;
+                        }
+                    }
+                }
+            }
+            while (await reader.NextResultAsync(CancellationToken.None).ConfigureAwait(false));
+        }
+        catch (Exception e) when (updated is not null && e is NpgsqlException or System.Security.Cryptography.CryptographicException or System.Text.Json.JsonException)
+        {
+            // The update has answered, so the bookkeeping before it committed: only the read failed (or its contact did not
+            // decode), and the caller reads the next run itself, meeting the error on that run's account.
+            next = null;
+        }
+        catch (NpgsqlException e)
+        {
+            // Before the update answered. Which statement failed is told by the database: a completed key means the
+            // bookkeeping committed (its barrier came first) and the update failed or did not answer — the caller's to
+            // rethrow once it has used the record; otherwise the bookkeeping failed, the guarded update changed nothing,
+            // and this throws as the bookkeeping's own call would.
+            if (!await store.IsCompletedAsync(bookkeeping.Key).ConfigureAwait(false))
+            {
+                throw;
+            }
+
+            updateError = e;
+            if (bookkeeping.TaskId is { } failedTask && !byTask.ContainsKey(failedTask) && await store.RecordOfAsync(failedTask).ConfigureAwait(false) is { } record)
+            {
+                byTask[failedTask] = record;
+            }
+        }
+
+        if (prune)
+        {
+            await store.PruneAfterSendsAsync().ConfigureAwait(false);
+        }
+
+        var counted = bookkeeping.TaskId is { } task && byTask.TryGetValue(task, out var counts) ? counts : null;
+        return new JourneyRunUpdateWithBookkeeping(counted, updated == true ? stored : null, read is null ? null : next, updateError);
     }
 
     private static void FillUpdate(NpgsqlParameterCollection p, JourneyRun stored, long expectedVersion)

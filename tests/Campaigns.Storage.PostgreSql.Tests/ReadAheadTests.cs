@@ -123,7 +123,7 @@ public sealed class ReadAheadTests
     }
 
     [SkippableFact]
-    public async Task A_runner_at_parallelism_1_reads_each_next_run_with_the_update_before_it()
+    public async Task A_runner_at_parallelism_1_writes_each_send_bookkeeping_and_update_and_reads_the_next_run_in_one_round_trip()
     {
         await using var schema = await PostgreSqlTestSchema.CreateAsync();
         await using var fleet = await JourneyFleet.StartAsync(schema.ConnectionString, schema.Schema, instances: 1);
@@ -148,10 +148,12 @@ public sealed class ReadAheadTests
             Assert.Equal(JourneyRunStatus.Completed, (await runs.GetLatestAsync("fleet", id))!.Status);
         }
 
-        // The first run read on its own; the four after it with the update before them; the last update alone.
-        Assert.Equal(1L, runs.ReadWithContactStats.Items);
-        Assert.Equal(4L, runs.ReadAheadRoundTrips);
-        Assert.Equal(1L, runs.UpdateStats.Items);
+        // The first run read on its own; each send's bookkeeping, its run's update and (but for the last) the next run's
+        // read in one round trip: no separate bookkeeping write, update or read.
+        var keys = (PostgreSqlIdempotencyStore)provider.GetRequiredService<Delivery.IIdempotencyStore>();
+        Assert.Equal((1L, 5L, 0L, 0L, 0L), (runs.ReadWithContactStats.Items, runs.BookkeepingRoundTrips, runs.ReadAheadRoundTrips, runs.UpdateStats.Items, keys.SendStats.Items));
+        Assert.Equal(5L, await schema.ScalarAsync("SELECT count(*) FROM idempotency_keys WHERE outcome IS NOT NULL"));
+        Assert.Equal(5L, await schema.ScalarAsync("SELECT sent FROM execution_records WHERE task_id = 'journey/fleet/hello'"));
         Assert.DoesNotContain(statements, s => s.Contains("FROM contacts WHERE", StringComparison.Ordinal));
     }
 }

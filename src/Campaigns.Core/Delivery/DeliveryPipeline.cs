@@ -64,7 +64,35 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         _bookkeeping = idempotency is IBookkeepingIdempotencyStore bookkeeping && bookkeeping.WritesBookkeepingOf(records, _messageIndex) ? bookkeeping : null;
     }
 
-    public async ValueTask<DeliveryOutcome> DeliverAsync(DeliveryRequest request, CancellationToken cancellationToken)
+    public async ValueTask<DeliveryOutcome> DeliverAsync(DeliveryRequest request, CancellationToken cancellationToken) =>
+        (await DeliverCoreAsync(request, hold: false, cancellationToken).ConfigureAwait(false)).Outcome;
+
+    /// <summary>The combined bookkeeping store the pipeline writes a completed send through, or null (tests and the journey runner).</summary>
+    internal IBookkeepingIdempotencyStore? Bookkeeping => _bookkeeping;
+
+    /// <summary>
+    /// <see cref="DeliverAsync"/>, except that a send whose bookkeeping would go through <see cref="Bookkeeping"/> is not
+    /// written: it is handed back (the key stays claimed), and the caller must write it (with
+    /// <see cref="Journeys.IBookkeepingJourneyRunStore.TryUpdateWithBookkeepingAsync"/>) and then call
+    /// <see cref="CompleteHeldAsync"/>. Everything else (every other outcome, every other store) is done as
+    /// <see cref="DeliverAsync"/> does it, and then nothing is handed back.
+    /// </summary>
+    internal ValueTask<(DeliveryOutcome Outcome, SendBookkeeping? Held)> DeliverHoldingBookkeepingAsync(DeliveryRequest request, CancellationToken cancellationToken) =>
+        DeliverCoreAsync(request, hold: true, cancellationToken);
+
+    /// <summary>What <see cref="DeliverAsync"/> does after writing the bookkeeping: the task's alert rule on the counted record.</summary>
+    /// <param name="held">The bookkeeping that was handed back and has been written.</param>
+    /// <param name="record">The task's record after counting the send (null without a task).</param>
+    /// <param name="cancellationToken">Cancels.</param>
+    internal async ValueTask CompleteHeldAsync(SendBookkeeping held, ExecutionRecord? record, CancellationToken cancellationToken)
+    {
+        if (held.TaskId is not null && record is not null)
+        {
+            await EvaluateAlertAsync(record, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask<(DeliveryOutcome Outcome, SendBookkeeping? Held)> DeliverCoreAsync(DeliveryRequest request, bool hold, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentException.ThrowIfNullOrWhiteSpace(request.IdempotencyKey, nameof(request));
@@ -90,12 +118,12 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         if (claim.Status == IdempotencyClaimStatus.Completed)
         {
             activity?.SetTag("campaigns.delivery.status", "replay");
-            return claim.Outcome! with { IsReplay = true };
+            return (claim.Outcome! with { IsReplay = true }, null);
         }
 
         if (claim.Status == IdempotencyClaimStatus.InProgress)
         {
-            return new DeliveryOutcome { IdempotencyKey = request.IdempotencyKey, Status = DeliveryStatus.InProgress, Channel = request.Channel, At = now };
+            return (new DeliveryOutcome { IdempotencyKey = request.IdempotencyKey, Status = DeliveryStatus.InProgress, Channel = request.Channel, At = now }, null);
         }
 
         InDoubtResolution? inDoubt = null;
@@ -107,7 +135,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
             if (decision.Settled is { } settled)
             {
                 await _idempotency.CompleteAsync(request.IdempotencyKey, settled, cancellationToken).ConfigureAwait(false);
-                return await SettledInDoubtAsync(request, settled, cancellationToken).ConfigureAwait(false);
+                return (await SettledInDoubtAsync(request, settled, cancellationToken).ConfigureAwait(false), null);
             }
         }
 
@@ -115,6 +143,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
         var keepClaim = false; // the send is in doubt: the key stays claimed for the in-doubt path (lease expiry)
         var counted = false;
         ExecutionRecord? countedRecord = null;
+        SendBookkeeping? held = null;
         DeliveryOutcome outcome;
         double? seconds = null;
         try
@@ -147,8 +176,16 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
                 var entry = outcome.Status == DeliveryStatus.Sent && outcome.Result?.ProviderMessageId is { } providerMessageId
                     ? new ProviderMessageEntry(providerMessageId, new ProviderMessage(request.Contact.Id.ToString(), outcome.Channel, request.IdempotencyKey, now))
                     : (ProviderMessageEntry?)null;
-                countedRecord = await bookkeeping.CompleteSendAsync(request.IdempotencyKey, outcome, request.TaskId, entry, cancellationToken).ConfigureAwait(false);
-                counted = request.TaskId is not null;
+                if (hold)
+                {
+                    // Handed to the caller, who writes it with its own next write (the key stays claimed until then).
+                    held = new SendBookkeeping(request.IdempotencyKey, outcome, request.TaskId, entry);
+                }
+                else
+                {
+                    countedRecord = await bookkeeping.CompleteSendAsync(request.IdempotencyKey, outcome, request.TaskId, entry, cancellationToken).ConfigureAwait(false);
+                    counted = request.TaskId is not null;
+                }
             }
             else if (complete)
             {
@@ -165,6 +202,11 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
 
         activity?.SetTag("campaigns.delivery.status", outcome.Status.ToString());
         DeliveryTelemetry.Record(outcome, seconds);
+        if (held is not null)
+        {
+            return (outcome, held); // counted, and the alert rule evaluated, when the caller has written it (CompleteHeldAsync)
+        }
+
         if (counted)
         {
             await EvaluateAlertAsync(countedRecord!, cancellationToken).ConfigureAwait(false);
@@ -187,7 +229,7 @@ internal sealed class DeliveryPipeline : IDeliveryPipeline, IDisposable
             }
         }
 
-        return outcome;
+        return (outcome, null);
     }
 
     /// <summary>Records an in-doubt send settled without sending (found sent, or unknown) and raises the alert for unknown.</summary>

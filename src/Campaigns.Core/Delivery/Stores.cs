@@ -108,6 +108,16 @@ public interface IGateReadingIdempotencyStore : IIdempotencyStore
 public readonly record struct ProviderMessageEntry(string ProviderMessageId, ProviderMessage Message);
 
 /// <summary>
+/// The bookkeeping of a completed send, as <see cref="IBookkeepingIdempotencyStore.CompleteSendAsync"/> takes it: the
+/// key's completion with the outcome, the task's count and the provider message's index entry.
+/// </summary>
+/// <param name="Key">The claimed idempotency key.</param>
+/// <param name="Outcome">The send's outcome.</param>
+/// <param name="TaskId">The delivery task whose record counts the outcome, or null.</param>
+/// <param name="Index">The provider message to index, or null.</param>
+public sealed record SendBookkeeping(string Key, DeliveryOutcome Outcome, string? TaskId, ProviderMessageEntry? Index);
+
+/// <summary>
 /// An optional capability of an <see cref="IIdempotencyStore"/> that keeps the execution records and the provider
 /// message index in the same database: a finished send's bookkeeping (its index entry, the key's completion and the
 /// task's counts) is written in one round trip and one transaction, instead of three round trips and three commits.

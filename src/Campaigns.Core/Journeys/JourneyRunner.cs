@@ -25,6 +25,8 @@ public sealed class JourneyRunner
     private readonly IJourneyRunStore _store;
     private readonly IContactReadingJourneyRunStore? _runsWithContacts; // reads a due run and its contact in one round trip, when it covers the registered contact store
     private readonly IReadAheadJourneyRunStore? _readAhead; // with _runsWithContacts, at MaxParallelism 1 and no observers: a run's update and the next run's read in one round trip
+    private readonly IBookkeepingJourneyRunStore? _bookkeepingRuns; // with _readAhead, when it covers the pipeline's bookkeeping: a send's bookkeeping and the run's update in one round trip
+    private readonly DeliveryPipeline? _holdingPipeline; // the pipeline that hands a send's bookkeeping to _bookkeepingRuns
     private readonly IDeliveryPipeline _pipeline;
     private readonly IContactStore _contacts;
     private readonly IContactService _contactService;
@@ -98,6 +100,11 @@ public sealed class JourneyRunner
         // Only where the next run would be read right after the update anyway: steps one after the other, and no observer
         // told about the step in between (an observer could change the next run or its contact before its read).
         _readAhead = _runsWithContacts is IReadAheadJourneyRunStore ahead && _options.MaxParallelism == 1 && _observers.Length == 0 ? ahead : null;
+        if (_readAhead is IBookkeepingJourneyRunStore bookkeepingRuns && pipeline is DeliveryPipeline holding && holding.Bookkeeping is { } bookkeeping && bookkeepingRuns.WritesBookkeepingOf(bookkeeping))
+        {
+            _bookkeepingRuns = bookkeepingRuns;
+            _holdingPipeline = holding;
+        }
     }
 
     /// <summary>The published journeys this runner executes.</summary>
@@ -298,12 +305,14 @@ public sealed class JourneyRunner
 
         // One after the other. With a read-ahead store, the update that ends a run's turn also reads the next timer's run
         // and contact (the read it would make next anyway), so a step costs one round trip less.
+        // With a bookkeeping store, a step's completed send is counted and recorded in the same round trip as the update.
         JourneyRunWithContact? ahead = null;
+        var held = _bookkeepingRuns is null ? null : new HeldSend();
         for (var i = 0; i < timers.Count; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var nextTimer = _readAhead is not null && i + 1 < timers.Count ? timers[i + 1] : (JourneyTimer?)null;
-            ahead = await ProcessGuardedAsync(timers[i], ahead, nextTimer, now, cancellationToken).ConfigureAwait(false);
+            ahead = await ProcessGuardedAsync(timers[i], ahead, nextTimer, held, now, cancellationToken).ConfigureAwait(false);
         }
 
         return timers.Count;
@@ -315,8 +324,14 @@ public sealed class JourneyRunner
         while (cursor.TryTake(out var timer))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            await ProcessGuardedAsync(timer, null, null, now, cancellationToken).ConfigureAwait(false);
+            await ProcessGuardedAsync(timer, null, null, null, now, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>A send's bookkeeping on its way from the pipeline to the run's update (one per serial batch; not thread-safe).</summary>
+    private sealed class HeldSend
+    {
+        public SendBookkeeping? Value { get; set; }
     }
 
     /// <summary>The shared position in a claimed batch: each timer is taken by exactly one worker. Thread-safe.</summary>
@@ -342,14 +357,15 @@ public sealed class JourneyRunner
     /// <param name="timer">The claimed timer.</param>
     /// <param name="read">Its run and contact when already read (with the previous run's update), or null to read them.</param>
     /// <param name="nextTimer">The batch's next timer, whose run and contact to read with this run's final update; null for none.</param>
+    /// <param name="held">Where a send hands its bookkeeping to the run's update, or null to let the pipeline write it.</param>
     /// <param name="now">The batch's instant.</param>
     /// <param name="cancellationToken">Cancels.</param>
     /// <returns>The next timer's run and contact when they were read, else null.</returns>
-    private async ValueTask<JourneyRunWithContact?> ProcessGuardedAsync(JourneyTimer timer, JourneyRunWithContact? read, JourneyTimer? nextTimer, Instant now, CancellationToken cancellationToken)
+    private async ValueTask<JourneyRunWithContact?> ProcessGuardedAsync(JourneyTimer timer, JourneyRunWithContact? read, JourneyTimer? nextTimer, HeldSend? held, Instant now, CancellationToken cancellationToken)
     {
         try
         {
-            return await ProcessAsync(timer, read, nextTimer, now, cancellationToken).ConfigureAwait(false);
+            return await ProcessAsync(timer, read, nextTimer, held, now, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
@@ -505,8 +521,9 @@ public sealed class JourneyRunner
         }
     }
 
-    private async ValueTask<JourneyRunWithContact?> ProcessAsync(JourneyTimer timer, JourneyRunWithContact? read, JourneyTimer? nextTimer, Instant now, CancellationToken cancellationToken)
+    private async ValueTask<JourneyRunWithContact?> ProcessAsync(JourneyTimer timer, JourneyRunWithContact? read, JourneyTimer? nextTimer, HeldSend? held, Instant now, CancellationToken cancellationToken)
     {
+        held?.Value = null; // a step that failed before its update left nothing for this one
         JourneyRun? run;
         Contact? contact = null;
         if (read is { } known)
@@ -548,14 +565,31 @@ public sealed class JourneyRunner
                     ? (End(run, JourneyRunStatus.Exited, "the contact no longer exists", now), null)
                     : await ExitCheckAsync(journey, run, contact, now, cancellationToken).ConfigureAwait(false) is { } exit
                         ? (End(run, JourneyRunStatus.Exited, exit, now), null)
-                        : await ExecuteAsync(journey, run, contact, now, timer.DueAt, cancellationToken).ConfigureAwait(false);
+                        : await ExecuteAsync(journey, run, contact, now, timer.DueAt, held, cancellationToken).ConfigureAwait(false);
 
             // The run's turn ends with this update unless the run is due again at once (and steps are left): then, with a
             // read-ahead store, the next timer's run and contact are read in the update's round trip.
             // (The same conditions as the returns below; should a store answer differently, the loop goes on and the
             // read is dropped, never used late.)
             JourneyRun? stored;
-            if (nextTimer is { } upcoming && _readAhead is not null && (next.IsEnded || next.DueAt > now || steps + 1 >= _options.MaxStepsPerClaim))
+            var endsTurn = next.IsEnded || next.DueAt > now || steps + 1 >= _options.MaxStepsPerClaim;
+            if (held?.Value is { } bookkeeping)
+            {
+                // The send's bookkeeping (committed first, on its own), the update (only if the bookkeeping committed) and,
+                // at the turn's end, the next run's read: one round trip. Then what the pipeline does after its own write.
+                held.Value = null;
+                var readNext = endsTurn && nextTimer is not null;
+                var written = await _bookkeepingRuns!.TryUpdateWithBookkeepingAsync(bookkeeping, next, run.Version, readNext ? nextTimer!.Value.JourneyId : null, readNext ? nextTimer!.Value.ContactId : default, cancellationToken).ConfigureAwait(false);
+                await _holdingPipeline!.CompleteHeldAsync(bookkeeping, written.Record, cancellationToken).ConfigureAwait(false);
+                if (written.UpdateError is { } error)
+                {
+                    System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(error).Throw();
+                }
+
+                stored = written.Stored;
+                nextRead = readNext ? written.Next : null;
+            }
+            else if (nextTimer is { } upcoming && _readAhead is not null && endsTurn)
             {
                 (stored, nextRead) = await _readAhead.TryUpdateAndReadNextAsync(next, run.Version, upcoming.JourneyId, upcoming.ContactId, cancellationToken).ConfigureAwait(false);
             }
@@ -634,7 +668,7 @@ public sealed class JourneyRunner
         return null;
     }
 
-    private async ValueTask<(JourneyRun Next, JourneyStep? Step)> ExecuteAsync(JourneyDefinition journey, JourneyRun run, Contact contact, Instant now, Instant lateSince, CancellationToken cancellationToken)
+    private async ValueTask<(JourneyRun Next, JourneyStep? Step)> ExecuteAsync(JourneyDefinition journey, JourneyRun run, Contact contact, Instant now, Instant lateSince, HeldSend? held, CancellationToken cancellationToken)
     {
         if (run.NodeId is null || journey.FindNode(run.NodeId) is not { } node)
         {
@@ -644,7 +678,7 @@ public sealed class JourneyRunner
         switch (node)
         {
             case JourneyMessageNode message:
-                return await SendAsync(journey, run, contact, message, now, lateSince, cancellationToken).ConfigureAwait(false);
+                return await SendAsync(journey, run, contact, message, now, lateSince, held, cancellationToken).ConfigureAwait(false);
             case WaitNode or WaitUntilNode:
                 return (Arrive(journey, run, ((JourneyActionNode)node).Next, contact, now), null);
             case WaitForEventNode wait:
@@ -669,7 +703,7 @@ public sealed class JourneyRunner
         }
     }
 
-    private async ValueTask<(JourneyRun Next, JourneyStep? Step)> SendAsync(JourneyDefinition journey, JourneyRun run, Contact contact, JourneyMessageNode node, Instant now, Instant lateSince, CancellationToken cancellationToken)
+    private async ValueTask<(JourneyRun Next, JourneyStep? Step)> SendAsync(JourneyDefinition journey, JourneyRun run, Contact contact, JourneyMessageNode node, Instant now, Instant lateSince, HeldSend? held, CancellationToken cancellationToken)
     {
         var key = StepKey(run, node.Id);
         var observed = _observers.Length > 0; // without observers the steps of the hot path are not built
@@ -700,7 +734,17 @@ public sealed class JourneyRunner
                 _ => null,
             },
         };
-        var outcome = await _pipeline.DeliverAsync(request, cancellationToken).ConfigureAwait(false);
+        DeliveryOutcome outcome;
+        if (held is not null)
+        {
+            // A completed send's bookkeeping comes back unwritten: the run's update writes it (ProcessAsync).
+            (outcome, held.Value) = await _holdingPipeline!.DeliverHoldingBookkeepingAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            outcome = await _pipeline.DeliverAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+
         switch (outcome.Status)
         {
             case DeliveryStatus.Sent:

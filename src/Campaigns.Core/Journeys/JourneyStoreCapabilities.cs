@@ -1,4 +1,5 @@
 using Campaigns.Contacts;
+using Campaigns.Delivery;
 
 namespace Campaigns.Journeys;
 
@@ -61,4 +62,45 @@ public interface IReadAheadJourneyRunStore : IContactReadingJourneyRunStore
     /// <param name="cancellationToken">Cancels the call; if it cancels after the update committed, the update's answer is returned without the read.</param>
     /// <returns>The update's answer, and the read's (null when the read did not complete).</returns>
     ValueTask<JourneyRunUpdateAndRead> TryUpdateAndReadNextAsync(JourneyRun run, long expectedVersion, string nextJourneyId, ContactId nextContactId, CancellationToken cancellationToken = default);
+}
+
+/// <summary>The answer to <see cref="IBookkeepingJourneyRunStore.TryUpdateWithBookkeepingAsync"/>.</summary>
+/// <param name="Record">The task's execution record after counting the send (null without a task), as <see cref="IBookkeepingIdempotencyStore.CompleteSendAsync"/> answers.</param>
+/// <param name="Stored">The stored run (null when the expected version was stale, or when <paramref name="UpdateError"/> is set).</param>
+/// <param name="Next">The next run and its contact when one was asked for and read, else null (the caller reads it itself).</param>
+/// <param name="UpdateError">The run update's failure, after the bookkeeping committed (the caller rethrows it once it has used <paramref name="Record"/>), or null.</param>
+public readonly record struct JourneyRunUpdateWithBookkeeping(ExecutionRecord? Record, JourneyRun? Stored, JourneyRunWithContact? Next, Exception? UpdateError);
+
+/// <summary>
+/// An optional capability of an <see cref="IReadAheadJourneyRunStore"/> whose database also holds the delivery
+/// pipeline's idempotency keys, execution records and provider-message index: the bookkeeping of a step's completed send
+/// (<see cref="SendBookkeeping"/>) and the version-guarded update of its run go to the database in one round trip,
+/// instead of two, without becoming one transaction. The journey runner uses it where it uses the read-ahead (steps one
+/// after the other, no journey observer) and when <see cref="WritesBookkeepingOf"/> says the pipeline's store is covered.
+/// Implementations are thread-safe.
+/// </summary>
+public interface IBookkeepingJourneyRunStore : IReadAheadJourneyRunStore
+{
+    /// <summary>Whether <see cref="TryUpdateWithBookkeepingAsync"/> writes exactly what this store's <see cref="IBookkeepingIdempotencyStore.CompleteSendAsync"/> writes.</summary>
+    /// <param name="idempotency">The delivery pipeline's idempotency store (one that has accepted its records and index).</param>
+    /// <returns>True when the combined write may replace the two separate ones.</returns>
+    bool WritesBookkeepingOf(IBookkeepingIdempotencyStore idempotency);
+
+    /// <summary>
+    /// In one round trip and in this order: (1) what <see cref="IBookkeepingIdempotencyStore.CompleteSendAsync"/> does
+    /// for <paramref name="bookkeeping"/>, committed on its own, so the run update cannot undo it; (2) only when (1)
+    /// committed, what <see cref="IJourneyRunStore.TryUpdateAsync"/> does for <paramref name="run"/>, committed on its own;
+    /// (3) when <paramref name="nextJourneyId"/> is given, the next run's read as in
+    /// <see cref="IReadAheadJourneyRunStore.TryUpdateAndReadNextAsync"/>. Once sent, the call completes (the token is
+    /// checked before it starts, as the bookkeeping's own call does).
+    /// </summary>
+    /// <param name="bookkeeping">The completed send's bookkeeping (its key claimed by this host).</param>
+    /// <param name="run">The new state of the run (its version is ignored; the stored one is <paramref name="expectedVersion"/> + 1).</param>
+    /// <param name="expectedVersion">The version the run must still have.</param>
+    /// <param name="nextJourneyId">The journey of the run to read after the update, or null for no read.</param>
+    /// <param name="nextContactId">The contact of the run to read after the update (ignored without <paramref name="nextJourneyId"/>).</param>
+    /// <param name="cancellationToken">Cancels before the call is sent.</param>
+    /// <returns>The record, the update's answer or its failure, and the read's answer.</returns>
+    /// <remarks>When (1) fails, this throws what <see cref="IBookkeepingIdempotencyStore.CompleteSendAsync"/> would throw and the run is not updated.</remarks>
+    ValueTask<JourneyRunUpdateWithBookkeeping> TryUpdateWithBookkeepingAsync(SendBookkeeping bookkeeping, JourneyRun run, long expectedVersion, string? nextJourneyId, ContactId nextContactId, CancellationToken cancellationToken = default);
 }
