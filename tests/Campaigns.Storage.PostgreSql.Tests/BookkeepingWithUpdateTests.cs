@@ -140,6 +140,42 @@ public sealed class BookkeepingWithUpdateTests
     }
 
     [SkippableFact]
+    public async Task A_host_cancelled_after_the_provider_accepted_still_records_the_send_with_the_update()
+    {
+        await using var schema = await PostgreSqlTestSchema.CreateAsync();
+        using var shutdown = new CancellationTokenSource();
+        var provider = new CancelAfterAccepting(shutdown);
+        await using var fleet = await JourneyFleet.StartAsync(schema.ConnectionString, schema.Schema, instances: 1, channel: provider);
+        var ids = await fleet.SeedDueStepsAsync(1);
+
+        // The host's token is cancelled the moment the provider accepts: the step is sent, so it is recorded anyway.
+        Assert.Equal(1, await fleet.Runners[0].RunDueAsync(fleet.Clock.GetCurrentInstant(), 10, shutdown.Token));
+
+        Assert.True(shutdown.IsCancellationRequested);
+        Assert.Single(provider.Inner.Sends);
+        Assert.Equal(1L, await schema.ScalarAsync("SELECT count(*) FROM idempotency_keys WHERE outcome IS NOT NULL"));
+        var runs = fleet.Providers[0].GetRequiredService<IJourneyRunStore>();
+        Assert.Equal(JourneyRunStatus.Completed, (await runs.GetLatestAsync("fleet", ids[0]))!.Status);
+    }
+
+    /// <summary>A provider that accepts the message and then cancels the host's token (a shutdown arriving just after the send).</summary>
+    private sealed class CancelAfterAccepting(CancellationTokenSource shutdown) : IChannel
+    {
+        public Testing.RecordingChannel Inner { get; } = new("email", new ChannelCapabilities { AddressKind = ChannelAddressKind.Email });
+
+        public string Name => Inner.Name;
+
+        public ChannelCapabilities Capabilities => Inner.Capabilities;
+
+        public async ValueTask<DeliveryResult> SendAsync(ChannelMessage message, CancellationToken cancellationToken)
+        {
+            var result = await Inner.SendAsync(message, cancellationToken);
+            await shutdown.CancelAsync();
+            return result;
+        }
+    }
+
+    [SkippableFact]
     public async Task The_runner_raises_the_delivery_alert_from_the_record_counted_with_the_update()
     {
         await using var schema = await PostgreSqlTestSchema.CreateAsync();

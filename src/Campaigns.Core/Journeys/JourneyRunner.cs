@@ -577,9 +577,10 @@ public sealed class JourneyRunner
             {
                 // The send's bookkeeping (committed first, on its own), the update (only if the bookkeeping committed) and,
                 // at the turn's end, the next run's read: one round trip. Then what the pipeline does after its own write.
+                // Not cancellable: the message is sent, and a host shutting down still records it (else it is in doubt).
                 held.Value = null;
                 var readNext = endsTurn && nextTimer is not null;
-                var written = await _bookkeepingRuns!.TryUpdateWithBookkeepingAsync(bookkeeping, next, run.Version, readNext ? nextTimer!.Value.JourneyId : null, readNext ? nextTimer!.Value.ContactId : default, cancellationToken).ConfigureAwait(false);
+                var written = await _bookkeepingRuns!.TryUpdateWithBookkeepingAsync(bookkeeping, next, run.Version, readNext ? nextTimer!.Value.JourneyId : null, readNext ? nextTimer!.Value.ContactId : default, CancellationToken.None).ConfigureAwait(false);
                 await _holdingPipeline!.CompleteHeldAsync(bookkeeping, written.Record, cancellationToken).ConfigureAwait(false);
                 if (written.UpdateError is { } error)
                 {
