@@ -431,7 +431,17 @@ internal sealed class PostgreSqlJourneyRunStore : IBookkeepingJourneyRunStore
             // bookkeeping committed (its barrier came first) and the update failed or did not answer — the caller's to
             // rethrow once it has used the record; otherwise the bookkeeping failed, the guarded update changed nothing,
             // and this throws as the bookkeeping's own call would.
-            if (!await store.IsCompletedAsync(bookkeeping.Key).ConfigureAwait(false))
+            bool committed;
+            try
+            {
+                committed = await store.IsCompletedAsync(bookkeeping.Key).ConfigureAwait(false);
+            }
+            catch (NpgsqlException)
+            {
+                committed = false; // the database cannot be asked either: the step is retried after its lease, in doubt if need be
+            }
+
+            if (!committed)
             {
                 throw;
             }
