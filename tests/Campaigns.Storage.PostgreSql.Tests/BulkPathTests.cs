@@ -31,6 +31,31 @@ public sealed class BulkPathTests
         Assert.Equal(b, random[2].Contact);
     }
 
+    [Fact]
+    public void A_contacts_lookup_keys_are_its_identities_as_PersonalDataFields_lists_them()
+    {
+        // ContactProtection walks the identities itself (no list per contact): same identities, same order, blanks left
+        // out, a value of a kind once, each with its kind's lookup key.
+        var protector = new ReversingProtector();
+        var protection = new ContactProtection(protector);
+        ContactIdentities[] cases =
+        [
+            new(),
+            new() { Phone = "+8613800000001" },
+            new() { Email = "a@x", Phone = "+8613800000001" },
+            new() { Phone = "+8613800000001", AdditionalPhones = ["+8613800000002", "+8613800000001", " ", "+8613800000003"], Email = "", AdditionalEmails = ["b@x", "a@x", "b@x"] },
+            new() { Phone = " ", Email = "a@x", AdditionalEmails = ["a@x"], WeChatOpenId = "o1", WeChatUnionId = "u1", WeComExternalUserId = "w1", CrmId = "c1" },
+            new() { WeChatOpenId = "same", WeChatUnionId = "same", WeComExternalUserId = "\t", CrmId = "same" },
+        ];
+        foreach (var identities in cases)
+        {
+            var expected = PersonalDataFields.IdentityKeys(identities)
+                .Select(k => (k.Kind, k.Value, protector.ComputeLookupKey(PersonalDataFields.PurposeOf(k.Kind), k.Value)))
+                .ToList();
+            Assert.Equal(expected, protection.KeysOf(identities));
+        }
+    }
+
     [Theory]
     [InlineData(0)] // in order but for rows repeating earlier keys (below the rows before them)
     [InlineData(1)] // in order but for rows with later keys (above the rows after them)
