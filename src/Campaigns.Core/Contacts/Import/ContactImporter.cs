@@ -1187,7 +1187,8 @@ internal sealed class ContactImporter : IContactImporter
 
             void Held(ContactIdentityKey key, ref long? needs)
             {
-                if (_deferredKeys.Contains(key))
+                // Rows are set aside rarely: an empty set is not asked (Contains would hash the key all the same).
+                if (_deferredKeys.Count > 0 && _deferredKeys.Contains(key))
                 {
                     needs = Math.Max(needs ?? -1, -1);
                 }
