@@ -597,19 +597,121 @@ internal sealed class PostgreSqlContactStore : IContactStore, IBulkContactStore,
     /// Puts identity rows in the order of the primary key (kind, lookup key) unless each kind's rows are in that order
     /// already (then the inserts of every kind move through its part of the index in order anyway, and checking costs
     /// one comparison per row where sorting costs a dozen: e.g. a file sorted by phone number with plain lookup keys).
+    /// Rows almost in order (a few out of place: a chunk of such a file with some rows repeating earlier ones) are put in
+    /// order by sorting only those few (<see cref="SortNearlyOrdered"/>).
     /// </summary>
     internal static void OrderForIndex(Span<IdentityRow> rows)
     {
-        var last = new string?[8];
+        Span<int> counts = stackalloc int[KindsOrdered];
+        var last = new string?[KindsOrdered];
+        var ordered = true;
         foreach (var row in rows)
         {
-            if ((uint)row.Kind >= (uint)last.Length || (last[row.Kind] is { } previous && string.CompareOrdinal(previous, row.Key) > 0))
+            if ((uint)row.Kind >= KindsOrdered)
             {
                 rows.Sort(IdentityRow.Compare);
                 return;
             }
 
+            if (last[row.Kind] is { } previous && string.CompareOrdinal(previous, row.Key) > 0)
+            {
+                ordered = false;
+            }
+
             last[row.Kind] = row.Key;
+            counts[row.Kind]++;
+        }
+
+        if (!ordered)
+        {
+            SortNearlyOrdered(rows, counts);
+        }
+    }
+
+    /// <summary>The kinds <see cref="OrderForIndex"/> groups by counting (identity kinds are a handful); any other kind is sorted.</summary>
+    private const int KindsOrdered = 8;
+
+    /// <summary>
+    /// Sorts <paramref name="rows"/> (each kind below <see cref="KindsOrdered"/>, <paramref name="counts"/> rows of each) by
+    /// (kind, key), as <see cref="IdentityRow.Compare"/> does, in O(n + m log m) comparisons when m rows are out of place:
+    /// the rows are grouped by kind (keeping their order), every row that breaks the ascending order (below the last row
+    /// kept, or above both rows after it) is taken out, the rows taken out are sorted, and the two ordered runs are merged.
+    /// More than an eighth of the rows out of place (random keys, e.g. HMACs): a plain sort.
+    /// </summary>
+    private static void SortNearlyOrdered(Span<IdentityRow> rows, ReadOnlySpan<int> counts)
+    {
+        var n = rows.Length;
+        var limit = n / 8;
+        if (limit < 8)
+        {
+            rows.Sort(IdentityRow.Compare);
+            return;
+        }
+
+        var grouped = System.Buffers.ArrayPool<IdentityRow>.Shared.Rent(n);
+        var outOfPlace = System.Buffers.ArrayPool<IdentityRow>.Shared.Rent(limit);
+        try
+        {
+            // Grouped by kind, each kind's rows in their order.
+            Span<int> next = stackalloc int[KindsOrdered];
+            for (int kind = 0, at = 0; kind < KindsOrdered; kind++)
+            {
+                next[kind] = at;
+                at += counts[kind];
+            }
+
+            foreach (var row in rows)
+            {
+                grouped[next[row.Kind]++] = row;
+            }
+
+            // The ascending run kept in place (compacted to the front of grouped), the rest taken out.
+            int kept = 0, taken = 0;
+            for (var i = 0; i < n; i++)
+            {
+                var row = grouped[i];
+                var fits = (kept == 0 || IdentityRow.Compare(grouped[kept - 1], row) <= 0)
+                    && (i + 1 == n || IdentityRow.Compare(row, grouped[i + 1]) <= 0 || (i + 2 < n && IdentityRow.Compare(row, grouped[i + 2]) <= 0));
+                if (fits)
+                {
+                    grouped[kept++] = row;
+                }
+                else if (taken == limit)
+                {
+                    // Too many out of place: rows is untouched so far.
+                    rows.Sort(IdentityRow.Compare);
+                    return;
+                }
+                else
+                {
+                    outOfPlace[taken++] = row;
+                }
+            }
+
+            var misfits = outOfPlace.AsSpan(0, taken);
+            misfits.Sort(IdentityRow.Compare);
+            int a = 0, b = 0, o = 0;
+            while (a < kept && b < taken)
+            {
+                rows[o++] = IdentityRow.Compare(misfits[b], grouped[a]) < 0 ? misfits[b++] : grouped[a++];
+            }
+
+            while (a < kept)
+            {
+                rows[o++] = grouped[a++];
+            }
+
+            while (b < taken)
+            {
+                rows[o++] = misfits[b++];
+            }
+        }
+        finally
+        {
+            Array.Clear(grouped, 0, n);
+            Array.Clear(outOfPlace, 0, limit);
+            System.Buffers.ArrayPool<IdentityRow>.Shared.Return(grouped);
+            System.Buffers.ArrayPool<IdentityRow>.Shared.Return(outOfPlace);
         }
     }
 

@@ -484,7 +484,7 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
     }
 
     /// <summary>One round trip for the id (of a new contact) and the identities not known to be free; none when all are known free.</summary>
-    private async Task ThrowIfTakenInDatabaseAsync(Contact contact, List<(IdentityKind Kind, string Value, string Key)> keys, bool checkId, CancellationToken cancellationToken)
+    private Task ThrowIfTakenInDatabaseAsync(Contact contact, List<(IdentityKind Kind, string Value, string Key)> keys, bool checkId, CancellationToken cancellationToken)
     {
         // Usually every identity is known free (the importer looked them up): then no list is built at all.
         List<(IdentityKind Kind, string Value, string Key)>? unknown = null;
@@ -500,10 +500,15 @@ internal sealed class PostgreSqlContactWriteBatch(PostgreSqlContactStore store) 
         {
             // Ids are random: a new contact whose identities the caller just looked up is not checked for its id here
             // (a taken id still fails the commit's COPY, and the batch then reports it).
-            return;
+            return Task.CompletedTask;
         }
 
-        unknown ??= [];
+        return QueryTakenAsync(contact, unknown ?? [], checkId, cancellationToken);
+    }
+
+    /// <summary>The round trip of <see cref="ThrowIfTakenInDatabaseAsync"/>, apart: the usual case (no round trip) then allocates nothing for this one's state and lambdas.</summary>
+    private async Task QueryTakenAsync(Contact contact, List<(IdentityKind Kind, string Value, string Key)> unknown, bool checkId, CancellationToken cancellationToken)
+    {
         var tx = await WrittenTransactionAsync(cancellationToken).ConfigureAwait(false);
         using var command = Pg.Command(
             _connection!,

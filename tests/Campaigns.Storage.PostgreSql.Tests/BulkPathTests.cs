@@ -31,6 +31,84 @@ public sealed class BulkPathTests
         Assert.Equal(b, random[2].Contact);
     }
 
+    [Fact]
+    public void A_contacts_lookup_keys_are_its_identities_as_PersonalDataFields_lists_them()
+    {
+        // ContactProtection walks the identities itself (no list per contact): same identities, same order, blanks left
+        // out, a value of a kind once, each with its kind's lookup key.
+        var protector = new ReversingProtector();
+        var protection = new ContactProtection(protector);
+        ContactIdentities[] cases =
+        [
+            new(),
+            new() { Phone = "+8613800000001" },
+            new() { Email = "a@x", Phone = "+8613800000001" },
+            new() { Phone = "+8613800000001", AdditionalPhones = ["+8613800000002", "+8613800000001", " ", "+8613800000003"], Email = "", AdditionalEmails = ["b@x", "a@x", "b@x"] },
+            new() { Phone = " ", Email = "a@x", AdditionalEmails = ["a@x"], WeChatOpenId = "o1", WeChatUnionId = "u1", WeComExternalUserId = "w1", CrmId = "c1" },
+            new() { WeChatOpenId = "same", WeChatUnionId = "same", WeComExternalUserId = "\t", CrmId = "same" },
+        ];
+        foreach (var identities in cases)
+        {
+            var expected = PersonalDataFields.IdentityKeys(identities)
+                .Select(k => (k.Kind, k.Value, protector.ComputeLookupKey(PersonalDataFields.PurposeOf(k.Kind), k.Value)))
+                .ToList();
+            Assert.Equal(expected, protection.KeysOf(identities));
+        }
+    }
+
+    [Theory]
+    [InlineData(0)] // in order but for rows repeating earlier keys (below the rows before them)
+    [InlineData(1)] // in order but for rows with later keys (above the rows after them)
+    [InlineData(2)] // both, and runs of them
+    [InlineData(3)] // random keys (HMACs)
+    [InlineData(4)] // in order but for one row far above the rest at the start
+    public void Rows_almost_in_order_end_in_the_same_order_as_a_full_sort(int shape)
+    {
+        // The nearly-ordered path (a chunk of a file in phone order with repeated rows) sorts only the rows out of place
+        // and merges them back: the result must be exactly the full sort's, for every amount of disorder.
+        var random = new Random(8 + shape);
+        foreach (var size in new[] { 10, 63, 64, 65, 200, 2_000, 4_001 })
+        {
+            foreach (var share in new[] { 0.0, 0.01, 0.03, 0.1, 0.2, 0.5 })
+            {
+                var rows = new PostgreSqlContactStore.IdentityRow[size];
+                for (var i = 0; i < size; i++)
+                {
+                    var n = 1_000 + (i * 3);
+                    if (random.NextDouble() < share)
+                    {
+                        n = shape switch
+                        {
+                            0 => random.Next(1_000, n),
+                            1 => n + random.Next(1, 5_000),
+                            2 => random.Next(2) == 0 ? random.Next(0, 20_000) : n - 1,
+                            _ => n,
+                        };
+                    }
+
+                    if (shape == 4 && i == 0)
+                    {
+                        n = 999_999;
+                    }
+
+                    var key = shape == 3 ? Guid.NewGuid().ToString("N") : n.ToString("D8", System.Globalization.CultureInfo.InvariantCulture);
+
+                    // Phones and e-mails interleaved, a third kind now and then; unique keys (the primary key's).
+                    var kind = (short)(i % 2 == 0 ? 0 : i % 7 == 0 ? 4 : 1);
+                    rows[i] = new PostgreSqlContactStore.IdentityRow(kind, key + ":" + i.ToString(System.Globalization.CultureInfo.InvariantCulture), Guid.NewGuid());
+                }
+
+                var expected = rows.ToArray();
+                Array.Sort(expected, PostgreSqlContactStore.IdentityRow.Compare);
+                var actual = rows.ToArray();
+                PostgreSqlContactStore.OrderForIndex(actual);
+
+                var leftAsIs = rows.GroupBy(r => r.Kind).All(g => g.Select(r => r.Key).SequenceEqual(g.Select(r => r.Key).Order(StringComparer.Ordinal)));
+                Assert.Equal(leftAsIs ? rows : expected, actual);
+            }
+        }
+    }
+
     [SkippableFact]
     public async Task A_chunks_lookup_finds_every_stored_identity_of_several_kinds_in_any_order_and_a_contact_once()
     {

@@ -86,12 +86,17 @@ internal static class ImportStats
         };
         using var gcReasons = Environment.GetEnvironmentVariable("CAMPAIGNS_GC_REASONS") == "1" ? new GcReasons() : null;
         using var jitLog = Environment.GetEnvironmentVariable("CAMPAIGNS_JIT_LOG") == "1" ? new JitLog() : null;
+
+        // CAMPAIGNS_ALLOC_SAMPLE=1: which types the import allocates (AllocationSampler; its own work is in the CPU figure).
+        using var sampler = Environment.GetEnvironmentVariable("CAMPAIGNS_ALLOC_SAMPLE") == "1" ? new AllocationSampler() : null;
         using var process = Process.GetCurrentProcess();
         GC.Collect();
         process.Refresh();
         Console.WriteLine($"pipelined={pipelined} protector={(aes ? "aes-gcm" : "plain")} store={(discard ? "discard" : sqlitePath is not null ? "sqlite " + sqlitePath : postgresConnection is not null ? "postgresql bench_import" : "in-memory")} before: ws={process.WorkingSet64 / 1e6:F0}MB heap={GC.GetTotalMemory(false) / 1e6:F0}MB");
         var workItems = ThreadPool.CompletedWorkItemCount;
         var contentions = Monitor.LockContentionCount;
+        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        sampler?.Start();
         var sw = Stopwatch.StartNew();
         var progress = new SyncProgress(p =>
         {
@@ -108,6 +113,8 @@ internal static class ImportStats
             Console.WriteLine($"threadpool-items={ThreadPool.CompletedWorkItemCount - workItems} ({(ThreadPool.CompletedWorkItemCount - workItems) * 1000.0 / Math.Max(1, report.RowsRead):F1} per 1,000 rows) threads={ThreadPool.ThreadCount} lock-contentions={Monitor.LockContentionCount - contentions}");
         }
 
+        sampler?.Stop();
+        sampler?.Print(GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore, rows);
         gcReasons?.Print();
         jitLog?.Print();
         if (!discard)

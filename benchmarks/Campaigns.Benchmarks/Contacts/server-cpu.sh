@@ -17,5 +17,13 @@ cpu() {
 }
 before=$(cpu); load0=$(cut -d' ' -f1-3 /proc/loadavg)
 "$@"
+# The command's backends end as it exits: wait until the postmaster has reaped them (their CPU then counts in its
+# cutime/cstime). Read while one is being reaped, a backend's CPU could be in neither sum: s51 saw 0.7-11.5 s instead
+# of ~16 s in about one run of eight.
+for _ in $(seq 50); do
+  [ -z "$(psql -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -Atc "SELECT 1 FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() LIMIT 1")" ] && break
+  sleep 0.1
+done
+sleep 0.5
 after=$(cpu)
 echo "server-cpu=$(echo "scale=2; ($after - $before) / $(getconf CLK_TCK)" | bc)s load=[$load0] -> [$(cut -d' ' -f1-3 /proc/loadavg)]"

@@ -79,11 +79,12 @@ public static class PersonalDataFields
     {
         ArgumentNullException.ThrowIfNull(contact);
         ArgumentNullException.ThrowIfNull(protector);
-        if (IsPlain(protector))
-        {
-            return contact;
-        }
+        // The plain protector changes nothing: no copy, and no closure for the lambdas below (TransformCore).
+        return IsPlain(protector) ? contact : TransformCore(contact, protector, protect);
+    }
 
+    private static Contact TransformCore(Contact contact, IPersonalDataProtector protector, bool protect)
+    {
         var ids = contact.Identities;
         var identities = ids with
         {

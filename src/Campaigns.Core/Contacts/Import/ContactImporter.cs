@@ -601,9 +601,47 @@ internal sealed class ContactImporter : IContactImporter
         /// </summary>
         private void HoldIdentitiesOf(Contact contact)
         {
-            foreach (var (kind, value) in PersonalDataFields.IdentityKeys(contact.Identities))
+            foreach (var key in IdentitiesOf(contact.Identities))
             {
-                _groupKeys.Add(new ContactIdentityKey(kind, value));
+                _groupKeys.Add(key);
+            }
+        }
+
+        private readonly List<ContactIdentityKey> _identitiesOf = [];
+
+        /// <summary>
+        /// A contact's identities, as <see cref="PersonalDataFields.IdentityKeys"/> lists them (blank values left out), in a
+        /// list reused from call to call (no list, array or enumerator per row): valid until the next call. A value held
+        /// twice is listed twice, which the callers (a dictionary, a set) do not mind.
+        /// </summary>
+        private List<ContactIdentityKey> IdentitiesOf(ContactIdentities identities)
+        {
+            var keys = _identitiesOf;
+            keys.Clear();
+            Add(IdentityKind.Phone, identities.Phone);
+            for (var i = 0; i < identities.AdditionalPhones.Count; i++)
+            {
+                Add(IdentityKind.Phone, identities.AdditionalPhones[i]);
+            }
+
+            Add(IdentityKind.Email, identities.Email);
+            for (var i = 0; i < identities.AdditionalEmails.Count; i++)
+            {
+                Add(IdentityKind.Email, identities.AdditionalEmails[i]);
+            }
+
+            Add(IdentityKind.WeChatOpenId, identities.WeChatOpenId);
+            Add(IdentityKind.WeChatUnionId, identities.WeChatUnionId);
+            Add(IdentityKind.WeComExternalUserId, identities.WeComExternalUserId);
+            Add(IdentityKind.CrmId, identities.CrmId);
+            return keys;
+
+            void Add(IdentityKind kind, string? value)
+            {
+                if (!string.IsNullOrWhiteSpace(value))
+                {
+                    keys.Add(new ContactIdentityKey(kind, value));
+                }
             }
         }
 
@@ -1149,7 +1187,8 @@ internal sealed class ContactImporter : IContactImporter
 
             void Held(ContactIdentityKey key, ref long? needs)
             {
-                if (_deferredKeys.Contains(key))
+                // Rows are set aside rarely: an empty set is not asked (Contains would hash the key all the same).
+                if (_deferredKeys.Count > 0 && _deferredKeys.Contains(key))
                 {
                     needs = Math.Max(needs ?? -1, -1);
                 }
@@ -1281,9 +1320,8 @@ internal sealed class ContactImporter : IContactImporter
                     }
 
                     // Later rows of the chunk find the contact as written (merges only add identities).
-                    foreach (var (kind, value) in PersonalDataFields.IdentityKeys(stored.Identities))
+                    foreach (var key in IdentitiesOf(stored.Identities))
                     {
-                        var key = new ContactIdentityKey(kind, value);
                         _known[key] = stored;
                         if (_overlap)
                         {
@@ -1690,7 +1728,7 @@ internal sealed class ContactImporter : IContactImporter
                     case MergePolicy.KeepExisting when !empty:
                         break;
                     case MergePolicy.Union when attribute.Type == AttributeType.StringList && !empty && current is ChoicesValue list && value is ChoicesValue items:
-                        attributes[attribute.Name] = new ChoicesValue([.. list.Values, .. items.Values.Where(v => !list.Values.Contains(v))]);
+                        attributes[attribute.Name] = Union(list, items);
                         break;
                     default:
                         attributes[attribute.Name] = value;
@@ -1706,12 +1744,7 @@ internal sealed class ContactImporter : IContactImporter
                 }
             }
 
-            var flags = contact.QualityFlags;
-            if (_r.Flags.Count > 0)
-            {
-                var source = $"{mapping.Source} row {row}";
-                flags = [.. flags, .. _r.Flags.Select(f => new DataQualityFlag(f.Field, f.Value, f.Code, f.Reason, now, source))];
-            }
+            var flags = _r.Flags.Count > 0 ? WithFlags(contact.QualityFlags, _r.Flags, now, $"{mapping.Source} row {row}") : contact.QualityFlags;
 
             return contact with
             {
@@ -1725,6 +1758,14 @@ internal sealed class ContactImporter : IContactImporter
                 TimeZoneId = Pick(contact.TimeZoneId, zone),
             };
         }
+
+        // Merge's lambdas live in these helpers: in Merge itself their closures would be allocated on every call (per row and
+        // per attribute), also when no flag or list is merged.
+        private static ChoicesValue Union(ChoicesValue list, ChoicesValue items) =>
+            new([.. list.Values, .. items.Values.Where(v => !list.Values.Contains(v))]);
+
+        private static IReadOnlyList<DataQualityFlag> WithFlags(IReadOnlyList<DataQualityFlag> flags, List<(string Column, string Value, string Code, string Reason, string Field)> added, Instant now, string source) =>
+            [.. flags, .. added.Select(f => new DataQualityFlag(f.Field, f.Value, f.Code, f.Reason, now, source))];
 
         private static string? Pick(string? current, (string Value, MergePolicy Merge)? incoming) =>
             incoming is not { } i ? current
