@@ -158,6 +158,9 @@ public sealed class PostgreSqlDatabase : IAsyncDisposable, IDisposable
     /// <summary>Opens a pooled connection once the schema is ready.</summary>
     internal ValueTask<NpgsqlConnection> OpenAsync(CancellationToken cancellationToken) => OpenAsync(_dataSource, cancellationToken);
 
+    /// <summary>The logger the stores of this database report to.</summary>
+    internal ILogger Logger => _logger;
+
     /// <summary>
     /// Opens a pooled connection for a write whose WAL flush may be deferred (<see cref="PostgreSqlStorageOptions.DeferPostSendFlush"/>):
     /// its sessions commit with <c>synchronous_commit = off</c>. Without the option, the same as <see cref="OpenAsync(CancellationToken)"/>.

@@ -1,45 +1,64 @@
 using Campaigns.Scoring;
 using Campaigns.Segmentation;
+using Microsoft.Extensions.Logging;
 
 namespace Campaigns.Storage.PostgreSql;
 
 /// <summary>
 /// An <see cref="IScoringModelStore"/> on PostgreSQL: the model is one jsonb row. <see cref="Current"/> is served from
-/// memory; it is loaded on first use and re-read when older than <see cref="RefreshAfter"/>, so a model replaced on one
-/// host reaches the others within that time. <see cref="Replace"/> validates, writes through and updates the copy.
-/// Thread-safe.
+/// memory (it is on the scoring hot path): loaded on first use (that one call waits for the database), then, once the
+/// copy is older than <see cref="RefreshAfter"/>, re-read in the background while callers keep getting the copy — so a
+/// model replaced on one host reaches the others within about that time, and no caller blocks a thread on the database
+/// or fails because a refresh failed (a failed refresh is logged and tried again after <see cref="RetryAfter"/>).
+/// <see cref="Replace"/> validates, writes through and updates the copy; a refresh that started before it cannot put
+/// the older model back. Thread-safe.
 /// </summary>
 internal sealed class PostgreSqlScoringModelStore(PostgreSqlDatabase db, FilterContext context, TimeProvider time) : IScoringModelStore
 {
-    private static readonly TimeSpan RefreshAfter = TimeSpan.FromSeconds(30);
+    internal static readonly TimeSpan RefreshAfter = TimeSpan.FromSeconds(30);
+    internal static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(5);
     private readonly Lock _gate = new();
     private ScoringModel? _current;
     private long _loadedAt;
+    private long _generation;
+    private Task _refresh = Task.CompletedTask;
 
     public ScoringModel Current
     {
         get
         {
             var current = Volatile.Read(ref _current);
-            if (current is not null && time.GetElapsedTime(Volatile.Read(ref _loadedAt)) < RefreshAfter)
+            if (current is not null)
             {
+                if (time.GetElapsedTime(Volatile.Read(ref _loadedAt)) >= RefreshAfter)
+                {
+                    StartRefresh();
+                }
+
                 return current;
             }
 
             lock (_gate)
             {
-                if (_current is null || time.GetElapsedTime(_loadedAt) >= RefreshAfter)
+                if (_current is null)
                 {
-                    // A synchronous property over a database: load off the caller's context (no deadlock on UI or ASP.NET contexts).
+                    // The first use: a synchronous property over a database, loaded off the caller's context (no deadlock
+                    // on UI or ASP.NET contexts). An error here propagates: there is no copy to serve yet.
                     var loaded = Task.Run(LoadAsync).GetAwaiter().GetResult();
                     Volatile.Write(ref _current, loaded);
                     Volatile.Write(ref _loadedAt, time.GetTimestamp());
                 }
 
-                return _current!;
+                return _current;
             }
         }
     }
+
+    /// <summary>The background refresh last started (completed when none runs); for tests.</summary>
+    internal Task Refresh => Volatile.Read(ref _refresh);
+
+    /// <summary>What a background refresh reads in place of the database; for tests that order a refresh and a replace.</summary>
+    internal Func<Task<ScoringModel>>? RefreshRead { get; init; }
 
     public void Replace(ScoringModel model)
     {
@@ -48,8 +67,52 @@ internal sealed class PostgreSqlScoringModelStore(PostgreSqlDatabase db, FilterC
         lock (_gate)
         {
             Task.Run(() => SaveAsync(model)).GetAwaiter().GetResult();
+            _generation++;
             Volatile.Write(ref _current, model);
             Volatile.Write(ref _loadedAt, time.GetTimestamp());
+        }
+    }
+
+    private void StartRefresh()
+    {
+        lock (_gate)
+        {
+            if (!_refresh.IsCompleted || time.GetElapsedTime(_loadedAt) < RefreshAfter)
+            {
+                return;
+            }
+
+            var generation = _generation;
+            _refresh = Task.Run(() => RefreshAsync(generation));
+        }
+    }
+
+    private async Task RefreshAsync(long generation)
+    {
+        ScoringModel? loaded = null;
+        try
+        {
+            loaded = await (RefreshRead ?? LoadAsync)().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // Any failure (the server away, a bad document): a background read has no caller to throw to.
+            db.Logger.LogWarning(e, "PostgreSQL schema {Schema}: re-reading the scoring model failed; the copy loaded before stays in use and the read is tried again in {Retry}.", db.Schema, RetryAfter);
+        }
+
+        lock (_gate)
+        {
+            if (loaded is null)
+            {
+                // Try again RetryAfter from now: the copy counts as loaded RefreshAfter - RetryAfter ago.
+                _loadedAt = time.GetTimestamp() - (long)((RefreshAfter - RetryAfter).TotalSeconds * time.TimestampFrequency);
+            }
+            else if (generation == _generation)
+            {
+                // Not when Replace ran meanwhile: its model is newer than what this read may have seen.
+                Volatile.Write(ref _current, loaded);
+                Volatile.Write(ref _loadedAt, time.GetTimestamp());
+            }
         }
     }
 

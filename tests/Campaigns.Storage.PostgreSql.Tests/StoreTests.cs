@@ -4,6 +4,7 @@ using Campaigns.Delivery;
 using Campaigns.Journeys;
 using Campaigns.Modeling;
 using Campaigns.Scoring;
+using Campaigns.Segmentation;
 using Microsoft.Extensions.Time.Testing;
 using NodaTime;
 using NodaTime.Testing;
@@ -186,9 +187,61 @@ public sealed class ModelingAndScoringStoreTests
         Assert.Single(a.Current.BehaviourRules);
         Assert.Empty(b.Current.BehaviourRules);
         time.Advance(TimeSpan.FromSeconds(31));
+
+        // The stale copy is served at once while it is re-read in the background.
+        Assert.Empty(b.Current.BehaviourRules);
+        await ((PostgreSqlScoringModelStore)b).Refresh;
         Assert.Equal("view", Assert.Single(b.Current.BehaviourRules).Id);
         Assert.Equal(Duration.FromDays(7), b.Current.HalfLife);
         Assert.ThrowsAny<Exception>(() => a.Replace(new ScoringModel { BehaviourRules = [new BehaviourRule { Id = "bad", EventKind = EventKinds.PageView, Points = 0 }] }));
         Assert.Single(schema.ScoringModels(time, schema.NewDatabase()).Current.BehaviourRules);
+    }
+
+    [SkippableFact]
+    public async Task A_failed_refresh_keeps_serving_the_copy_and_is_tried_again_after_five_seconds()
+    {
+        await using var schema = await PostgreSqlTestSchema.CreateAsync();
+        var time = new FakeTimeProvider();
+        var a = schema.ScoringModels(time);
+        var b = (PostgreSqlScoringModelStore)schema.ScoringModels(time, schema.NewDatabase());
+        a.Replace(new ScoringModel { BehaviourRules = [new BehaviourRule { Id = "view", EventKind = EventKinds.PageView, Points = 2 }] });
+        Assert.Equal("view", Assert.Single(b.Current.BehaviourRules).Id);
+
+        // The table away: a refresh fails. The copy is served, nothing throws to the scoring caller.
+        await schema.ScalarAsync("ALTER TABLE scoring_model RENAME TO scoring_model_away");
+        time.Advance(TimeSpan.FromSeconds(31));
+        Assert.Equal("view", Assert.Single(b.Current.BehaviourRules).Id);
+        var failed = b.Refresh;
+        await failed;
+        Assert.Equal("view", Assert.Single(b.Current.BehaviourRules).Id);
+        Assert.Same(failed, b.Refresh); // not read again at once
+
+        await schema.ScalarAsync("ALTER TABLE scoring_model_away RENAME TO scoring_model");
+        a.Replace(new ScoringModel { BehaviourRules = [new BehaviourRule { Id = "click", EventKind = EventKinds.EmailClick, Points = 3 }] });
+        time.Advance(TimeSpan.FromSeconds(4));
+        Assert.Equal("view", Assert.Single(b.Current.BehaviourRules).Id);
+        Assert.Same(failed, b.Refresh);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal("view", Assert.Single(b.Current.BehaviourRules).Id);
+        Assert.NotSame(failed, b.Refresh);
+        await b.Refresh;
+        Assert.Equal("click", Assert.Single(b.Current.BehaviourRules).Id);
+    }
+
+    [SkippableFact]
+    public async Task A_refresh_that_read_before_a_replace_does_not_put_the_older_model_back()
+    {
+        await using var schema = await PostgreSqlTestSchema.CreateAsync();
+        var time = new FakeTimeProvider();
+        var read = new TaskCompletionSource<ScoringModel>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var store = new PostgreSqlScoringModelStore(schema.Database, new FilterContext(ContactsOptions.DefaultSchema), time) { RefreshRead = () => read.Task };
+        Assert.Empty(store.Current.BehaviourRules);
+        time.Advance(TimeSpan.FromSeconds(31));
+        Assert.Empty(store.Current.BehaviourRules); // starts the refresh, which waits on `read`
+
+        store.Replace(new ScoringModel { BehaviourRules = [new BehaviourRule { Id = "new", EventKind = EventKinds.PageView, Points = 1 }] });
+        read.SetResult(new ScoringModel { BehaviourRules = [new BehaviourRule { Id = "old", EventKind = EventKinds.PageView, Points = 1 }] });
+        await store.Refresh;
+        Assert.Equal("new", Assert.Single(store.Current.BehaviourRules).Id);
     }
 }

@@ -12,7 +12,8 @@ namespace Campaigns.Benchmarks.Storage;
 /// until each is ready, then times from "go" until every child has drained; duplicates and lost are counted over the
 /// children's files. Client CPU is the children's processor time (each measures its own drain). <c>PG_WARMUP=W</c> (as
 /// for <c>pg-steps</c>): W × I other steps, due a minute earlier, are drained by the children before they say "ready"
-/// (about W each), so the timed drain shows their steady state rather than the JIT's tiering.
+/// (about W each), so the timed drain shows their steady state rather than the JIT's tiering. <c>PG_CHILD_CPUS=C</c>:
+/// each child runs limited to C cores (<see cref="CpuLimit"/>).
 /// </summary>
 internal static class PostgreSqlProcesses
 {
@@ -30,6 +31,7 @@ internal static class PostgreSqlProcesses
 
         Console.WriteLine($"seeded {steps} due steps" + (warmup > 0 ? $" (+ {warmup * instances} warm-up steps drained by the children before the timing)" : string.Empty));
         var children = new List<(Process Process, string File)>();
+        var limits = new List<CpuLimit>();
         for (var i = 0; i < instances; i++)
         {
             var file = Path.Combine(Path.GetTempPath(), $"steps-{schema}-{i}.txt");
@@ -40,6 +42,11 @@ internal static class PostgreSqlProcesses
                 RedirectStandardInput = true,
                 RedirectStandardOutput = true,
             })!;
+            if (CpuLimit.Cores is { } cores)
+            {
+                limits.Add(CpuLimit.Apply(process.Id, cores));
+            }
+
             children.Add((process, file));
         }
 
@@ -75,6 +82,12 @@ internal static class PostgreSqlProcesses
             await process.WaitForExitAsync();
         }
 
+        var throttled = limits.Sum(l => l.ThrottledSeconds());
+        foreach (var limit in limits)
+        {
+            limit.Dispose();
+        }
+
         await Task.Delay(TimeSpan.FromSeconds(2));
         commits = await PostgreSqlStats.CommitsAsync(cs) - commits - 1;
         walSyncs = await PostgreSqlStats.WalSyncsAsync(cs) - walSyncs;
@@ -93,7 +106,7 @@ internal static class PostgreSqlProcesses
         var parsed = results.Select(r => r.Split(' ').Select(kv => kv.Split('=')).ToDictionary(kv => kv[0], kv => double.Parse(kv[1], CultureInfo.InvariantCulture))).ToList();
         var cpu = parsed.Sum(p => p["cpu-ms"]) / 1000;
         var trips = parsed.Sum(p => p["round-trips"]);
-        Console.WriteLine($"processes={instances} steps={steps} elapsed={sw.Elapsed.TotalSeconds:F2}s steps/s={steps / sw.Elapsed.TotalSeconds:F0} per-instance=[{string.Join(", ", parsed.Select(p => p["claimed"]))}] duplicates={calls.Values.Count(c => c > 1)} lost={steps - calls.Count} client-cpu/step={cpu * 1e6 / steps:F0}us round-trips/step={trips / steps:F2} commits/step={(double)commits / steps:F2} wal-flushes/step={(double)walSyncs / steps:F2} parallelism={parallelism} defer-post-send-flush={deferFlush} {HostSettings.Describe()}");
+        Console.WriteLine($"processes={instances} steps={steps} elapsed={sw.Elapsed.TotalSeconds:F2}s steps/s={steps / sw.Elapsed.TotalSeconds:F0} per-instance=[{string.Join(", ", parsed.Select(p => p["claimed"]))}] duplicates={calls.Values.Count(c => c > 1)} lost={steps - calls.Count} client-cpu/step={cpu * 1e6 / steps:F0}us round-trips/step={trips / steps:F2} commits/step={(double)commits / steps:F2} wal-flushes/step={(double)walSyncs / steps:F2} parallelism={parallelism} defer-post-send-flush={deferFlush} {HostSettings.Describe()}{ProviderLatency.Describe()}" + (CpuLimit.Cores is { } c ? string.Create(CultureInfo.InvariantCulture, $" cpu-limit-per-process={c} throttled={throttled:F1}s") : string.Empty));
         PostgreSqlStats.PrintShares(sw.Elapsed.TotalSeconds, cpu, serverCpu, steps, activity);
         Console.WriteLine("children: " + string.Join(" | ", results));
     }
@@ -104,6 +117,7 @@ internal static class PostgreSqlProcesses
     public static async Task ChildAsync(string cs, string schema, int index, int parallelism, bool deferFlush, string file)
     {
         await using var fleet = await JourneyFleet.StartAsync(cs, schema, 1, o => o.MaxParallelism = parallelism, poolSize: Math.Max(10, parallelism + 10), instancePrefix: $"process-{index}-", storage: o => o.DeferPostSendFlush = deferFlush);
+        ProviderLatency.Apply(fleet);
         fleet.Clock.Advance(Duration.FromSeconds(1));
         var warmed = 0;
         if (Warmup() > 0)

@@ -74,6 +74,7 @@ internal static class PostgreSqlStats
     private static async Task StepsAsync(string cs, string schema, int steps, int instances, int parallelism, bool sample, bool deferFlush)
     {
         await using var fleet = await JourneyFleet.StartAsync(cs, schema, instances, o => o.MaxParallelism = parallelism, poolSize: Math.Max(10, parallelism + 10), storage: o => o.DeferPostSendFlush = deferFlush);
+        ProviderLatency.Apply(fleet);
         var seed = Stopwatch.StartNew();
         // PG_WARMUP=W: first drain W other steps (due a minute earlier, recipients of their own) outside the measurement,
         // so the figures show the steady state rather than the JIT's tiering of the step path (a separate row; 0 by default).
@@ -121,7 +122,7 @@ internal static class PostgreSqlStats
         await Task.Delay(TimeSpan.FromSeconds(2));
         commits = await CommitsAsync(cs) - commits - 1;
         walSyncs = await WalSyncsAsync(cs) - walSyncs;
-        Console.WriteLine($"instances={instances} steps={steps} elapsed={sw.Elapsed.TotalSeconds:F2}s steps/s={steps / sw.Elapsed.TotalSeconds:F0} per-instance=[{string.Join(", ", claimed)}] duplicates={duplicates} lost={lost} client-cpu/step={cpu.TotalMilliseconds * 1000 / steps:F0}us round-trips/step={(double)trips / steps:F2} commits/step={(double)commits / steps:F2} wal-flushes/step={(double)walSyncs / steps:F2} parallelism={parallelism} defer-post-send-flush={deferFlush} {HostSettings.Describe()}");
+        Console.WriteLine($"instances={instances} steps={steps} elapsed={sw.Elapsed.TotalSeconds:F2}s steps/s={steps / sw.Elapsed.TotalSeconds:F0} per-instance=[{string.Join(", ", claimed)}] duplicates={duplicates} lost={lost} client-cpu/step={cpu.TotalMilliseconds * 1000 / steps:F0}us round-trips/step={(double)trips / steps:F2} commits/step={(double)commits / steps:F2} wal-flushes/step={(double)walSyncs / steps:F2} parallelism={parallelism} defer-post-send-flush={deferFlush} {HostSettings.Describe()}{ProviderLatency.Describe()}");
         PrintShares(sw.Elapsed.TotalSeconds, cpu.TotalSeconds, serverCpu, steps, activity);
         Console.WriteLine($"allocated/step={allocated / steps}B thread-pool-work-items/step={(double)workItems / steps:F1}");
         sampler?.Stop();
