@@ -113,11 +113,12 @@ internal sealed class SmtpEmailChannel : IChannel, IAsyncDisposable, IDisposable
         {
             var reused = _client is { IsConnected: true };
             var connected = false;
+            var data = new DataProgress();
             try
             {
                 var client = await EnsureConnectedAsync(token).ConfigureAwait(false);
                 connected = true;
-                await client.SendAsync(mime, token).ConfigureAwait(false);
+                await client.SendAsync(mime, token, data).ConfigureAwait(false);
                 if (++_sentOnConnection >= _options.MaxMessagesPerConnection)
                 {
                     await CloseAsync(quit: true).ConfigureAwait(false);
@@ -133,11 +134,11 @@ internal sealed class SmtpEmailChannel : IChannel, IAsyncDisposable, IDisposable
             catch (Exception ex) when (ex is OperationCanceledException or TimeoutException)
             {
                 // Our linked timeout cancels the token; MailKit's own socket timeout (the same length) throws
-                // TimeoutException. Whichever fires first, it is the same retryable timeout. Before the session is up
-                // nothing was sent (a provider error); once the message is being sent the server may have it (a timeout:
-                // in doubt, see DeliveryFailureReason.Timeout).
+                // TimeoutException. Whichever fires first, it is the same retryable timeout. Before the message's data
+                // went out nothing was sent (a provider error: a server delivers nothing without the data's final dot);
+                // once it went out the server may have it (a timeout: in doubt, see DeliveryFailureReason.Timeout).
                 await CloseAsync(quit: false).ConfigureAwait(false);
-                return connected ? TimedOut("sending") : NotSent("connecting");
+                return data.Started ? TimedOut("after the message was sent") : NotSent(connected ? "before the message was sent" : "connecting");
             }
             catch (SmtpCommandException ex)
             {
@@ -154,6 +155,14 @@ internal sealed class SmtpEmailChannel : IChannel, IAsyncDisposable, IDisposable
             {
                 await CloseAsync(quit: false).ConfigureAwait(false);
                 return DeliveryResult.Failed(DeliveryFailureReason.ProviderError, false, "TLS handshake with the SMTP server failed (check Security and Port): " + ex.Message);
+            }
+            catch (Exception ex) when (IsConnectionFailure(ex) && data.Started)
+            {
+                // The connection ended once the message's data went out: the server may have accepted it and its answer
+                // been lost. Never sent again on a new connection here; in doubt (DeliveryFailureReason.Timeout), settled
+                // by the delivery pipeline according to the channel's in-doubt policy.
+                await CloseAsync(quit: false).ConfigureAwait(false);
+                return DeliveryResult.Failed(DeliveryFailureReason.Timeout, true, "The SMTP connection ended after the message was sent, before the server's answer: " + ex.Message);
             }
             catch (Exception ex) when (IsConnectionFailure(ex))
             {
@@ -268,6 +277,24 @@ internal sealed class SmtpEmailChannel : IChannel, IAsyncDisposable, IDisposable
 
     private DeliveryResult TimedOut(string what) =>
         DeliveryResult.Failed(DeliveryFailureReason.Timeout, true, string.Create(CultureInfo.InvariantCulture, $"The SMTP server did not answer within {_options.Timeout.TotalSeconds} s ({what})."));
+
+    /// <summary>Whether any of the message's data went out (MailKit reports the DATA/BDAT bytes as it writes them).</summary>
+    private sealed class DataProgress : ITransferProgress
+    {
+        private int _started;
+
+        public bool Started => Volatile.Read(ref _started) != 0;
+
+        public void Report(long bytesTransferred, long totalSize) => Report(bytesTransferred);
+
+        public void Report(long bytesTransferred)
+        {
+            if (bytesTransferred > 0)
+            {
+                Volatile.Write(ref _started, 1);
+            }
+        }
+    }
 
     private static bool IsConnectionFailure(Exception ex) =>
         ex is IOException or SocketException or SmtpProtocolException or ServiceNotConnectedException or ProtocolException;

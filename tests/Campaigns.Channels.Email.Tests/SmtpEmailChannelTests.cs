@@ -142,14 +142,46 @@ public sealed class SmtpEmailChannelTests(SmtpServer server) : IAsyncLifetime
     }
 
     [SmtpFact]
-    public async Task A_server_slower_than_the_timeout_is_a_retryable_timeout()
+    public async Task A_server_that_stalls_before_the_message_is_a_retryable_provider_error_nothing_sent()
     {
+        // RCPT TO never answered: the message's data never went out, so a retry cannot send it twice.
         var channel = Channel(o => o.Timeout = TimeSpan.FromSeconds(1));
         var slow = Recipient("slow");
         server.SetRule(slow, "hang");
         var result = await channel.SendAsync(new ChannelMessage("k-slow", slow, "hi"), CancellationToken.None);
-        Assert.Equal(DeliveryFailureReason.Timeout, result.FailureReason);
-        Assert.True(result.IsRetryable);
+        Assert.Equal((DeliveryFailureReason.ProviderError, true), (result.FailureReason, result.IsRetryable));
+        Assert.Contains("(before the message was sent); nothing was sent", result.Detail, StringComparison.Ordinal);
+        Assert.Empty(server.MessagesTo(slow));
+    }
+
+    [SmtpFact]
+    public async Task A_server_that_stalls_after_the_message_is_a_timeout_in_doubt()
+    {
+        var channel = Channel(o => o.Timeout = TimeSpan.FromSeconds(1));
+        var slow = Recipient("slow-data");
+        server.SetRule(slow, "data-hang");
+        var result = await channel.SendAsync(new ChannelMessage("k-slow-data", slow, "hi"), CancellationToken.None);
+        Assert.Equal((DeliveryFailureReason.Timeout, true), (result.FailureReason, result.IsRetryable));
+        Assert.Contains("(after the message was sent)", result.Detail, StringComparison.Ordinal);
+        Assert.Single(server.MessagesTo(slow)); // the server has it: this is why the pipeline must not simply resend
+    }
+
+    [SmtpFact]
+    public async Task A_connection_that_ends_after_the_message_is_in_doubt_and_not_sent_again_on_a_new_connection()
+    {
+        // A reused connection that fails is normally retried once on a new one (an idle connection the server closed);
+        // not once the message's data went out: the server may have accepted it.
+        var channel = Channel();
+        Assert.True((await channel.SendAsync(new ChannelMessage("k-warm-2", Recipient("warm"), "hi"), CancellationToken.None)).IsAccepted);
+        var opened = channel.ConnectionsOpened;
+        var dropper = Recipient("drop-data");
+        server.SetRule(dropper, "data-drop");
+        var result = await channel.SendAsync(new ChannelMessage("k-drop-data", dropper, "hi"), CancellationToken.None);
+        Assert.Equal((DeliveryFailureReason.Timeout, true), (result.FailureReason, result.IsRetryable));
+        Assert.Contains("ended after the message was sent", result.Detail, StringComparison.Ordinal);
+        Assert.Single(server.MessagesTo(dropper));
+        Assert.Equal(opened, channel.ConnectionsOpened);
+        Assert.True((await channel.SendAsync(new ChannelMessage("k-after-drop-data", Recipient("after"), "hi"), CancellationToken.None)).IsAccepted);
     }
 
     [Fact]

@@ -95,7 +95,10 @@ public sealed class SmtpServer : IAsyncLifetime
         }
     }
 
-    /// <summary>Makes the server answer RCPT TO for <paramref name="recipient"/> with "550", "451", "drop" or "hang".</summary>
+    /// <summary>
+    /// Makes the server answer RCPT TO for <paramref name="recipient"/> with "550", "451", "drop" or "hang"; or, with
+    /// "data-drop" / "data-hang", store the message after DATA and then close the connection / never answer.
+    /// </summary>
     public void SetRule(string recipient, string rule)
     {
         lock (_rules)

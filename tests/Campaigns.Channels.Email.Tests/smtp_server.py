@@ -4,7 +4,9 @@ Usage: python3 smtp_server.py OUT_DIR
 Listens on 127.0.0.1 on a free port and prints "READY <port>" on stdout once it accepts connections.
 Every accepted message is written to OUT_DIR as <n>.eml (the bytes received after DATA) with <n>.json beside it
 ({"mail_from", "rcpt_tos"}); every EHLO/HELO appends a line to OUT_DIR/connections.log (one per SMTP session).
-Faults per recipient are read from OUT_DIR/rules.json on each RCPT TO: {"addr@x": "550" | "451" | "drop" | "hang"}.
+Faults per recipient are read from OUT_DIR/rules.json on each RCPT TO: {"addr@x": "550" | "451" | "drop" | "hang"};
+"data-drop" / "data-hang" store the message after DATA, then close the connection / never answer (the client cannot
+know whether the message was accepted).
 Stops when stdin closes (the test process ended) or on SIGTERM.
 """
 import asyncio
@@ -63,6 +65,12 @@ class Handler:
             json.dump({"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos}, f)
         os.replace(base + ".json.tmp", base + ".json")
         os.replace(base + ".eml.tmp", base + ".eml")
+        fault = next((rules().get(r) for r in envelope.rcpt_tos if rules().get(r) in ("data-drop", "data-hang")), None)
+        if fault == "data-drop":
+            server.transport.abort()
+            return "421 4.4.2 dropped"
+        if fault == "data-hang":
+            await asyncio.sleep(120)
         return "250 2.0.0 Ok: queued as Q%06d" % n
 
 
