@@ -7,7 +7,7 @@ namespace Campaigns.Benchmarks.Storage;
 /// in its own Linux cgroup (v2 <c>cpu.max</c>, or v1 <c>cpu.cfs_quota_us</c>; needs root), as a host instance in a
 /// container with a CPU limit would. On a 2-core machine that also runs the database, one unlimited instance and the
 /// database already use most of the cores, so "2 instances vs 1" measures the machine; with each instance limited to
-/// a fixed share, it measures whether the claim protocol lets a second instance add its share (issue 8, session 11).
+/// a fixed share, it measures whether the claim protocol lets a second instance add its share (issue 8, session 12).
 /// The figure line says which limit it ran with.
 /// </summary>
 internal sealed class CpuLimit : IDisposable

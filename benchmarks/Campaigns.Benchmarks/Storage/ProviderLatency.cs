@@ -8,7 +8,7 @@ namespace Campaigns.Benchmarks.Storage;
 /// provider (<see cref="Campaigns.Testing.RecordingChannel.DelayEachSend"/>), as a real provider's answer does (an SMTP
 /// relay or an HTTP API answers in milliseconds to hundreds of milliseconds). Without it the provider answers at once,
 /// so a step is only the database's and the host's CPU, and on a 2-core machine that also runs the database the
-/// instances' ratio measures the machine's cores (issue 8, session 11). The figure line says which latency it ran with.
+/// instances' ratio measures the machine's cores (issue 8, session 12). The figure line says which latency it ran with.
 /// </summary>
 internal static class ProviderLatency
 {
