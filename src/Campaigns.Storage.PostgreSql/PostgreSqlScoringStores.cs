@@ -75,7 +75,13 @@ internal sealed class PostgreSqlScoringModelStore(PostgreSqlDatabase db, FilterC
 
     private void StartRefresh()
     {
-        lock (_gate)
+        // Never wait on the hot path: a busy gate means a Replace (or another caller starting the re-read) is at work.
+        if (!_gate.TryEnter())
+        {
+            return;
+        }
+
+        try
         {
             if (!_refresh.IsCompleted || time.GetElapsedTime(_loadedAt) < RefreshAfter)
             {
@@ -83,7 +89,11 @@ internal sealed class PostgreSqlScoringModelStore(PostgreSqlDatabase db, FilterC
             }
 
             var generation = _generation;
-            _refresh = Task.Run(() => RefreshAsync(generation));
+            Volatile.Write(ref _refresh, Task.Run(() => RefreshAsync(generation)));
+        }
+        finally
+        {
+            _gate.Exit();
         }
     }
 
@@ -102,16 +112,19 @@ internal sealed class PostgreSqlScoringModelStore(PostgreSqlDatabase db, FilterC
 
         lock (_gate)
         {
-            if (loaded is null)
+            // When Replace ran meanwhile, its model (and its time) are newer than anything this read may have seen.
+            if (generation == _generation)
             {
-                // Try again RetryAfter from now: the copy counts as loaded RefreshAfter - RetryAfter ago.
-                _loadedAt = time.GetTimestamp() - (long)((RefreshAfter - RetryAfter).TotalSeconds * time.TimestampFrequency);
-            }
-            else if (generation == _generation)
-            {
-                // Not when Replace ran meanwhile: its model is newer than what this read may have seen.
-                Volatile.Write(ref _current, loaded);
-                Volatile.Write(ref _loadedAt, time.GetTimestamp());
+                if (loaded is null)
+                {
+                    // Try again RetryAfter from now: the copy counts as loaded RefreshAfter - RetryAfter ago.
+                    Volatile.Write(ref _loadedAt, time.GetTimestamp() - (long)((RefreshAfter - RetryAfter).TotalSeconds * time.TimestampFrequency));
+                }
+                else
+                {
+                    Volatile.Write(ref _current, loaded);
+                    Volatile.Write(ref _loadedAt, time.GetTimestamp());
+                }
             }
         }
     }
