@@ -65,7 +65,8 @@ class Handler:
             json.dump({"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos}, f)
         os.replace(base + ".json.tmp", base + ".json")
         os.replace(base + ".eml.tmp", base + ".eml")
-        fault = next((rules().get(r) for r in envelope.rcpt_tos if rules().get(r) in ("data-drop", "data-hang")), None)
+        faults = rules()
+        fault = next((faults[r] for r in envelope.rcpt_tos if faults.get(r) in ("data-drop", "data-hang")), None)
         if fault == "data-drop":
             server.transport.abort()
             return "421 4.4.2 dropped"
